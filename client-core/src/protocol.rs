@@ -1,0 +1,523 @@
+//! Wire types of the REST API under `/api/v1` (issue #2). JSON field names are snake_case;
+//! ids are UUIDv7 strings; dates are ISO 8601 calendar dates (`YYYY-MM-DD`, the school's local
+//! date); instants are RFC 3339 UTC. Errors are RFC 9457 problem documents ([`Problem`]).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Version of the REST + sync protocol these types describe.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[cfg(feature = "openapi")]
+use utoipa::{IntoParams, ToSchema};
+
+/// The role a user acts in; checked server-side on every endpoint (ARCHITECTURE.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Configures the school, manages users and the roster.
+    Admin,
+    /// Office money work; reads the roster.
+    Accountant,
+    /// Marks attendance for, and reads, only the classes assigned to them.
+    Teacher,
+    /// Reads only their own family's students.
+    Parent,
+}
+
+impl Role {
+    /// All roles, in privilege order.
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Accountant, Role::Teacher, Role::Parent];
+
+    /// The stored/wire spelling (`"admin"`, `"accountant"`, `"teacher"`, `"parent"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Accountant => "accountant",
+            Role::Teacher => "teacher",
+            Role::Parent => "parent",
+        }
+    }
+
+    /// Parses the stored/wire spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Office staff (admin, accountant) see the whole school.
+    pub fn is_office(self) -> bool {
+        matches!(self, Role::Admin | Role::Accountant)
+    }
+}
+
+/// RFC 9457 problem document, served as `application/problem+json` for every error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Problem {
+    /// `urn:daftar:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// Short human summary (the HTTP reason phrase).
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// Stable snake_case machine code, e.g. `validation_failed`, `forbidden`, `not_found`.
+    pub code: String,
+    /// For validation errors: the request field that was wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// One page of a listing. `total` counts all matches, not just this page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Query string of every listing: `limit` (1..=500, default 50), `offset` (default 0) and an
+/// optional case-insensitive search `q` (names, admission number, username).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema, IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub q: Option<String>,
+    /// Only rows linked to this class (students, enrollments).
+    pub class_id: Option<Uuid>,
+    /// Only rows of this family (students, guardians).
+    pub family_id: Option<Uuid>,
+    /// Only rows of this student (enrollments).
+    pub student_id: Option<Uuid>,
+}
+
+// ----- auth -------------------------------------------------------------------------------
+
+/// `POST /api/v1/auth/login`. `school` is the school's slug (usernames are unique per school).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginRequest {
+    pub school: String,
+    pub username: String,
+    pub password: String,
+    /// The enrolled device logging in, if any (bound into the token).
+    #[serde(default)]
+    pub device_id: Option<Uuid>,
+}
+
+/// `POST /api/v1/auth/refresh` and `/logout`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Tokens issued by login and refresh. The access token is a JWT (RFC 7519, HS256) valid for
+/// `expires_in` seconds; the refresh token is opaque, single-use, and rotates on every refresh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub user: User,
+}
+
+// ----- school -----------------------------------------------------------------------------
+
+/// A school (tenant). `currency` is ISO 4217; `timezone` an IANA name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct School {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub currency: String,
+    pub timezone: String,
+}
+
+/// An academic term (or the year's terms listing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Term {
+    pub id: Uuid,
+    pub academic_year_id: Uuid,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+/// An academic year with its terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AcademicYear {
+    pub id: Uuid,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub terms: Vec<Term>,
+}
+
+/// A term inside [`CreateAcademicYearRequest`]; its dates must lie within the year's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NewTerm {
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+/// `POST /api/v1/academic-years` (admin): a year and its terms in one request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateAcademicYearRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    #[serde(default)]
+    pub terms: Vec<NewTerm>,
+}
+
+// ----- users ------------------------------------------------------------------------------
+
+/// A person who can log in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub id: Uuid,
+    pub school_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/users` (admin). `password` must be 10..=256 characters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateUserRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}` (admin): only the fields present change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateUserRequest {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub password: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub active: Option<bool>,
+}
+
+// ----- classes ----------------------------------------------------------------------------
+
+/// A class: one grade + section in an academic year (optionally bound to one term).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Class {
+    pub id: Uuid,
+    pub academic_year_id: Uuid,
+    pub term_id: Option<Uuid>,
+    pub name: String,
+    pub grade: String,
+    pub section: String,
+    pub code: Option<String>,
+    pub homeroom_teacher_id: Option<Uuid>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/classes` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateClassRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub academic_year_id: Uuid,
+    #[serde(default)]
+    pub term_id: Option<Uuid>,
+    pub name: String,
+    #[serde(default)]
+    pub grade: String,
+    #[serde(default)]
+    pub section: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub homeroom_teacher_id: Option<Uuid>,
+}
+
+/// `PATCH /api/v1/classes/{id}` (admin).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateClassRequest {
+    pub name: Option<String>,
+    pub grade: Option<String>,
+    pub section: Option<String>,
+    pub code: Option<String>,
+    pub homeroom_teacher_id: Option<Uuid>,
+    pub active: Option<bool>,
+}
+
+/// A teacher assigned to a class (`/api/v1/classes/{id}/teachers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TeacherAssignment {
+    pub class_id: Uuid,
+    pub teacher_id: Uuid,
+    pub display_name: String,
+    pub is_primary: bool,
+}
+
+// ----- families, students, guardians ------------------------------------------------------
+
+/// A family: the billing account that groups siblings and their guardians.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Family {
+    pub id: Uuid,
+    pub name: String,
+    pub active: bool,
+}
+
+/// A family with its students and guardians (`GET /api/v1/families/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FamilyDetail {
+    pub family: Family,
+    pub students: Vec<Student>,
+    pub guardians: Vec<Guardian>,
+}
+
+/// `POST /api/v1/families`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateFamilyRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub name: String,
+}
+
+/// `PATCH /api/v1/families/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateFamilyRequest {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A student. `admission_no` is unique per school.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Student {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub admission_no: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: Option<NaiveDate>,
+    pub gender: Option<String>,
+    pub grade: String,
+    pub active: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/students`. With no `family_id` a new family named after the student is made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateStudentRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub family_id: Option<Uuid>,
+    pub admission_no: String,
+    pub given_name: String,
+    pub family_name: String,
+    #[serde(default)]
+    pub date_of_birth: Option<NaiveDate>,
+    #[serde(default)]
+    pub gender: Option<String>,
+    #[serde(default)]
+    pub grade: String,
+}
+
+/// `PATCH /api/v1/students/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateStudentRequest {
+    pub family_id: Option<Uuid>,
+    pub admission_no: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub gender: Option<String>,
+    pub grade: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A guardian (parent, relative) belonging to a family; `user_id` is their login, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Guardian {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub given_name: String,
+    pub family_name: String,
+    pub relationship: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/guardians`. `phone` is E.164-ish: `+` and 7..=15 digits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateGuardianRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub family_id: Uuid,
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    pub given_name: String,
+    pub family_name: String,
+    #[serde(default)]
+    pub relationship: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `PATCH /api/v1/guardians/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateGuardianRequest {
+    pub family_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub relationship: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub active: Option<bool>,
+}
+
+// ----- enrollments ------------------------------------------------------------------------
+
+/// A student's membership of a class, optionally bounded by dates (inclusive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Enrollment {
+    pub id: Uuid,
+    pub class_id: Uuid,
+    pub student_id: Uuid,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/enrollments`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateEnrollmentRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub class_id: Uuid,
+    pub student_id: Uuid,
+    #[serde(default)]
+    pub starts_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub ends_on: Option<NaiveDate>,
+}
+
+// ----- imports ----------------------------------------------------------------------------
+
+/// Something odd but importable in a OneRoster file: imported, and reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportWarning {
+    /// File name inside the export, e.g. `enrollments.csv`.
+    pub file: String,
+    /// 1-based line number in that file (the header is line 1).
+    pub line: u64,
+    pub message: String,
+}
+
+/// What a OneRoster import changed. Counts are rows inserted or changed; a second import of
+/// the same files reports all zeros.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportReport {
+    pub school_id: Uuid,
+    pub schools: u64,
+    pub terms: u64,
+    pub classes: u64,
+    pub users: u64,
+    pub enrollments: u64,
+    pub deactivated: u64,
+    pub warnings: Vec<ImportWarning>,
+}
+
+impl ImportReport {
+    /// True when the import changed nothing.
+    pub fn is_unchanged(&self) -> bool {
+        self.schools + self.terms + self.classes + self.users + self.enrollments + self.deactivated
+            == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_spelling_round_trips_and_rejects_unknown() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+            let json = serde_json::to_string(&r).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+        assert_eq!(Role::parse("superuser"), None);
+    }
+
+    #[test]
+    fn problem_serializes_type_field_per_rfc_9457() {
+        let p = Problem {
+            type_uri: "urn:daftar:problem:not_found".into(),
+            title: "Not Found".into(),
+            status: 404,
+            detail: "no such student".into(),
+            code: "not_found".into(),
+            field: None,
+        };
+        let v = serde_json::to_value(&p).expect("serialize");
+        assert_eq!(v["type"], "urn:daftar:problem:not_found");
+        assert!(v.get("field").is_none());
+    }
+}

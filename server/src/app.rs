@@ -1,0 +1,181 @@
+//! Routes, shared state and the OpenAPI document.
+//!
+//! Every endpoint is registered through `utoipa_actix_web`, so the served spec
+//! (`/api/v1/openapi.json`), the committed `openapi/openapi.json` and the routes cannot drift
+//! apart: the drift test regenerates the file with [`openapi_json`] and compares.
+
+use actix_web::{error::JsonPayloadError, web, App, HttpRequest};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::AuthConfig;
+use crate::db::Db;
+use crate::errors::ApiError;
+use crate::{auth, health, oneroster, roster};
+
+/// Shared state handed to every worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub auth: AuthConfig,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Daftar API",
+        description = "Offline-first school ERP: roster, auth, ledger, attendance and sync. \
+                       Errors are RFC 9457 problem documents. Money is integer minor units \
+                       with an ISO 4217 currency; instants are UTC.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Login, token refresh, logout"),
+        (name = "roster", description = "Classes, students, families, guardians, enrollments"),
+        (name = "users", description = "Staff and parent logins (admin)"),
+        (name = "imports", description = "OneRoster 1.1 CSV import"),
+        (name = "health", description = "Probes"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Maps JSON body errors to 422 `validation_failed` naming the field serde complained about.
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let message = err.to_string();
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field"))
+        .unwrap_or("body")
+        .to_string();
+    ApiError::validation(field, message).into()
+}
+
+fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::validation("query", err.to_string()).into()
+}
+
+fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::validation("path", err.to_string()).into()
+}
+
+/// Registers every route; returns the OpenAPI document they describe.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(web::Data::new(state.db.clone()))
+        .app_data(web::Data::new(state.auth.clone()))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(1 << 20)
+                .error_handler(json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(routes())
+        .split_for_parts();
+    app.wrap(tracing_actix_web::TracingLogger::default())
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", api))
+        .service(web::redirect("/docs", "/docs/"))
+}
+
+fn routes() -> utoipa_actix_web::scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    scope::scope("/api/v1")
+        .service(auth::handlers::login)
+        .service(auth::handlers::refresh)
+        .service(auth::handlers::logout)
+        .service(auth::handlers::me)
+        .service(roster::handlers::get_school)
+        .service(roster::handlers::list_terms)
+        .service(roster::handlers::list_academic_years)
+        .service(roster::handlers::create_academic_year)
+        .service(roster::handlers::list_students)
+        .service(roster::handlers::get_student)
+        .service(roster::handlers::create_student)
+        .service(roster::handlers::update_student)
+        .service(roster::handlers::delete_student)
+        .service(roster::handlers::list_families)
+        .service(roster::handlers::get_family)
+        .service(roster::handlers::create_family)
+        .service(roster::handlers::update_family)
+        .service(roster::handlers::delete_family)
+        .service(roster::handlers::list_guardians)
+        .service(roster::handlers::get_guardian)
+        .service(roster::handlers::create_guardian)
+        .service(roster::handlers::update_guardian)
+        .service(roster::handlers::delete_guardian)
+        .service(roster::handlers::list_classes)
+        .service(roster::handlers::get_class)
+        .service(roster::handlers::class_roster)
+        .service(roster::handlers::create_class)
+        .service(roster::handlers::update_class)
+        .service(roster::handlers::delete_class)
+        .service(roster::handlers::list_class_teachers)
+        .service(roster::handlers::assign_teacher)
+        .service(roster::handlers::unassign_teacher)
+        .service(roster::handlers::list_enrollments)
+        .service(roster::handlers::create_enrollment)
+        .service(roster::handlers::delete_enrollment)
+        .service(roster::handlers::list_users)
+        .service(roster::handlers::get_user)
+        .service(roster::handlers::create_user)
+        .service(roster::handlers::update_user)
+        .service(roster::handlers::delete_user)
+        .service(oneroster::handlers::import_oneroster)
+}
+
+/// The OpenAPI document as pretty JSON with a trailing newline: exactly what
+/// `openapi/openapi.json` must contain.
+pub fn openapi_json() -> String {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(routes())
+        .split_for_parts();
+    let mut s = api.to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}

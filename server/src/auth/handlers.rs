@@ -1,0 +1,307 @@
+//! `/api/v1/auth/*` and `/api/v1/me`.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{Duration, Utc};
+use daftar_client_core::protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse, User};
+use uuid::Uuid;
+
+use super::repo::{self, RefreshTokenRow};
+use super::{password, tokens, AuthUser};
+use crate::audit::{Actor, AuditEntry};
+use crate::config::AuthConfig;
+use crate::db::Db;
+use crate::errors::{ApiError, ApiResult};
+use crate::roster::models::UserRow;
+
+/// Failed logins allowed before an account is throttled (issue #2).
+pub const MAX_FAILED_LOGINS: i32 = 5;
+/// First lock after [`MAX_FAILED_LOGINS`] failures; doubles with each further failure.
+pub const BASE_LOCK_SECS: i64 = 30;
+/// Longest lock.
+pub const MAX_LOCK_SECS: i64 = 3600;
+
+/// Lock length after `failures` consecutive failures: none below [`MAX_FAILED_LOGINS`], then
+/// 30 s, 60 s, 120 s … capped at one hour.
+pub fn lock_secs(failures: i32) -> Option<i64> {
+    if failures < MAX_FAILED_LOGINS {
+        return None;
+    }
+    let doublings = (failures - MAX_FAILED_LOGINS).min(16) as u32;
+    Some((BASE_LOCK_SECS << doublings).min(MAX_LOCK_SECS))
+}
+
+enum LoginLookup {
+    Unknown,
+    Locked(i64),
+    Found(Box<UserRow>),
+}
+
+/// Log in with school slug, username and password.
+///
+/// After 5 consecutive failures the account is locked and answered 429 with `Retry-After`
+/// (30 s, doubling per further failure, at most 1 h) without checking the password.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "Wrong school, username or password", body = Problem),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    db: web::Data<Db>,
+    config: web::Data<AuthConfig>,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<web::Json<TokenResponse>> {
+    let req = body.into_inner();
+    let (school, username) = (
+        req.school.trim().to_string(),
+        req.username.trim().to_string(),
+    );
+    let lookup = db
+        .run(move |conn| {
+            let Some(school) = repo::school_by_slug(conn, &school)? else {
+                return Ok(LoginLookup::Unknown);
+            };
+            let Some(user) = repo::user_by_username(conn, school.id, &username)? else {
+                return Ok(LoginLookup::Unknown);
+            };
+            if let Some(until) = user.locked_until {
+                let left = (until - Utc::now()).num_seconds();
+                if left > 0 {
+                    return Ok(LoginLookup::Locked(left));
+                }
+            }
+            Ok(LoginLookup::Found(Box::new(user)))
+        })
+        .await?;
+
+    let user = match lookup {
+        LoginLookup::Locked(secs) => {
+            return Err(ApiError::Throttled {
+                retry_after_secs: secs.max(1) as u64,
+            })
+        }
+        LoginLookup::Unknown => None,
+        LoginLookup::Found(u) => Some(*u),
+    };
+    let stored = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_string());
+    let presented = req.password;
+    let matches = web::block(move || password::verify(&presented, &stored))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("password check: {e}")))?;
+    let user = match user {
+        Some(u) if u.active && u.password_hash.is_some() => u,
+        _ => return Err(ApiError::InvalidCredentials),
+    };
+
+    let config = config.into_inner();
+    let device_id = req.device_id;
+    let (school_id, user_id) = (user.school_id, user.id);
+    if !matches {
+        db.transaction(move |conn| {
+            let failures = repo::count_failed_login(conn, school_id, user_id)?;
+            if let Some(secs) = lock_secs(failures) {
+                repo::lock_user(
+                    conn,
+                    school_id,
+                    user_id,
+                    Utc::now() + Duration::seconds(secs),
+                )?;
+            }
+            AuditEntry::new(school_id, Actor::SYSTEM, "user", user_id).event(
+                conn,
+                "login_failed",
+                Some(&serde_json::json!({ "consecutive_failures": failures })),
+            )?;
+            Ok(())
+        })
+        .await?;
+        return Err(ApiError::InvalidCredentials);
+    }
+
+    let response = db
+        .transaction(move |conn| {
+            repo::reset_failed_logins(conn, school_id, user_id)?;
+            let family_id = Uuid::now_v7();
+            let refresh_token = issue_refresh(conn, &config, &user, family_id, device_id)?;
+            let actor = Actor {
+                user_id: Some(user_id),
+                device_id,
+            };
+            AuditEntry::new(school_id, actor, "user", user_id).event(conn, "login", None::<&()>)?;
+            token_response(&config, user, device_id, refresh_token)
+        })
+        .await?;
+    Ok(web::Json(response))
+}
+
+fn issue_refresh(
+    conn: &mut diesel::PgConnection,
+    config: &AuthConfig,
+    user: &UserRow,
+    family_id: Uuid,
+    device_id: Option<Uuid>,
+) -> ApiResult<String> {
+    let (token, hash) = tokens::new_refresh_token(user.school_id);
+    let now = Utc::now();
+    repo::insert_refresh_token(
+        conn,
+        &RefreshTokenRow {
+            school_id: user.school_id,
+            id: Uuid::now_v7(),
+            family_id,
+            user_id: user.id,
+            device_id,
+            token_hash: hash,
+            issued_at: now,
+            expires_at: now + Duration::seconds(config.refresh_ttl_secs),
+            rotated_at: None,
+            revoked_at: None,
+        },
+    )?;
+    Ok(token)
+}
+
+fn token_response(
+    config: &AuthConfig,
+    user: UserRow,
+    device_id: Option<Uuid>,
+    refresh_token: String,
+) -> ApiResult<TokenResponse> {
+    let access_token =
+        tokens::issue_access_token(config, user.id, user.school_id, user.role(), device_id)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: config.access_ttl_secs,
+        refresh_token,
+        user: user.into(),
+    })
+}
+
+enum RefreshOutcome {
+    Issued(Box<TokenResponse>),
+    Reused,
+}
+
+/// Exchange a refresh token for a new access token and a new refresh token (rotation).
+///
+/// Presenting an already-rotated token revokes its whole token family (every session that
+/// descends from the same login) and answers 401 `refresh_token_reused` (RFC 6819 §5.2.2.3).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "Invalid, expired, revoked or reused token", body = Problem),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    db: web::Data<Db>,
+    config: web::Data<AuthConfig>,
+    body: web::Json<RefreshRequest>,
+) -> ApiResult<web::Json<TokenResponse>> {
+    let (school_id, hash) = tokens::parse_refresh_token(&body.refresh_token)?;
+    let config = config.into_inner();
+    let outcome = db
+        .transaction(move |conn| {
+            let invalid = || ApiError::Unauthorized("refresh token invalid or signed out".into());
+            let row = repo::refresh_token_for_update(conn, school_id, &hash)?.ok_or_else(invalid)?;
+            if row.revoked_at.is_some() {
+                return Err(invalid());
+            }
+            if row.rotated_at.is_some() {
+                let revoked = repo::revoke_family(conn, school_id, row.family_id)?;
+                AuditEntry::new(school_id, Actor::SYSTEM, "refresh_token_family", row.family_id)
+                    .event(
+                        conn,
+                        "revoke_on_reuse",
+                        Some(&serde_json::json!({ "user_id": row.user_id, "revoked": revoked })),
+                    )?;
+                tracing::warn!(%school_id, user_id = %row.user_id, "refresh token reuse; family revoked");
+                return Ok(RefreshOutcome::Reused);
+            }
+            if row.expires_at <= Utc::now() {
+                return Err(ApiError::Unauthorized("refresh token expired; log in again".into()));
+            }
+            let user = repo::user_by_id(conn, school_id, row.user_id)?;
+            if !user.active {
+                return Err(invalid());
+            }
+            repo::mark_rotated(conn, school_id, row.id)?;
+            let token = issue_refresh(conn, &config, &user, row.family_id, row.device_id)?;
+            token_response(&config, user, row.device_id, token)
+                .map(|t| RefreshOutcome::Issued(Box::new(t)))
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Issued(t) => Ok(web::Json(*t)),
+        RefreshOutcome::Reused => Err(ApiError::RefreshTokenReused),
+    }
+}
+
+/// Log out: revokes the presented refresh token's whole family. Idempotent (204 even when the
+/// token is unknown or already revoked).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 204, description = "Signed out"))
+)]
+#[post("/auth/logout")]
+pub async fn logout(db: web::Data<Db>, body: web::Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+    let Ok((school_id, hash)) = tokens::parse_refresh_token(&body.refresh_token) else {
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    db.transaction(move |conn| {
+        if let Some(row) = repo::refresh_token_for_update(conn, school_id, &hash)? {
+            repo::revoke_family(conn, school_id, row.family_id)?;
+            let actor = Actor {
+                user_id: Some(row.user_id),
+                device_id: row.device_id,
+            };
+            AuditEntry::new(school_id, actor, "user", row.user_id).event(
+                conn,
+                "logout",
+                None::<&()>,
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The logged-in user.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem))
+)]
+#[get("/me")]
+pub async fn me(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Json<User>> {
+    let user = db
+        .run(move |conn| Ok(repo::user_by_id(conn, auth.school_id, auth.user_id)?))
+        .await?;
+    Ok(web::Json(user.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_secs;
+
+    #[test]
+    fn lock_grows_exponentially_after_five_failures_and_is_capped() {
+        assert_eq!(lock_secs(4), None);
+        assert_eq!(lock_secs(5), Some(30));
+        assert_eq!(lock_secs(6), Some(60));
+        assert_eq!(lock_secs(7), Some(120));
+        assert_eq!(lock_secs(40), Some(3600));
+    }
+}

@@ -1,0 +1,191 @@
+//! Access tokens (JWT, RFC 7519, HS256) and opaque refresh tokens.
+
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use base64::Engine;
+use daftar_client_core::protocol::Role;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::AuthConfig;
+use crate::errors::ApiError;
+
+/// Claims of an access token. `sub` is the user id, `sch` the school (tenant) id; every query a
+/// handler makes is filtered by `sch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub sch: Uuid,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<Uuid>,
+    /// Expiry, seconds since the Unix epoch (UTC).
+    pub exp: i64,
+    /// Issued at, seconds since the Unix epoch (UTC).
+    pub iat: i64,
+}
+
+/// Signs an access token for `user` valid for `config.access_ttl_secs`.
+///
+/// Errors: only on an internal signing failure.
+pub fn issue_access_token(
+    config: &AuthConfig,
+    user_id: Uuid,
+    school_id: Uuid,
+    role: Role,
+    device_id: Option<Uuid>,
+) -> anyhow::Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        sub: user_id,
+        sch: school_id,
+        role,
+        dev: device_id,
+        iat: now,
+        exp: now + config.access_ttl_secs,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(&config.jwt_secret),
+    )
+    .map_err(|e| anyhow::anyhow!("signing access token: {e}"))
+}
+
+/// Verifies signature and expiry (no leeway) of an access token.
+///
+/// Errors: [`ApiError::Unauthorized`] saying whether it was expired or invalid.
+pub fn verify_access_token(config: &AuthConfig, token: &str) -> Result<Claims, ApiError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(&config.jwt_secret),
+        &validation,
+    )
+    .map(|d| d.claims)
+    .map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+            ApiError::Unauthorized("access token expired; refresh it".into())
+        }
+        _ => ApiError::Unauthorized("access token invalid".into()),
+    })
+}
+
+/// A fresh refresh token `"<school uuid>.<43 base64url chars>"` (256 random bits) and the
+/// SHA-256 of its secret part, which is all the database keeps.
+pub fn new_refresh_token(school_id: Uuid) -> (String, Vec<u8>) {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let hash = Sha256::digest(secret.as_bytes()).to_vec();
+    (format!("{school_id}.{secret}"), hash)
+}
+
+/// Splits a presented refresh token into its school id and the SHA-256 of its secret.
+///
+/// Errors: [`ApiError::Unauthorized`] when malformed.
+pub fn parse_refresh_token(token: &str) -> Result<(Uuid, Vec<u8>), ApiError> {
+    let bad = || ApiError::Unauthorized("refresh token invalid".into());
+    let (school, secret) = token.split_once('.').ok_or_else(bad)?;
+    let school_id = Uuid::parse_str(school).map_err(|_| bad())?;
+    if secret.len() != 43 {
+        return Err(bad());
+    }
+    Ok((school_id, Sha256::digest(secret.as_bytes()).to_vec()))
+}
+
+/// The authenticated caller, taken from `Authorization: Bearer <jwt>`. Handlers scope every
+/// query to `school_id` and check `role` with [`AuthUser::require`].
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser {
+    pub user_id: Uuid,
+    pub school_id: Uuid,
+    pub role: Role,
+    pub device_id: Option<Uuid>,
+}
+
+impl AuthUser {
+    /// Ok when the caller's role is one of `roles`.
+    ///
+    /// Errors: [`ApiError::Forbidden`] naming the roles allowed.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(ApiError::forbidden(format!(
+            "role {} may not do this (allowed: {})",
+            self.role.as_str(),
+            allowed.join(", ")
+        )))
+    }
+
+    /// Ok for admin and accountant.
+    pub fn require_office(&self) -> Result<(), ApiError> {
+        self.require(&[Role::Admin, Role::Accountant])
+    }
+
+    /// Ok for admin.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require(&[Role::Admin])
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(extract(req))
+    }
+}
+
+fn extract(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    let config = req
+        .app_data::<web::Data<AuthConfig>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AuthConfig missing from app data")))?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::Unauthorized("Authorization: Bearer token required".into()))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::Unauthorized("Authorization must be a Bearer token".into()))?;
+    let claims = verify_access_token(config, token.trim())?;
+    Ok(AuthUser {
+        user_id: claims.sub,
+        school_id: claims.sch,
+        role: claims.role,
+        device_id: claims.dev,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_token_round_trips_and_rejects_other_keys() {
+        let cfg = AuthConfig::new(b"0123456789abcdef0123456789abcdef".to_vec());
+        let (u, s) = (Uuid::now_v7(), Uuid::now_v7());
+        let t = issue_access_token(&cfg, u, s, Role::Teacher, None).expect("sign");
+        let c = verify_access_token(&cfg, &t).expect("verify");
+        assert_eq!((c.sub, c.sch, c.role), (u, s, Role::Teacher));
+        let other = AuthConfig::new(b"another-secret-another-secret-xx".to_vec());
+        assert!(verify_access_token(&other, &t).is_err());
+    }
+
+    #[test]
+    fn refresh_token_parses_back_to_the_same_hash() {
+        let s = Uuid::now_v7();
+        let (tok, hash) = new_refresh_token(s);
+        assert_eq!(parse_refresh_token(&tok).expect("parse"), (s, hash));
+        assert!(parse_refresh_token("garbage").is_err());
+    }
+}

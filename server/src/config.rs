@@ -1,0 +1,129 @@
+//! Typed configuration, built once in `main` from CLI flags and `DAFTAR_*` environment
+//! variables (clap), then passed explicitly. No global state.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `daftar-server`: Daftar's cloud API.
+#[derive(Debug, Parser)]
+#[command(name = "daftar-server", version, about)]
+pub struct Cli {
+    /// Where the embedded PostgreSQL cluster and server secrets live.
+    #[arg(
+        long,
+        env = "DAFTAR_DATA_DIR",
+        default_value = "./daftar-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Use this PostgreSQL server instead of the embedded one.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API.
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Seed a realistic demo school (once) and run the HTTP API.
+    Demo(DemoArgs),
+    /// Import a OneRoster 1.1 CSV export (a folder holding manifest.csv, users.csv, …).
+    ImportOneroster {
+        /// The folder of the export.
+        dir: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a school (tenant).
+    CreateSchool {
+        /// URL-safe short name, e.g. `green-valley`; used at login.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// ISO 4217 currency code of the school's money.
+        #[arg(long, default_value = "PKR")]
+        currency: String,
+        /// IANA time zone of the school.
+        #[arg(long, default_value = "Asia/Karachi")]
+        timezone: String,
+    },
+    /// Create a user with the admin role in a school. The password is read from
+    /// DAFTAR_ADMIN_PASSWORD or the first line of standard input.
+    CreateAdmin {
+        /// The school's slug.
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
+}
+
+/// Flags of `serve` (and `demo`).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DAFTAR_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// HS256 secret for access tokens (≥ 32 bytes). Default: generated once and kept in
+    /// `<data-dir>/jwt-secret`.
+    #[arg(long, env = "DAFTAR_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Database connections in the pool (and concurrent blocking DB calls).
+    #[arg(long, env = "DAFTAR_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "DAFTAR_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+/// Flags of `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Seed from a OneRoster export instead of generated data.
+    #[arg(long)]
+    pub oneroster: Option<PathBuf>,
+}
+
+/// Token lifetimes and signing key (ARCHITECTURE.md §7).
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// HS256 key.
+    pub jwt_secret: Vec<u8>,
+    /// Access-token lifetime in seconds (15 minutes).
+    pub access_ttl_secs: i64,
+    /// Refresh-token lifetime in seconds (30 days).
+    pub refresh_ttl_secs: i64,
+}
+
+impl AuthConfig {
+    /// Lifetimes as the design asks: short-lived access, month-long refresh.
+    pub fn new(jwt_secret: Vec<u8>) -> Self {
+        AuthConfig {
+            jwt_secret,
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .finish()
+    }
+}

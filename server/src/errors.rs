@@ -1,0 +1,180 @@
+//! The one error type of the HTTP layer.
+//!
+//! Which error belongs where:
+//! - `repo.rs` functions return `diesel::QueryResult<T>`; they know nothing of HTTP.
+//! - handlers and services return [`ApiResult<T>`]; `?` on a Diesel error maps it here
+//!   (unique violation → 409, foreign-key/check/not-null violation → 422, not found → 404).
+//! - [`ApiError::Internal`] is logged in full and answered with an opaque 500.
+//!
+//! Every error is answered as an RFC 9457 `application/problem+json` document
+//! ([`daftar_client_core::protocol::Problem`]) whose `code` is stable snake_case.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use daftar_client_core::protocol::Problem;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// Result of a handler or service.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Every way a request can fail, mapped explicitly to a status and a stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `unauthorized`: missing, malformed or expired access token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 401 `invalid_credentials`: wrong school, username or password (never says which).
+    #[error("school, username or password is wrong")]
+    InvalidCredentials,
+    /// 401 `refresh_token_reused`: a rotated refresh token was presented again; its whole
+    /// token family has been revoked (RFC 6819 §5.2.2.3).
+    #[error("this refresh token was already used; every session it belonged to is now signed out")]
+    RefreshTokenReused,
+    /// 403 `forbidden`: authenticated, but the role or scope does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 `not_found`.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 422 `validation_failed` naming the request field.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    /// 422 with a specific code (e.g. `reference_invalid`, `import_failed`).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    /// 409 with a specific code (e.g. `already_exists`).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// 429 `too_many_attempts` with `Retry-After` seconds.
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    /// 503 `service_unavailable`: the database pool is exhausted or the database is down.
+    #[error("the service is busy; try again shortly")]
+    Unavailable,
+    /// 500 `internal_error`: logged in full, answered opaquely.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// Shorthand for a [`ApiError::Validation`] error.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`ApiError::Forbidden`].
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::Forbidden(message.into())
+    }
+
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::RefreshTokenReused => "refresh_token_reused",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Validation { .. } => "validation_failed",
+            ApiError::Unprocessable { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::Throttled { .. } => "too_many_attempts",
+            ApiError::Unavailable => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        Problem {
+            type_uri: format!("urn:daftar:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_string(),
+            field: match self {
+                ApiError::Validation { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_)
+            | ApiError::InvalidCredentials
+            | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Validation { .. } | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = ?e, "internal error");
+        }
+        let mut resp = HttpResponse::build(self.status_code());
+        resp.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        match self {
+            ApiError::Throttled { retry_after_secs } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Unavailable => {
+                resp.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::Unauthorized(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
+        }
+        resp.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => ApiError::NotFound("record"),
+            DieselError::DatabaseError(kind, info) => {
+                let constraint = info.constraint_name().unwrap_or("").to_string();
+                match kind {
+                    DatabaseErrorKind::UniqueViolation => ApiError::Conflict {
+                        code: "already_exists",
+                        detail: format!("already exists ({constraint})"),
+                    },
+                    DatabaseErrorKind::ForeignKeyViolation => ApiError::Unprocessable {
+                        code: "reference_invalid",
+                        detail: format!(
+                            "refers to a record that does not exist, or is still referred to \
+                             ({constraint})"
+                        ),
+                    },
+                    DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+                        ApiError::Unprocessable {
+                            code: "check_failed",
+                            detail: format!(
+                                "{} ({constraint})",
+                                info.column_name().unwrap_or("a value is out of range")
+                            ),
+                        }
+                    }
+                    DatabaseErrorKind::ClosedConnection => ApiError::Unavailable,
+                    _ => ApiError::Internal(anyhow::anyhow!("database error: {}", info.message())),
+                }
+            }
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}

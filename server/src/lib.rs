@@ -1,0 +1,19 @@
+//! Daftar's cloud API (ARCHITECTURE.md §2): actix-web 4 over Diesel 2 + r2d2 on PostgreSQL.
+//!
+//! Feature folders: [`auth`], [`roster`], [`oneroster`] (imports); shared plumbing in
+//! [`db`], [`errors`], [`audit`], [`config`]; [`embedded_pg`] owns a private PostgreSQL when
+//! no `DATABASE_URL` is given; [`app`] wires routes and the OpenAPI document.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod embedded_pg;
+pub mod errors;
+pub mod health;
+pub mod oneroster;
+pub mod roster;
+pub mod schema;
+pub mod schools;

@@ -1,0 +1,274 @@
+//! `daftar-server`: `serve`, `migrate`, `demo`, `import-oneroster`, `create-school`,
+//! `create-admin`. With no `DATABASE_URL` the server owns an embedded PostgreSQL cluster under
+//! the data directory, started at launch and stopped on exit (Ctrl-C / SIGTERM).
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use daftar_client_core::protocol::Role;
+use daftar_server::app::{build_app, AppState};
+use daftar_server::config::{AuthConfig, Cli, Command, ServeArgs};
+use daftar_server::db::{build_pool, run_migrations, Db};
+use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
+use daftar_server::oneroster::import::{import, ImportFailure, ImportOptions};
+use daftar_server::oneroster::RosterFiles;
+use daftar_server::{audit::Actor, auth::password, demo, schools};
+use diesel::Connection;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The database in use: a URL, and the embedded cluster when we own one (dropped = stopped).
+struct Database {
+    url: String,
+    _cluster: Option<EmbeddedCluster>,
+}
+
+fn database(cli: &Cli) -> anyhow::Result<Database> {
+    if let Some(url) = &cli.database_url {
+        return Ok(Database {
+            url: url.clone(),
+            _cluster: None,
+        });
+    }
+    let dir = cli.data_dir.join("postgres");
+    let cluster = EmbeddedCluster::start(&ClusterOptions::new(&dir))?;
+    eprintln!(
+        "embedded PostgreSQL running on 127.0.0.1:{}, data in {}",
+        cluster.port(),
+        cluster.pgdata().display()
+    );
+    let admin_url = cluster.url("postgres");
+    let mut conn = diesel::PgConnection::establish(&admin_url)
+        .context("connecting to the embedded PostgreSQL")?;
+    use diesel::RunQueryDsl;
+    let exists: i64 = diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pg_database WHERE datname = 'daftar')",
+    ))
+    .get_result(&mut conn)?;
+    if exists == 0 {
+        diesel::sql_query("CREATE DATABASE daftar").execute(&mut conn)?;
+    }
+    Ok(Database {
+        url: cluster.url("daftar"),
+        _cluster: Some(cluster),
+    })
+}
+
+fn connect(db: &Database, size: u32) -> anyhow::Result<Db> {
+    let pool = build_pool(&db.url, size)?;
+    let mut conn = pool.get().context("connecting to PostgreSQL")?;
+    let applied = run_migrations(&mut conn)?;
+    for m in &applied {
+        tracing::info!(migration = %m, "applied");
+    }
+    Ok(Db::new(pool))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let database = database(&cli)?;
+    match &cli.command {
+        Command::Migrate => {
+            let pool = build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            let applied = run_migrations(&mut conn)?;
+            println!("{} migration(s) applied; schema is current", applied.len());
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let db = connect(&database, args.pool_size)?;
+            serve(args, db, &cli.data_dir)
+        }
+        Command::Demo(args) => {
+            let db = connect(&database, args.serve.pool_size)?;
+            let mut conn = db.pool().get()?;
+            if let Some(dir) = &args.oneroster {
+                let files = RosterFiles::from_dir(dir)?;
+                let report = import_files(&mut conn, &files)?;
+                println!(
+                    "seeded from OneRoster export {}: {} users",
+                    dir.display(),
+                    report.users
+                );
+            } else {
+                let fixed = std::env::var("DAFTAR_DEMO_PASSWORD").ok();
+                let logins = demo::seed(&mut conn, fixed.as_deref(), &password::hash)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if logins.is_empty() {
+                    println!("demo school `{}` already seeded; reusing it (passwords were printed when it was created)", demo::DEMO_SLUG);
+                } else {
+                    println!(
+                        "demo school `{}` seeded: {} students in {} families. Logins (shown once):",
+                        demo::DEMO_SLUG,
+                        demo::STUDENTS,
+                        demo::FAMILIES
+                    );
+                    for l in &logins {
+                        println!(
+                            "  {:<10} school=demo username={:<11} password={}",
+                            l.role.as_str(),
+                            l.username,
+                            l.password
+                        );
+                    }
+                }
+            }
+            drop(conn);
+            serve(&args.serve, db, &cli.data_dir)
+        }
+        Command::ImportOneroster { dir, json } => {
+            let pool = build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            run_migrations(&mut conn)?;
+            let files = RosterFiles::from_dir(dir)?;
+            let report = import_files(&mut conn, &files)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for w in &report.warnings {
+                    println!("warning: {} line {}: {}", w.file, w.line, w.message);
+                }
+                if report.is_unchanged() {
+                    println!("no changes: the database already matches this export");
+                } else {
+                    println!(
+                        "imported: {} school, {} terms, {} classes, {} users, {} enrollments, {} deactivated",
+                        report.schools, report.terms, report.classes, report.users, report.enrollments, report.deactivated
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::CreateSchool {
+            slug,
+            name,
+            currency,
+            timezone,
+        } => {
+            let pool = build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            run_migrations(&mut conn)?;
+            let new = schools::NewSchool {
+                slug: slug.clone(),
+                name: name.clone(),
+                currency: currency.clone(),
+                timezone: timezone.clone(),
+            };
+            let school = conn
+                .transaction(|c| schools::create_school(c, &new))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created school `{}` ({})", school.slug, school.id);
+            Ok(())
+        }
+        Command::CreateAdmin {
+            school,
+            username,
+            display_name,
+        } => {
+            let password = match std::env::var("DAFTAR_ADMIN_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    eprintln!("password (first line of standard input):");
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            password::validate("password", &password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = password::hash(&password)?;
+            let pool = build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            run_migrations(&mut conn)?;
+            let user = conn
+                .transaction(|c| {
+                    let s = schools::school_by_slug(c, school)?;
+                    schools::create_user(c, s.id, username, display_name, Role::Admin, Some(hash))
+                })
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created admin `{}` ({}) in school `{school}`",
+                user.username, user.id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn import_files(
+    conn: &mut diesel::PgConnection,
+    files: &RosterFiles,
+) -> anyhow::Result<daftar_client_core::protocol::ImportReport> {
+    let options = ImportOptions {
+        school_id: None,
+        currency: "USD".into(),
+        timezone: "UTC".into(),
+        actor: Actor::SYSTEM,
+    };
+    conn.transaction::<_, ImportFailure, _>(|c| import(c, files, &options))
+        .map_err(|e| anyhow::anyhow!("import failed, nothing was written: {e}"))
+}
+
+fn jwt_secret(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Some(s) = &args.jwt_secret {
+        anyhow::ensure!(s.len() >= 32, "DAFTAR_JWT_SECRET must be at least 32 bytes");
+        return Ok(s.as_bytes().to_vec());
+    }
+    let path = data_dir.join("jwt-secret");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        return Ok(s.trim().as_bytes().to_vec());
+    }
+    use rand::RngCore;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(data_dir)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(secret.as_bytes())?;
+    Ok(secret.into_bytes())
+}
+
+fn serve(args: &ServeArgs, db: Db, data_dir: &Path) -> anyhow::Result<()> {
+    let state = AppState {
+        db,
+        auth: AuthConfig::new(jwt_secret(args, data_dir)?),
+    };
+    let bind = args.bind.clone();
+    let workers = args.workers;
+    actix_web::rt::System::new().block_on(async move {
+        let mut server = actix_web::HttpServer::new(move || build_app(state.clone()))
+            .bind(&bind)
+            .with_context(|| format!("binding {bind}"))?;
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        eprintln!("listening on http://{bind} (API docs at http://{bind}/docs/); Ctrl-C stops");
+        server.run().await.context("HTTP server")
+    })?;
+    eprintln!("HTTP server stopped");
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `POST /api/v1/imports/oneroster`.
+
+use actix_web::{post, web};
+use daftar_client_core::protocol::{ImportReport, Problem};
+use diesel::Connection;
+
+use super::csv_source::RosterFiles;
+use super::import::{import, ImportFailure, ImportOptions};
+use crate::audit::Actor;
+use crate::auth::AuthUser;
+use crate::db::Db;
+use crate::errors::{ApiError, ApiResult};
+
+/// Largest accepted upload (bytes).
+pub const MAX_UPLOAD: usize = 64 << 20;
+
+impl From<ImportFailure> for ApiError {
+    fn from(e: ImportFailure) -> Self {
+        match e {
+            ImportFailure::Invalid(e) => ApiError::Unprocessable {
+                code: "import_failed",
+                detail: e.to_string(),
+            },
+            ImportFailure::Database(e) => e.into(),
+        }
+    }
+}
+
+/// Import a OneRoster 1.1 CSV export into the caller's school (admin). The body is the zip of
+/// the export (`Content-Type: application/zip`). One transaction: on any error nothing is
+/// written and the problem's `detail` names the file, line and column.
+#[utoipa::path(tag = "imports", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/zip", description = "OneRoster 1.1 CSV export as a zip"),
+    responses(
+        (status = 200, description = "Imported; counts of rows inserted or changed, and warnings", body = ImportReport),
+        (status = 403, body = Problem),
+        (status = 422, description = "The export cannot be imported; nothing was written", body = Problem)))]
+#[post("/imports/oneroster")]
+pub async fn import_oneroster(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: web::Bytes,
+) -> ApiResult<web::Json<ImportReport>> {
+    auth.require_admin()?;
+    let files = RosterFiles::from_zip(&body).map_err(ImportFailure::from)?;
+    let school = db
+        .run(move |conn| Ok(crate::roster::repo::school(conn, auth.school_id)?))
+        .await?;
+    let options = ImportOptions {
+        school_id: Some(auth.school_id),
+        currency: school.currency,
+        timezone: school.timezone,
+        actor: Actor::from(&auth),
+    };
+    let report = db
+        .run(move |conn| {
+            conn.transaction::<_, ImportFailure, _>(|conn| import(conn, &files, &options))
+                .map_err(ApiError::from)
+        })
+        .await?;
+    Ok(web::Json(report))
+}
