@@ -4,7 +4,7 @@
 //! (`/api/v1/openapi.json`), the committed `openapi/openapi.json` and the routes cannot drift
 //! apart: the drift test regenerates the file with [`openapi_json`] and compares.
 
-use actix_web::{error::JsonPayloadError, web, App, HttpRequest};
+use actix_web::{web, App, HttpRequest};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{scope, AppExt};
@@ -59,18 +59,6 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Maps JSON body errors to 422 `validation_failed` naming the field serde complained about.
-fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let message = err.to_string();
-    let field = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.contains("field"))
-        .unwrap_or("body")
-        .to_string();
-    ApiError::validation(field, message).into()
-}
-
 fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::validation("query", err.to_string()).into()
 }
@@ -96,11 +84,6 @@ pub fn build_app(
         .openapi(ApiDoc::openapi())
         .app_data(web::Data::new(state.db.clone()))
         .app_data(web::Data::new(state.auth.clone()))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(1 << 20)
-                .error_handler(json_error),
-        )
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .service(health::healthz)

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod embedded_pg;
 pub mod errors;
 pub mod health;
+pub mod json;
 pub mod oneroster;
 pub mod roster;
 pub mod schema;

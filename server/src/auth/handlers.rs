@@ -11,6 +11,7 @@ use crate::audit::{Actor, AuditEntry};
 use crate::config::AuthConfig;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::roster::models::UserRow;
 
 /// Failed logins allowed before an account is throttled (issue #2).
@@ -53,7 +54,7 @@ enum LoginLookup {
 pub async fn login(
     db: web::Data<Db>,
     config: web::Data<AuthConfig>,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> ApiResult<web::Json<TokenResponse>> {
     let req = body.into_inner();
     let (school, username) = (
@@ -206,7 +207,7 @@ enum RefreshOutcome {
 pub async fn refresh(
     db: web::Data<Db>,
     config: web::Data<AuthConfig>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> ApiResult<web::Json<TokenResponse>> {
     let (school_id, hash) = tokens::parse_refresh_token(&body.refresh_token)?;
     let config = config.into_inner();
@@ -255,7 +256,7 @@ pub async fn refresh(
     responses((status = 204, description = "Signed out"))
 )]
 #[post("/auth/logout")]
-pub async fn logout(db: web::Data<Db>, body: web::Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn logout(db: web::Data<Db>, body: Json<RefreshRequest>) -> ApiResult<HttpResponse> {
     let Ok((school_id, hash)) = tokens::parse_refresh_token(&body.refresh_token) else {
         return Ok(HttpResponse::NoContent().finish());
     };

@@ -21,6 +21,7 @@ use crate::audit::{Actor, AuditEntry};
 use crate::auth::{password, AuthUser};
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
+use crate::json::Json;
 use crate::schema::{
     academic_years, class_teachers, classes, enrollments, families, guardians, schools, students,
     terms, users,
@@ -225,7 +226,7 @@ pub async fn list_academic_years(
 pub async fn create_academic_year(
     db: web::Data<Db>,
     auth: AuthUser,
-    body: web::Json<CreateAcademicYearRequest>,
+    body: Json<CreateAcademicYearRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let req = body.into_inner();
@@ -361,7 +362,7 @@ pub async fn get_student(
 pub async fn create_student(
     db: web::Data<Db>,
     auth: AuthUser,
-    body: web::Json<CreateStudentRequest>,
+    body: Json<CreateStudentRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
@@ -428,7 +429,7 @@ pub async fn update_student(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateStudentRequest>,
+    body: Json<UpdateStudentRequest>,
 ) -> ApiResult<web::Json<Student>> {
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
@@ -570,7 +571,7 @@ pub async fn get_family(
 pub async fn create_family(
     db: web::Data<Db>,
     auth: AuthUser,
-    body: web::Json<CreateFamilyRequest>,
+    body: Json<CreateFamilyRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let now = Utc::now();
@@ -603,7 +604,7 @@ pub async fn update_family(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateFamilyRequest>,
+    body: Json<UpdateFamilyRequest>,
 ) -> ApiResult<web::Json<Family>> {
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
@@ -730,7 +731,7 @@ fn check_parent_user(
 pub async fn create_guardian(
     db: web::Data<Db>,
     auth: AuthUser,
-    body: web::Json<CreateGuardianRequest>,
+    body: Json<CreateGuardianRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
@@ -775,7 +776,7 @@ pub async fn update_guardian(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateGuardianRequest>,
+    body: Json<UpdateGuardianRequest>,
 ) -> ApiResult<web::Json<Guardian>> {
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
@@ -954,7 +955,7 @@ fn check_teacher(
 pub async fn create_class(
     db: web::Data<Db>,
     auth: AuthUser,
-    body: web::Json<CreateClassRequest>,
+    body: Json<CreateClassRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let req = body.into_inner();
@@ -1002,7 +1003,7 @@ pub async fn update_class(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateClassRequest>,
+    body: Json<UpdateClassRequest>,
 ) -> ApiResult<web::Json<Class>> {
     auth.require_admin()?;
     let (id, req) = (id.into_inner(), body.into_inner());
@@ -1221,7 +1222,7 @@ pub async fn list_enrollments(
 pub async fn create_enrollment(
     db: web::Data<Db>,
     auth: AuthUser,
-    body: web::Json<CreateEnrollmentRequest>,
+    body: Json<CreateEnrollmentRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
@@ -1316,7 +1317,7 @@ pub async fn get_user(
     auth.require_office()?;
     let id = id.into_inner();
     let row = db
-        .run(move |conn| Ok(repo::user(conn, auth.school_id, id).map_err(not_found("user"))?))
+        .run(move |conn| repo::user(conn, auth.school_id, id).map_err(not_found("user")))
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -1335,7 +1336,7 @@ async fn hash_password(field: &'static str, password: String) -> ApiResult<Strin
 pub async fn create_user(
     db: web::Data<Db>,
     auth: AuthUser,
-    body: web::Json<CreateUserRequest>,
+    body: Json<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let req = body.into_inner();
@@ -1383,7 +1384,7 @@ pub async fn update_user(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateUserRequest>,
+    body: Json<UpdateUserRequest>,
 ) -> ApiResult<web::Json<User>> {
     auth.require_admin()?;
     let (id, req) = (id.into_inner(), body.into_inner());

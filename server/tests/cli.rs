@@ -1,0 +1,243 @@
+//! The `daftar-server` binary as an operator runs it (issue #2 "Done when").
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use daftar_tests::TestDb;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_daftar-server"));
+    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    c
+}
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/oneroster-small")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn import_oneroster_reports_counts_and_warnings_then_no_changes() {
+    let tdb = TestDb::new();
+    let run = || {
+        bin()
+            .env("DATABASE_URL", tdb.url())
+            .arg("import-oneroster")
+            .arg(fixture_dir())
+            .output()
+            .expect("run")
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", text(&first));
+    let out = text(&first);
+    assert!(
+        out.contains(
+            "imported: 1 school, 2 terms, 2 classes, 8 users, 7 enrollments, 0 deactivated"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: manifest.csv line 11: unknown manifest key `fiel.demographics`"),
+        "{out}"
+    );
+    assert!(out.contains("warning: enrollments.csv line 3:"), "{out}");
+    let second = run();
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("no changes"), "{}", text(&second));
+}
+
+#[test]
+fn import_of_a_broken_export_fails_naming_file_and_line() {
+    let tdb = TestDb::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    for entry in std::fs::read_dir(fixture_dir()).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+    }
+    std::fs::write(dir.path().join("academicSessions.csv"), "sourcedId,title,type,startDate,endDate,schoolYear\nt1,Spring,term,2026-04-01,2026-02-30,2027\n").expect("write");
+    let out = bin()
+        .env("DATABASE_URL", tdb.url())
+        .arg("import-oneroster")
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("academicSessions.csv line 2 column `endDate`"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn create_school_and_admin_then_a_duplicate_is_refused() {
+    let tdb = TestDb::new();
+    let ok = bin()
+        .env("DATABASE_URL", tdb.url())
+        .args([
+            "create-school",
+            "--slug",
+            "green-valley",
+            "--name",
+            "Green Valley",
+            "--currency",
+            "PKR",
+            "--timezone",
+            "Asia/Karachi",
+        ])
+        .output()
+        .expect("run");
+    assert!(ok.status.success(), "{}", text(&ok));
+    let admin = bin()
+        .env("DATABASE_URL", tdb.url())
+        .env("DAFTAR_ADMIN_PASSWORD", "a-long-password")
+        .args([
+            "create-admin",
+            "--school",
+            "green-valley",
+            "--username",
+            "head",
+        ])
+        .output()
+        .expect("run");
+    assert!(admin.status.success(), "{}", text(&admin));
+    let dup = bin()
+        .env("DATABASE_URL", tdb.url())
+        .args(["create-school", "--slug", "green-valley", "--name", "Again"])
+        .output()
+        .expect("run");
+    assert!(!dup.status.success());
+    assert!(text(&dup).contains("already exists"), "{}", text(&dup));
+    let bad_tz = bin()
+        .env("DATABASE_URL", tdb.url())
+        .args([
+            "create-school",
+            "--slug",
+            "other",
+            "--name",
+            "O",
+            "--timezone",
+            "Mars/Olympus",
+        ])
+        .output()
+        .expect("run");
+    assert!(text(&bad_tz).contains("timezone"), "{}", text(&bad_tz));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn start_demo(data: &Path, port: u16) -> Child {
+    bin()
+        .arg("--data-dir")
+        .arg(data)
+        .args(["demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DAFTAR_DEMO_PASSWORD", "demo-password-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn demo")
+}
+
+fn wait_healthy(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
+            .call()
+            .is_ok()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("demo exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("demo did not become healthy");
+}
+
+fn interrupt_and_wait(child: Child) -> String {
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "demo exit: {}", text(&out));
+    text(&out)
+}
+
+#[test]
+fn demo_serves_on_embedded_postgres_stops_it_on_ctrl_c_and_reuses_data() {
+    let dir = tempfile::Builder::new()
+        .prefix("daftar-demo-")
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut child = start_demo(&data, port);
+    wait_healthy(port, &mut child);
+
+    let base = format!("http://127.0.0.1:{port}");
+    let ready: serde_json::Value = ureq::get(&format!("{base}/readyz"))
+        .call()
+        .expect("readyz")
+        .into_json()
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+    let login: serde_json::Value = ureq::post(&format!("{base}/api/v1/auth/login"))
+        .send_json(serde_json::json!({"school": "demo", "username": "admin", "password": "demo-password-1"}))
+        .expect("login")
+        .into_json()
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token");
+    let students: serde_json::Value = ureq::get(&format!("{base}/api/v1/students?limit=1"))
+        .set("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("students")
+        .into_json()
+        .expect("json");
+    assert_eq!(students["total"], 600);
+    let families: serde_json::Value = ureq::get(&format!("{base}/api/v1/families?limit=1"))
+        .set("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("families")
+        .into_json()
+        .expect("json");
+    assert_eq!(families["total"], 350);
+    assert!(
+        ureq::get(&format!("{base}/docs/")).call().is_ok(),
+        "docs page served offline"
+    );
+
+    let out = interrupt_and_wait(child);
+    assert!(out.contains("password=demo-password-1"), "{out}");
+    let pgdata = data.join("postgres/pgdata");
+    assert!(pgdata.join("PG_VERSION").exists());
+    assert!(
+        !pgdata.join("postmaster.pid").exists(),
+        "PostgreSQL still running after Ctrl-C"
+    );
+
+    let port = free_port();
+    let mut child = start_demo(&data, port);
+    wait_healthy(port, &mut child);
+    let out = interrupt_and_wait(child);
+    assert!(out.contains("already seeded"), "{out}");
+    assert!(!pgdata.join("postmaster.pid").exists());
+}

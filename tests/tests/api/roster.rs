@@ -1,0 +1,293 @@
+//! Roster CRUD, search, pagination, validation and audit (issue #2 §5).
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::test;
+use daftar_server::app::build_app;
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::*;
+
+#[actix_web::test]
+async fn students_are_searchable_by_name_and_admission_number_and_paginate() {
+    let t = TestApp::new();
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let a = scenario(&t, &app, "alpha").await;
+    let get = |q: &'static str| send(&app, Method::GET, q, Some(&a.admin), None);
+
+    let r = get("/api/v1/students?q=malik").await;
+    assert_eq!(r.json["total"], 2, "{}", r.json);
+    let r = get("/api/v1/students?q=zara%20MALIK").await;
+    assert_eq!(ids(&r.json), vec![a.s2], "every word must match");
+    let r = get("/api/v1/students?q=A-3").await;
+    assert_eq!(ids(&r.json), vec![a.s3]);
+
+    let all = ids(&get("/api/v1/students?limit=500").await.json);
+    assert_eq!(all.len(), 3);
+    let p1 = get("/api/v1/students?limit=2&offset=0").await;
+    let p2 = get("/api/v1/students?limit=2&offset=2").await;
+    assert_eq!(
+        (p1.json["total"].as_i64(), p2.json["total"].as_i64()),
+        (Some(3), Some(3))
+    );
+    let paged: Vec<_> = ids(&p1.json).into_iter().chain(ids(&p2.json)).collect();
+    assert_eq!(
+        paged, all,
+        "pages are consecutive slices of one stable order"
+    );
+
+    let r = get("/api/v1/students?limit=0").await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("limit"))
+    );
+    let r = get(Box::leak(
+        format!("/api/v1/students?class_id={}", a.c1).into_boxed_str(),
+    ))
+    .await;
+    assert_eq!(r.json["total"], 2);
+}
+
+#[actix_web::test]
+async fn bad_input_names_the_field_and_writes_nothing() {
+    let t = TestApp::new();
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let a = scenario(&t, &app, "alpha").await;
+    let post =
+        |path: &'static str, body| send(&app, Method::POST, path, Some(&a.admin), Some(body));
+
+    let r = post(
+        "/api/v1/students",
+        json!({"family_id": a.f1, "admission_no": "A-9", "family_name": "X"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (r.code(), r.json["field"].as_str()),
+        ("validation_failed", Some("given_name"))
+    );
+    let r = post(
+        "/api/v1/students",
+        json!({"family_id": a.f1, "admission_no": "A-9", "given_name": "  ", "family_name": "X"}),
+    )
+    .await;
+    assert_eq!(r.json["field"], "given_name");
+    let r = post(
+        "/api/v1/guardians",
+        json!({"family_id": a.f1, "given_name": "A", "family_name": "B", "phone": "call me"}),
+    )
+    .await;
+    assert_eq!(r.json["field"], "phone");
+    let r = post(
+        "/api/v1/users",
+        json!({"username": "new", "display_name": "N", "role": "teacher", "password": "short"}),
+    )
+    .await;
+    assert_eq!(r.json["field"], "password");
+    let r = post(
+        "/api/v1/users",
+        json!({"username": "new", "display_name": "N", "role": "janitor", "password": PW}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("role"))
+    );
+    let r = post(
+        "/api/v1/students",
+        json!({"family_id": a.f1, "admission_no": "A-1", "given_name": "Dup", "family_name": "X"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "already_exists")
+    );
+    let r = post(
+        "/api/v1/academic-years",
+        json!({"name": "Y", "starts_on": "2027-04-01", "ends_on": "2028-03-31",
+        "terms": [{"name": "T", "starts_on": "2027-01-01", "ends_on": "2027-05-01"}]}),
+    )
+    .await;
+    assert_eq!(r.json["field"], "terms[0].starts_on");
+
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/students?limit=500",
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.json["total"], 3, "no refused request wrote a student");
+}
+
+#[actix_web::test]
+async fn update_delete_and_every_mutation_is_audited() {
+    let t = TestApp::new();
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let a = scenario(&t, &app, "alpha").await;
+
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/students/{}", a.s1),
+        Some(&a.admin),
+        Some(json!({"given_name": "Aliyan"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["given_name"].as_str()),
+        (StatusCode::OK, Some("Aliyan"))
+    );
+
+    // Enrolled students cannot be hard-deleted; the refusal says why.
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/students/{}", a.s1),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "reference_invalid")
+    );
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/students/{}", a.s1),
+        Some(&a.admin),
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(r.json["active"], false);
+
+    let fam = create(
+        &app,
+        &a.admin,
+        "/api/v1/families",
+        json!({"name": "Temp family"}),
+    )
+    .await;
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/families/{fam}"),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{fam}"),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let mut conn = t.tdb.conn();
+    use daftar_server::schema::audit_log::dsl::*;
+    let rows: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = audit_log
+        .filter(entity.eq("student"))
+        .filter(entity_id.eq(a.s1.to_string()))
+        .order(at)
+        .select((action, before, after))
+        .load(&mut conn)
+        .expect("audit");
+    let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(actions, vec!["create", "update", "update"]);
+    assert_eq!(rows[1].1.as_ref().expect("before")["given_name"], "Ali");
+    assert_eq!(rows[1].2.as_ref().expect("after")["given_name"], "Aliyan");
+    let deleted: i64 = audit_log
+        .filter(action.eq("delete"))
+        .filter(entity.eq("family"))
+        .count()
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(deleted, 1);
+    // The audit log is append-only, enforced by the database.
+    let tamper = diesel::sql_query("DELETE FROM audit_log").execute(&mut conn);
+    assert!(tamper.is_err(), "audit_log must refuse DELETE");
+    // No password hash ever reaches the audit log.
+    let leaked: i64 = audit_log
+        .filter(entity.eq("user"))
+        .filter(after.is_not_null())
+        .select(diesel::dsl::count_star())
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "after::text LIKE '%argon2%'",
+        ))
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(leaked, 0);
+}
+
+#[actix_web::test]
+async fn teacher_assignment_is_idempotent_and_listed() {
+    let t = TestApp::new();
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let a = scenario(&t, &app, "alpha").await;
+    let list = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/classes/{}/teachers", a.c1),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    let teachers = list.json.as_array().expect("array").clone();
+    assert_eq!(teachers.len(), 1);
+    let tid = teachers[0]["teacher_id"].as_str().expect("id").to_string();
+    let again = send(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/classes/{}/teachers/{tid}", a.c1),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT);
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/classes/{}/teachers/{tid}", a.c1),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let list = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/classes/{}/teachers", a.c1),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(list.json.as_array().map(Vec::len), Some(0));
+    // Assigning a parent as a teacher is refused.
+    let parents = send(
+        &app,
+        Method::GET,
+        "/api/v1/users?q=p1",
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    let p1 = ids(&parents.json)[0];
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/classes/{}/teachers/{p1}", a.c1),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("teacher_id"))
+    );
+}

@@ -1,0 +1,112 @@
+//! The tenant rules of ARCHITECTURE.md §3, read from the live catalog: every tenant table has
+//! `school_id` leading its primary key and every unique constraint/index, and every foreign key
+//! between tenant tables includes `school_id` on both sides.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+use super::*;
+
+#[derive(QueryableByName, Debug)]
+struct Violation {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    problem: String,
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    ok: bool,
+}
+
+const CHECK: &str = r#"
+WITH tenant AS (
+    SELECT c.oid, c.relname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind = 'r'
+      AND c.relname NOT IN ('schools', '__diesel_schema_migrations')
+),
+school_col AS (
+    SELECT t.oid, a.attnum FROM tenant t
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = 'school_id' AND NOT a.attisdropped
+)
+SELECT t.relname::text AS table_name, 'has no school_id column' AS problem
+FROM tenant t WHERE NOT EXISTS (SELECT 1 FROM school_col s WHERE s.oid = t.oid)
+UNION ALL
+SELECT t.relname::text, 'primary key does not start with school_id'
+FROM tenant t JOIN pg_constraint k ON k.conrelid = t.oid AND k.contype = 'p'
+JOIN school_col s ON s.oid = t.oid
+WHERE k.conkey[1] <> s.attnum
+UNION ALL
+SELECT t.relname::text, 'has no primary key'
+FROM tenant t WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = t.oid AND k.contype = 'p')
+UNION ALL
+SELECT t.relname::text, 'unique index ' || ic.relname || ' does not include school_id'
+FROM tenant t JOIN pg_index i ON i.indrelid = t.oid AND i.indisunique
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN school_col s ON s.oid = t.oid
+WHERE NOT (s.attnum = ANY (i.indkey::int2[]))
+UNION ALL
+SELECT t.relname::text, 'foreign key ' || k.conname || ' to tenant table ' || rt.relname || ' does not include school_id on both sides'
+FROM tenant t JOIN pg_constraint k ON k.conrelid = t.oid AND k.contype = 'f'
+JOIN tenant rt ON rt.oid = k.confrelid
+JOIN school_col s ON s.oid = t.oid
+JOIN school_col rs ON rs.oid = rt.oid
+WHERE NOT EXISTS (
+    SELECT 1 FROM unnest(k.conkey, k.confkey) AS p(col, refcol)
+    WHERE p.col = s.attnum AND p.refcol = rs.attnum
+)
+ORDER BY 1, 2
+"#;
+
+#[test]
+fn tenant_tables_follow_the_distribution_rules() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    let violations: Vec<Violation> = diesel::sql_query(CHECK)
+        .load(&mut conn)
+        .expect("catalog query");
+    assert!(
+        violations.is_empty(),
+        "tenant rule violations: {violations:#?}"
+    );
+
+    // The check must be able to fail: a table that breaks the rules is caught.
+    diesel::sql_query(
+        "CREATE TABLE rogue (school_id uuid NOT NULL, id uuid PRIMARY KEY, code text UNIQUE)",
+    )
+    .execute(&mut conn)
+    .expect("create rogue");
+    let violations: Vec<Violation> = diesel::sql_query(CHECK)
+        .load(&mut conn)
+        .expect("catalog query");
+    let rogue: Vec<&str> = violations
+        .iter()
+        .filter(|v| v.table_name == "rogue")
+        .map(|v| v.problem.as_str())
+        .collect();
+    assert_eq!(
+        rogue.len(),
+        3,
+        "{rogue:?}: PK, the PK's own unique index, and the code index"
+    );
+}
+
+#[test]
+fn every_id_is_a_uuid_and_every_instant_a_timestamptz() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    let ok: Flag = diesel::sql_query(
+        "SELECT NOT EXISTS (
+            SELECT 1 FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'
+              AND ((column_name = 'id' OR column_name LIKE '%\\_id' ESCAPE '\\') AND column_name NOT IN ('sourced_id', 'entity_id') AND data_type <> 'uuid'
+                   OR column_name LIKE '%\\_at' ESCAPE '\\' AND data_type <> 'timestamp with time zone')
+        ) AS ok",
+    )
+    .get_result(&mut conn)
+    .expect("query");
+    assert!(ok.ok, "ids must be uuid and *_at columns timestamptz");
+}
