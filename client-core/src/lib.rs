@@ -5,4 +5,5 @@
 //! The server depends on this crate with `default-features = false` plus `openapi`, so it
 //! never links SQLite or an HTTP client (ARCHITECTURE.md §2).
 
+pub mod ledger;
 pub mod protocol;

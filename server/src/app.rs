@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::AuthConfig;
 use crate::db::Db;
 use crate::errors::ApiError;
-use crate::{auth, health, oneroster, roster};
+use crate::{auth, health, ledger, oneroster, roster};
 
 /// Shared state handed to every worker.
 #[derive(Clone)]
@@ -37,6 +37,7 @@ pub struct AppState {
         (name = "roster", description = "Classes, students, families, guardians, enrollments"),
         (name = "users", description = "Staff and parent logins (admin)"),
         (name = "imports", description = "OneRoster 1.1 CSV import"),
+        (name = "fees", description = "Fee heads, schedules, invoices, payments, dues and statements"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -146,6 +147,15 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(roster::handlers::update_user)
         .service(roster::handlers::delete_user)
         .service(oneroster::handlers::import_oneroster)
+        .service(ledger::handlers::list_fee_heads)
+        .service(ledger::handlers::create_fee_head)
+        .service(ledger::handlers::list_fee_schedules)
+        .service(ledger::handlers::create_fee_schedule)
+        .service(ledger::handlers::issue_invoices)
+        .service(ledger::handlers::record_payment)
+        .service(ledger::handlers::get_payment)
+        .service(ledger::handlers::family_dues)
+        .service(ledger::handlers::family_statement)
 }
 
 /// The OpenAPI document as pretty JSON with a trailing newline: exactly what

@@ -14,6 +14,7 @@ pub mod embedded_pg;
 pub mod errors;
 pub mod health;
 pub mod json;
+pub mod ledger;
 pub mod oneroster;
 pub mod roster;
 pub mod schema;

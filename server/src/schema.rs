@@ -13,6 +13,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    accounts (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        system_key -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    allocations (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        journal_entry_id -> Uuid,
+        invoice_line_id -> Uuid,
+        amount -> Int8,
+    }
+}
+
+diesel::table! {
     audit_log (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -106,6 +129,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    fee_heads (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        income_account_id -> Uuid,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    fee_schedules (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        term_id -> Uuid,
+        class_id -> Uuid,
+        fee_head_id -> Uuid,
+        amount -> Int8,
+        due_on -> Date,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     guardians (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -124,6 +171,91 @@ diesel::table! {
 }
 
 diesel::table! {
+    invoice_lines (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        invoice_id -> Uuid,
+        line_no -> Int4,
+        fee_head_id -> Uuid,
+        description -> Text,
+        amount -> Int8,
+        due_on -> Date,
+    }
+}
+
+diesel::table! {
+    invoices (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        invoice_no -> Int8,
+        family_id -> Uuid,
+        student_id -> Uuid,
+        term_id -> Uuid,
+        issued_on -> Date,
+        journal_entry_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    journal_entries (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        entry_no -> Int8,
+        kind -> Text,
+        occurred_on -> Date,
+        memo -> Text,
+        reverses_entry_id -> Nullable<Uuid>,
+        posted_by -> Nullable<Uuid>,
+        device_id -> Nullable<Uuid>,
+        posted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    journal_lines (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        entry_id -> Uuid,
+        line_no -> Int4,
+        account_id -> Uuid,
+        amount -> Int8,
+        family_id -> Nullable<Uuid>,
+        student_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    payments (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        family_id -> Nullable<Uuid>,
+        amount -> Int8,
+        #[max_length = 3]
+        currency -> Bpchar,
+        method -> Text,
+        reference -> Nullable<Text>,
+        received_at -> Timestamptz,
+        received_by -> Nullable<Uuid>,
+        device_id -> Nullable<Uuid>,
+        receipt_no -> Text,
+        to_credit -> Int8,
+        to_suspense -> Int8,
+        request_hash -> Bytea,
+        journal_entry_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    receipt_series (school_id, series) {
+        school_id -> Uuid,
+        series -> Text,
+        next_no -> Int8,
+    }
+}
+
+diesel::table! {
     refresh_tokens (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -135,6 +267,14 @@ diesel::table! {
         expires_at -> Timestamptz,
         rotated_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    school_counters (school_id, name) {
+        school_id -> Uuid,
+        name -> Text,
+        value -> Int8,
     }
 }
 
@@ -213,13 +353,20 @@ diesel::table! {
 }
 
 diesel::joinable!(academic_years -> schools (school_id));
+diesel::joinable!(accounts -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(campuses -> schools (school_id));
 diesel::joinable!(families -> schools (school_id));
+diesel::joinable!(fee_heads -> schools (school_id));
+diesel::joinable!(journal_entries -> schools (school_id));
+diesel::joinable!(receipt_series -> schools (school_id));
+diesel::joinable!(school_counters -> schools (school_id));
 diesel::joinable!(users -> schools (school_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     academic_years,
+    accounts,
+    allocations,
     audit_log,
     campuses,
     class_teachers,
@@ -227,8 +374,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     devices,
     enrollments,
     families,
+    fee_heads,
+    fee_schedules,
     guardians,
+    invoice_lines,
+    invoices,
+    journal_entries,
+    journal_lines,
+    payments,
+    receipt_series,
     refresh_tokens,
+    school_counters,
     schools,
     student_guardians,
     students,

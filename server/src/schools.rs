@@ -62,6 +62,7 @@ pub fn create_school(conn: &mut PgConnection, new: &NewSchool) -> ApiResult<Scho
     diesel::insert_into(schools::table)
         .values(&row)
         .execute(conn)?;
+    crate::ledger::repo::ensure_chart(conn, row.id)?;
     AuditEntry::new(row.id, Actor::SYSTEM, "school", row.id).created(conn, &row)?;
     Ok(row)
 }

@@ -396,6 +396,7 @@ fn resolve_school(
             diesel::insert_into(schools::table)
                 .values(&s)
                 .execute(conn)?;
+            crate::ledger::repo::ensure_chart(conn, s.id)?;
             Ok((s, Change::Inserted))
         }
     }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod generated;
+mod ledger;
 mod oneroster;
 mod roster;
 mod schema_rules;

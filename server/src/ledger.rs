@@ -1,0 +1,9 @@
+//! The fee ledger (ARCHITECTURE.md §4, issue #3): chart of accounts, balanced immutable journal
+//! entries, fee heads and schedules, invoices, family payments allocated by
+//! `daftar_client_core::ledger::allocate`, Family Credit, Suspense, receipts, and the family's
+//! dues and statement — all computed from the journal.
+
+pub mod handlers;
+pub mod models;
+pub mod repo;
+pub mod service;

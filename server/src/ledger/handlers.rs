@@ -1,0 +1,348 @@
+//! Fee and ledger endpoints under `/api/v1` (issue #3).
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::Utc;
+use daftar_client_core::protocol::{
+    CreateFeeHeadRequest, CreateFeeScheduleRequest, FamilyDues, FamilyStatement, FeeHead,
+    FeeSchedule, IssueInvoicesReport, Payment, Problem, RecordPaymentRequest, Role,
+};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
+use super::repo;
+use super::service::{self, Recorded};
+use crate::audit::{Actor, AuditEntry};
+use crate::auth::AuthUser;
+use crate::db::Db;
+use crate::errors::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::roster::{access, validate};
+use crate::schema::{accounts, classes, fee_heads, fee_schedules, terms};
+
+fn head_wire(r: FeeHeadRow) -> FeeHead {
+    FeeHead {
+        id: r.id,
+        name: r.name,
+        income_account_id: r.income_account_id,
+        active: r.active,
+    }
+}
+
+fn schedule_wire(r: FeeScheduleRow) -> FeeSchedule {
+    FeeSchedule {
+        id: r.id,
+        term_id: r.term_id,
+        class_id: r.class_id,
+        fee_head_id: r.fee_head_id,
+        amount: r.amount,
+        due_on: r.due_on,
+    }
+}
+
+/// Fee heads (office).
+#[utoipa::path(tag = "fees", security(("bearer" = [])), responses((status = 200, body = Vec<FeeHead>), (status = 403, body = Problem)))]
+#[get("/fee-heads")]
+pub async fn list_fee_heads(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<Vec<FeeHead>>> {
+    auth.require_office()?;
+    let rows: Vec<FeeHeadRow> = db
+        .run(move |conn| {
+            Ok(fee_heads::table
+                .filter(fee_heads::school_id.eq(auth.school_id))
+                .order(fee_heads::name)
+                .select(FeeHeadRow::as_select())
+                .load(conn)?)
+        })
+        .await?;
+    Ok(web::Json(rows.into_iter().map(head_wire).collect()))
+}
+
+/// Create a fee head (office) with its own "Fee Income — <name>" income account.
+#[utoipa::path(tag = "fees", request_body = CreateFeeHeadRequest, security(("bearer" = [])),
+    responses((status = 201, body = FeeHead), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/fee-heads")]
+pub async fn create_fee_head(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<CreateFeeHeadRequest>,
+) -> ApiResult<HttpResponse> {
+    auth.require_office()?;
+    let name = validate::text("name", &body.name, 100)?;
+    let id = body.id.unwrap_or_else(Uuid::now_v7);
+    let row = db
+        .transaction(move |conn| {
+            repo::ensure_chart(conn, auth.school_id)?;
+            let n = repo::next_counter(conn, auth.school_id, "fee_income_account")?;
+            let account = AccountRow {
+                school_id: auth.school_id,
+                id: Uuid::now_v7(),
+                code: format!("4{n:03}"),
+                name: format!("Fee Income — {name}"),
+                kind: "income".into(),
+                system_key: None,
+                active: true,
+                created_at: Utc::now(),
+            };
+            diesel::insert_into(accounts::table)
+                .values(&account)
+                .execute(conn)?;
+            let row = FeeHeadRow {
+                school_id: auth.school_id,
+                id,
+                name,
+                income_account_id: account.id,
+                active: true,
+                created_at: Utc::now(),
+            };
+            diesel::insert_into(fee_heads::table)
+                .values(&row)
+                .execute(conn)?;
+            AuditEntry::new(auth.school_id, Actor::from(&auth), "fee_head", row.id)
+                .created(conn, &row)?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(head_wire(row)))
+}
+
+/// Fee schedules of a term (office); `?term_id=` narrows.
+#[utoipa::path(tag = "fees", params(("term_id" = Option<Uuid>, Query, description = "Only this term")), security(("bearer" = [])),
+    responses((status = 200, body = Vec<FeeSchedule>), (status = 403, body = Problem)))]
+#[get("/fee-schedules")]
+pub async fn list_fee_schedules(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    q: web::Query<TermFilter>,
+) -> ApiResult<web::Json<Vec<FeeSchedule>>> {
+    auth.require_office()?;
+    let term = q.term_id;
+    let rows: Vec<FeeScheduleRow> = db
+        .run(move |conn| {
+            let mut query = fee_schedules::table
+                .filter(fee_schedules::school_id.eq(auth.school_id))
+                .into_boxed();
+            if let Some(t) = term {
+                query = query.filter(fee_schedules::term_id.eq(t));
+            }
+            Ok(query
+                .order((fee_schedules::due_on, fee_schedules::id))
+                .select(FeeScheduleRow::as_select())
+                .load(conn)?)
+        })
+        .await?;
+    Ok(web::Json(rows.into_iter().map(schedule_wire).collect()))
+}
+
+/// `?term_id=` filter.
+#[derive(Debug, serde::Deserialize)]
+pub struct TermFilter {
+    pub term_id: Option<Uuid>,
+}
+
+/// Set what a class pays for a fee head in a term, and when it is due (office).
+#[utoipa::path(tag = "fees", request_body = CreateFeeScheduleRequest, security(("bearer" = [])),
+    responses((status = 201, body = FeeSchedule), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/fee-schedules")]
+pub async fn create_fee_schedule(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<CreateFeeScheduleRequest>,
+) -> ApiResult<HttpResponse> {
+    auth.require_office()?;
+    let req = body.into_inner();
+    if req.amount <= 0 {
+        return Err(ApiError::validation(
+            "amount",
+            "must be a positive number of minor units",
+        ));
+    }
+    let row = FeeScheduleRow {
+        school_id: auth.school_id,
+        id: req.id.unwrap_or_else(Uuid::now_v7),
+        term_id: req.term_id,
+        class_id: req.class_id,
+        fee_head_id: req.fee_head_id,
+        amount: req.amount,
+        due_on: req.due_on,
+        created_at: Utc::now(),
+    };
+    let row = db
+        .transaction(move |conn| {
+            let exists = |n: i64, field: &str, what: &str| {
+                if n == 0 {
+                    Err(ApiError::validation(
+                        field,
+                        format!("no such {what} in this school"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            exists(
+                terms::table
+                    .find((auth.school_id, row.term_id))
+                    .count()
+                    .get_result(conn)?,
+                "term_id",
+                "term",
+            )?;
+            exists(
+                classes::table
+                    .find((auth.school_id, row.class_id))
+                    .count()
+                    .get_result(conn)?,
+                "class_id",
+                "class",
+            )?;
+            exists(
+                fee_heads::table
+                    .find((auth.school_id, row.fee_head_id))
+                    .count()
+                    .get_result(conn)?,
+                "fee_head_id",
+                "fee head",
+            )?;
+            diesel::insert_into(fee_schedules::table)
+                .values(&row)
+                .execute(conn)?;
+            AuditEntry::new(auth.school_id, Actor::from(&auth), "fee_schedule", row.id)
+                .created(conn, &row)?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(schedule_wire(row)))
+}
+
+/// Issue the term's invoices (office): one per enrolled student of the scheduled classes, one
+/// line per fee head; Family Credit is applied to them at once. Safe to repeat: students
+/// already invoiced for the term are skipped.
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = IssueInvoicesReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/terms/{id}/invoices")]
+pub async fn issue_invoices(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<IssueInvoicesReport>> {
+    auth.require_office()?;
+    let term = id.into_inner();
+    let report = db
+        .transaction(move |conn| {
+            service::issue_invoices(
+                conn,
+                auth.school_id,
+                term,
+                Actor::from(&auth),
+                Utc::now().date_naive(),
+            )
+        })
+        .await?;
+    Ok(web::Json(report))
+}
+
+/// Record a family payment (office) and issue its receipt. Replays of the same `id` return the
+/// original (200); a new payment answers 201.
+#[utoipa::path(tag = "fees", request_body = RecordPaymentRequest, security(("bearer" = [])),
+    responses((status = 201, body = Payment), (status = 200, description = "Replay of an earlier request", body = Payment),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/payments")]
+pub async fn record_payment(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<RecordPaymentRequest>,
+) -> ApiResult<HttpResponse> {
+    auth.require_office()?;
+    let req = body.into_inner();
+    let recorded = db
+        .transaction(move |conn| {
+            service::record_payment(conn, auth.school_id, Actor::from(&auth), &req)
+        })
+        .await?;
+    Ok(match recorded {
+        Recorded::New(p) => HttpResponse::Created().json(p),
+        Recorded::Replayed(p) => HttpResponse::Ok().json(p),
+    })
+}
+
+/// One payment with its receipt and allocations (office, or a parent of the paying family).
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = Payment), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/payments/{id}")]
+pub async fn get_payment(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Payment>> {
+    let id = id.into_inner();
+    let p = db
+        .run(move |conn| {
+            let p = service::load_payment(conn, auth.school_id, id)?;
+            ensure_family(conn, &auth, p.family_id)?;
+            Ok(p)
+        })
+        .await?;
+    Ok(web::Json(p))
+}
+
+fn ensure_family(conn: &mut PgConnection, auth: &AuthUser, family: Option<Uuid>) -> ApiResult<()> {
+    match auth.role {
+        Role::Admin | Role::Accountant => Ok(()),
+        Role::Parent => match family {
+            Some(f)
+                if access::parent_family_ids(conn, auth.school_id, auth.user_id)?.contains(&f) =>
+            {
+                Ok(())
+            }
+            _ => Err(ApiError::forbidden(
+                "parents may only see their own family's money",
+            )),
+        },
+        Role::Teacher => Err(ApiError::forbidden("teachers may not see fees")),
+    }
+}
+
+/// What a family owes (office, or a parent of that family): per student and per invoice,
+/// oldest due first, and its credit balance.
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = FamilyDues), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/families/{id}/dues")]
+pub async fn family_dues(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<FamilyDues>> {
+    let id = id.into_inner();
+    let dues = db
+        .run(move |conn| {
+            crate::roster::repo::family(conn, auth.school_id, id)
+                .map_err(|_| ApiError::NotFound("family"))?;
+            ensure_family(conn, &auth, Some(id))?;
+            service::family_dues(conn, auth.school_id, id)
+        })
+        .await?;
+    Ok(web::Json(dues))
+}
+
+/// A family's statement with running balance (office, or a parent of that family).
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = FamilyStatement), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/families/{id}/statement")]
+pub async fn family_statement(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<FamilyStatement>> {
+    let id = id.into_inner();
+    let st = db
+        .run(move |conn| {
+            crate::roster::repo::family(conn, auth.school_id, id)
+                .map_err(|_| ApiError::NotFound("family"))?;
+            ensure_family(conn, &auth, Some(id))?;
+            service::family_statement(conn, auth.school_id, id)
+        })
+        .await?;
+    Ok(web::Json(st))
+}

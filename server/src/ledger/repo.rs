@@ -1,0 +1,262 @@
+//! Ledger queries. All scoped by `school_id`; all return `QueryResult`.
+
+use chrono::{NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Integer, Text, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use super::models::*;
+use crate::schema::{
+    accounts, allocations, journal_entries, journal_lines, receipt_series, school_counters,
+};
+
+/// The seeded chart of accounts: (code, name, kind, system key). Issue #3 §1.
+pub const CHART: [(&str, &str, &str, &str); 8] = [
+    ("1000", "Cash", "asset", "cash"),
+    ("1010", "Bank", "asset", "bank"),
+    ("1100", "Fees Receivable", "asset", "receivable"),
+    ("2100", "Family Credit", "liability", "family_credit"),
+    ("2900", "Suspense", "liability", "suspense"),
+    ("4000", "Fee Income", "income", "fee_income"),
+    ("4900", "Discounts & Waivers", "contra_income", "discounts"),
+    ("5000", "Expenses", "expense", "expenses"),
+];
+
+/// Seeds the chart of accounts if it is not there yet (idempotent).
+pub fn ensure_chart(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<()> {
+    let now = Utc::now();
+    let rows: Vec<AccountRow> = CHART
+        .iter()
+        .map(|(code, name, kind, key)| AccountRow {
+            school_id,
+            id: Uuid::now_v7(),
+            code: (*code).into(),
+            name: (*name).into(),
+            kind: (*kind).into(),
+            system_key: Some((*key).into()),
+            active: true,
+            created_at: now,
+        })
+        .collect();
+    diesel::insert_into(accounts::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The id of the system account `key` (see [`CHART`]), seeding the chart on first use.
+pub fn system_account(conn: &mut PgConnection, school_id: Uuid, key: &str) -> QueryResult<Uuid> {
+    let find = |conn: &mut PgConnection| {
+        accounts::table
+            .filter(accounts::school_id.eq(school_id))
+            .filter(accounts::system_key.eq(key))
+            .select(accounts::id)
+            .first::<Uuid>(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    ensure_chart(conn, school_id)?;
+    find(conn)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// Next value of the school's gapless counter `name` (1, 2, 3 …); rolls back with the caller's
+/// transaction.
+pub fn next_counter(conn: &mut PgConnection, school_id: Uuid, name: &str) -> QueryResult<i64> {
+    diesel::insert_into(school_counters::table)
+        .values((
+            school_counters::school_id.eq(school_id),
+            school_counters::name.eq(name),
+            school_counters::value.eq(1i64),
+        ))
+        .on_conflict((school_counters::school_id, school_counters::name))
+        .do_update()
+        .set(school_counters::value.eq(school_counters::value + 1))
+        .returning(school_counters::value)
+        .get_result(conn)
+}
+
+/// Next receipt number of `series`, formatted `SERIES-000123`; gapless within the series.
+pub fn next_receipt_no(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    series: &str,
+) -> QueryResult<String> {
+    let taken: i64 = diesel::insert_into(receipt_series::table)
+        .values((
+            receipt_series::school_id.eq(school_id),
+            receipt_series::series.eq(series),
+            receipt_series::next_no.eq(2i64),
+        ))
+        .on_conflict((receipt_series::school_id, receipt_series::series))
+        .do_update()
+        .set(receipt_series::next_no.eq(receipt_series::next_no + 1))
+        .returning(receipt_series::next_no)
+        .get_result::<i64>(conn)?
+        - 1;
+    Ok(format!("{series}-{taken:06}"))
+}
+
+/// One posting line before it is numbered: account, signed amount (debit > 0), and the
+/// family/student it concerns.
+#[derive(Debug, Clone, Copy)]
+pub struct Posting {
+    pub account_id: Uuid,
+    pub amount: i64,
+    pub family_id: Option<Uuid>,
+    pub student_id: Option<Uuid>,
+}
+
+/// Who posts an entry and why.
+#[derive(Debug, Clone)]
+pub struct EntryHeader<'a> {
+    pub kind: &'a str,
+    pub occurred_on: NaiveDate,
+    pub memo: String,
+    pub reverses_entry_id: Option<Uuid>,
+    pub posted_by: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+}
+
+/// Posts one journal entry with the next entry number. Zero-amount postings are dropped. The
+/// database refuses the transaction at COMMIT unless the lines sum to zero.
+pub fn post_entry(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    header: &EntryHeader<'_>,
+    postings: &[Posting],
+) -> QueryResult<JournalEntryRow> {
+    let entry = JournalEntryRow {
+        school_id,
+        id: Uuid::now_v7(),
+        entry_no: next_counter(conn, school_id, "journal_entry")?,
+        kind: header.kind.to_string(),
+        occurred_on: header.occurred_on,
+        memo: header.memo.clone(),
+        reverses_entry_id: header.reverses_entry_id,
+        posted_by: header.posted_by,
+        device_id: header.device_id,
+        posted_at: Utc::now(),
+    };
+    diesel::insert_into(journal_entries::table)
+        .values(&entry)
+        .execute(conn)?;
+    let lines: Vec<JournalLineRow> = postings
+        .iter()
+        .filter(|p| p.amount != 0)
+        .enumerate()
+        .map(|(i, p)| JournalLineRow {
+            school_id,
+            id: Uuid::now_v7(),
+            entry_id: entry.id,
+            line_no: i as i32 + 1,
+            account_id: p.account_id,
+            amount: p.amount,
+            family_id: p.family_id,
+            student_id: p.student_id,
+        })
+        .collect();
+    diesel::insert_into(journal_lines::table)
+        .values(&lines)
+        .execute(conn)?;
+    Ok(entry)
+}
+
+/// Records which invoice lines an entry paid.
+pub fn insert_allocations(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    entry_id: Uuid,
+    plan: &[(Uuid, i64)],
+) -> QueryResult<()> {
+    let rows: Vec<AllocationRow> = plan
+        .iter()
+        .map(|(line, amount)| AllocationRow {
+            school_id,
+            id: Uuid::now_v7(),
+            journal_entry_id: entry_id,
+            invoice_line_id: *line,
+            amount: *amount,
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(allocations::table)
+            .values(&rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// An invoice line of a family with its outstanding amount (amount − allocations of entries
+/// that have not been reversed).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OpenLineRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub invoice_line_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub invoice_id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    pub invoice_no: i64,
+    #[diesel(sql_type = Integer)]
+    pub line_no: i32,
+    #[diesel(sql_type = Date)]
+    pub due_on: NaiveDate,
+    #[diesel(sql_type = SqlUuid)]
+    pub student_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub term_id: Uuid,
+    #[diesel(sql_type = Date)]
+    pub issued_on: NaiveDate,
+    #[diesel(sql_type = Text)]
+    pub description: String,
+    #[diesel(sql_type = BigInt)]
+    pub amount: i64,
+    #[diesel(sql_type = BigInt)]
+    pub outstanding: i64,
+}
+
+/// Every invoice line of `family_id` with its outstanding amount, in payment order
+/// (due date, invoice number, line number).
+pub fn family_invoice_lines(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> QueryResult<Vec<OpenLineRow>> {
+    diesel::sql_query(
+        "SELECT il.id AS invoice_line_id, il.invoice_id, i.invoice_no, il.line_no, il.due_on,
+                i.student_id, i.term_id, i.issued_on, il.description, il.amount,
+                il.amount - COALESCE((
+                    SELECT sum(a.amount) FROM allocations a
+                    WHERE a.school_id = il.school_id AND a.invoice_line_id = il.id
+                      AND NOT EXISTS (SELECT 1 FROM journal_entries r
+                                      WHERE r.school_id = a.school_id AND r.reverses_entry_id = a.journal_entry_id)
+                ), 0)::bigint AS outstanding
+         FROM invoice_lines il
+         JOIN invoices i ON i.school_id = il.school_id AND i.id = il.invoice_id
+         WHERE il.school_id = $1 AND i.family_id = $2
+         ORDER BY il.due_on, i.invoice_no, il.line_no, il.id",
+    )
+    .bind::<SqlUuid, _>(school_id)
+    .bind::<SqlUuid, _>(family_id)
+    .load(conn)
+}
+
+/// Sum of the journal lines on account `account_id` for `family_id` (minor units, signed:
+/// debit positive).
+pub fn family_account_balance(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    account_id: Uuid,
+    family_id: Uuid,
+) -> QueryResult<i64> {
+    journal_lines::table
+        .filter(journal_lines::school_id.eq(school_id))
+        .filter(journal_lines::account_id.eq(account_id))
+        .filter(journal_lines::family_id.eq(family_id))
+        .select(diesel::dsl::sql::<BigInt>(
+            "COALESCE(sum(amount), 0)::bigint",
+        ))
+        .first(conn)
+}

@@ -1,0 +1,726 @@
+//! Ledger rules that span repos: issuing a term's invoices, applying Family Credit, recording
+//! a family payment, and reading a family's dues and statement from the journal.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{NaiveDate, Utc};
+use daftar_client_core::ledger::{allocate, OpenLine};
+use daftar_client_core::protocol::{
+    FamilyDues, FamilyStatement, InvoiceDue, InvoiceLineDue, IssueInvoicesReport, Payment,
+    PaymentAllocation, PaymentMethod, RecordPaymentRequest, StatementLine, StudentDue,
+};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::models::*;
+use super::repo::{self, EntryHeader, OpenLineRow, Posting};
+use crate::audit::{Actor, AuditEntry};
+use crate::errors::{ApiError, ApiResult};
+use crate::schema::{
+    allocations, devices, enrollments, families, fee_heads, fee_schedules, invoice_lines, invoices,
+    journal_entries, journal_lines, payments, schools, students,
+};
+
+/// Receipt series of payments recorded without an enrolled device (the web/API).
+pub const SERVER_RECEIPT_SERIES: &str = "S";
+
+fn school_currency(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<String> {
+    schools::table
+        .find(school_id)
+        .select(schools::currency)
+        .first(conn)
+}
+
+/// Locks the family row for the rest of the transaction, so concurrent payments and invoice
+/// runs for one family allocate against the same open lines one at a time.
+fn lock_family(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    families::table
+        .find((school_id, family_id))
+        .select(families::id)
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+fn open_lines(rows: &[OpenLineRow]) -> Vec<OpenLine> {
+    rows.iter()
+        .filter(|r| r.outstanding > 0)
+        .map(|r| OpenLine {
+            invoice_id: r.invoice_id,
+            invoice_line_id: r.invoice_line_id,
+            due_on: r.due_on,
+            invoice_no: r.invoice_no,
+            line_no: r.line_no,
+            outstanding: r.outstanding,
+        })
+        .collect()
+}
+
+/// Family Credit the school holds for `family_id` (≥ 0 by construction), minor units.
+pub fn credit_balance(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> QueryResult<i64> {
+    let account = repo::system_account(conn, school_id, "family_credit")?;
+    Ok(-repo::family_account_balance(
+        conn, school_id, account, family_id,
+    )?)
+}
+
+/// Applies the family's credit to its open lines (oldest first, as a payment would). Returns
+/// the amount applied.
+pub fn apply_family_credit(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+    actor: Actor,
+    on: NaiveDate,
+) -> QueryResult<i64> {
+    let credit = credit_balance(conn, school_id, family_id)?;
+    if credit <= 0 {
+        return Ok(0);
+    }
+    let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
+    let open = open_lines(&rows);
+    let owing: i64 = open.iter().map(|l| l.outstanding).sum();
+    let apply = credit.min(owing);
+    if apply <= 0 {
+        return Ok(0);
+    }
+    let plan = allocate(apply, &open)
+        .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+    let student_of: HashMap<Uuid, Uuid> = rows
+        .iter()
+        .map(|r| (r.invoice_line_id, r.student_id))
+        .collect();
+    let credit_acct = repo::system_account(conn, school_id, "family_credit")?;
+    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let mut postings = vec![Posting {
+        account_id: credit_acct,
+        amount: apply,
+        family_id: Some(family_id),
+        student_id: None,
+    }];
+    postings.extend(per_student_credits(
+        &plan
+            .allocations
+            .iter()
+            .map(|a| (student_of[&a.invoice_line_id], a.amount))
+            .collect::<Vec<_>>(),
+        receivable,
+        family_id,
+    ));
+    let entry = repo::post_entry(
+        conn,
+        school_id,
+        &EntryHeader {
+            kind: "credit_application",
+            occurred_on: on,
+            memo: "Family Credit applied to open invoices".into(),
+            reverses_entry_id: None,
+            posted_by: actor.user_id,
+            device_id: actor.device_id,
+        },
+        &postings,
+    )?;
+    repo::insert_allocations(
+        conn,
+        school_id,
+        entry.id,
+        &plan
+            .allocations
+            .iter()
+            .map(|a| (a.invoice_line_id, a.amount))
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(apply)
+}
+
+/// Credit postings to Receivable, one per student (amounts summed), in first-seen order.
+fn per_student_credits(parts: &[(Uuid, i64)], receivable: Uuid, family_id: Uuid) -> Vec<Posting> {
+    let mut order: Vec<Uuid> = Vec::new();
+    let mut sums: HashMap<Uuid, i64> = HashMap::new();
+    for (student, amount) in parts {
+        if !sums.contains_key(student) {
+            order.push(*student);
+        }
+        *sums.entry(*student).or_default() += amount;
+    }
+    order
+        .into_iter()
+        .map(|s| Posting {
+            account_id: receivable,
+            amount: -sums[&s],
+            family_id: Some(family_id),
+            student_id: Some(s),
+        })
+        .collect()
+}
+
+/// Issues one invoice per actively enrolled student of the term's scheduled classes, with one
+/// line per fee head (Dr Receivable / Cr that head's income account), then applies each
+/// touched family's credit. Students already invoiced for the term are skipped.
+///
+/// Errors: 404 for an unknown term; 422 `nothing_to_invoice` when the term has no schedules.
+pub fn issue_invoices(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    term_id: Uuid,
+    actor: Actor,
+    issued_on: NaiveDate,
+) -> ApiResult<IssueInvoicesReport> {
+    crate::roster::repo::list_terms(conn, school_id)?
+        .into_iter()
+        .find(|t| t.id == term_id)
+        .ok_or(ApiError::NotFound("term"))?;
+    let schedules: Vec<(FeeScheduleRow, String, Uuid)> = fee_schedules::table
+        .inner_join(
+            fee_heads::table.on(fee_heads::school_id
+                .eq(fee_schedules::school_id)
+                .and(fee_heads::id.eq(fee_schedules::fee_head_id))),
+        )
+        .filter(fee_schedules::school_id.eq(school_id))
+        .filter(fee_schedules::term_id.eq(term_id))
+        .order((fee_schedules::due_on, fee_heads::name))
+        .select((
+            FeeScheduleRow::as_select(),
+            fee_heads::name,
+            fee_heads::income_account_id,
+        ))
+        .load(conn)?;
+    if schedules.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "nothing_to_invoice",
+            detail: "this term has no fee schedules".into(),
+        });
+    }
+    let class_ids: Vec<Uuid> = schedules.iter().map(|s| s.0.class_id).collect();
+    let enrolled: Vec<(Uuid, Uuid, Uuid, String)> = enrollments::table
+        .inner_join(
+            students::table.on(students::school_id
+                .eq(enrollments::school_id)
+                .and(students::id.eq(enrollments::student_id))),
+        )
+        .filter(enrollments::school_id.eq(school_id))
+        .filter(enrollments::class_id.eq_any(&class_ids))
+        .filter(enrollments::active.eq(true))
+        .filter(students::active.eq(true))
+        .order((students::family_id, students::admission_no))
+        .select((
+            students::id,
+            students::family_id,
+            enrollments::class_id,
+            students::admission_no,
+        ))
+        .load(conn)?;
+    let invoiced: Vec<Uuid> = invoices::table
+        .filter(invoices::school_id.eq(school_id))
+        .filter(invoices::term_id.eq(term_id))
+        .select(invoices::student_id)
+        .load(conn)?;
+    // Student → (family, classes), in family then admission-number order.
+    let mut order: Vec<Uuid> = Vec::new();
+    let mut by_student: HashMap<Uuid, (Uuid, Vec<Uuid>)> = HashMap::new();
+    for (student, family, class, _) in enrolled {
+        if invoiced.contains(&student) {
+            continue;
+        }
+        by_student
+            .entry(student)
+            .or_insert_with(|| {
+                order.push(student);
+                (family, Vec::new())
+            })
+            .1
+            .push(class);
+    }
+    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let mut report = IssueInvoicesReport {
+        currency: school_currency(conn, school_id)?,
+        ..IssueInvoicesReport::default()
+    };
+    let mut families_touched: BTreeMap<Uuid, ()> = BTreeMap::new();
+    for student in order {
+        let (family, classes) = &by_student[&student];
+        // One line per fee head: the first schedule (by due date) among the student's classes.
+        let mut heads_seen = Vec::new();
+        let lines: Vec<&(FeeScheduleRow, String, Uuid)> = schedules
+            .iter()
+            .filter(|s| classes.contains(&s.0.class_id))
+            .filter(|s| {
+                let new = !heads_seen.contains(&s.0.fee_head_id);
+                heads_seen.push(s.0.fee_head_id);
+                new
+            })
+            .collect();
+        let total: i64 = lines.iter().map(|s| s.0.amount).sum();
+        lock_family(conn, school_id, *family)?;
+        let invoice_no = repo::next_counter(conn, school_id, "invoice")?;
+        let mut postings = vec![Posting {
+            account_id: receivable,
+            amount: total,
+            family_id: Some(*family),
+            student_id: Some(student),
+        }];
+        postings.extend(lines.iter().map(|s| Posting {
+            account_id: s.2,
+            amount: -s.0.amount,
+            family_id: Some(*family),
+            student_id: Some(student),
+        }));
+        let entry = repo::post_entry(
+            conn,
+            school_id,
+            &EntryHeader {
+                kind: "invoice",
+                occurred_on: issued_on,
+                memo: format!("Invoice {invoice_no}"),
+                reverses_entry_id: None,
+                posted_by: actor.user_id,
+                device_id: actor.device_id,
+            },
+            &postings,
+        )?;
+        let invoice = InvoiceRow {
+            school_id,
+            id: Uuid::now_v7(),
+            invoice_no,
+            family_id: *family,
+            student_id: student,
+            term_id,
+            issued_on,
+            journal_entry_id: entry.id,
+            created_at: Utc::now(),
+        };
+        diesel::insert_into(invoices::table)
+            .values(&invoice)
+            .execute(conn)?;
+        let line_rows: Vec<InvoiceLineRow> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, s)| InvoiceLineRow {
+                school_id,
+                id: Uuid::now_v7(),
+                invoice_id: invoice.id,
+                line_no: i as i32 + 1,
+                fee_head_id: s.0.fee_head_id,
+                description: s.1.clone(),
+                amount: s.0.amount,
+                due_on: s.0.due_on,
+            })
+            .collect();
+        diesel::insert_into(invoice_lines::table)
+            .values(&line_rows)
+            .execute(conn)?;
+        report.invoices_issued += 1;
+        report.amount_invoiced += total;
+        families_touched.insert(*family, ());
+    }
+    for family in families_touched.keys() {
+        report.credit_applied += apply_family_credit(conn, school_id, *family, actor, issued_on)?;
+    }
+    AuditEntry::new(school_id, actor, "term", term_id).event(
+        conn,
+        "issue_invoices",
+        Some(&report),
+    )?;
+    Ok(report)
+}
+
+fn method_from(s: &str) -> PaymentMethod {
+    match s {
+        "bank_transfer" => PaymentMethod::BankTransfer,
+        "cheque" => PaymentMethod::Cheque,
+        "card" => PaymentMethod::Card,
+        "mobile_money" => PaymentMethod::MobileMoney,
+        _ => PaymentMethod::Cash,
+    }
+}
+
+/// The stored payment as the API shows it, with its allocations.
+pub fn load_payment(conn: &mut PgConnection, school_id: Uuid, id: Uuid) -> ApiResult<Payment> {
+    let p: PaymentRow = payments::table
+        .find((school_id, id))
+        .select(PaymentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("payment"))?;
+    let allocs: Vec<(Uuid, Uuid, Uuid, i64)> = allocations::table
+        .inner_join(
+            invoice_lines::table.on(invoice_lines::school_id
+                .eq(allocations::school_id)
+                .and(invoice_lines::id.eq(allocations::invoice_line_id))),
+        )
+        .inner_join(
+            invoices::table.on(invoices::school_id
+                .eq(invoice_lines::school_id)
+                .and(invoices::id.eq(invoice_lines::invoice_id))),
+        )
+        .filter(allocations::school_id.eq(school_id))
+        .filter(allocations::journal_entry_id.eq(p.journal_entry_id))
+        .order((
+            invoice_lines::due_on,
+            invoices::invoice_no,
+            invoice_lines::line_no,
+        ))
+        .select((
+            invoices::id,
+            invoice_lines::id,
+            invoices::student_id,
+            allocations::amount,
+        ))
+        .load(conn)?;
+    Ok(Payment {
+        id: p.id,
+        receipt_no: p.receipt_no,
+        family_id: p.family_id,
+        amount: p.amount,
+        currency: p.currency,
+        method: method_from(&p.method),
+        reference: p.reference,
+        received_at: p.received_at,
+        allocations: allocs
+            .into_iter()
+            .map(
+                |(invoice_id, invoice_line_id, student_id, amount)| PaymentAllocation {
+                    invoice_id,
+                    invoice_line_id,
+                    student_id,
+                    amount,
+                },
+            )
+            .collect(),
+        to_credit: p.to_credit,
+        to_suspense: p.to_suspense,
+        journal_entry_id: p.journal_entry_id,
+    })
+}
+
+/// SHA-256 of the request's canonical JSON: what makes a replay "the same request".
+pub fn request_hash(req: &RecordPaymentRequest) -> Vec<u8> {
+    Sha256::digest(serde_json::to_vec(req).unwrap_or_default()).to_vec()
+}
+
+/// Whether a payment was newly recorded or replayed from its idempotency key.
+#[derive(Debug)]
+pub enum Recorded {
+    New(Payment),
+    Replayed(Payment),
+}
+
+/// Records a family payment: allocates it with `daftar_client_core::ledger::allocate` across
+/// the family's open lines (siblings included), posts Dr Cash/Bank, Cr Receivable (per
+/// student) and Cr Family Credit (excess), and issues the next receipt number of the
+/// recording device's series (the server's own series `S` without a device). With no or an
+/// unknown family the cash is posted Dr Cash/Bank, Cr Suspense and kept for the office.
+///
+/// Errors: validation naming `amount`, `currency` or `reference`; 409
+/// `idempotency_key_reused` when `req.id` was used for a different request.
+pub fn record_payment(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    actor: Actor,
+    req: &RecordPaymentRequest,
+) -> ApiResult<Recorded> {
+    if req.amount <= 0 {
+        return Err(ApiError::validation(
+            "amount",
+            "must be a positive number of minor units",
+        ));
+    }
+    if req
+        .reference
+        .as_deref()
+        .is_some_and(|r| r.chars().count() > 100)
+    {
+        return Err(ApiError::validation(
+            "reference",
+            "must be at most 100 characters",
+        ));
+    }
+    let hash = request_hash(req);
+    if let Some(stored) = payments::table
+        .find((school_id, req.id))
+        .select(payments::request_hash)
+        .first::<Vec<u8>>(conn)
+        .optional()?
+    {
+        if stored != hash {
+            return Err(ApiError::Conflict {
+                code: "idempotency_key_reused",
+                detail: format!(
+                    "payment {} was already recorded with a different body",
+                    req.id
+                ),
+            });
+        }
+        return load_payment(conn, school_id, req.id).map(Recorded::Replayed);
+    }
+    let currency = school_currency(conn, school_id)?;
+    if req.currency != currency {
+        return Err(ApiError::validation(
+            "currency",
+            format!("must be the school's currency {currency}"),
+        ));
+    }
+    let received_at = req.received_at.unwrap_or_else(Utc::now);
+    let family = match req.family_id {
+        Some(f) => lock_family(conn, school_id, f)?,
+        None => None,
+    };
+    let series = match actor.device_id {
+        Some(d) => devices::table
+            .find((school_id, d))
+            .select(devices::receipt_series)
+            .first::<String>(conn)
+            .optional()?
+            .unwrap_or_else(|| SERVER_RECEIPT_SERIES.into()),
+        None => SERVER_RECEIPT_SERIES.into(),
+    };
+    let receipt_no = repo::next_receipt_no(conn, school_id, &series)?;
+    let money_in = repo::system_account(
+        conn,
+        school_id,
+        if req.method == PaymentMethod::Cash {
+            "cash"
+        } else {
+            "bank"
+        },
+    )?;
+    let header = |memo: String| EntryHeader {
+        kind: "payment",
+        occurred_on: received_at.date_naive(),
+        memo,
+        reverses_entry_id: None,
+        posted_by: actor.user_id,
+        device_id: actor.device_id,
+    };
+    let (entry, plan, to_credit, to_suspense) = match family {
+        None => {
+            let suspense = repo::system_account(conn, school_id, "suspense")?;
+            let memo = match req.family_id {
+                Some(f) => format!("Receipt {receipt_no}: unknown family {f}; held in Suspense"),
+                None => format!("Receipt {receipt_no}: no family given; held in Suspense"),
+            };
+            let entry = repo::post_entry(
+                conn,
+                school_id,
+                &header(memo),
+                &[
+                    Posting {
+                        account_id: money_in,
+                        amount: req.amount,
+                        family_id: None,
+                        student_id: None,
+                    },
+                    Posting {
+                        account_id: suspense,
+                        amount: -req.amount,
+                        family_id: None,
+                        student_id: None,
+                    },
+                ],
+            )?;
+            (entry, Vec::new(), 0, req.amount)
+        }
+        Some(family_id) => {
+            let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
+            let plan = allocate(req.amount, &open_lines(&rows))
+                .map_err(|e| ApiError::validation("amount", e.to_string()))?;
+            let student_of: HashMap<Uuid, Uuid> = rows
+                .iter()
+                .map(|r| (r.invoice_line_id, r.student_id))
+                .collect();
+            let receivable = repo::system_account(conn, school_id, "receivable")?;
+            let credit = repo::system_account(conn, school_id, "family_credit")?;
+            let mut postings = vec![Posting {
+                account_id: money_in,
+                amount: req.amount,
+                family_id: Some(family_id),
+                student_id: None,
+            }];
+            postings.extend(per_student_credits(
+                &plan
+                    .allocations
+                    .iter()
+                    .map(|a| (student_of[&a.invoice_line_id], a.amount))
+                    .collect::<Vec<_>>(),
+                receivable,
+                family_id,
+            ));
+            postings.push(Posting {
+                account_id: credit,
+                amount: -plan.unallocated,
+                family_id: Some(family_id),
+                student_id: None,
+            });
+            let entry = repo::post_entry(
+                conn,
+                school_id,
+                &header(format!("Receipt {receipt_no}")),
+                &postings,
+            )?;
+            let pairs: Vec<(Uuid, i64)> = plan
+                .allocations
+                .iter()
+                .map(|a| (a.invoice_line_id, a.amount))
+                .collect();
+            (entry, pairs, plan.unallocated, 0)
+        }
+    };
+    repo::insert_allocations(conn, school_id, entry.id, &plan)?;
+    let row = PaymentRow {
+        school_id,
+        id: req.id,
+        family_id: family,
+        amount: req.amount,
+        currency,
+        method: req.method.as_str().into(),
+        reference: req.reference.clone().filter(|r| !r.trim().is_empty()),
+        received_at,
+        received_by: actor.user_id,
+        device_id: actor.device_id,
+        receipt_no,
+        to_credit,
+        to_suspense,
+        request_hash: hash,
+        journal_entry_id: entry.id,
+        created_at: Utc::now(),
+    };
+    diesel::insert_into(payments::table)
+        .values(&row)
+        .execute(conn)?;
+    AuditEntry::new(school_id, actor, "payment", row.id).created(conn, &row)?;
+    load_payment(conn, school_id, req.id).map(Recorded::New)
+}
+
+/// What the family owes, from its invoice lines and allocations, plus its credit balance.
+pub fn family_dues(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<FamilyDues> {
+    let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
+    let credit = credit_balance(conn, school_id, family_id)?;
+    let mut invoices_out: Vec<InvoiceDue> = Vec::new();
+    let mut per_student: Vec<StudentDue> = Vec::new();
+    for r in &rows {
+        if r.outstanding <= 0 {
+            continue;
+        }
+        match per_student
+            .iter_mut()
+            .find(|s| s.student_id == r.student_id)
+        {
+            Some(s) => s.outstanding += r.outstanding,
+            None => per_student.push(StudentDue {
+                student_id: r.student_id,
+                outstanding: r.outstanding,
+            }),
+        }
+        let line = InvoiceLineDue {
+            invoice_line_id: r.invoice_line_id,
+            description: r.description.clone(),
+            due_on: r.due_on,
+            amount: r.amount,
+            outstanding: r.outstanding,
+        };
+        match invoices_out
+            .iter_mut()
+            .find(|i| i.invoice_id == r.invoice_id)
+        {
+            Some(inv) => {
+                inv.outstanding += r.outstanding;
+                inv.lines.push(line);
+            }
+            None => invoices_out.push(InvoiceDue {
+                invoice_id: r.invoice_id,
+                invoice_no: r.invoice_no,
+                student_id: r.student_id,
+                term_id: r.term_id,
+                issued_on: r.issued_on,
+                amount: rows
+                    .iter()
+                    .filter(|x| x.invoice_id == r.invoice_id)
+                    .map(|x| x.amount)
+                    .sum(),
+                outstanding: r.outstanding,
+                lines: vec![line],
+            }),
+        }
+    }
+    let total: i64 = per_student.iter().map(|s| s.outstanding).sum();
+    Ok(FamilyDues {
+        family_id,
+        currency: school_currency(conn, school_id)?,
+        total_outstanding: total,
+        credit_balance: credit,
+        net_due: total - credit,
+        per_student,
+        invoices: invoices_out,
+    })
+}
+
+/// The family's statement: every journal entry touching its Receivable or Family Credit, in
+/// posting order, with a running balance owed.
+pub fn family_statement(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<FamilyStatement> {
+    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let credit = repo::system_account(conn, school_id, "family_credit")?;
+    let rows: Vec<(i64, NaiveDate, String, String, i64)> = journal_lines::table
+        .inner_join(
+            journal_entries::table.on(journal_entries::school_id
+                .eq(journal_lines::school_id)
+                .and(journal_entries::id.eq(journal_lines::entry_id))),
+        )
+        .filter(journal_lines::school_id.eq(school_id))
+        .filter(journal_lines::family_id.eq(family_id))
+        .filter(journal_lines::account_id.eq_any([receivable, credit]))
+        .group_by((
+            journal_entries::entry_no,
+            journal_entries::occurred_on,
+            journal_entries::kind,
+            journal_entries::memo,
+        ))
+        .order(journal_entries::entry_no)
+        .select((
+            journal_entries::entry_no,
+            journal_entries::occurred_on,
+            journal_entries::kind,
+            journal_entries::memo,
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("sum(journal_lines.amount)::bigint"),
+        ))
+        .load(conn)?;
+    let mut balance = 0i64;
+    let lines = rows
+        .into_iter()
+        .filter(|r| r.4 != 0)
+        .map(|(entry_no, occurred_on, kind, memo, net)| {
+            balance += net;
+            StatementLine {
+                entry_no,
+                occurred_on,
+                kind,
+                memo,
+                debit: net.max(0),
+                credit: (-net).max(0),
+                balance,
+            }
+        })
+        .collect();
+    Ok(FamilyStatement {
+        family_id,
+        currency: school_currency(conn, school_id)?,
+        lines,
+        closing_balance: balance,
+    })
+}

@@ -1,0 +1,440 @@
+//! The fee ledger end to end (issue #3 §1–§8, partial): database-enforced balance and
+//! immutability, invoice issue, sibling waterfall, credit, idempotency, suspense, statements.
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::test as actix_test;
+use daftar_server::app::build_app;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::*;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .expect(sql)
+        .n
+}
+
+#[test]
+fn the_database_refuses_unbalanced_entries_and_edits() {
+    let t = TestApp::new();
+    let school = t.school("alpha");
+    let mut conn = t.tdb.conn();
+    let accounts: Vec<Uuid> = daftar_server::schema::accounts::table
+        .filter(daftar_server::schema::accounts::school_id.eq(school.id))
+        .order(daftar_server::schema::accounts::code)
+        .select(daftar_server::schema::accounts::id)
+        .load(&mut conn)
+        .expect("chart seeded with the school");
+    assert_eq!(
+        accounts.len(),
+        8,
+        "Cash, Bank, Receivable, Family Credit, Suspense, Fee Income, Discounts, Expenses"
+    );
+    let entry = |conn: &mut PgConnection, amounts: &[i64]| -> QueryResult<()> {
+        conn.transaction(|c| {
+            let id = Uuid::now_v7();
+            diesel::sql_query(format!(
+                "INSERT INTO journal_entries (school_id, id, entry_no, kind, occurred_on) VALUES ('{}', '{id}', (SELECT coalesce(max(entry_no), 0) + 1 FROM journal_entries), 'adjustment', '2026-11-01')",
+                school.id
+            ))
+            .execute(c)?;
+            for (i, a) in amounts.iter().enumerate() {
+                diesel::sql_query(format!(
+                    "INSERT INTO journal_lines (school_id, id, entry_id, line_no, account_id, amount) VALUES ('{}', '{}', '{id}', {}, '{}', {a})",
+                    school.id, Uuid::now_v7(), i + 1, accounts[i % 2]
+                ))
+                .execute(c)?;
+            }
+            Ok(())
+        })
+    };
+    let err = entry(&mut conn, &[100, -99]).expect_err("unbalanced");
+    assert!(err.to_string().contains("not balanced"), "{err}");
+    assert!(
+        entry(&mut conn, &[100]).is_err(),
+        "a single line is refused"
+    );
+    assert!(
+        entry(&mut conn, &[]).is_err(),
+        "an entry without lines is refused"
+    );
+    entry(&mut conn, &[100, -100]).expect("balanced entry commits");
+    assert!(diesel::sql_query("UPDATE journal_lines SET amount = 5")
+        .execute(&mut conn)
+        .is_err());
+    assert!(diesel::sql_query("DELETE FROM journal_entries")
+        .execute(&mut conn)
+        .is_err());
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM journal_entries"),
+        1
+    );
+}
+
+async fn call<S, B>(app: &S, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    send(app, method, path, Some(token), body).await
+}
+
+fn amounts(payment: &Value) -> Vec<i64> {
+    payment["allocations"]
+        .as_array()
+        .expect("allocations")
+        .iter()
+        .map(|a| a["amount"].as_i64().expect("amount"))
+        .collect()
+}
+
+#[actix_web::test]
+async fn invoices_payments_credit_and_suspense_through_the_api() {
+    let t = TestApp::new();
+    let app = actix_test::init_service(build_app(t.state.clone())).await;
+    let a = scenario(&t, &app, "alpha").await;
+    let admin = a.admin.clone();
+    let year = &call(&app, Method::GET, "/api/v1/academic-years", &admin, None)
+        .await
+        .json[0];
+    let term1 = year["terms"][0]["id"].as_str().expect("term").to_string();
+
+    let tuition = create(
+        &app,
+        &admin,
+        "/api/v1/fee-heads",
+        json!({"name": "Tuition"}),
+    )
+    .await;
+    let transport = create(
+        &app,
+        &admin,
+        "/api/v1/fee-heads",
+        json!({"name": "Transport"}),
+    )
+    .await;
+    for (class, head, amount, due) in [
+        (a.c1, tuition, 5000, "2026-04-10"),
+        (a.c1, transport, 1500, "2026-04-05"),
+        (a.c2, tuition, 6000, "2026-04-10"),
+    ] {
+        create(&app, &admin, "/api/v1/fee-schedules", json!({"term_id": term1, "class_id": class, "fee_head_id": head, "amount": amount, "due_on": due})).await;
+    }
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/terms/{term1}/invoices"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        (
+            r.json["invoices_issued"].as_i64(),
+            r.json["amount_invoiced"].as_i64()
+        ),
+        (Some(3), Some(19_000))
+    );
+    let again = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/terms/{term1}/invoices"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        again.json["invoices_issued"], 0,
+        "re-running issues nothing twice"
+    );
+
+    // Family F1 (S1 in C1: transport 1500 due 04-05 + tuition 5000 due 04-10; S2 in C2:
+    // tuition 6000 due 04-10) pays 8000: oldest due first, then invoice order, across siblings.
+    let pay = |id: Uuid, family: Option<Uuid>, amount: i64| json!({"id": id, "family_id": family, "amount": amount, "currency": "PKR", "method": "cash"});
+    let p1 = Uuid::now_v7();
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(p1, Some(a.f1), 8000)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    assert_eq!(r.json["receipt_no"], "S-000001");
+    assert_eq!(amounts(&r.json), vec![1500, 5000, 1500]);
+    let students: Vec<&str> = r.json["allocations"]
+        .as_array()
+        .expect("a")
+        .iter()
+        .map(|x| x["student_id"].as_str().expect("s"))
+        .collect();
+    assert_eq!(
+        students,
+        vec![a.s1.to_string(), a.s1.to_string(), a.s2.to_string()]
+    );
+    assert_eq!(r.json["to_credit"], 0);
+
+    // 6000 more: 4500 clears S2, 1500 becomes Family Credit.
+    let p2 = Uuid::now_v7();
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(p2, Some(a.f1), 6000)),
+    )
+    .await;
+    assert_eq!(
+        (r.json["receipt_no"].as_str(), r.json["to_credit"].as_i64()),
+        (Some("S-000002"), Some(1500))
+    );
+    assert_eq!(amounts(&r.json), vec![4500]);
+
+    // Replays return the original; the same id with another body is refused.
+    let replay = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(p2, Some(a.f1), 6000)),
+    )
+    .await;
+    assert_eq!(
+        (replay.status, replay.json["receipt_no"].as_str()),
+        (StatusCode::OK, Some("S-000002"))
+    );
+    let clash = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(p2, Some(a.f1), 6001)),
+    )
+    .await;
+    assert_eq!(
+        (clash.status, clash.code()),
+        (StatusCode::CONFLICT, "idempotency_key_reused")
+    );
+    let bad = call(&app, Method::POST, "/api/v1/payments", &admin, Some(json!({"id": Uuid::now_v7(), "family_id": a.f1, "amount": 10, "currency": "USD", "method": "cash"}))).await;
+    assert_eq!(bad.json["field"], "currency");
+
+    // Cash for an unknown family is never dropped: it goes to Suspense, with a receipt.
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(Uuid::now_v7(), Some(Uuid::now_v7()), 700)),
+    )
+    .await;
+    assert_eq!(
+        (
+            r.status,
+            r.json["to_suspense"].as_i64(),
+            r.json["receipt_no"].as_str()
+        ),
+        (StatusCode::CREATED, Some(700), Some("S-000003"))
+    );
+
+    let dues = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/dues", a.f1),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            dues.json["total_outstanding"].as_i64(),
+            dues.json["credit_balance"].as_i64(),
+            dues.json["net_due"].as_i64()
+        ),
+        (Some(0), Some(1500), Some(-1500))
+    );
+    let dues2 = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/dues", a.f2),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(dues2.json["total_outstanding"], 6500);
+    assert_eq!(
+        dues2.json["invoices"][0]["lines"][0]["description"], "Transport",
+        "oldest due first"
+    );
+
+    let st = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/statement", a.f1),
+        &admin,
+        None,
+    )
+    .await;
+    let balances: Vec<i64> = st.json["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l["balance"].as_i64().expect("b"))
+        .collect();
+    assert_eq!(balances, vec![6500, 12_500, 4500, -1500]);
+    assert_eq!(st.json["closing_balance"], -1500);
+
+    // Next term: F1's credit is applied to its new invoices automatically.
+    let y2 = create(
+        &app,
+        &admin,
+        "/api/v1/academic-years",
+        json!({"name": "2027-28", "starts_on": "2027-04-01", "ends_on": "2028-03-31",
+        "terms": [{"name": "Term 1", "starts_on": "2027-04-01", "ends_on": "2027-09-30"}]}),
+    )
+    .await;
+    let years = call(&app, Method::GET, "/api/v1/academic-years", &admin, None).await;
+    let term2 = years
+        .json
+        .as_array()
+        .expect("years")
+        .iter()
+        .find(|y| y["id"] == y2.to_string())
+        .expect("y2")["terms"][0]["id"]
+        .as_str()
+        .expect("t")
+        .to_string();
+    create(&app, &admin, "/api/v1/fee-schedules", json!({"term_id": term2, "class_id": a.c1, "fee_head_id": tuition, "amount": 5200, "due_on": "2027-04-10"})).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/terms/{term2}/invoices"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            r.json["invoices_issued"].as_i64(),
+            r.json["credit_applied"].as_i64()
+        ),
+        (Some(2), Some(1500))
+    );
+    let dues = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/dues", a.f1),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            dues.json["total_outstanding"].as_i64(),
+            dues.json["credit_balance"].as_i64()
+        ),
+        (Some(3700), Some(0))
+    );
+
+    // Parents see their own family's money only; teachers see none.
+    let p1_token = login(&app, "alpha", "p1").await;
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/families/{}/dues", a.f1),
+            &p1_token,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/families/{}/dues", a.f2),
+            &p1_token,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/payments/{p1}"),
+            &p1_token,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let t1 = login(&app, "alpha", "t1").await;
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/families/{}/statement", a.f1),
+            &t1,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/payments",
+            &t1,
+            Some(pay(Uuid::now_v7(), Some(a.f1), 1))
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Invariants, from the journal.
+    let mut conn = t.tdb.conn();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM (SELECT entry_id FROM journal_lines GROUP BY entry_id HAVING sum(amount) <> 0) x"), 0);
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT coalesce(sum(amount), 0)::bigint AS n FROM journal_lines"
+        ),
+        0
+    );
+    // Receivable per family equals the open invoice lines.
+    assert_eq!(count(&mut conn, &format!(
+        "SELECT coalesce(sum(l.amount), 0)::bigint AS n FROM journal_lines l JOIN accounts ac ON ac.school_id = l.school_id AND ac.id = l.account_id
+         WHERE ac.system_key = 'receivable' AND l.family_id = '{}'", a.f1)), 3700);
+    // Family Credit is never negative.
+    assert_eq!(count(&mut conn,
+        "SELECT count(*) AS n FROM (SELECT l.family_id FROM journal_lines l JOIN accounts ac ON ac.school_id = l.school_id AND ac.id = l.account_id
+         WHERE ac.system_key = 'family_credit' GROUP BY l.family_id HAVING sum(l.amount) > 0) x"), 0);
+    // Cash in the journal equals the payments recorded, to the unit.
+    assert_eq!(count(&mut conn,
+        "SELECT coalesce(sum(l.amount), 0)::bigint AS n FROM journal_lines l JOIN accounts ac ON ac.school_id = l.school_id AND ac.id = l.account_id
+         WHERE ac.system_key = 'cash'"), 8000 + 6000 + 700);
+}
