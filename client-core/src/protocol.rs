@@ -732,3 +732,122 @@ pub struct FamilyStatement {
     pub lines: Vec<StatementLine>,
     pub closing_balance: i64,
 }
+
+/// What kind of reduction a [`GrantDiscountRequest`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountKind {
+    Discount,
+    Waiver,
+    Scholarship,
+}
+
+impl DiscountKind {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscountKind::Discount => "discount",
+            DiscountKind::Waiver => "waiver",
+            DiscountKind::Scholarship => "scholarship",
+        }
+    }
+}
+
+/// `POST /api/v1/invoice-lines/{id}/discounts` (office). Exactly one of `amount` (minor units)
+/// or `percent_bp` (basis points of the line amount, 1..=10000, rounded half up) is given; the
+/// result may not exceed what is still owing on the line. `id` is the idempotency key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GrantDiscountRequest {
+    pub id: Uuid,
+    pub kind: DiscountKind,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub percent_bp: Option<i32>,
+    pub reason: String,
+    /// The admin or accountant who approved it.
+    pub approved_by: Uuid,
+}
+
+/// A granted discount, waiver or scholarship.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Discount {
+    pub id: Uuid,
+    pub invoice_line_id: Uuid,
+    pub kind: DiscountKind,
+    pub amount: i64,
+    pub percent_bp: Option<i32>,
+    pub reason: String,
+    pub approved_by: Uuid,
+    pub journal_entry_id: Uuid,
+}
+
+/// `POST /api/v1/invoices/{id}/fines` (office): a late-fine line on an overdue invoice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AddFineRequest {
+    pub id: Uuid,
+    /// Minor units, > 0.
+    pub amount: i64,
+    pub reason: String,
+    /// Due date of the fine line (default: today).
+    #[serde(default)]
+    pub due_on: Option<NaiveDate>,
+}
+
+/// A late fine added to an invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Fine {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    pub invoice_line_id: Uuid,
+    pub amount: i64,
+    pub reason: String,
+    pub journal_entry_id: Uuid,
+}
+
+/// `POST /api/v1/families/{id}/refunds` (office): pay back part of the family's credit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RefundRequest {
+    pub id: Uuid,
+    /// Minor units, > 0 and at most the family's credit balance.
+    pub amount: i64,
+    pub method: PaymentMethod,
+    pub reason: String,
+}
+
+/// A refund out of Family Credit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Refund {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub amount: i64,
+    pub method: PaymentMethod,
+    pub reason: String,
+    pub journal_entry_id: Uuid,
+}
+
+/// `POST /api/v1/payments/{id}/reversal` (office): undo a payment (bounced cheque).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReversePaymentRequest {
+    pub reason: String,
+}
+
+/// A payment reversal. When the payment's excess had already been applied as Family Credit,
+/// those credit applications are reversed too (`credit_applications_reversed`) and whatever
+/// credit remains is re-applied oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PaymentReversal {
+    pub payment_id: Uuid,
+    pub journal_entry_id: Uuid,
+    pub reason: String,
+    pub credit_applications_reversed: u32,
+}

@@ -156,6 +156,10 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(ledger::handlers::get_payment)
         .service(ledger::handlers::family_dues)
         .service(ledger::handlers::family_statement)
+        .service(ledger::handlers::grant_discount)
+        .service(ledger::handlers::add_fine)
+        .service(ledger::handlers::refund)
+        .service(ledger::handlers::reverse_payment)
 }
 
 /// The OpenAPI document as pretty JSON with a trailing newline: exactly what

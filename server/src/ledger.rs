@@ -3,6 +3,7 @@
 //! `daftar_client_core::ledger::allocate`, Family Credit, Suspense, receipts, and the family's
 //! dues and statement — all computed from the journal.
 
+pub mod adjustments;
 pub mod handlers;
 pub mod models;
 pub mod repo;

@@ -104,6 +104,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    discounts (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        invoice_line_id -> Uuid,
+        kind -> Text,
+        percent_bp -> Nullable<Int4>,
+        amount -> Int8,
+        reason -> Text,
+        approved_by -> Uuid,
+        journal_entry_id -> Uuid,
+        request_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     enrollments (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -148,6 +164,20 @@ diesel::table! {
         fee_head_id -> Uuid,
         amount -> Int8,
         due_on -> Date,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    fines (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        invoice_id -> Uuid,
+        invoice_line_id -> Uuid,
+        amount -> Int8,
+        reason -> Text,
+        journal_entry_id -> Uuid,
+        request_hash -> Bytea,
         created_at -> Timestamptz,
     }
 }
@@ -226,6 +256,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    payment_reversals (school_id, payment_id) {
+        school_id -> Uuid,
+        payment_id -> Uuid,
+        reason -> Text,
+        journal_entry_id -> Uuid,
+        reversed_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     payments (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -267,6 +308,20 @@ diesel::table! {
         expires_at -> Timestamptz,
         rotated_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    refunds (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        family_id -> Uuid,
+        amount -> Int8,
+        method -> Text,
+        reason -> Text,
+        journal_entry_id -> Uuid,
+        request_hash -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -372,18 +427,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     class_teachers,
     classes,
     devices,
+    discounts,
     enrollments,
     families,
     fee_heads,
     fee_schedules,
+    fines,
     guardians,
     invoice_lines,
     invoices,
     journal_entries,
     journal_lines,
+    payment_reversals,
     payments,
     receipt_series,
     refresh_tokens,
+    refunds,
     school_counters,
     schools,
     student_guardians,

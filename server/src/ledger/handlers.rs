@@ -3,13 +3,16 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::Utc;
 use daftar_client_core::protocol::{
-    CreateFeeHeadRequest, CreateFeeScheduleRequest, FamilyDues, FamilyStatement, FeeHead,
-    FeeSchedule, IssueInvoicesReport, Payment, Problem, RecordPaymentRequest, Role,
+    AddFineRequest, CreateFeeHeadRequest, CreateFeeScheduleRequest, Discount, FamilyDues,
+    FamilyStatement, FeeHead, FeeSchedule, Fine, GrantDiscountRequest, IssueInvoicesReport,
+    Payment, PaymentReversal, Problem, RecordPaymentRequest, Refund, RefundRequest,
+    ReversePaymentRequest, Role,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
+use super::adjustments;
+use super::models::{FeeHeadRow, FeeScheduleRow};
 use super::repo;
 use super::service::{self, Recorded};
 use crate::audit::{Actor, AuditEntry};
@@ -18,7 +21,7 @@ use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::roster::{access, validate};
-use crate::schema::{accounts, classes, fee_heads, fee_schedules, terms};
+use crate::schema::{classes, fee_heads, fee_schedules, terms};
 
 fn head_wire(r: FeeHeadRow) -> FeeHead {
     FeeHead {
@@ -74,32 +77,7 @@ pub async fn create_fee_head(
     let id = body.id.unwrap_or_else(Uuid::now_v7);
     let row = db
         .transaction(move |conn| {
-            repo::ensure_chart(conn, auth.school_id)?;
-            let n = repo::next_counter(conn, auth.school_id, "fee_income_account")?;
-            let account = AccountRow {
-                school_id: auth.school_id,
-                id: Uuid::now_v7(),
-                code: format!("4{n:03}"),
-                name: format!("Fee Income — {name}"),
-                kind: "income".into(),
-                system_key: None,
-                active: true,
-                created_at: Utc::now(),
-            };
-            diesel::insert_into(accounts::table)
-                .values(&account)
-                .execute(conn)?;
-            let row = FeeHeadRow {
-                school_id: auth.school_id,
-                id,
-                name,
-                income_account_id: account.id,
-                active: true,
-                created_at: Utc::now(),
-            };
-            diesel::insert_into(fee_heads::table)
-                .values(&row)
-                .execute(conn)?;
+            let row = repo::create_fee_head(conn, auth.school_id, id, &name)?;
             AuditEntry::new(auth.school_id, Actor::from(&auth), "fee_head", row.id)
                 .created(conn, &row)?;
             Ok(row)
@@ -345,4 +323,91 @@ pub async fn family_statement(
         })
         .await?;
     Ok(web::Json(st))
+}
+
+/// Grant a discount, waiver or scholarship on one invoice line (office).
+#[utoipa::path(tag = "fees", request_body = GrantDiscountRequest, security(("bearer" = [])),
+    responses((status = 200, body = Discount), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/invoice-lines/{id}/discounts")]
+pub async fn grant_discount(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: Json<GrantDiscountRequest>,
+) -> ApiResult<web::Json<Discount>> {
+    auth.require_office()?;
+    let (line, req) = (id.into_inner(), body.into_inner());
+    let d = db
+        .transaction(move |conn| {
+            adjustments::grant_discount(conn, auth.school_id, Actor::from(&auth), line, &req)
+        })
+        .await?;
+    Ok(web::Json(d))
+}
+
+/// Add a late-fine line to an overdue invoice (office).
+#[utoipa::path(tag = "fees", request_body = AddFineRequest, security(("bearer" = [])),
+    responses((status = 200, body = Fine), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/invoices/{id}/fines")]
+pub async fn add_fine(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: Json<AddFineRequest>,
+) -> ApiResult<web::Json<Fine>> {
+    auth.require_office()?;
+    let (invoice, req) = (id.into_inner(), body.into_inner());
+    let f = db
+        .transaction(move |conn| {
+            adjustments::add_fine(
+                conn,
+                auth.school_id,
+                Actor::from(&auth),
+                invoice,
+                &req,
+                Utc::now().date_naive(),
+            )
+        })
+        .await?;
+    Ok(web::Json(f))
+}
+
+/// Refund part of a family's credit (office).
+#[utoipa::path(tag = "fees", request_body = RefundRequest, security(("bearer" = [])),
+    responses((status = 200, body = Refund), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/families/{id}/refunds")]
+pub async fn refund(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: Json<RefundRequest>,
+) -> ApiResult<web::Json<Refund>> {
+    auth.require_office()?;
+    let (family, req) = (id.into_inner(), body.into_inner());
+    let r = db
+        .transaction(move |conn| {
+            adjustments::refund(conn, auth.school_id, Actor::from(&auth), family, &req)
+        })
+        .await?;
+    Ok(web::Json(r))
+}
+
+/// Reverse a payment (bounced cheque), re-opening what it cleared (office). Idempotent.
+#[utoipa::path(tag = "fees", request_body = ReversePaymentRequest, security(("bearer" = [])),
+    responses((status = 200, body = PaymentReversal), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/payments/{id}/reversal")]
+pub async fn reverse_payment(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: Json<ReversePaymentRequest>,
+) -> ApiResult<web::Json<PaymentReversal>> {
+    auth.require_office()?;
+    let (payment, reason) = (id.into_inner(), body.into_inner().reason);
+    let r = db
+        .transaction(move |conn| {
+            adjustments::reverse_payment(conn, auth.school_id, Actor::from(&auth), payment, &reason)
+        })
+        .await?;
+    Ok(web::Json(r))
 }

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::models::*;
 use crate::schema::{
-    accounts, allocations, journal_entries, journal_lines, receipt_series, school_counters,
+    accounts, allocations, fee_heads, journal_entries, journal_lines, receipt_series,
+    school_counters,
 };
 
 /// The seeded chart of accounts: (code, name, kind, system key). Issue #3 §1.
@@ -259,4 +260,88 @@ pub fn family_account_balance(
             "COALESCE(sum(amount), 0)::bigint",
         ))
         .first(conn)
+}
+
+#[derive(QueryableByName)]
+struct EntryId {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// The newest credit application of `family_id` that has not been reversed, if any.
+pub fn latest_open_credit_application(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    diesel::sql_query(
+        "SELECT e.id FROM journal_entries e
+         WHERE e.school_id = $1 AND e.kind = 'credit_application'
+           AND EXISTS (SELECT 1 FROM journal_lines l
+                       WHERE l.school_id = e.school_id AND l.entry_id = e.id AND l.family_id = $2)
+           AND NOT EXISTS (SELECT 1 FROM journal_entries r
+                           WHERE r.school_id = e.school_id AND r.reverses_entry_id = e.id)
+         ORDER BY e.entry_no DESC LIMIT 1",
+    )
+    .bind::<SqlUuid, _>(school_id)
+    .bind::<SqlUuid, _>(family_id)
+    .get_result::<EntryId>(conn)
+    .optional()
+    .map(|r| r.map(|e| e.id))
+}
+
+/// Creates a fee head `name` with its own income account "Fee Income — <name>" (code 4001,
+/// 4002, …).
+pub fn create_fee_head(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    id: Uuid,
+    name: &str,
+) -> QueryResult<FeeHeadRow> {
+    ensure_chart(conn, school_id)?;
+    let n = next_counter(conn, school_id, "fee_income_account")?;
+    let now = Utc::now();
+    let account = AccountRow {
+        school_id,
+        id: Uuid::now_v7(),
+        code: format!("4{n:03}"),
+        name: format!("Fee Income — {name}"),
+        kind: "income".into(),
+        system_key: None,
+        active: true,
+        created_at: now,
+    };
+    diesel::insert_into(accounts::table)
+        .values(&account)
+        .execute(conn)?;
+    let row = FeeHeadRow {
+        school_id,
+        id,
+        name: name.to_string(),
+        income_account_id: account.id,
+        active: true,
+        created_at: now,
+    };
+    diesel::insert_into(fee_heads::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row)
+}
+
+/// The fee head called `name`, created (with its income account) if missing.
+pub fn fee_head_named(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    name: &str,
+) -> QueryResult<FeeHeadRow> {
+    let found = fee_heads::table
+        .filter(fee_heads::school_id.eq(school_id))
+        .filter(fee_heads::name.eq(name))
+        .select(FeeHeadRow::as_select())
+        .first(conn)
+        .optional()?;
+    match found {
+        Some(h) => Ok(h),
+        None => create_fee_head(conn, school_id, Uuid::now_v7(), name),
+    }
 }

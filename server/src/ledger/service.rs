@@ -34,7 +34,7 @@ fn school_currency(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<Stri
 
 /// Locks the family row for the rest of the transaction, so concurrent payments and invoice
 /// runs for one family allocate against the same open lines one at a time.
-fn lock_family(
+pub fn lock_family(
     conn: &mut PgConnection,
     school_id: Uuid,
     family_id: Uuid,

@@ -93,6 +93,19 @@ where
     send(app, method, path, Some(token), body).await
 }
 
+/// GET with an owned path, so closures can build the path.
+async fn get_owned<S, B>(app: &S, token: &str, path: String) -> Resp
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    send(app, Method::GET, &path, Some(token), None).await
+}
+
 fn amounts(payment: &Value) -> Vec<i64> {
     payment["allocations"]
         .as_array()
@@ -437,4 +450,306 @@ async fn invoices_payments_credit_and_suspense_through_the_api() {
     assert_eq!(count(&mut conn,
         "SELECT coalesce(sum(l.amount), 0)::bigint AS n FROM journal_lines l JOIN accounts ac ON ac.school_id = l.school_id AND ac.id = l.account_id
          WHERE ac.system_key = 'cash'"), 8000 + 6000 + 700);
+}
+
+/// The scenario with Term 1 invoiced: F1 owes S1 6500 (transport 1500 due 04-05, tuition 5000
+/// due 04-10) and S2 6000 (tuition due 04-10); F2 owes S3 6500.
+async fn billed<S, B>(t: &TestApp, app: &S) -> (Scenario, String, Uuid)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let a = scenario(t, app, "alpha").await;
+    let admin = a.admin.clone();
+    let year = &call(app, Method::GET, "/api/v1/academic-years", &admin, None)
+        .await
+        .json[0];
+    let term1 = year["terms"][0]["id"].as_str().expect("term").to_string();
+    let tuition = create(app, &admin, "/api/v1/fee-heads", json!({"name": "Tuition"})).await;
+    let transport = create(
+        app,
+        &admin,
+        "/api/v1/fee-heads",
+        json!({"name": "Transport"}),
+    )
+    .await;
+    for (class, head, amount, due) in [
+        (a.c1, tuition, 5000, "2026-04-10"),
+        (a.c1, transport, 1500, "2026-04-05"),
+        (a.c2, tuition, 6000, "2026-04-10"),
+    ] {
+        create(app, &admin, "/api/v1/fee-schedules", json!({"term_id": term1, "class_id": class, "fee_head_id": head, "amount": amount, "due_on": due})).await;
+    }
+    let r = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/terms/{term1}/invoices"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(r.json["invoices_issued"], 3);
+    (a, term1, tuition)
+}
+
+fn first_line(dues: &Value, description: &str) -> (String, String) {
+    for inv in dues["invoices"].as_array().expect("invoices") {
+        for l in inv["lines"].as_array().expect("lines") {
+            if l["description"] == description {
+                return (
+                    inv["invoice_id"].as_str().expect("i").into(),
+                    l["invoice_line_id"].as_str().expect("l").into(),
+                );
+            }
+        }
+    }
+    panic!("no {description} line in {dues}");
+}
+
+#[actix_web::test]
+async fn discounts_fines_refunds_and_reversals_reopen_exactly_what_they_should() {
+    let t = TestApp::new();
+    let app = actix_test::init_service(build_app(t.state.clone())).await;
+    let (a, _term1, _tuition) = billed(&t, &app).await;
+    let admin = a.admin.clone();
+    let me = call(&app, Method::GET, "/api/v1/me", &admin, None)
+        .await
+        .json["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let dues = |f: Uuid| get_owned(&app, &admin, format!("/api/v1/families/{f}/dues"));
+
+    // 10% scholarship on S3's tuition (5000 → 500 off).
+    let d2 = dues(a.f2).await.json;
+    let (_, tuition_line) = first_line(&d2, "Tuition");
+    let grant = json!({"id": Uuid::now_v7(), "kind": "scholarship", "percent_bp": 1000, "reason": "merit", "approved_by": me});
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/invoice-lines/{tuition_line}/discounts"),
+        &admin,
+        Some(grant.clone()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["amount"].as_i64()),
+        (StatusCode::OK, Some(500)),
+        "{}",
+        r.json
+    );
+    let again = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/invoice-lines/{tuition_line}/discounts"),
+        &admin,
+        Some(grant),
+    )
+    .await;
+    assert_eq!(
+        again.json["journal_entry_id"], r.json["journal_entry_id"],
+        "replay posts nothing new"
+    );
+    assert_eq!(dues(a.f2).await.json["total_outstanding"], 6000);
+    let too_much = call(&app, Method::POST, &format!("/api/v1/invoice-lines/{tuition_line}/discounts"), &admin,
+        Some(json!({"id": Uuid::now_v7(), "kind": "waiver", "amount": 4501, "reason": "x", "approved_by": me}))).await;
+    assert_eq!(too_much.json["field"], "amount");
+    let t1_id = ids(&call(&app, Method::GET, "/api/v1/users?q=t1", &admin, None)
+        .await
+        .json)[0];
+    let bad_approver = call(&app, Method::POST, &format!("/api/v1/invoice-lines/{tuition_line}/discounts"), &admin,
+        Some(json!({"id": Uuid::now_v7(), "kind": "waiver", "amount": 1, "reason": "x", "approved_by": t1_id}))).await;
+    assert_eq!(bad_approver.json["field"], "approved_by");
+
+    // A late fine on F2's overdue invoice adds a line and raises what is owed.
+    let (invoice, _) = first_line(&d2, "Tuition");
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/invoices/{invoice}/fines"),
+        &admin,
+        Some(json!({"id": Uuid::now_v7(), "amount": 250, "reason": "paid after the due date"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(dues(a.f2).await.json["total_outstanding"], 6250);
+
+    // F1 overpays by 1500, refunds 500 of the credit; more than the credit is refused.
+    let pay = |id: Uuid, amount: i64, method: &str| json!({"id": id, "family_id": a.f1, "amount": amount, "currency": "PKR", "method": method});
+    let cheque = Uuid::now_v7();
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(cheque, 14_000, "cheque")),
+    )
+    .await;
+    assert_eq!(r.json["to_credit"], 1500);
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/families/{}/refunds", a.f1),
+        &admin,
+        Some(json!({"id": Uuid::now_v7(), "amount": 1501, "method": "cash", "reason": "overpaid"})),
+    )
+    .await;
+    assert_eq!(r.json["field"], "amount");
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/families/{}/refunds", a.f1),
+        &admin,
+        Some(json!({"id": Uuid::now_v7(), "amount": 500, "method": "cash", "reason": "overpaid"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(dues(a.f1).await.json["credit_balance"], 1000);
+
+    // The cheque bounces, but 500 of its excess was already refunded in cash: refused whole.
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{cheque}/reversal"),
+        &admin,
+        Some(json!({"reason": "cheque bounced"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "credit_already_refunded"),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        dues(a.f1).await.json["total_outstanding"],
+        0,
+        "the refused reversal changed nothing"
+    );
+
+    // A second family payment by cheque bounces cleanly: exactly its lines re-open.
+    let f2_cheque = Uuid::now_v7();
+    let r = call(&app, Method::POST, "/api/v1/payments", &admin,
+        Some(json!({"id": f2_cheque, "family_id": a.f2, "amount": 2000, "currency": "PKR", "method": "cheque"}))).await;
+    assert_eq!(r.json["allocations"].as_array().map(Vec::len), Some(2));
+    assert_eq!(dues(a.f2).await.json["total_outstanding"], 4250);
+    let rev = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{f2_cheque}/reversal"),
+        &admin,
+        Some(json!({"reason": "cheque bounced"})),
+    )
+    .await;
+    assert_eq!(rev.status, StatusCode::OK, "{}", rev.json);
+    let after = dues(a.f2).await.json;
+    assert_eq!(after["total_outstanding"], 6250);
+    assert_eq!(
+        first_line(&after, "Transport").1,
+        first_line(&d2, "Transport").1
+    );
+    let again = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{f2_cheque}/reversal"),
+        &admin,
+        Some(json!({"reason": "cheque bounced"})),
+    )
+    .await;
+    assert_eq!(
+        again.json["journal_entry_id"], rev.json["journal_entry_id"],
+        "reversal is idempotent"
+    );
+
+    let mut conn = t.tdb.conn();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM (SELECT entry_id FROM journal_lines GROUP BY entry_id HAVING sum(amount) <> 0) x"), 0);
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM journal_entries WHERE kind = 'reversal'"
+        ),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn reversing_a_payment_whose_credit_was_applied_undoes_the_application() {
+    let t = TestApp::new();
+    let app = actix_test::init_service(build_app(t.state.clone())).await;
+    let (a, _term1, tuition) = billed(&t, &app).await;
+    let admin = a.admin.clone();
+    let dues = |f: Uuid| get_owned(&app, &admin, format!("/api/v1/families/{f}/dues"));
+    let overpay = Uuid::now_v7();
+    let r = call(&app, Method::POST, "/api/v1/payments", &admin,
+        Some(json!({"id": overpay, "family_id": a.f1, "amount": 15_000, "currency": "PKR", "method": "cheque"}))).await;
+    assert_eq!(r.json["to_credit"], 2500);
+    let y2 = create(
+        &app,
+        &admin,
+        "/api/v1/academic-years",
+        json!({"name": "2027-28", "starts_on": "2027-04-01", "ends_on": "2028-03-31",
+        "terms": [{"name": "Term 1", "starts_on": "2027-04-01", "ends_on": "2027-09-30"}]}),
+    )
+    .await;
+    let years = call(&app, Method::GET, "/api/v1/academic-years", &admin, None).await;
+    let term2 = years
+        .json
+        .as_array()
+        .expect("years")
+        .iter()
+        .find(|y| y["id"] == y2.to_string())
+        .expect("y2")["terms"][0]["id"]
+        .as_str()
+        .expect("t")
+        .to_string();
+    create(&app, &admin, "/api/v1/fee-schedules", json!({"term_id": term2, "class_id": a.c1, "fee_head_id": tuition, "amount": 5200, "due_on": "2027-04-10"})).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/terms/{term2}/invoices"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(r.json["credit_applied"], 2500);
+    assert_eq!(dues(a.f1).await.json["total_outstanding"], 2700);
+
+    let rev = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{overpay}/reversal"),
+        &admin,
+        Some(json!({"reason": "cheque bounced"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            rev.status,
+            rev.json["credit_applications_reversed"].as_i64()
+        ),
+        (StatusCode::OK, Some(1)),
+        "{}",
+        rev.json
+    );
+    let d = dues(a.f1).await.json;
+    assert_eq!(
+        (
+            d["total_outstanding"].as_i64(),
+            d["credit_balance"].as_i64()
+        ),
+        (Some(6500 + 6000 + 5200), Some(0))
+    );
+    let st = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/statement", a.f1),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(st.json["closing_balance"], 17_700);
 }

@@ -1,0 +1,1 @@
+DROP TABLE payment_reversals, refunds, fines, discounts;
