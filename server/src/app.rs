@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::AuthConfig;
 use crate::db::Db;
 use crate::errors::ApiError;
-use crate::{auth, health, ledger, oneroster, roster};
+use crate::{attendance, auth, health, ledger, oneroster, roster};
 
 /// Shared state handed to every worker.
 #[derive(Clone)]
@@ -38,6 +38,7 @@ pub struct AppState {
         (name = "users", description = "Staff and parent logins (admin)"),
         (name = "imports", description = "OneRoster 1.1 CSV import"),
         (name = "fees", description = "Fee heads, schedules, invoices, payments, dues and statements"),
+        (name = "attendance", description = "Codes, registers, marks and attendance views"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -160,6 +161,14 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(ledger::handlers::add_fine)
         .service(ledger::handlers::refund)
         .service(ledger::handlers::reverse_payment)
+        .service(attendance::handlers::list_codes)
+        .service(attendance::handlers::create_code)
+        .service(attendance::handlers::mark_register)
+        .service(attendance::handlers::get_register)
+        .service(attendance::handlers::class_grid)
+        .service(attendance::handlers::student_attendance)
+        .service(attendance::handlers::not_taken)
+        .service(attendance::handlers::daily_summary)
 }
 
 /// The OpenAPI document as pretty JSON with a trailing newline: exactly what

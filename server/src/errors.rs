@@ -33,6 +33,9 @@ pub enum ApiError {
     /// 403 `forbidden`: authenticated, but the role or scope does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with a specific code naming the rule that refused (e.g. `edit_window_closed`).
+    #[error("{detail}")]
+    Refused { code: &'static str, detail: String },
     /// 404 `not_found`.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -79,7 +82,9 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Validation { .. } => "validation_failed",
-            ApiError::Unprocessable { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::Unprocessable { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Refused { code, .. } => code,
             ApiError::Throttled { .. } => "too_many_attempts",
             ApiError::Unavailable => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -109,7 +114,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_)
             | ApiError::InvalidCredentials
             | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Validation { .. } | ApiError::Unprocessable { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY

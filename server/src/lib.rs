@@ -5,6 +5,7 @@
 //! no `DATABASE_URL` is given; [`app`] wires routes and the OpenAPI document.
 
 pub mod app;
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use daftar_client_core::protocol::Role;
 use daftar_server::app::{build_app, AppState};
+use daftar_server::attendance::notify::{dispatch_pending, LogProvider};
 use daftar_server::config::{AuthConfig, Cli, Command, ServeArgs};
 use daftar_server::db::{build_pool, run_migrations, Db};
 use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
@@ -253,6 +254,7 @@ fn jwt_secret(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn serve(args: &ServeArgs, db: Db, data_dir: &Path) -> anyhow::Result<()> {
+    let notify_db = db.clone();
     let state = AppState {
         db,
         auth: AuthConfig::new(jwt_secret(args, data_dir)?),
@@ -267,7 +269,25 @@ fn serve(args: &ServeArgs, db: Db, data_dir: &Path) -> anyhow::Result<()> {
             server = server.workers(n);
         }
         eprintln!("listening on http://{bind} (API docs at http://{bind}/docs/); Ctrl-C stops");
-        server.run().await.context("HTTP server")
+        // Drain the guardian-notification outbox every few seconds (log provider by default).
+        let dispatcher = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let sent = notify_db
+                    .run(|conn| {
+                        dispatch_pending(conn, &LogProvider, 200)
+                            .map_err(|e| daftar_server::errors::ApiError::Internal(e.into()))
+                    })
+                    .await;
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, "notification dispatch failed; will retry");
+                }
+            }
+        });
+        let result = server.run().await.context("HTTP server");
+        dispatcher.abort();
+        result
     })?;
     eprintln!("HTTP server stopped");
     Ok(())

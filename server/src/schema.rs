@@ -36,6 +36,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    attendance_codes (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        code -> Text,
+        label -> Text,
+        category -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    attendance_mark_history (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        register_id -> Uuid,
+        student_id -> Uuid,
+        code_id -> Uuid,
+        source -> Text,
+        reason -> Nullable<Text>,
+        marked_by -> Uuid,
+        device_id -> Nullable<Uuid>,
+        marked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    attendance_marks (school_id, register_id, student_id) {
+        school_id -> Uuid,
+        register_id -> Uuid,
+        student_id -> Uuid,
+        code_id -> Uuid,
+        source -> Text,
+        reason -> Nullable<Text>,
+        marked_by -> Uuid,
+        device_id -> Nullable<Uuid>,
+        marked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_log (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -183,6 +224,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    guardian_notifications (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        kind -> Text,
+        register_id -> Uuid,
+        student_id -> Uuid,
+        guardian_id -> Uuid,
+        phone -> Nullable<Text>,
+        message -> Text,
+        status -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     guardians (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -326,6 +385,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    registers (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        class_id -> Uuid,
+        on_date -> Date,
+        period -> Int2,
+        taken_at -> Nullable<Timestamptz>,
+        taken_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     school_counters (school_id, name) {
         school_id -> Uuid,
         name -> Text,
@@ -344,6 +416,7 @@ diesel::table! {
         sourced_id -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        attendance_edit_window_days -> Int4,
     }
 }
 
@@ -409,6 +482,7 @@ diesel::table! {
 
 diesel::joinable!(academic_years -> schools (school_id));
 diesel::joinable!(accounts -> schools (school_id));
+diesel::joinable!(attendance_codes -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(campuses -> schools (school_id));
 diesel::joinable!(families -> schools (school_id));
@@ -422,6 +496,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     academic_years,
     accounts,
     allocations,
+    attendance_codes,
+    attendance_mark_history,
+    attendance_marks,
     audit_log,
     campuses,
     class_teachers,
@@ -433,6 +510,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     fee_heads,
     fee_schedules,
     fines,
+    guardian_notifications,
     guardians,
     invoice_lines,
     invoices,
@@ -443,6 +521,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     receipt_series,
     refresh_tokens,
     refunds,
+    registers,
     school_counters,
     schools,
     student_guardians,

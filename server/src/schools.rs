@@ -63,6 +63,7 @@ pub fn create_school(conn: &mut PgConnection, new: &NewSchool) -> ApiResult<Scho
         .values(&row)
         .execute(conn)?;
     crate::ledger::repo::ensure_chart(conn, row.id)?;
+    crate::attendance::service::ensure_codes(conn, row.id)?;
     AuditEntry::new(row.id, Actor::SYSTEM, "school", row.id).created(conn, &row)?;
     Ok(row)
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the HTTP API against a real PostgreSQL (one database per test), in one
 //! test binary. Helpers live here; each module is one area.
 
+mod attendance;
 mod auth;
 mod generated;
 mod ledger;

@@ -1,0 +1,7 @@
+//! Attendance (ARCHITECTURE.md §5, issue #3 §9–§11): per-school codes, registers (class × date
+//! × period), bulk marking with full history, the teacher edit window, office overrides with a
+//! reason, register views, and absence notifications through a durable outbox.
+
+pub mod handlers;
+pub mod notify;
+pub mod service;

@@ -1,0 +1,786 @@
+//! Attendance rules. Every function runs inside the caller's connection/transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use daftar_client_core::protocol::{
+    AttendanceCategory, AttendanceCode, AttendanceMark, CategoryCounts, ClassAttendanceGrid,
+    ClassDaySummary, DailyAttendanceSummary, GridRow, MarkRegisterRequest, MarkRegisterResult,
+    Register, RegisterNotTaken, Role, StudentAttendance, StudentDay,
+};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::audit::{Actor, AuditEntry};
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ApiResult};
+use crate::roster::access;
+use crate::schema::{
+    attendance_codes, attendance_mark_history, attendance_marks, class_teachers, classes,
+    enrollments, guardian_notifications, guardians, registers, schools, students, terms,
+};
+
+/// The default codes seeded for every school (issue #3 §9).
+pub const DEFAULT_CODES: [(&str, &str, AttendanceCategory); 5] = [
+    ("P", "Present", AttendanceCategory::Present),
+    ("A", "Absent", AttendanceCategory::Absent),
+    ("L", "Late", AttendanceCategory::Late),
+    ("E", "Excused", AttendanceCategory::Excused),
+    ("H", "Half day", AttendanceCategory::HalfDay),
+];
+
+/// Seeds the default codes if the school has none of them yet (idempotent).
+pub fn ensure_codes(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<()> {
+    let rows: Vec<_> = DEFAULT_CODES
+        .iter()
+        .map(|(code, label, cat)| {
+            (
+                attendance_codes::school_id.eq(school_id),
+                attendance_codes::id.eq(Uuid::now_v7()),
+                attendance_codes::code.eq(*code),
+                attendance_codes::label.eq(*label),
+                attendance_codes::category.eq(cat.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(attendance_codes::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The school's codes (seeded on first use).
+pub fn codes(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<Vec<AttendanceCode>> {
+    let load = |conn: &mut PgConnection| {
+        attendance_codes::table
+            .filter(attendance_codes::school_id.eq(school_id))
+            .order(attendance_codes::code)
+            .select((
+                attendance_codes::id,
+                attendance_codes::code,
+                attendance_codes::label,
+                attendance_codes::category,
+                attendance_codes::active,
+            ))
+            .load::<(Uuid, String, String, String, bool)>(conn)
+    };
+    let mut rows = load(conn)?;
+    if rows.is_empty() {
+        ensure_codes(conn, school_id)?;
+        rows = load(conn)?;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, code, label, cat, active)| AttendanceCode {
+            id,
+            code,
+            label,
+            category: AttendanceCategory::parse(&cat).unwrap_or(AttendanceCategory::Present),
+            active,
+        })
+        .collect())
+}
+
+/// The school's local date now (its IANA time zone), and its teacher edit window in days.
+pub fn school_today(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<(NaiveDate, i32)> {
+    let (tz, window): (String, i32) = schools::table
+        .find(school_id)
+        .select((schools::timezone, schools::attendance_edit_window_days))
+        .first(conn)?;
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+    Ok((now.with_timezone(&tz).date_naive(), window))
+}
+
+/// Students actively enrolled in `class_id` on `on_date` (enrollment dates inclusive).
+pub fn enrolled_on(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    class_id: Uuid,
+    on_date: NaiveDate,
+) -> QueryResult<Vec<(Uuid, String)>> {
+    enrollments::table
+        .inner_join(
+            students::table.on(students::school_id
+                .eq(enrollments::school_id)
+                .and(students::id.eq(enrollments::student_id))),
+        )
+        .filter(enrollments::school_id.eq(school_id))
+        .filter(enrollments::class_id.eq(class_id))
+        .filter(enrollments::active.eq(true))
+        .filter(students::active.eq(true))
+        .filter(
+            enrollments::starts_on
+                .is_null()
+                .or(enrollments::starts_on.le(on_date)),
+        )
+        .filter(
+            enrollments::ends_on
+                .is_null()
+                .or(enrollments::ends_on.ge(on_date)),
+        )
+        .order((students::family_name, students::given_name, students::id))
+        .select((
+            students::id,
+            diesel::dsl::sql::<diesel::sql_types::Text>(
+                "students.given_name || ' ' || students.family_name",
+            ),
+        ))
+        .load(conn)
+}
+
+fn load_register(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    register_id: Uuid,
+    codes: &[AttendanceCode],
+) -> ApiResult<Register> {
+    let (id, class_id, on_date, period, taken_at): (
+        Uuid,
+        Uuid,
+        NaiveDate,
+        i16,
+        Option<DateTime<Utc>>,
+    ) = registers::table
+        .find((school_id, register_id))
+        .select((
+            registers::id,
+            registers::class_id,
+            registers::on_date,
+            registers::period,
+            registers::taken_at,
+        ))
+        .first(conn)?;
+    let by_id: HashMap<Uuid, &AttendanceCode> = codes.iter().map(|c| (c.id, c)).collect();
+    let marks = attendance_marks::table
+        .filter(attendance_marks::school_id.eq(school_id))
+        .filter(attendance_marks::register_id.eq(register_id))
+        .order(attendance_marks::student_id)
+        .select((
+            attendance_marks::student_id,
+            attendance_marks::code_id,
+            attendance_marks::source,
+            attendance_marks::reason,
+            attendance_marks::marked_by,
+            attendance_marks::marked_at,
+        ))
+        .load::<(Uuid, Uuid, String, Option<String>, Uuid, DateTime<Utc>)>(conn)?
+        .into_iter()
+        .filter_map(
+            |(student_id, code_id, source, reason, marked_by, marked_at)| {
+                by_id.get(&code_id).map(|c| AttendanceMark {
+                    student_id,
+                    code: c.code.clone(),
+                    category: c.category,
+                    source,
+                    reason,
+                    marked_by,
+                    marked_at,
+                })
+            },
+        )
+        .collect();
+    Ok(Register {
+        id,
+        class_id,
+        on_date,
+        period,
+        taken_at,
+        marks,
+    })
+}
+
+/// The register of `class_id` on `on_date`/`period`, if it exists (marks included).
+pub fn find_register(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    class_id: Uuid,
+    on_date: NaiveDate,
+    period: i16,
+) -> ApiResult<Option<Register>> {
+    let id: Option<Uuid> = registers::table
+        .filter(registers::school_id.eq(school_id))
+        .filter(registers::class_id.eq(class_id))
+        .filter(registers::on_date.eq(on_date))
+        .filter(registers::period.eq(period))
+        .select(registers::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        None => Ok(None),
+        Some(id) => {
+            let codes = codes(conn, school_id)?;
+            load_register(conn, school_id, id, &codes).map(Some)
+        }
+    }
+}
+
+/// Checks who may mark `class_id` on `on_date` and returns the mark source (`teacher`/`office`).
+///
+/// Errors (each says which rule refused): 403 `forbidden` (parents; teachers not assigned),
+/// 403 `edit_window_closed` (teacher, date older than the school's edit window),
+/// 422 `future_date`, 422 `outside_term`.
+pub fn check_may_mark(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    class_id: Uuid,
+    on_date: NaiveDate,
+    now: DateTime<Utc>,
+) -> ApiResult<&'static str> {
+    let (today, window) = school_today(conn, auth.school_id, now)?;
+    if on_date > today {
+        return Err(ApiError::Unprocessable {
+            code: "future_date",
+            detail: format!("{on_date} is in the future (today is {today} at the school)"),
+        });
+    }
+    let in_term: i64 = terms::table
+        .filter(terms::school_id.eq(auth.school_id))
+        .filter(terms::active.eq(true))
+        .filter(terms::starts_on.le(on_date))
+        .filter(terms::ends_on.ge(on_date))
+        .count()
+        .get_result(conn)?;
+    if in_term == 0 {
+        return Err(ApiError::Unprocessable {
+            code: "outside_term",
+            detail: format!("{on_date} is not within any term of the school"),
+        });
+    }
+    match auth.role {
+        Role::Admin | Role::Accountant => Ok("office"),
+        Role::Parent => Err(ApiError::forbidden("parents may not mark attendance")),
+        Role::Teacher => {
+            if !access::teacher_class_ids(conn, auth.school_id, auth.user_id)?.contains(&class_id) {
+                return Err(ApiError::forbidden("this class is not assigned to you"));
+            }
+            let age = (today - on_date).num_days();
+            if age > i64::from(window) {
+                return Err(ApiError::Refused {
+                    code: "edit_window_closed",
+                    detail: format!(
+                        "teachers may change a register up to {window} day(s) after its date (school setting); {on_date} is {age} day(s) ago: ask the office to override"
+                    ),
+                });
+            }
+            Ok("teacher")
+        }
+    }
+}
+
+/// Marks a whole class register in one transaction: every enrolled student gets the default
+/// code except the listed exceptions. A teacher's mark never replaces an office mark (those
+/// students are returned in `kept_office_overrides`); an office change of a teacher's mark
+/// needs `reason`. Every change is kept in the history; a new absence queues a notification to
+/// each active guardian with a phone.
+///
+/// Errors: as [`check_may_mark`]; 404 unknown class; validation naming `default_code`,
+/// `exceptions[i].code`, `exceptions[i].student_id` (not enrolled that day) or `reason`.
+pub fn mark_register(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    class_id: Uuid,
+    on_date: NaiveDate,
+    req: &MarkRegisterRequest,
+    now: DateTime<Utc>,
+) -> ApiResult<MarkRegisterResult> {
+    let school_id = auth.school_id;
+    let class_name: String = classes::table
+        .find((school_id, class_id))
+        .select(classes::name)
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("class"))?;
+    let source = check_may_mark(conn, auth, class_id, on_date, now)?;
+    let codes = codes(conn, school_id)?;
+    let find_code = |field: String, code: &str| {
+        codes
+            .iter()
+            .find(|c| c.active && c.code.eq_ignore_ascii_case(code))
+            .ok_or_else(|| {
+                ApiError::validation(
+                    field,
+                    format!("`{code}` is not an attendance code of this school"),
+                )
+            })
+    };
+    let default = find_code(
+        "default_code".into(),
+        req.default_code.as_deref().unwrap_or("P"),
+    )?;
+    let enrolled = enrolled_on(conn, school_id, class_id, on_date)?;
+    let mut wanted: HashMap<Uuid, &AttendanceCode> =
+        enrolled.iter().map(|(s, _)| (*s, default)).collect();
+    for (i, e) in req.exceptions.iter().enumerate() {
+        let code = find_code(format!("exceptions[{i}].code"), &e.code)?;
+        match wanted.get_mut(&e.student_id) {
+            Some(slot) => *slot = code,
+            None => {
+                return Err(ApiError::validation(
+                    format!("exceptions[{i}].student_id"),
+                    format!(
+                        "student {} is not enrolled in {class_name} on {on_date}",
+                        e.student_id
+                    ),
+                ))
+            }
+        }
+    }
+    let reason = req
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+
+    diesel::insert_into(registers::table)
+        .values((
+            registers::school_id.eq(school_id),
+            registers::id.eq(Uuid::now_v7()),
+            registers::class_id.eq(class_id),
+            registers::on_date.eq(on_date),
+            registers::period.eq(req.period),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    let register_id: Uuid = registers::table
+        .filter(registers::school_id.eq(school_id))
+        .filter(registers::class_id.eq(class_id))
+        .filter(registers::on_date.eq(on_date))
+        .filter(registers::period.eq(req.period))
+        .select(registers::id)
+        .for_update()
+        .first(conn)?;
+    let existing: HashMap<Uuid, (Uuid, String)> = attendance_marks::table
+        .filter(attendance_marks::school_id.eq(school_id))
+        .filter(attendance_marks::register_id.eq(register_id))
+        .select((
+            attendance_marks::student_id,
+            attendance_marks::code_id,
+            attendance_marks::source,
+        ))
+        .load::<(Uuid, Uuid, String)>(conn)?
+        .into_iter()
+        .map(|(s, c, src)| (s, (c, src)))
+        .collect();
+    let category_of: HashMap<Uuid, AttendanceCategory> =
+        codes.iter().map(|c| (c.id, c.category)).collect();
+
+    let mut kept = Vec::new();
+    let mut upserts = Vec::new();
+    let mut history = Vec::new();
+    let mut new_absences = Vec::new();
+    let mut no_longer_absent = Vec::new();
+    for (student, _) in &enrolled {
+        let code = wanted[student];
+        match existing.get(student) {
+            Some((old, src)) if src == "office" && source == "teacher" => {
+                if *old != code.id {
+                    kept.push(*student);
+                }
+                continue;
+            }
+            Some((old, src)) if *old == code.id && src == source => continue,
+            Some((old, src))
+                if src == "teacher"
+                    && source == "office"
+                    && *old != code.id
+                    && reason.is_none() =>
+            {
+                return Err(ApiError::validation(
+                    "reason",
+                    format!("changing a teacher's mark (student {student}) needs a reason"),
+                ));
+            }
+            Some((old, _)) => {
+                let was_absent = category_of.get(old) == Some(&AttendanceCategory::Absent);
+                let is_absent = code.category == AttendanceCategory::Absent;
+                if is_absent && !was_absent {
+                    new_absences.push(*student);
+                }
+                if was_absent && !is_absent {
+                    no_longer_absent.push(*student);
+                }
+            }
+            None => {
+                if code.category == AttendanceCategory::Absent {
+                    new_absences.push(*student);
+                }
+            }
+        }
+        let mark_reason = if source == "office" {
+            reason.clone()
+        } else {
+            None
+        };
+        upserts.push((
+            attendance_marks::school_id.eq(school_id),
+            attendance_marks::register_id.eq(register_id),
+            attendance_marks::student_id.eq(*student),
+            attendance_marks::code_id.eq(code.id),
+            attendance_marks::source.eq(source),
+            attendance_marks::reason.eq(mark_reason.clone()),
+            attendance_marks::marked_by.eq(auth.user_id),
+            attendance_marks::device_id.eq(auth.device_id),
+            attendance_marks::marked_at.eq(now),
+        ));
+        history.push((
+            attendance_mark_history::school_id.eq(school_id),
+            attendance_mark_history::id.eq(Uuid::now_v7()),
+            attendance_mark_history::register_id.eq(register_id),
+            attendance_mark_history::student_id.eq(*student),
+            attendance_mark_history::code_id.eq(code.id),
+            attendance_mark_history::source.eq(source),
+            attendance_mark_history::reason.eq(mark_reason),
+            attendance_mark_history::marked_by.eq(auth.user_id),
+            attendance_mark_history::device_id.eq(auth.device_id),
+            attendance_mark_history::marked_at.eq(now),
+        ));
+    }
+    if !upserts.is_empty() {
+        use diesel::upsert::excluded;
+        diesel::insert_into(attendance_marks::table)
+            .values(&upserts)
+            .on_conflict((
+                attendance_marks::school_id,
+                attendance_marks::register_id,
+                attendance_marks::student_id,
+            ))
+            .do_update()
+            .set((
+                attendance_marks::code_id.eq(excluded(attendance_marks::code_id)),
+                attendance_marks::source.eq(excluded(attendance_marks::source)),
+                attendance_marks::reason.eq(excluded(attendance_marks::reason)),
+                attendance_marks::marked_by.eq(excluded(attendance_marks::marked_by)),
+                attendance_marks::device_id.eq(excluded(attendance_marks::device_id)),
+                attendance_marks::marked_at.eq(excluded(attendance_marks::marked_at)),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(attendance_mark_history::table)
+            .values(&history)
+            .execute(conn)?;
+    }
+    diesel::update(
+        registers::table
+            .find((school_id, register_id))
+            .filter(registers::taken_at.is_null()),
+    )
+    .set((
+        registers::taken_at.eq(Some(now)),
+        registers::taken_by.eq(Some(auth.user_id)),
+    ))
+    .execute(conn)?;
+    queue_absence_notices(
+        conn,
+        school_id,
+        register_id,
+        &class_name,
+        on_date,
+        &new_absences,
+    )?;
+    if !no_longer_absent.is_empty() {
+        diesel::update(
+            guardian_notifications::table
+                .filter(guardian_notifications::school_id.eq(school_id))
+                .filter(guardian_notifications::register_id.eq(register_id))
+                .filter(guardian_notifications::student_id.eq_any(&no_longer_absent))
+                .filter(guardian_notifications::status.eq("pending")),
+        )
+        .set(guardian_notifications::status.eq("cancelled"))
+        .execute(conn)?;
+    }
+    let changed = upserts.len() as u32;
+    let register = load_register(conn, school_id, register_id, &codes)?;
+    if changed > 0 {
+        AuditEntry::new(school_id, Actor::from(auth), "register", register_id).event(
+            conn,
+            "mark",
+            Some(&serde_json::json!({ "class_id": class_id, "on_date": on_date, "period": req.period, "source": source, "changed": changed, "reason": reason })),
+        )?;
+    }
+    Ok(MarkRegisterResult {
+        register,
+        changed,
+        kept_office_overrides: kept,
+    })
+}
+
+fn queue_absence_notices(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    register_id: Uuid,
+    class_name: &str,
+    on_date: NaiveDate,
+    absent: &[Uuid],
+) -> QueryResult<()> {
+    if absent.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(Uuid, Uuid, Option<String>, String)> = guardians::table
+        .inner_join(
+            students::table.on(students::school_id
+                .eq(guardians::school_id)
+                .and(students::family_id.eq(guardians::family_id))),
+        )
+        .filter(guardians::school_id.eq(school_id))
+        .filter(guardians::active.eq(true))
+        .filter(guardians::phone.is_not_null())
+        .filter(students::id.eq_any(absent))
+        .select((
+            students::id,
+            guardians::id,
+            guardians::phone,
+            students::given_name,
+        ))
+        .load(conn)?;
+    let values: Vec<_> = rows
+        .into_iter()
+        .map(|(student, guardian, phone, name)| {
+            (
+                guardian_notifications::school_id.eq(school_id),
+                guardian_notifications::id.eq(Uuid::now_v7()),
+                guardian_notifications::kind.eq("absence"),
+                guardian_notifications::register_id.eq(register_id),
+                guardian_notifications::student_id.eq(student),
+                guardian_notifications::guardian_id.eq(guardian),
+                guardian_notifications::phone.eq(phone),
+                guardian_notifications::message.eq(format!(
+                    "{name} was marked absent from {class_name} on {on_date}."
+                )),
+            )
+        })
+        .collect();
+    if !values.is_empty() {
+        diesel::insert_into(guardian_notifications::table)
+            .values(&values)
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A student's marks between `from` and `to` (inclusive) with counts and percentage.
+pub fn student_attendance(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    student_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<StudentAttendance> {
+    let codes = codes(conn, school_id)?;
+    let by_id: HashMap<Uuid, &AttendanceCode> = codes.iter().map(|c| (c.id, c)).collect();
+    let rows: Vec<(NaiveDate, i16, Uuid, Uuid)> = attendance_marks::table
+        .inner_join(
+            registers::table.on(registers::school_id
+                .eq(attendance_marks::school_id)
+                .and(registers::id.eq(attendance_marks::register_id))),
+        )
+        .filter(attendance_marks::school_id.eq(school_id))
+        .filter(attendance_marks::student_id.eq(student_id))
+        .filter(registers::on_date.between(from, to))
+        .order((registers::on_date, registers::period))
+        .select((
+            registers::on_date,
+            registers::period,
+            registers::class_id,
+            attendance_marks::code_id,
+        ))
+        .load(conn)?;
+    let mut counts = CategoryCounts::default();
+    let days = rows
+        .into_iter()
+        .filter_map(|(on_date, period, class_id, code_id)| {
+            let c = by_id.get(&code_id)?;
+            counts.add(c.category);
+            Some(StudentDay {
+                on_date,
+                period,
+                class_id,
+                code: c.code.clone(),
+                category: c.category,
+            })
+        })
+        .collect();
+    let percentage = counts.percentage();
+    Ok(StudentAttendance {
+        student_id,
+        from,
+        to,
+        days,
+        counts,
+        percentage,
+    })
+}
+
+/// The whole-day register grid of a class between two dates: one row per student enrolled at
+/// any point of the range, one column per date that has a register.
+pub fn class_grid(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    class_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<ClassAttendanceGrid> {
+    let codes = codes(conn, school_id)?;
+    let by_id: HashMap<Uuid, String> = codes.iter().map(|c| (c.id, c.code.clone())).collect();
+    let regs: Vec<(Uuid, NaiveDate)> = registers::table
+        .filter(registers::school_id.eq(school_id))
+        .filter(registers::class_id.eq(class_id))
+        .filter(registers::period.eq(0))
+        .filter(registers::on_date.between(from, to))
+        .order(registers::on_date)
+        .select((registers::id, registers::on_date))
+        .load(conn)?;
+    let reg_ids: Vec<Uuid> = regs.iter().map(|r| r.0).collect();
+    let marks: Vec<(Uuid, Uuid, Uuid)> = attendance_marks::table
+        .filter(attendance_marks::school_id.eq(school_id))
+        .filter(attendance_marks::register_id.eq_any(&reg_ids))
+        .select((
+            attendance_marks::register_id,
+            attendance_marks::student_id,
+            attendance_marks::code_id,
+        ))
+        .load(conn)?;
+    let mut cell: HashMap<(Uuid, Uuid), String> = HashMap::new();
+    for (r, s, c) in marks {
+        if let Some(code) = by_id.get(&c) {
+            cell.insert((r, s), code.clone());
+        }
+    }
+    let mut students_seen: Vec<(Uuid, String)> = enrolled_on(conn, school_id, class_id, to)?;
+    for (s, _) in cell
+        .keys()
+        .map(|(_, s)| (*s, ()))
+        .collect::<HashMap<_, _>>()
+    {
+        if !students_seen.iter().any(|(x, _)| *x == s) {
+            let name: String = students::table
+                .find((school_id, s))
+                .select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                    "students.given_name || ' ' || students.family_name",
+                ))
+                .first(conn)?;
+            students_seen.push((s, name));
+        }
+    }
+    let rows = students_seen
+        .into_iter()
+        .map(|(student_id, name)| GridRow {
+            student_id,
+            name,
+            codes: regs
+                .iter()
+                .map(|(r, _)| cell.get(&(*r, student_id)).cloned())
+                .collect(),
+        })
+        .collect();
+    Ok(ClassAttendanceGrid {
+        class_id,
+        dates: regs.into_iter().map(|r| r.1).collect(),
+        rows,
+    })
+}
+
+/// Active classes with no whole-day register taken on `on_date`, with their teachers.
+pub fn not_taken(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    on_date: NaiveDate,
+) -> ApiResult<Vec<RegisterNotTaken>> {
+    let taken: Vec<Uuid> = registers::table
+        .filter(registers::school_id.eq(school_id))
+        .filter(registers::on_date.eq(on_date))
+        .filter(registers::period.eq(0))
+        .filter(registers::taken_at.is_not_null())
+        .select(registers::class_id)
+        .load(conn)?;
+    let open: Vec<(Uuid, String)> = classes::table
+        .filter(classes::school_id.eq(school_id))
+        .filter(classes::active.eq(true))
+        .filter(diesel::dsl::not(classes::id.eq_any(&taken)))
+        .order((classes::grade, classes::section, classes::name))
+        .select((classes::id, classes::name))
+        .load(conn)?;
+    let ids: Vec<Uuid> = open.iter().map(|c| c.0).collect();
+    let teachers: Vec<(Uuid, Uuid)> = class_teachers::table
+        .filter(class_teachers::school_id.eq(school_id))
+        .filter(class_teachers::class_id.eq_any(&ids))
+        .select((class_teachers::class_id, class_teachers::teacher_id))
+        .load(conn)?;
+    Ok(open
+        .into_iter()
+        .map(|(class_id, class_name)| RegisterNotTaken {
+            class_id,
+            class_name,
+            teacher_ids: teachers
+                .iter()
+                .filter(|t| t.0 == class_id)
+                .map(|t| t.1)
+                .collect(),
+        })
+        .collect())
+}
+
+/// The school's whole-day attendance on `on_date`, per class and in total.
+pub fn daily_summary(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    on_date: NaiveDate,
+) -> ApiResult<DailyAttendanceSummary> {
+    let codes = codes(conn, school_id)?;
+    let cat: HashMap<Uuid, AttendanceCategory> = codes.iter().map(|c| (c.id, c.category)).collect();
+    let class_rows: Vec<(Uuid, String)> = classes::table
+        .filter(classes::school_id.eq(school_id))
+        .filter(classes::active.eq(true))
+        .order((classes::grade, classes::section, classes::name))
+        .select((classes::id, classes::name))
+        .load(conn)?;
+    let marks: Vec<(Uuid, Uuid)> = attendance_marks::table
+        .inner_join(
+            registers::table.on(registers::school_id
+                .eq(attendance_marks::school_id)
+                .and(registers::id.eq(attendance_marks::register_id))),
+        )
+        .filter(registers::school_id.eq(school_id))
+        .filter(registers::on_date.eq(on_date))
+        .filter(registers::period.eq(0))
+        .select((registers::class_id, attendance_marks::code_id))
+        .load(conn)?;
+    let taken: Vec<Uuid> = registers::table
+        .filter(registers::school_id.eq(school_id))
+        .filter(registers::on_date.eq(on_date))
+        .filter(registers::period.eq(0))
+        .filter(registers::taken_at.is_not_null())
+        .select(registers::class_id)
+        .load(conn)?;
+    let mut total = CategoryCounts::default();
+    let per_class: Vec<ClassDaySummary> = class_rows
+        .into_iter()
+        .map(|(class_id, class_name)| {
+            let mut counts = CategoryCounts::default();
+            for (_, code) in marks.iter().filter(|m| m.0 == class_id) {
+                if let Some(c) = cat.get(code) {
+                    counts.add(*c);
+                    total.add(*c);
+                }
+            }
+            ClassDaySummary {
+                class_id,
+                class_name,
+                taken: taken.contains(&class_id),
+                counts,
+            }
+        })
+        .collect();
+    Ok(DailyAttendanceSummary {
+        on_date,
+        registers_taken: per_class.iter().filter(|c| c.taken).count() as u32,
+        classes: per_class.len() as u32,
+        counts: total,
+        per_class,
+    })
+}
