@@ -1079,3 +1079,53 @@ pub struct DailyAttendanceSummary {
     pub counts: CategoryCounts,
     pub per_class: Vec<ClassDaySummary>,
 }
+
+// ----- reports (issue #3 §7) --------------------------------------------------------------
+
+/// What a report column holds. `money` cells are integer minor units of the report's currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    Text,
+    Money,
+    Count,
+    Date,
+}
+
+/// A report column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReportColumn {
+    /// Stable snake_case key (CSV header).
+    pub key: String,
+    /// Human label (spreadsheet header).
+    pub label: String,
+    pub kind: ColumnKind,
+}
+
+/// One cell: text, an integer (money in minor units, or a count), or empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(untagged)]
+pub enum ReportCell {
+    Int(i64),
+    Text(String),
+    Empty,
+}
+
+/// A report as a table (`GET /api/v1/reports/{name}`; also served as CSV or .xlsx). Every
+/// figure is computed from the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReportTable {
+    /// The report's name, e.g. `trial_balance`.
+    pub report: String,
+    pub title: String,
+    /// ISO 4217 currency of `money` columns.
+    pub currency: String,
+    pub columns: Vec<ReportColumn>,
+    pub rows: Vec<Vec<ReportCell>>,
+    /// Column totals (money and count columns), when the report has them.
+    pub totals: Option<Vec<ReportCell>>,
+}

@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::AuthConfig;
 use crate::db::Db;
 use crate::errors::ApiError;
-use crate::{attendance, auth, health, ledger, oneroster, roster};
+use crate::{attendance, auth, health, ledger, oneroster, reports, roster};
 
 /// Shared state handed to every worker.
 #[derive(Clone)]
@@ -39,6 +39,7 @@ pub struct AppState {
         (name = "imports", description = "OneRoster 1.1 CSV import"),
         (name = "fees", description = "Fee heads, schedules, invoices, payments, dues and statements"),
         (name = "attendance", description = "Codes, registers, marks and attendance views"),
+        (name = "reports", description = "Reports computed from the journal, as JSON, CSV or Excel"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -169,6 +170,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(attendance::handlers::student_attendance)
         .service(attendance::handlers::not_taken)
         .service(attendance::handlers::daily_summary)
+        .service(reports::handlers::report)
 }
 
 /// The OpenAPI document as pretty JSON with a trailing newline: exactly what

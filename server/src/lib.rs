@@ -17,6 +17,7 @@ pub mod health;
 pub mod json;
 pub mod ledger;
 pub mod oneroster;
+pub mod reports;
 pub mod roster;
 pub mod schema;
 pub mod schools;

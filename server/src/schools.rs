@@ -115,3 +115,18 @@ pub fn create_user(
     AuditEntry::new(school_id, Actor::SYSTEM, "user", row.id).created(conn, &row)?;
     Ok(row)
 }
+
+/// The calendar date of `instant` in the school's IANA time zone (UTC if the zone is unknown):
+/// the date journal entries and registers are filed under.
+pub fn local_date(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    instant: chrono::DateTime<Utc>,
+) -> QueryResult<chrono::NaiveDate> {
+    let tz: String = schools::table
+        .find(school_id)
+        .select(schools::timezone)
+        .first(conn)?;
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+    Ok(instant.with_timezone(&tz).date_naive())
+}

@@ -88,12 +88,11 @@ pub fn school_today(
     school_id: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<(NaiveDate, i32)> {
-    let (tz, window): (String, i32) = schools::table
+    let window: i32 = schools::table
         .find(school_id)
-        .select((schools::timezone, schools::attendance_edit_window_days))
+        .select(schools::attendance_edit_window_days)
         .first(conn)?;
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
-    Ok((now.with_timezone(&tz).date_naive(), window))
+    Ok((crate::schools::local_date(conn, school_id, now)?, window))
 }
 
 /// Students actively enrolled in `class_id` on `on_date` (enrollment dates inclusive).

@@ -43,10 +43,16 @@ fn replay(stored: Option<Vec<u8>>, hash: &[u8], what: &str, id: Uuid) -> ApiResu
     }
 }
 
-fn header(kind: &str, memo: String, actor: Actor, reverses: Option<Uuid>) -> EntryHeader<'_> {
+fn header(
+    kind: &str,
+    on: NaiveDate,
+    memo: String,
+    actor: Actor,
+    reverses: Option<Uuid>,
+) -> EntryHeader<'_> {
     EntryHeader {
         kind,
-        occurred_on: Utc::now().date_naive(),
+        occurred_on: on,
         memo,
         reverses_entry_id: reverses,
         posted_by: actor.user_id,
@@ -107,6 +113,7 @@ pub fn grant_discount(
     line_id: Uuid,
     req: &GrantDiscountRequest,
 ) -> ApiResult<Discount> {
+    let today = crate::schools::local_date(conn, school_id, Utc::now())?;
     let hash = hash_of(&(line_id, req));
     let stored = discounts::table
         .find((school_id, req.id))
@@ -184,6 +191,7 @@ pub fn grant_discount(
         school_id,
         &header(
             "discount",
+            today,
             format!("{}: {reason}", req.kind.as_str()),
             actor,
             None,
@@ -302,6 +310,7 @@ pub fn add_fine(
         school_id,
         &header(
             "fine",
+            today,
             format!("Late fine on invoice {}: {reason}", invoice.invoice_no),
             actor,
             None,
@@ -362,6 +371,7 @@ pub fn refund(
     family_id: Uuid,
     req: &RefundRequest,
 ) -> ApiResult<Refund> {
+    let today = crate::schools::local_date(conn, school_id, Utc::now())?;
     let hash = hash_of(&(family_id, req));
     let stored = refunds::table
         .find((school_id, req.id))
@@ -414,7 +424,7 @@ pub fn refund(
     let entry = repo::post_entry(
         conn,
         school_id,
-        &header("refund", format!("Refund: {reason}"), actor, None),
+        &header("refund", today, format!("Refund: {reason}"), actor, None),
         &[
             Posting {
                 account_id: credit_acct,
@@ -455,6 +465,7 @@ fn reverse_entry(
     entry_id: Uuid,
     memo: String,
 ) -> ApiResult<JournalEntryRow> {
+    let today = crate::schools::local_date(conn, school_id, Utc::now())?;
     let lines: Vec<JournalLineRow> = journal_lines::table
         .filter(journal_lines::school_id.eq(school_id))
         .filter(journal_lines::entry_id.eq(entry_id))
@@ -473,7 +484,7 @@ fn reverse_entry(
     Ok(repo::post_entry(
         conn,
         school_id,
-        &header("reversal", memo, actor, Some(entry_id)),
+        &header("reversal", today, memo, actor, Some(entry_id)),
         &postings,
     )?)
 }
@@ -558,7 +569,8 @@ pub fn reverse_payment(
             )?;
             undone += 1;
         }
-        apply_family_credit(conn, school_id, family, actor, Utc::now().date_naive())?;
+        let today = crate::schools::local_date(conn, school_id, Utc::now())?;
+        apply_family_credit(conn, school_id, family, actor, today)?;
     }
     let out = PaymentReversal {
         payment_id,

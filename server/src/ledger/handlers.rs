@@ -209,13 +209,8 @@ pub async fn issue_invoices(
     let term = id.into_inner();
     let report = db
         .transaction(move |conn| {
-            service::issue_invoices(
-                conn,
-                auth.school_id,
-                term,
-                Actor::from(&auth),
-                Utc::now().date_naive(),
-            )
+            let today = crate::schools::local_date(conn, auth.school_id, Utc::now())?;
+            service::issue_invoices(conn, auth.school_id, term, Actor::from(&auth), today)
         })
         .await?;
     Ok(web::Json(report))
@@ -359,13 +354,14 @@ pub async fn add_fine(
     let (invoice, req) = (id.into_inner(), body.into_inner());
     let f = db
         .transaction(move |conn| {
+            let today = crate::schools::local_date(conn, auth.school_id, Utc::now())?;
             adjustments::add_fine(
                 conn,
                 auth.school_id,
                 Actor::from(&auth),
                 invoice,
                 &req,
-                Utc::now().date_naive(),
+                today,
             )
         })
         .await?;

@@ -493,9 +493,10 @@ pub fn record_payment(
             "bank"
         },
     )?;
+    let received_on = crate::schools::local_date(conn, school_id, received_at)?;
     let header = |memo: String| EntryHeader {
         kind: "payment",
-        occurred_on: received_at.date_naive(),
+        occurred_on: received_on,
         memo,
         reverses_entry_id: None,
         posted_by: actor.user_id,

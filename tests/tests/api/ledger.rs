@@ -3,6 +3,7 @@
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::test as actix_test;
+use chrono::Utc;
 use daftar_server::app::build_app;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -752,4 +753,233 @@ async fn reversing_a_payment_whose_credit_was_applied_undoes_the_application() {
     )
     .await;
     assert_eq!(st.json["closing_balance"], 17_700);
+}
+
+fn money_col(table: &Value, key: &str) -> usize {
+    table["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .position(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("no column {key}"))
+}
+
+fn total_of(table: &Value, key: &str) -> i64 {
+    table["totals"][money_col(table, key)]
+        .as_i64()
+        .expect("total")
+}
+
+#[actix_web::test]
+async fn reports_agree_with_the_journal_and_export_as_csv_and_xlsx() {
+    let t = TestApp::new();
+    let app = actix_test::init_service(build_app(t.state.clone())).await;
+    let (a, _term1, _tuition) = billed(&t, &app).await;
+    let admin = a.admin.clone();
+    let me = call(&app, Method::GET, "/api/v1/me", &admin, None)
+        .await
+        .json["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let pay = |family: Uuid, amount: i64, method: &str| json!({"id": Uuid::now_v7(), "family_id": family, "amount": amount, "currency": "PKR", "method": method});
+    call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(a.f1, 8000, "cash")),
+    )
+    .await;
+    let cheque = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(a.f2, 3000, "cheque")),
+    )
+    .await
+    .json["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{cheque}/reversal"),
+        &admin,
+        Some(json!({"reason": "bounced"})),
+    )
+    .await;
+    call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(pay(a.f2, 1000, "mobile_money")),
+    )
+    .await;
+    let d2 = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/dues", a.f2),
+        &admin,
+        None,
+    )
+    .await
+    .json;
+    let (_, line) = first_line(&d2, "Tuition");
+    call(&app, Method::POST, &format!("/api/v1/invoice-lines/{line}/discounts"), &admin,
+        Some(json!({"id": Uuid::now_v7(), "kind": "waiver", "amount": 400, "reason": "hardship", "approved_by": me}))).await;
+    create(
+        &app,
+        &admin,
+        "/api/v1/families",
+        json!({"name": "Quiet family"}),
+    )
+    .await;
+
+    let report = |q: &str| get_owned(&app, &admin, format!("/api/v1/reports/{q}"));
+    let far = "2030-01-01";
+    let tb = report(&format!("trial_balance?as_of={far}")).await.json;
+    assert_eq!(
+        total_of(&tb, "debit"),
+        total_of(&tb, "credit"),
+        "trial balance balances: {tb}"
+    );
+    assert!(total_of(&tb, "debit") > 0);
+
+    let today = Utc::now().date_naive();
+    let coll = report(&format!(
+        "collections?from={}&to={far}",
+        today - chrono::Duration::days(2)
+    ))
+    .await
+    .json;
+    assert_eq!(total_of(&coll, "collected"), 8000 + 3000 + 1000);
+    assert_eq!(total_of(&coll, "reversed"), 3000);
+    assert_eq!(total_of(&coll, "net"), 9000);
+    assert_eq!(total_of(&coll, "receipts"), 3);
+    let mut conn = t.tdb.conn();
+    let journal_cash = count(
+        &mut conn,
+        "SELECT coalesce(sum(l.amount), 0)::bigint AS n FROM journal_lines l
+         JOIN accounts ac ON ac.school_id = l.school_id AND ac.id = l.account_id
+         JOIN journal_entries e ON e.school_id = l.school_id AND e.id = l.entry_id
+         WHERE ac.system_key IN ('cash', 'bank') AND e.kind IN ('payment', 'reversal')",
+    );
+    assert_eq!(
+        total_of(&coll, "net"),
+        journal_cash,
+        "collections equal the journal's cash movements to the unit"
+    );
+
+    let by_family = report(&format!("dues?group=family&as_of={far}")).await.json;
+    let by_class = report(&format!("dues?group=class&as_of={far}")).await.json;
+    let by_student = report(&format!("dues?group=student&as_of={far}"))
+        .await
+        .json;
+    let owed = (6500 + 6000 - 8000) + (6500 - 1000 - 400);
+    for r in [&by_family, &by_class, &by_student] {
+        assert_eq!(total_of(r, "total"), owed, "{r}");
+        assert_eq!(
+            total_of(r, "days_90_plus"),
+            owed,
+            "everything is long overdue by 2030"
+        );
+    }
+    let receivable = count(&mut conn, "SELECT coalesce(sum(l.amount), 0)::bigint AS n FROM journal_lines l JOIN accounts ac ON ac.school_id = l.school_id AND ac.id = l.account_id WHERE ac.system_key = 'receivable'");
+    assert_eq!(receivable, owed, "dues equal the Receivable account");
+
+    let income = report(&format!("income?from=2020-01-01&to={far}"))
+        .await
+        .json;
+    assert_eq!(
+        total_of(&income, "amount"),
+        19_000 - 400,
+        "fee income less the waiver"
+    );
+    let defaulters = report(&format!("defaulters?as_of={far}&min_days=30"))
+        .await
+        .json;
+    assert_eq!(defaulters["rows"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        defaulters["rows"][0][0], "Shah family",
+        "largest overdue first"
+    );
+    let idle = report(&format!("zero_activity?from=2020-01-01&to={far}"))
+        .await
+        .json;
+    let names: Vec<&str> = idle["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r[1].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, vec!["Quiet family"]);
+
+    let csv = actix_test::call_service(
+        &app,
+        actix_test::TestRequest::get()
+            .uri(&format!(
+                "/api/v1/reports/dues?group=family&as_of={far}&format=csv"
+            ))
+            .insert_header(("authorization", format!("Bearer {admin}")))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        csv.headers().get("content-type").expect("ct"),
+        "text/csv; charset=utf-8"
+    );
+    let body = String::from_utf8(actix_test::read_body(csv).await.to_vec()).expect("utf8");
+    assert!(
+        body.starts_with("family,not_due (PKR),days_0_30 (PKR)"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "Total,0.00,0.00,0.00,0.00,{}.00,{}.00",
+            owed / 100,
+            owed / 100
+        )),
+        "{body}"
+    );
+    let xlsx = actix_test::call_service(
+        &app,
+        actix_test::TestRequest::get()
+            .uri("/api/v1/reports/trial_balance?format=xlsx")
+            .insert_header(("authorization", format!("Bearer {admin}")))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    let bytes = actix_test::read_body(xlsx).await;
+    assert!(
+        bytes.starts_with(b"PK\x03\x04") && bytes.len() > 2000,
+        "an xlsx is a zip"
+    );
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("xlsx opens as zip");
+    assert!(zip.by_name("xl/worksheets/sheet1.xml").is_ok());
+
+    let t1 = login(&app, "alpha", "t1").await;
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/reports/trial_balance",
+            &t1,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/reports/nope", &admin, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }
