@@ -60,7 +60,7 @@ pub fn to_csv(t: &ReportTable) -> anyhow::Result<Vec<u8>> {
                 .map(|(cell, c)| cell_text(cell, c.kind, &t.currency)),
         )?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))
 }
 
 /// The report as an Excel workbook (.xlsx) with a title row, bold headers and a bold total.
@@ -88,14 +88,13 @@ pub fn to_xlsx(t: &ReportTable) -> anyhow::Result<Vec<u8>> {
         sheet.write_string_with_format(2, c as u16, &label, &bold)?;
     }
     let divisor = 10f64.powi(exp as i32);
-    let mut r = 3u32;
     let all: Vec<(&Vec<ReportCell>, bool)> = t
         .rows
         .iter()
         .map(|x| (x, false))
         .chain(t.totals.iter().map(|x| (x, true)))
         .collect();
-    for (row, is_total) in all {
+    for (r, (row, is_total)) in (3u32..).zip(all) {
         for (c, (cell, col)) in row.iter().zip(&t.columns).enumerate() {
             let c = c as u16;
             match (cell, col.kind) {
@@ -119,7 +118,6 @@ pub fn to_xlsx(t: &ReportTable) -> anyhow::Result<Vec<u8>> {
                 (ReportCell::Empty, _) => {}
             }
         }
-        r += 1;
     }
     sheet.autofit();
     Ok(book.save_to_buffer()?)
