@@ -1129,3 +1129,15 @@ pub struct ReportTable {
     /// Column totals (money and count columns), when the report has them.
     pub totals: Option<Vec<ReportCell>>,
 }
+
+/// A teacher's class and its register status on a date (`GET /api/v1/attendance/my-registers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MyRegister {
+    pub class_id: Uuid,
+    pub class_name: String,
+    pub on_date: NaiveDate,
+    pub enrolled: u32,
+    pub marked: u32,
+    pub taken: bool,
+}

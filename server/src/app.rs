@@ -158,6 +158,8 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(ledger::handlers::get_payment)
         .service(ledger::handlers::family_dues)
         .service(ledger::handlers::family_statement)
+        .service(ledger::handlers::family_invoices)
+        .service(ledger::handlers::family_payments)
         .service(ledger::handlers::grant_discount)
         .service(ledger::handlers::add_fine)
         .service(ledger::handlers::refund)
@@ -170,6 +172,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(attendance::handlers::student_attendance)
         .service(attendance::handlers::not_taken)
         .service(attendance::handlers::daily_summary)
+        .service(attendance::handlers::my_registers)
         .service(reports::handlers::report)
 }
 

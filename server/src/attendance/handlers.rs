@@ -4,7 +4,7 @@ use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{NaiveDate, Utc};
 use daftar_client_core::protocol::{
     AttendanceCode, ClassAttendanceGrid, CreateAttendanceCodeRequest, DailyAttendanceSummary,
-    MarkRegisterRequest, MarkRegisterResult, Problem, Register, RegisterNotTaken, Role,
+    MarkRegisterRequest, MarkRegisterResult, MyRegister, Problem, Register, RegisterNotTaken, Role,
     StudentAttendance,
 };
 use diesel::prelude::*;
@@ -285,6 +285,30 @@ pub async fn daily_summary(
                 None => service::school_today(conn, auth.school_id, Utc::now())?.0,
             };
             service::daily_summary(conn, auth.school_id, day)
+        })
+        .await?;
+    Ok(web::Json(out))
+}
+
+/// The caller's classes (teacher: assigned; office: all) and whether each whole-day register
+/// is taken on the date (default today at the school).
+#[utoipa::path(tag = "attendance", params(DayQuery), security(("bearer" = [])),
+    responses((status = 200, body = Vec<MyRegister>), (status = 403, body = Problem)))]
+#[get("/attendance/my-registers")]
+pub async fn my_registers(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    q: web::Query<DayQuery>,
+) -> ApiResult<web::Json<Vec<MyRegister>>> {
+    auth.require(&[Role::Admin, Role::Accountant, Role::Teacher])?;
+    let date = q.date;
+    let out = db
+        .run(move |conn| {
+            let day = match date {
+                Some(d) => d,
+                None => service::school_today(conn, auth.school_id, Utc::now())?.0,
+            };
+            service::my_registers(conn, &auth, day)
         })
         .await?;
     Ok(web::Json(out))

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use daftar_client_core::protocol::{
     AttendanceCategory, AttendanceCode, AttendanceMark, CategoryCounts, ClassAttendanceGrid,
     ClassDaySummary, DailyAttendanceSummary, GridRow, MarkRegisterRequest, MarkRegisterResult,
-    Register, RegisterNotTaken, Role, StudentAttendance, StudentDay,
+    MyRegister, Register, RegisterNotTaken, Role, StudentAttendance, StudentDay,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -782,4 +782,53 @@ pub fn daily_summary(
         counts: total,
         per_class,
     })
+}
+
+/// Register status on `on_date` of the classes the caller teaches (office: every active class).
+pub fn my_registers(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    on_date: NaiveDate,
+) -> ApiResult<Vec<MyRegister>> {
+    let school_id = auth.school_id;
+    let mut q = classes::table
+        .filter(classes::school_id.eq(school_id))
+        .filter(classes::active.eq(true))
+        .into_boxed();
+    if auth.role == Role::Teacher {
+        q = q.filter(classes::id.eq_any(access::teacher_class_ids(conn, school_id, auth.user_id)?));
+    }
+    let list: Vec<(Uuid, String)> = q
+        .order((classes::grade, classes::section, classes::name))
+        .select((classes::id, classes::name))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(list.len());
+    for (class_id, class_name) in list {
+        let enrolled = enrolled_on(conn, school_id, class_id, on_date)?.len() as u32;
+        let reg: Option<(Uuid, Option<DateTime<Utc>>)> = registers::table
+            .filter(registers::school_id.eq(school_id))
+            .filter(registers::class_id.eq(class_id))
+            .filter(registers::on_date.eq(on_date))
+            .filter(registers::period.eq(0))
+            .select((registers::id, registers::taken_at))
+            .first(conn)
+            .optional()?;
+        let marked = match reg {
+            Some((id, _)) => attendance_marks::table
+                .filter(attendance_marks::school_id.eq(school_id))
+                .filter(attendance_marks::register_id.eq(id))
+                .count()
+                .get_result::<i64>(conn)? as u32,
+            None => 0,
+        };
+        out.push(MyRegister {
+            class_id,
+            class_name,
+            on_date,
+            enrolled,
+            marked,
+            taken: reg.is_some_and(|r| r.1.is_some()),
+        });
+    }
+    Ok(out)
 }

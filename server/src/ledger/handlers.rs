@@ -4,9 +4,9 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::Utc;
 use daftar_client_core::protocol::{
     AddFineRequest, CreateFeeHeadRequest, CreateFeeScheduleRequest, Discount, FamilyDues,
-    FamilyStatement, FeeHead, FeeSchedule, Fine, GrantDiscountRequest, IssueInvoicesReport,
-    Payment, PaymentReversal, Problem, RecordPaymentRequest, Refund, RefundRequest,
-    ReversePaymentRequest, Role,
+    FamilyStatement, FeeHead, FeeSchedule, Fine, GrantDiscountRequest, InvoiceDue,
+    IssueInvoicesReport, Payment, PaymentReversal, Problem, RecordPaymentRequest, Refund,
+    RefundRequest, ReversePaymentRequest, Role,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -406,4 +406,48 @@ pub async fn reverse_payment(
         })
         .await?;
     Ok(web::Json(r))
+}
+
+/// Every invoice of a family with its lines and what is still owing (office, or a parent of
+/// that family).
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = Vec<InvoiceDue>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/families/{id}/invoices")]
+pub async fn family_invoices(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Vec<InvoiceDue>>> {
+    let id = id.into_inner();
+    let out = db
+        .run(move |conn| {
+            crate::roster::repo::family(conn, auth.school_id, id)
+                .map_err(|_| ApiError::NotFound("family"))?;
+            ensure_family(conn, &auth, Some(id))?;
+            service::family_invoices(conn, auth.school_id, id)
+        })
+        .await?;
+    Ok(web::Json(out))
+}
+
+/// A family's payments with receipt numbers and allocations, newest first (office, or a
+/// parent of that family).
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Payment>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/families/{id}/payments")]
+pub async fn family_payments(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Vec<Payment>>> {
+    let id = id.into_inner();
+    let out = db
+        .run(move |conn| {
+            crate::roster::repo::family(conn, auth.school_id, id)
+                .map_err(|_| ApiError::NotFound("family"))?;
+            ensure_family(conn, &auth, Some(id))?;
+            service::family_payments(conn, auth.school_id, id)
+        })
+        .await?;
+    Ok(web::Json(out))
 }

@@ -601,30 +601,11 @@ pub fn record_payment(
     load_payment(conn, school_id, req.id).map(Recorded::New)
 }
 
-/// What the family owes, from its invoice lines and allocations, plus its credit balance.
-pub fn family_dues(
-    conn: &mut PgConnection,
-    school_id: Uuid,
-    family_id: Uuid,
-) -> ApiResult<FamilyDues> {
-    let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
-    let credit = credit_balance(conn, school_id, family_id)?;
-    let mut invoices_out: Vec<InvoiceDue> = Vec::new();
-    let mut per_student: Vec<StudentDue> = Vec::new();
-    for r in &rows {
-        if r.outstanding <= 0 {
-            continue;
-        }
-        match per_student
-            .iter_mut()
-            .find(|s| s.student_id == r.student_id)
-        {
-            Some(s) => s.outstanding += r.outstanding,
-            None => per_student.push(StudentDue {
-                student_id: r.student_id,
-                outstanding: r.outstanding,
-            }),
-        }
+/// Groups invoice lines into invoices (payment order), keeping lines with `outstanding`
+/// at least `min_outstanding`; invoices without such lines are left out.
+fn group_invoices(rows: &[OpenLineRow], min_outstanding: i64) -> Vec<InvoiceDue> {
+    let mut out: Vec<InvoiceDue> = Vec::new();
+    for r in rows.iter().filter(|r| r.outstanding >= min_outstanding) {
         let line = InvoiceLineDue {
             invoice_line_id: r.invoice_line_id,
             description: r.description.clone(),
@@ -632,15 +613,12 @@ pub fn family_dues(
             amount: r.amount,
             outstanding: r.outstanding,
         };
-        match invoices_out
-            .iter_mut()
-            .find(|i| i.invoice_id == r.invoice_id)
-        {
+        match out.iter_mut().find(|i| i.invoice_id == r.invoice_id) {
             Some(inv) => {
                 inv.outstanding += r.outstanding;
                 inv.lines.push(line);
             }
-            None => invoices_out.push(InvoiceDue {
+            None => out.push(InvoiceDue {
                 invoice_id: r.invoice_id,
                 invoice_no: r.invoice_no,
                 student_id: r.student_id,
@@ -656,6 +634,57 @@ pub fn family_dues(
             }),
         }
     }
+    out
+}
+
+/// Every invoice of the family with every line and what is still owing, oldest due first.
+pub fn family_invoices(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<Vec<InvoiceDue>> {
+    let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
+    Ok(group_invoices(&rows, i64::MIN))
+}
+
+/// The family's payments with receipts and allocations, newest first.
+pub fn family_payments(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<Vec<Payment>> {
+    let ids: Vec<Uuid> = payments::table
+        .filter(payments::school_id.eq(school_id))
+        .filter(payments::family_id.eq(family_id))
+        .order((payments::received_at.desc(), payments::id.desc()))
+        .select(payments::id)
+        .load(conn)?;
+    ids.into_iter()
+        .map(|id| load_payment(conn, school_id, id))
+        .collect()
+}
+
+/// What the family owes, from its invoice lines and allocations, plus its credit balance.
+pub fn family_dues(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<FamilyDues> {
+    let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
+    let credit = credit_balance(conn, school_id, family_id)?;
+    let mut per_student: Vec<StudentDue> = Vec::new();
+    for r in rows.iter().filter(|r| r.outstanding > 0) {
+        match per_student
+            .iter_mut()
+            .find(|s| s.student_id == r.student_id)
+        {
+            Some(s) => s.outstanding += r.outstanding,
+            None => per_student.push(StudentDue {
+                student_id: r.student_id,
+                outstanding: r.outstanding,
+            }),
+        }
+    }
     let total: i64 = per_student.iter().map(|s| s.outstanding).sum();
     Ok(FamilyDues {
         family_id,
@@ -664,7 +693,7 @@ pub fn family_dues(
         credit_balance: credit,
         net_due: total - credit,
         per_student,
-        invoices: invoices_out,
+        invoices: group_invoices(&rows, 1),
     })
 }
 

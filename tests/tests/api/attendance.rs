@@ -178,6 +178,28 @@ async fn a_teacher_marks_the_class_in_one_request_and_absences_notify_guardians(
     .await;
     assert_eq!(grid.json["dates"].as_array().map(Vec::len), Some(1));
     assert_eq!(grid.json["rows"].as_array().map(Vec::len), Some(2));
+    let mine = send(
+        &app,
+        Method::GET,
+        "/api/v1/attendance/my-registers",
+        Some(&t1),
+        None,
+    )
+    .await
+    .json;
+    assert_eq!(
+        mine.as_array().map(Vec::len),
+        Some(1),
+        "only the teacher's class"
+    );
+    assert_eq!(
+        (
+            mine[0]["taken"].as_bool(),
+            mine[0]["marked"].as_i64(),
+            mine[0]["enrolled"].as_i64()
+        ),
+        (Some(true), Some(2), Some(2))
+    );
 
     // Parents see their own child's attendance only.
     let p1 = login(&app, "alpha", "p1").await;

@@ -403,6 +403,46 @@ async fn invoices_payments_credit_and_suspense_through_the_api() {
         .status,
         StatusCode::OK
     );
+    let receipts = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/payments", a.f1),
+        &p1_token,
+        None,
+    )
+    .await
+    .json;
+    let numbers: Vec<&str> = receipts
+        .as_array()
+        .expect("payments")
+        .iter()
+        .map(|p| p["receipt_no"].as_str().expect("no"))
+        .collect();
+    assert_eq!(
+        numbers,
+        vec!["S-000002", "S-000001"],
+        "newest first, with receipt numbers"
+    );
+    let invoices = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/invoices", a.f1),
+        &p1_token,
+        None,
+    )
+    .await
+    .json;
+    let outstanding: Vec<i64> = invoices
+        .as_array()
+        .expect("invoices")
+        .iter()
+        .map(|i| i["outstanding"].as_i64().expect("o"))
+        .collect();
+    assert_eq!(
+        outstanding,
+        vec![0, 0, 3700],
+        "paid invoices are listed too, oldest first"
+    );
     let t1 = login(&app, "alpha", "t1").await;
     assert_eq!(
         call(
