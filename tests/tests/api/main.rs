@@ -5,6 +5,7 @@ mod attendance;
 mod auth;
 mod generated;
 mod ledger;
+mod ledger_properties;
 mod oneroster;
 mod roster;
 mod schema_rules;
