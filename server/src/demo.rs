@@ -95,8 +95,8 @@ pub fn seed(
             logins.push(DemoLogin { role, username: username.into(), password: pw });
             Ok(user)
         };
-        login(conn, Role::Admin, "admin", "Principal Shazia Anwar")?;
-        login(conn, Role::Accountant, "accountant", "Accountant Naveed Iqbal")?;
+        let admin = login(conn, Role::Admin, "admin", "Principal Shazia Anwar")?;
+        let accountant = login(conn, Role::Accountant, "accountant", "Accountant Naveed Iqbal")?;
 
         let year = AcademicYearRow { school_id: sid, id: Uuid::now_v7(), name: "2026-27".into(), starts_on: date(2026, 4, 1), ends_on: date(2027, 3, 31), sourced_id: None, created_at: now };
         diesel::insert_into(academic_years::table).values(&year).execute(conn)?;
@@ -197,8 +197,191 @@ pub fn seed(
         for chunk in enrollment_rows.chunks(500) {
             diesel::insert_into(enrollments::table).values(chunk).execute(conn)?;
         }
+        let today = crate::schools::local_date(conn, sid, now)?;
+        seed_history(conn, sid, admin.id, accountant.id, &term_rows, &class_rows, &family_rows, &mut rng, today)?;
         let summary = serde_json::json!({ "students": student_rows.len(), "families": family_rows.len(), "guardians": guardian_rows.len(), "classes": class_rows.len() });
         AuditEntry::new(sid, Actor::SYSTEM, "school", sid).event(conn, "demo_seed", Some(&summary))?;
         Ok(logins)
     })
+}
+
+/// A term of invoices, a few weeks of payments (full, partial, sibling waterfalls, overpayments
+/// into credit, one bounced cheque) and the last two weeks of attendance, all through the same
+/// services the API uses, so every report is consistent by construction.
+#[allow(clippy::too_many_arguments)]
+fn seed_history(
+    conn: &mut PgConnection,
+    sid: Uuid,
+    admin: Uuid,
+    accountant: Uuid,
+    terms: &[TermRow],
+    classes: &[ClassRow],
+    families: &[FamilyRow],
+    rng: &mut StdRng,
+    today: NaiveDate,
+) -> ApiResult<()> {
+    use chrono::{Datelike, Duration, TimeZone};
+    use daftar_client_core::protocol::{
+        MarkException, MarkRegisterRequest, PaymentMethod, RecordPaymentRequest,
+    };
+
+    use crate::ledger::{adjustments, repo as ledger_repo, service as ledger};
+    use crate::schema::{fee_schedules, guardian_notifications};
+
+    let Some(term) = terms
+        .iter()
+        .filter(|t| t.starts_on <= today)
+        .next_back()
+        .or(terms.first())
+    else {
+        return Ok(());
+    };
+    let tuition = ledger_repo::create_fee_head(conn, sid, Uuid::now_v7(), "Tuition")?;
+    let exam = ledger_repo::create_fee_head(conn, sid, Uuid::now_v7(), "Examination")?;
+    for class in classes {
+        let grade: i64 = class.grade.parse().unwrap_or(1);
+        for (head, amount, due) in [
+            (&tuition, (6_000 + 500 * grade) * 100, 14),
+            (&exam, 1_500 * 100, 45),
+        ] {
+            diesel::insert_into(fee_schedules::table)
+                .values((
+                    fee_schedules::school_id.eq(sid),
+                    fee_schedules::id.eq(Uuid::now_v7()),
+                    fee_schedules::term_id.eq(term.id),
+                    fee_schedules::class_id.eq(class.id),
+                    fee_schedules::fee_head_id.eq(head.id),
+                    fee_schedules::amount.eq(amount),
+                    fee_schedules::due_on.eq(term.starts_on + Duration::days(due)),
+                ))
+                .execute(conn)?;
+        }
+    }
+    let office = Actor {
+        user_id: Some(accountant),
+        device_id: None,
+    };
+    ledger::issue_invoices(conn, sid, term.id, office, term.starts_on)?;
+
+    let tz = chrono_tz::Asia::Karachi;
+    let window_end = today.min(term.starts_on + Duration::days(60));
+    let span = (window_end - term.starts_on).num_days().max(4);
+    let mut cheque: Option<Uuid> = None;
+    for family in families {
+        let owed = ledger::family_dues(conn, sid, family.id)?.total_outstanding;
+        let roll: f64 = rng.gen();
+        let amount = if roll < 0.55 {
+            owed
+        } else if roll < 0.70 {
+            owed * rng.gen_range(30..80) / 100 / 100 * 100
+        } else if roll < 0.80 {
+            owed + rng.gen_range(5..20) * 100 * 100
+        } else {
+            0
+        };
+        if amount <= 0 {
+            continue;
+        }
+        let day = term.starts_on + Duration::days(rng.gen_range(3..span));
+        let received_at = tz
+            .with_ymd_and_hms(
+                day.year(),
+                day.month(),
+                day.day(),
+                rng.gen_range(8..14),
+                rng.gen_range(0..60),
+                0,
+            )
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(Utc::now);
+        let method = match (cheque.is_none(), rng.gen_range(0..20)) {
+            (true, _) => PaymentMethod::Cheque,
+            (_, 0..=11) => PaymentMethod::Cash,
+            (_, 12..=16) => PaymentMethod::BankTransfer,
+            _ => PaymentMethod::MobileMoney,
+        };
+        let req = RecordPaymentRequest {
+            id: Uuid::now_v7(),
+            family_id: Some(family.id),
+            amount,
+            currency: "PKR".into(),
+            method,
+            reference: (method == PaymentMethod::Cheque)
+                .then(|| format!("CHQ-{}", rng.gen_range(100_000..999_999))),
+            received_at: Some(received_at),
+        };
+        ledger::record_payment(conn, sid, office, &req)?;
+        if method == PaymentMethod::Cheque {
+            cheque = Some(req.id);
+        }
+    }
+    if let Some(bounced) = cheque {
+        adjustments::reverse_payment(
+            conn,
+            sid,
+            office,
+            bounced,
+            "cheque returned unpaid by the bank",
+        )?;
+    }
+
+    // Attendance: the ten school days (Mon–Fri) before today that fall in a term; today's
+    // registers are left for the teachers, so "not yet taken" has something to show.
+    let admin_user = crate::auth::AuthUser {
+        user_id: admin,
+        school_id: sid,
+        role: Role::Admin,
+        device_id: None,
+    };
+    let mut days = Vec::new();
+    let mut d = today - Duration::days(1);
+    while days.len() < 10 && d >= today - Duration::days(30) {
+        let weekday = d.weekday().number_from_monday();
+        if weekday <= 5 && terms.iter().any(|t| t.starts_on <= d && d <= t.ends_on) {
+            days.push(d);
+        }
+        d -= Duration::days(1);
+    }
+    for day in days.into_iter().rev() {
+        for class in classes {
+            let enrolled = crate::attendance::service::enrolled_on(conn, sid, class.id, day)?;
+            let exceptions = enrolled
+                .iter()
+                .filter_map(|(student, _)| match rng.gen_range(0..100) {
+                    0..=4 => Some(MarkException {
+                        student_id: *student,
+                        code: "A".into(),
+                    }),
+                    5..=7 => Some(MarkException {
+                        student_id: *student,
+                        code: "L".into(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let req = MarkRegisterRequest {
+                period: 0,
+                default_code: None,
+                exceptions,
+                reason: None,
+            };
+            crate::attendance::service::mark_register(
+                conn,
+                &admin_user,
+                class.id,
+                day,
+                &req,
+                Utc::now(),
+            )?;
+        }
+    }
+    // Past absences are history, not messages to send now.
+    diesel::update(guardian_notifications::table.filter(guardian_notifications::school_id.eq(sid)))
+        .set((
+            guardian_notifications::status.eq("sent"),
+            guardian_notifications::sent_at.eq(Some(Utc::now())),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -225,6 +225,76 @@ fn demo_serves_on_embedded_postgres_stops_it_on_ctrl_c_and_reuses_data() {
         "docs page served offline"
     );
 
+    // The demo has a term of invoices, weeks of payments and attendance; the reports agree.
+    let report = |q: &str| -> serde_json::Value {
+        ureq::get(&format!("{base}/api/v1/reports/{q}"))
+            .set("authorization", &format!("Bearer {token}"))
+            .call()
+            .expect("report")
+            .into_json()
+            .expect("json")
+    };
+    let col = |t: &serde_json::Value, key: &str| {
+        t["columns"]
+            .as_array()
+            .expect("cols")
+            .iter()
+            .position(|c| c["key"] == key)
+            .expect("col")
+    };
+    let total =
+        |t: &serde_json::Value, key: &str| t["totals"][col(t, key)].as_i64().expect("total");
+    let tb = report("trial_balance?as_of=2100-01-01");
+    assert_eq!(total(&tb, "debit"), total(&tb, "credit"));
+    let cash_and_bank: i64 = tb["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r[0] == "1000" || r[0] == "1010")
+        .map(|r| r[3].as_i64().unwrap_or(0) - r[4].as_i64().unwrap_or(0))
+        .sum();
+    let coll = report("collections?from=2000-01-01&to=2100-01-01");
+    assert!(
+        total(&coll, "receipts") > 200,
+        "weeks of payments: {}",
+        total(&coll, "receipts")
+    );
+    assert!(total(&coll, "reversed") > 0, "one bounced cheque");
+    assert_eq!(
+        total(&coll, "net"),
+        cash_and_bank,
+        "collections equal the journal's cash and bank"
+    );
+    let dues = report("dues?group=class&as_of=2100-01-01");
+    assert!(total(&dues, "total") > 0, "some families still owe");
+    let marks: serde_json::Value = ureq::get(&format!("{base}/api/v1/students?limit=1"))
+        .set("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("students")
+        .into_json()
+        .expect("json");
+    let first = marks["items"][0]["id"].as_str().expect("id").to_string();
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(40);
+    let history: serde_json::Value = ureq::get(&format!(
+        "{base}/api/v1/students/{first}/attendance?from={from}&to={today}"
+    ))
+    .set("authorization", &format!("Bearer {token}"))
+    .call()
+    .expect("attendance")
+    .into_json()
+    .expect("json");
+    // The demo year is 2026-27; inside it, the last ten school days have registers.
+    let in_demo_year = (chrono::NaiveDate::from_ymd_opt(2026, 4, 15).expect("d")
+        ..=chrono::NaiveDate::from_ymd_opt(2027, 3, 31).expect("d"))
+        .contains(&today);
+    if in_demo_year {
+        assert!(
+            history["days"].as_array().map(Vec::len).unwrap_or(0) >= 5,
+            "attendance history seeded: {history}"
+        );
+    }
+
     let out = interrupt_and_wait(child);
     assert!(out.contains("password=demo-password-1"), "{out}");
     let pgdata = data.join("postgres/pgdata");
