@@ -230,8 +230,7 @@ fn seed_history(
 
     let Some(term) = terms
         .iter()
-        .filter(|t| t.starts_on <= today)
-        .next_back()
+        .rfind(|t| t.starts_on <= today)
         .or(terms.first())
     else {
         return Ok(());
