@@ -1141,3 +1141,37 @@ pub struct MyRegister {
     pub marked: u32,
     pub taken: bool,
 }
+
+/// An account of the school's chart (`GET /api/v1/accounts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Account {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    /// `asset`, `liability`, `equity`, `income`, `contra_income` or `expense`.
+    pub kind: String,
+    /// Set on the accounts the system posts to (`cash`, `receivable`, …).
+    pub system_key: Option<String>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/accounts` (admin, accountant): add an account to the chart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateAccountRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    /// 1..=20 of letters, digits, `.` and `-`; unique in the school.
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+}
+
+/// `POST /api/v1/payments/{id}/assign` (office): a payment held in Suspense is given to the
+/// family it belongs to; it is then allocated like any payment of that family.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AssignSuspenseRequest {
+    pub family_id: Uuid,
+}

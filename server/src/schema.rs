@@ -448,6 +448,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    suspense_resolutions (school_id, payment_id) {
+        school_id -> Uuid,
+        payment_id -> Uuid,
+        family_id -> Uuid,
+        journal_entry_id -> Uuid,
+        resolved_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     terms (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -526,6 +537,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     schools,
     student_guardians,
     students,
+    suspense_resolutions,
     terms,
     users,
 );

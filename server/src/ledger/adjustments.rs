@@ -20,7 +20,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::roster::validate;
 use crate::schema::{
     discounts, fines, invoice_lines, invoices, journal_lines, payment_reversals, payments, refunds,
-    users,
+    suspense_resolutions, users,
 };
 
 /// Name of the fee head fines are posted to (created on first fine).
@@ -510,7 +510,16 @@ pub fn reverse_payment(
         .first(conn)
         .optional()?
         .ok_or(ApiError::NotFound("payment"))?;
-    if let Some(family) = payment.family_id {
+    let resolution: Option<(Uuid, Uuid)> = suspense_resolutions::table
+        .find((school_id, payment_id))
+        .select((
+            suspense_resolutions::family_id,
+            suspense_resolutions::journal_entry_id,
+        ))
+        .first(conn)
+        .optional()?;
+    let family_of_payment = payment.family_id.or(resolution.map(|r| r.0));
+    if let Some(family) = family_of_payment {
         super::service::lock_family(conn, school_id, family)?;
     }
     if let Some((entry, stored_reason)) = payment_reversals::table
@@ -545,8 +554,20 @@ pub fn reverse_payment(
             payment_reversals::reversed_by.eq(actor.user_id),
         ))
         .execute(conn)?;
+    if let Some((_, assignment)) = resolution {
+        reverse_entry(
+            conn,
+            school_id,
+            actor,
+            assignment,
+            format!(
+                "Reversal of the Suspense assignment of receipt {}",
+                payment.receipt_no
+            ),
+        )?;
+    }
     let mut undone = 0u32;
-    if let Some(family) = payment.family_id {
+    if let Some(family) = family_of_payment {
         while credit_balance(conn, school_id, family)? < 0 {
             let latest = repo::latest_open_credit_application(conn, school_id, family)?;
             let Some(application) = latest else {

@@ -3,16 +3,16 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::Utc;
 use daftar_client_core::protocol::{
-    AddFineRequest, CreateFeeHeadRequest, CreateFeeScheduleRequest, Discount, FamilyDues,
-    FamilyStatement, FeeHead, FeeSchedule, Fine, GrantDiscountRequest, InvoiceDue,
-    IssueInvoicesReport, Payment, PaymentReversal, Problem, RecordPaymentRequest, Refund,
-    RefundRequest, ReversePaymentRequest, Role,
+    Account, AddFineRequest, AssignSuspenseRequest, CreateAccountRequest, CreateFeeHeadRequest,
+    CreateFeeScheduleRequest, Discount, FamilyDues, FamilyStatement, FeeHead, FeeSchedule, Fine,
+    GrantDiscountRequest, InvoiceDue, IssueInvoicesReport, Payment, PaymentReversal, Problem,
+    RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest, Role,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::adjustments;
-use super::models::{FeeHeadRow, FeeScheduleRow};
+use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
 use super::repo;
 use super::service::{self, Recorded};
 use crate::audit::{Actor, AuditEntry};
@@ -21,7 +21,7 @@ use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::roster::{access, validate};
-use crate::schema::{classes, fee_heads, fee_schedules, terms};
+use crate::schema::{accounts, classes, fee_heads, fee_schedules, terms};
 
 fn head_wire(r: FeeHeadRow) -> FeeHead {
     FeeHead {
@@ -450,4 +450,134 @@ pub async fn family_payments(
         })
         .await?;
     Ok(web::Json(out))
+}
+
+/// The school's chart of accounts (office), by code.
+#[utoipa::path(tag = "fees", security(("bearer" = [])), responses((status = 200, body = Vec<Account>), (status = 403, body = Problem)))]
+#[get("/accounts")]
+pub async fn list_accounts(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<Vec<Account>>> {
+    auth.require_office()?;
+    let rows: Vec<AccountRow> = db
+        .run(move |conn| {
+            repo::ensure_chart(conn, auth.school_id)?;
+            Ok(accounts::table
+                .filter(accounts::school_id.eq(auth.school_id))
+                .order(accounts::code)
+                .select(AccountRow::as_select())
+                .load(conn)?)
+        })
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|a| Account {
+                id: a.id,
+                code: a.code,
+                name: a.name,
+                kind: a.kind,
+                system_key: a.system_key,
+                active: a.active,
+            })
+            .collect(),
+    ))
+}
+
+/// Add an account to the chart (office), e.g. an expense or a second bank account.
+#[utoipa::path(tag = "fees", request_body = CreateAccountRequest, security(("bearer" = [])),
+    responses((status = 201, body = Account), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/accounts")]
+pub async fn create_account(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<CreateAccountRequest>,
+) -> ApiResult<HttpResponse> {
+    auth.require_office()?;
+    let req = body.into_inner();
+    let code = req.code.trim().to_string();
+    if code.is_empty()
+        || code.len() > 20
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(ApiError::validation(
+            "code",
+            "must be 1 to 20 letters, digits, . or -",
+        ));
+    }
+    if !matches!(
+        req.kind.as_str(),
+        "asset" | "liability" | "equity" | "income" | "contra_income" | "expense"
+    ) {
+        return Err(ApiError::validation(
+            "kind",
+            "must be asset, liability, equity, income, contra_income or expense",
+        ));
+    }
+    let row = AccountRow {
+        school_id: auth.school_id,
+        id: req.id.unwrap_or_else(Uuid::now_v7),
+        code,
+        name: validate::text("name", &req.name, 200)?,
+        kind: req.kind,
+        system_key: None,
+        active: true,
+        created_at: Utc::now(),
+    };
+    let row = db
+        .transaction(move |conn| {
+            repo::ensure_chart(conn, auth.school_id)?;
+            diesel::insert_into(accounts::table)
+                .values(&row)
+                .execute(conn)?;
+            AuditEntry::new(auth.school_id, Actor::from(&auth), "account", row.id)
+                .created(conn, &row)?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Account {
+        id: row.id,
+        code: row.code,
+        name: row.name,
+        kind: row.kind,
+        system_key: row.system_key,
+        active: row.active,
+    }))
+}
+
+/// Payments held in Suspense (no or unknown family), oldest first, for the office to resolve.
+#[utoipa::path(tag = "fees", security(("bearer" = [])), responses((status = 200, body = Vec<Payment>), (status = 403, body = Problem)))]
+#[get("/payments/suspense")]
+pub async fn list_suspense(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<Vec<Payment>>> {
+    auth.require_office()?;
+    Ok(web::Json(
+        db.run(move |conn| service::suspense_payments(conn, auth.school_id))
+            .await?,
+    ))
+}
+
+/// Give a Suspense payment to its family (office); it is allocated like a payment of that
+/// family. Idempotent for the same family.
+#[utoipa::path(tag = "fees", request_body = AssignSuspenseRequest, security(("bearer" = [])),
+    responses((status = 200, body = Payment), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/payments/{id}/assign")]
+pub async fn assign_suspense(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: Json<AssignSuspenseRequest>,
+) -> ApiResult<web::Json<Payment>> {
+    auth.require_office()?;
+    let (payment, family) = (id.into_inner(), body.family_id);
+    let p = db
+        .transaction(move |conn| {
+            service::assign_suspense(conn, auth.school_id, Actor::from(&auth), payment, family)
+        })
+        .await?;
+    Ok(web::Json(p))
 }

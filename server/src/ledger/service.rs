@@ -19,7 +19,8 @@ use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{
     allocations, devices, enrollments, families, fee_heads, fee_schedules, invoice_lines, invoices,
-    journal_entries, journal_lines, payments, schools, students,
+    journal_entries, journal_lines, payment_reversals, payments, schools, students,
+    suspense_resolutions,
 };
 
 /// Receipt series of payments recorded without an enrolled device (the web/API).
@@ -343,7 +344,8 @@ fn method_from(s: &str) -> PaymentMethod {
     }
 }
 
-/// The stored payment as the API shows it, with its allocations.
+/// The stored payment as the API shows it, with its allocations. A Suspense payment that the
+/// office has since assigned shows its family and the allocations of the assignment.
 pub fn load_payment(conn: &mut PgConnection, school_id: Uuid, id: Uuid) -> ApiResult<Payment> {
     let p: PaymentRow = payments::table
         .find((school_id, id))
@@ -351,6 +353,15 @@ pub fn load_payment(conn: &mut PgConnection, school_id: Uuid, id: Uuid) -> ApiRe
         .first(conn)
         .optional()?
         .ok_or(ApiError::NotFound("payment"))?;
+    let resolution: Option<(Uuid, Uuid)> = suspense_resolutions::table
+        .find((school_id, id))
+        .select((
+            suspense_resolutions::family_id,
+            suspense_resolutions::journal_entry_id,
+        ))
+        .first(conn)
+        .optional()?;
+    let allocating_entry = resolution.map(|r| r.1).unwrap_or(p.journal_entry_id);
     let allocs: Vec<(Uuid, Uuid, Uuid, i64)> = allocations::table
         .inner_join(
             invoice_lines::table.on(invoice_lines::school_id
@@ -363,7 +374,7 @@ pub fn load_payment(conn: &mut PgConnection, school_id: Uuid, id: Uuid) -> ApiRe
                 .and(invoices::id.eq(invoice_lines::invoice_id))),
         )
         .filter(allocations::school_id.eq(school_id))
-        .filter(allocations::journal_entry_id.eq(p.journal_entry_id))
+        .filter(allocations::journal_entry_id.eq(allocating_entry))
         .order((
             invoice_lines::due_on,
             invoices::invoice_no,
@@ -376,10 +387,15 @@ pub fn load_payment(conn: &mut PgConnection, school_id: Uuid, id: Uuid) -> ApiRe
             allocations::amount,
         ))
         .load(conn)?;
+    let allocated: i64 = allocs.iter().map(|a| a.3).sum();
+    let (family_id, to_credit, to_suspense) = match resolution {
+        Some((family, _)) => (Some(family), p.amount - allocated, 0),
+        None => (p.family_id, p.to_credit, p.to_suspense),
+    };
     Ok(Payment {
         id: p.id,
         receipt_no: p.receipt_no,
-        family_id: p.family_id,
+        family_id,
         amount: p.amount,
         currency: p.currency,
         method: method_from(&p.method),
@@ -396,10 +412,168 @@ pub fn load_payment(conn: &mut PgConnection, school_id: Uuid, id: Uuid) -> ApiRe
                 },
             )
             .collect(),
-        to_credit: p.to_credit,
-        to_suspense: p.to_suspense,
+        to_credit,
+        to_suspense,
         journal_entry_id: p.journal_entry_id,
     })
+}
+
+/// Payments still held in Suspense (no family, not reversed, not yet assigned), oldest first.
+pub fn suspense_payments(conn: &mut PgConnection, school_id: Uuid) -> ApiResult<Vec<Payment>> {
+    let ids: Vec<Uuid> = payments::table
+        .filter(payments::school_id.eq(school_id))
+        .filter(payments::to_suspense.gt(0))
+        .filter(diesel::dsl::not(
+            payments::id.eq_any(
+                suspense_resolutions::table
+                    .filter(suspense_resolutions::school_id.eq(school_id))
+                    .select(suspense_resolutions::payment_id),
+            ),
+        ))
+        .filter(diesel::dsl::not(
+            payments::id.eq_any(
+                payment_reversals::table
+                    .filter(payment_reversals::school_id.eq(school_id))
+                    .select(payment_reversals::payment_id),
+            ),
+        ))
+        .order(payments::received_at)
+        .select(payments::id)
+        .load(conn)?;
+    ids.into_iter()
+        .map(|id| load_payment(conn, school_id, id))
+        .collect()
+}
+
+/// Gives a Suspense payment to `family_id`: Dr Suspense, Cr Receivable (allocated oldest due
+/// first with `daftar_client_core::ledger::allocate`), Cr Family Credit (excess). Idempotent
+/// for the same family.
+///
+/// Errors: 404 unknown payment; validation naming `family_id`; 422 `not_in_suspense`; 409
+/// `already_assigned` (to another family) or `payment_reversed`.
+pub fn assign_suspense(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    actor: Actor,
+    payment_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<Payment> {
+    let p: PaymentRow = payments::table
+        .find((school_id, payment_id))
+        .select(PaymentRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("payment"))?;
+    if p.to_suspense == 0 {
+        return Err(ApiError::Unprocessable {
+            code: "not_in_suspense",
+            detail: format!("receipt {} was not held in Suspense", p.receipt_no),
+        });
+    }
+    if let Some(existing) = suspense_resolutions::table
+        .find((school_id, payment_id))
+        .select(suspense_resolutions::family_id)
+        .first::<Uuid>(conn)
+        .optional()?
+    {
+        if existing == family_id {
+            return load_payment(conn, school_id, payment_id);
+        }
+        return Err(ApiError::Conflict {
+            code: "already_assigned",
+            detail: format!(
+                "receipt {} was already assigned to family {existing}",
+                p.receipt_no
+            ),
+        });
+    }
+    let reversed: i64 = payment_reversals::table
+        .find((school_id, payment_id))
+        .count()
+        .get_result(conn)?;
+    if reversed > 0 {
+        return Err(ApiError::Conflict {
+            code: "payment_reversed",
+            detail: format!("receipt {} was reversed", p.receipt_no),
+        });
+    }
+    if lock_family(conn, school_id, family_id)?.is_none() {
+        return Err(ApiError::validation(
+            "family_id",
+            "no such family in this school",
+        ));
+    }
+    let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
+    let plan = allocate(p.to_suspense, &open_lines(&rows))
+        .map_err(|e| ApiError::validation("amount", e.to_string()))?;
+    let student_of: HashMap<Uuid, Uuid> = rows
+        .iter()
+        .map(|r| (r.invoice_line_id, r.student_id))
+        .collect();
+    let suspense = repo::system_account(conn, school_id, "suspense")?;
+    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let credit = repo::system_account(conn, school_id, "family_credit")?;
+    let mut postings = vec![Posting {
+        account_id: suspense,
+        amount: p.to_suspense,
+        family_id: None,
+        student_id: None,
+    }];
+    postings.extend(per_student_credits(
+        &plan
+            .allocations
+            .iter()
+            .map(|a| (student_of[&a.invoice_line_id], a.amount))
+            .collect::<Vec<_>>(),
+        receivable,
+        family_id,
+    ));
+    postings.push(Posting {
+        account_id: credit,
+        amount: -plan.unallocated,
+        family_id: Some(family_id),
+        student_id: None,
+    });
+    let on = crate::schools::local_date(conn, school_id, Utc::now())?;
+    let entry = repo::post_entry(
+        conn,
+        school_id,
+        &EntryHeader {
+            kind: "adjustment",
+            occurred_on: on,
+            memo: format!("Receipt {} moved from Suspense to family", p.receipt_no),
+            reverses_entry_id: None,
+            posted_by: actor.user_id,
+            device_id: actor.device_id,
+        },
+        &postings,
+    )?;
+    repo::insert_allocations(
+        conn,
+        school_id,
+        entry.id,
+        &plan
+            .allocations
+            .iter()
+            .map(|a| (a.invoice_line_id, a.amount))
+            .collect::<Vec<_>>(),
+    )?;
+    diesel::insert_into(suspense_resolutions::table)
+        .values((
+            suspense_resolutions::school_id.eq(school_id),
+            suspense_resolutions::payment_id.eq(payment_id),
+            suspense_resolutions::family_id.eq(family_id),
+            suspense_resolutions::journal_entry_id.eq(entry.id),
+            suspense_resolutions::resolved_by.eq(actor.user_id),
+        ))
+        .execute(conn)?;
+    AuditEntry::new(school_id, actor, "payment", payment_id).event(
+        conn,
+        "assign_from_suspense",
+        Some(&serde_json::json!({ "family_id": family_id })),
+    )?;
+    load_payment(conn, school_id, payment_id)
 }
 
 /// SHA-256 of the request's canonical JSON: what makes a replay "the same request".
@@ -655,7 +829,14 @@ pub fn family_payments(
 ) -> ApiResult<Vec<Payment>> {
     let ids: Vec<Uuid> = payments::table
         .filter(payments::school_id.eq(school_id))
-        .filter(payments::family_id.eq(family_id))
+        .filter(
+            payments::family_id.eq(family_id).or(payments::id.eq_any(
+                suspense_resolutions::table
+                    .filter(suspense_resolutions::school_id.eq(school_id))
+                    .filter(suspense_resolutions::family_id.eq(family_id))
+                    .select(suspense_resolutions::payment_id),
+            )),
+        )
         .order((payments::received_at.desc(), payments::id.desc()))
         .select(payments::id)
         .load(conn)?;

@@ -1023,3 +1023,167 @@ async fn reports_agree_with_the_journal_and_export_as_csv_and_xlsx() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[actix_web::test]
+async fn suspense_cash_is_listed_and_assigned_and_accountants_add_accounts() {
+    let t = TestApp::new();
+    let app = actix_test::init_service(build_app(t.state.clone())).await;
+    let (a, _term1, _tuition) = billed(&t, &app).await;
+    let admin = a.admin.clone();
+    let unknown = Uuid::now_v7();
+    let held = call(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        &admin,
+        Some(json!({"id": unknown, "amount": 7000, "currency": "PKR", "method": "cash"})),
+    )
+    .await;
+    assert_eq!(held.json["to_suspense"], 7000);
+    let list = call(&app, Method::GET, "/api/v1/payments/suspense", &admin, None).await;
+    assert_eq!(list.json.as_array().map(Vec::len), Some(1));
+
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{unknown}/assign"),
+        &admin,
+        Some(json!({"family_id": a.f2})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        (
+            r.json["family_id"].as_str(),
+            r.json["to_credit"].as_i64(),
+            r.json["to_suspense"].as_i64()
+        ),
+        (Some(a.f2.to_string().as_str()), Some(500), Some(0))
+    );
+    assert_eq!(amounts(&r.json), vec![1500, 5000]);
+    let again = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{unknown}/assign"),
+        &admin,
+        Some(json!({"family_id": a.f2})),
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "idempotent for the same family"
+    );
+    let other = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{unknown}/assign"),
+        &admin,
+        Some(json!({"family_id": a.f1})),
+    )
+    .await;
+    assert_eq!(
+        (other.status, other.code()),
+        (StatusCode::CONFLICT, "already_assigned")
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/payments/suspense", &admin, None)
+            .await
+            .json
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let f2_payments = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/payments", a.f2),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(f2_payments.json.as_array().map(Vec::len), Some(1));
+    let dues = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/dues", a.f2),
+        &admin,
+        None,
+    )
+    .await
+    .json;
+    assert_eq!(
+        (
+            dues["total_outstanding"].as_i64(),
+            dues["credit_balance"].as_i64()
+        ),
+        (Some(0), Some(500))
+    );
+
+    // Reversing an assigned Suspense payment undoes the assignment too.
+    let rev = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/payments/{unknown}/reversal"),
+        &admin,
+        Some(json!({"reason": "counterfeit notes"})),
+    )
+    .await;
+    assert_eq!(rev.status, StatusCode::OK, "{}", rev.json);
+    let dues = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/families/{}/dues", a.f2),
+        &admin,
+        None,
+    )
+    .await
+    .json;
+    assert_eq!(
+        (
+            dues["total_outstanding"].as_i64(),
+            dues["credit_balance"].as_i64()
+        ),
+        (Some(6500), Some(0))
+    );
+    let mut conn = t.tdb.conn();
+    let suspense = count(&mut conn, "SELECT coalesce(sum(l.amount), 0)::bigint AS n FROM journal_lines l JOIN accounts ac ON ac.school_id = l.school_id AND ac.id = l.account_id WHERE ac.system_key = 'suspense'");
+    assert_eq!(suspense, 0, "Suspense is back to zero");
+
+    let acct = login(&app, "alpha", "acct").await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/accounts",
+        &acct,
+        Some(json!({"code": "5100", "name": "Utilities", "kind": "expense"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let dup = call(
+        &app,
+        Method::POST,
+        "/api/v1/accounts",
+        &acct,
+        Some(json!({"code": "5100", "name": "Again", "kind": "expense"})),
+    )
+    .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    let bad = call(
+        &app,
+        Method::POST,
+        "/api/v1/accounts",
+        &acct,
+        Some(json!({"code": "5200", "name": "X", "kind": "magic"})),
+    )
+    .await;
+    assert_eq!(bad.json["field"], "kind");
+    let chart = call(&app, Method::GET, "/api/v1/accounts", &acct, None)
+        .await
+        .json;
+    assert!(chart
+        .as_array()
+        .expect("chart")
+        .iter()
+        .any(|x| x["code"] == "5100"));
+}

@@ -1,0 +1,463 @@
+//! `daftar-bench`: the performance figures of issue #3, measured through the HTTP API of the
+//! release server binary, against an embedded (durable, fsync on) PostgreSQL cluster holding
+//! the demo school plus a bulk school of 100,000 students and 1,000,000 invoice lines.
+//!
+//! Run (see BENCHMARKS.md):
+//! `cargo build --release -p daftar-server -p daftar-tests && target/release/daftar-bench`
+//!
+//! Prints throughput, p50/p99/max latency per workload and the server's peak RSS (VmHWM).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::Parser;
+use daftar_client_core::protocol::Role;
+use daftar_server::auth::password;
+use daftar_server::db::run_migrations;
+use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
+use daftar_server::{demo, ledger, schools};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Benchmark the Daftar server (issue #3 performance targets).
+#[derive(Debug, Parser)]
+struct Args {
+    /// Payments to record.
+    #[arg(long, default_value_t = 4000)]
+    payments: usize,
+    /// 40-student registers to mark.
+    #[arg(long, default_value_t = 2000)]
+    registers: usize,
+    /// Family dues lookups in the bulk school.
+    #[arg(long, default_value_t = 4000)]
+    lookups: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Students in the bulk school (10 invoice lines each).
+    #[arg(long, default_value_t = 100_000)]
+    students: i64,
+    /// The release server binary (default: beside this binary).
+    #[arg(long)]
+    server: Option<PathBuf>,
+}
+
+const PASSWORD: &str = "bench-password-1";
+const SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::Builder::new()
+        .prefix("daftar-bench-")
+        .tempdir_in("/tmp")?;
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let cluster = EmbeddedCluster::start(&ClusterOptions::new(dir.path().join("pg")))?;
+    let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
+    diesel::sql_query("CREATE DATABASE bench").execute(&mut admin)?;
+    let url = cluster.url("bench");
+    let mut conn = PgConnection::establish(&url)?;
+    run_migrations(&mut conn)?;
+
+    let t = Instant::now();
+    demo::seed(&mut conn, Some(PASSWORD), &password::hash).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let classes = bench_classes(&mut conn)?;
+    eprintln!(
+        "demo school seeded + {} bench classes of 40 in {:.1} s",
+        classes.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let families = bulk_school(&mut conn, args.students)?;
+    eprintln!(
+        "bulk school: {} students, {} invoice lines, {} families loaded in {:.1} s",
+        args.students,
+        args.students * 10,
+        families.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let server_bin = args.server.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("daftar-server")))
+            .unwrap_or_default()
+    });
+    if !server_bin.is_file() {
+        bail!(
+            "server binary {} not found: cargo build --release -p daftar-server",
+            server_bin.display()
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut server = Server(
+        Command::new(&server_bin)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", &url)
+            .env("DAFTAR_JWT_SECRET", SECRET)
+            .env("DAFTAR_DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the server")?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, &mut server.0)?;
+
+    let office = login(&base, "demo", "accountant")?;
+    let admin_token = login(&base, "demo", "admin")?;
+    let bulk_token = login(&base, "bulk", "admin")?;
+    let demo_families: Vec<Uuid> = daftar_server::schema::families::table
+        .inner_join(daftar_server::schema::schools::table)
+        .filter(daftar_server::schema::schools::slug.eq("demo"))
+        .select(daftar_server::schema::families::id)
+        .load(&mut conn)?;
+
+    println!("| workload | requests | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | max (ms) |");
+    println!("|---|---|---|---|---|---|---|");
+
+    let fam = Arc::new(demo_families);
+    let payments = run(args.payments, args.concurrency, {
+        let (base, office, fam) = (base.clone(), office.clone(), fam.clone());
+        move |i, rng| {
+            let family = fam[rng.gen_range(0..fam.len())];
+            let body = json!({"id": Uuid::now_v7(), "family_id": family, "amount": rng.gen_range(10..500) * 100, "currency": "PKR", "method": if i % 3 == 0 { "bank_transfer" } else { "cash" }});
+            post(&format!("{base}/api/v1/payments"), &office, &body, 201)
+        }
+    })?;
+    payments.print("record payment (POST /api/v1/payments)", args.concurrency);
+
+    let today = Utc::now().date_naive();
+    let cls = Arc::new(classes);
+    let registers = run(args.registers, args.concurrency, {
+        let (base, token, cls) = (base.clone(), admin_token.clone(), cls.clone());
+        move |i, rng| {
+            // Every request a distinct register: class i mod n, day i / n days ago.
+            let (class, students) = &cls[i % cls.len()];
+            let day = today - chrono::Duration::days((i / cls.len()) as i64 + 1);
+            let exceptions: Vec<Value> = (0..rng.gen_range(0..4)).map(|_| json!({"student_id": students[rng.gen_range(0..students.len())], "code": "A"})).collect();
+            put(
+                &format!("{base}/api/v1/classes/{class}/registers/{day}"),
+                &token,
+                &json!({"exceptions": exceptions}),
+            )
+        }
+    })?;
+    registers.print(
+        "mark a 40-student register (PUT /api/v1/classes/{id}/registers/{date})",
+        args.concurrency,
+    );
+
+    let bulk_fams = Arc::new(families);
+    let lookups = run(args.lookups, args.concurrency.min(4), {
+        let (base, token, fams) = (base.clone(), bulk_token.clone(), bulk_fams.clone());
+        move |_, rng| {
+            get(
+                &format!(
+                    "{base}/api/v1/families/{}/dues",
+                    fams[rng.gen_range(0..fams.len())]
+                ),
+                &token,
+            )
+        }
+    })?;
+    lookups.print(
+        "family dues lookup, 100k students / 1M lines (GET /api/v1/families/{id}/dues)",
+        args.concurrency.min(4),
+    );
+
+    let rss = peak_rss_kib(server.0.id()).unwrap_or(0);
+    println!("\nserver peak RSS (VmHWM): {:.1} MiB", rss as f64 / 1024.0);
+    Ok(())
+}
+
+/// Kills the server when the bench ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_ready(base: &str, child: &mut Child) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if ureq::get(&format!("{base}/readyz")).call().is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("server exited: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("server not ready in 60 s")
+}
+
+fn login(base: &str, school: &str, username: &str) -> anyhow::Result<String> {
+    let v: Value = ureq::post(&format!("{base}/api/v1/auth/login"))
+        .send_json(json!({"school": school, "username": username, "password": PASSWORD}))?
+        .into_json()?;
+    Ok(v["access_token"].as_str().context("no token")?.to_string())
+}
+
+fn post(url: &str, token: &str, body: &Value, want: u16) -> anyhow::Result<()> {
+    let r = ureq::post(url)
+        .set("authorization", &format!("Bearer {token}"))
+        .send_json(body)?;
+    if r.status() != want {
+        bail!("{url}: status {}", r.status());
+    }
+    Ok(())
+}
+
+fn put(url: &str, token: &str, body: &Value) -> anyhow::Result<()> {
+    ureq::put(url)
+        .set("authorization", &format!("Bearer {token}"))
+        .send_json(body)?;
+    Ok(())
+}
+
+fn get(url: &str, token: &str) -> anyhow::Result<()> {
+    let r = ureq::get(url)
+        .set("authorization", &format!("Bearer {token}"))
+        .call()?;
+    let _ = r.into_string()?;
+    Ok(())
+}
+
+struct Figures {
+    n: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    fn pct(&self, p: f64) -> f64 {
+        let i =
+            ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len()) - 1;
+        self.latencies[i].as_secs_f64() * 1000.0
+    }
+
+    fn print(&self, name: &str, concurrency: usize) {
+        println!(
+            "| {name} | {} | {concurrency} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            self.n,
+            self.n as f64 / self.wall.as_secs_f64(),
+            self.pct(0.50),
+            self.pct(0.99),
+            self.pct(1.0)
+        );
+    }
+}
+
+/// Runs `n` requests over `concurrency` threads (after 2% warm-up requests that are not
+/// measured); every request must succeed.
+fn run<F>(n: usize, concurrency: usize, f: F) -> anyhow::Result<Figures>
+where
+    F: Fn(usize, &mut rand::rngs::StdRng) -> anyhow::Result<()> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    let warm = (n / 50).max(concurrency);
+    let next = Arc::new(AtomicUsize::new(0));
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    // Warm-up, single-threaded.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    for i in 0..warm {
+        f(n + i, &mut rng)?;
+    }
+    let begin = Instant::now();
+    let threads: Vec<_> = (0..concurrency)
+        .map(|t| {
+            let (f, next, lat, errors) = (f.clone(), next.clone(), lat.clone(), errors.clone());
+            std::thread::spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(100 + t as u64);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let t0 = Instant::now();
+                    match f(i, &mut rng) {
+                        Ok(()) => lat.lock().map(|mut l| l.push(t0.elapsed())).unwrap_or(()),
+                        Err(e) => errors
+                            .lock()
+                            .map(|mut v| v.push(e.to_string()))
+                            .unwrap_or(()),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    let wall = begin.elapsed();
+    let errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
+    if !errors.is_empty() {
+        bail!("{} requests failed; first: {}", errors.len(), errors[0]);
+    }
+    let mut latencies = lat.lock().map(|l| l.clone()).unwrap_or_default();
+    latencies.sort();
+    Ok(Figures { n, wall, latencies })
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// 40 classes of exactly 40 demo students each, in a term covering the last 120 days.
+fn bench_classes(conn: &mut PgConnection) -> anyhow::Result<Vec<(Uuid, Vec<Uuid>)>> {
+    use daftar_server::schema::{academic_years, classes, enrollments, schools, students, terms};
+    let sid: Uuid = schools::table
+        .filter(schools::slug.eq("demo"))
+        .select(schools::id)
+        .first(conn)?;
+    let today = Utc::now().date_naive();
+    let (start, end) = (
+        today - chrono::Duration::days(120),
+        today + chrono::Duration::days(10),
+    );
+    let year = Uuid::now_v7();
+    diesel::insert_into(academic_years::table)
+        .values((
+            academic_years::school_id.eq(sid),
+            academic_years::id.eq(year),
+            academic_years::name.eq("Bench"),
+            academic_years::starts_on.eq(start),
+            academic_years::ends_on.eq(end),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(terms::table)
+        .values((
+            terms::school_id.eq(sid),
+            terms::id.eq(Uuid::now_v7()),
+            terms::academic_year_id.eq(year),
+            terms::name.eq("Bench"),
+            terms::starts_on.eq(start),
+            terms::ends_on.eq(end),
+        ))
+        .execute(conn)?;
+    let all: Vec<Uuid> = students::table
+        .filter(students::school_id.eq(sid))
+        .order(students::id)
+        .select(students::id)
+        .load(conn)?;
+    let mut out = Vec::new();
+    for k in 0..40 {
+        let class = Uuid::now_v7();
+        diesel::insert_into(classes::table)
+            .values((
+                classes::school_id.eq(sid),
+                classes::id.eq(class),
+                classes::academic_year_id.eq(year),
+                classes::name.eq(format!("Bench {k}")),
+            ))
+            .execute(conn)?;
+        let members: Vec<Uuid> = (0..40).map(|j| all[(k * 40 + j) % all.len()]).collect();
+        let rows: Vec<_> = members
+            .iter()
+            .map(|s| {
+                (
+                    enrollments::school_id.eq(sid),
+                    enrollments::id.eq(Uuid::now_v7()),
+                    enrollments::class_id.eq(class),
+                    enrollments::student_id.eq(*s),
+                )
+            })
+            .collect();
+        diesel::insert_into(enrollments::table)
+            .values(&rows)
+            .execute(conn)?;
+        out.push((class, members));
+    }
+    Ok(out)
+}
+
+/// A second school with `students` students in 60% as many families, one invoice each of 10
+/// lines (a balanced journal entry per invoice), loaded with set-based SQL. Returns its
+/// family ids.
+fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uuid>> {
+    let school = schools::create_school(
+        conn,
+        &schools::NewSchool {
+            slug: "bulk".into(),
+            name: "Bulk".into(),
+            currency: "PKR".into(),
+            timezone: "Asia/Karachi".into(),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    schools::create_user(
+        conn,
+        school.id,
+        "admin",
+        "Admin",
+        Role::Admin,
+        Some(password::hash(PASSWORD)?),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sid = school.id;
+    let head = ledger::repo::create_fee_head(conn, sid, Uuid::now_v7(), "Tuition")?;
+    let receivable = ledger::repo::system_account(conn, sid, "receivable")?;
+    let families = (students * 6 / 10).max(1);
+    let script = format!(
+        "BEGIN;
+         INSERT INTO academic_years (school_id, id, name, starts_on, ends_on) VALUES ('{sid}', gen_random_uuid(), 'Y', '2026-04-01', '2027-03-31');
+         INSERT INTO terms (school_id, id, academic_year_id, name, starts_on, ends_on)
+             SELECT '{sid}', gen_random_uuid(), id, 'T', '2026-08-01', '2026-11-30' FROM academic_years WHERE school_id = '{sid}';
+         CREATE TEMP TABLE fam AS SELECT gen_random_uuid() AS id, g AS n FROM generate_series(1, {families}) g;
+         INSERT INTO families (school_id, id, name) SELECT '{sid}', id, 'Family ' || n FROM fam;
+         CREATE TEMP TABLE stu AS SELECT gen_random_uuid() AS id, f.id AS family_id, g AS n
+             FROM generate_series(1, {students}) g JOIN fam f ON f.n = 1 + (g % {families});
+         INSERT INTO students (school_id, id, family_id, admission_no, given_name, family_name)
+             SELECT '{sid}', id, family_id, 'B-' || n, 'Student', 'N' || n FROM stu;
+         CREATE TEMP TABLE inv AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS entry_id, s.id AS student_id, s.family_id, s.n FROM stu s;
+         INSERT INTO journal_entries (school_id, id, entry_no, kind, occurred_on, memo)
+             SELECT '{sid}', entry_id, n, 'invoice', '2026-08-01', 'bulk invoice' FROM inv;
+         INSERT INTO journal_lines (school_id, id, entry_id, line_no, account_id, amount, family_id, student_id)
+             SELECT '{sid}', gen_random_uuid(), entry_id, 1, '{receivable}', 10 * 500000, family_id, student_id FROM inv
+             UNION ALL
+             SELECT '{sid}', gen_random_uuid(), entry_id, 2, '{income}', -10 * 500000, family_id, student_id FROM inv;
+         INSERT INTO invoices (school_id, id, invoice_no, family_id, student_id, term_id, issued_on, journal_entry_id)
+             SELECT '{sid}', i.id, i.n, i.family_id, i.student_id, t.id, '2026-08-01', i.entry_id
+             FROM inv i, (SELECT id FROM terms WHERE school_id = '{sid}') t;
+         INSERT INTO invoice_lines (school_id, id, invoice_id, line_no, fee_head_id, description, amount, due_on)
+             SELECT '{sid}', gen_random_uuid(), i.id, l, '{head_id}', 'Fee ' || l, 500000, DATE '2026-08-01' + 7 * l
+             FROM inv i, generate_series(1, 10) l;
+         INSERT INTO school_counters (school_id, name, value) VALUES ('{sid}', 'journal_entry', {students}), ('{sid}', 'invoice', {students})
+             ON CONFLICT (school_id, name) DO UPDATE SET value = EXCLUDED.value;
+         COMMIT;
+         ANALYZE;",
+        income = head.income_account_id,
+        head_id = head.id,
+    );
+    conn.batch_execute(&script)?;
+    use daftar_server::schema::families as f;
+    Ok(f::table
+        .filter(f::school_id.eq(sid))
+        .select(f::id)
+        .load(conn)?)
+}
