@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, Utc};
-use daftar_client_core::ledger::{allocate, OpenLine};
+use daftar_client_core::ledger::{allocate, AllocationPlan, OpenLine};
 use daftar_client_core::protocol::{
     FamilyDues, FamilyStatement, InvoiceDue, InvoiceLineDue, IssueInvoicesReport, Payment,
     PaymentAllocation, PaymentMethod, RecordPaymentRequest, StatementLine, StudentDue,
@@ -82,7 +82,7 @@ pub fn apply_family_credit(
     family_id: Uuid,
     actor: Actor,
     on: NaiveDate,
-) -> QueryResult<i64> {
+) -> ApiResult<i64> {
     let credit = credit_balance(conn, school_id, family_id)?;
     if credit <= 0 {
         return Ok(0);
@@ -94,20 +94,47 @@ pub fn apply_family_credit(
     if apply <= 0 {
         return Ok(0);
     }
-    let plan = allocate(apply, &open)
-        .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
-    let student_of: HashMap<Uuid, Uuid> = rows
-        .iter()
-        .map(|r| (r.invoice_line_id, r.student_id))
-        .collect();
     let credit_acct = repo::system_account(conn, school_id, "family_credit")?;
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
-    let mut postings = vec![Posting {
+    let debit = Posting {
         account_id: credit_acct,
         amount: apply,
         family_id: Some(family_id),
         student_id: None,
-    }];
+    };
+    let header = EntryHeader {
+        kind: "credit_application",
+        occurred_on: on,
+        memo: "Family Credit applied to open invoices".into(),
+        reverses_entry_id: None,
+        posted_by: actor.user_id,
+        device_id: actor.device_id,
+    };
+    post_family_allocation(conn, school_id, family_id, &rows, debit, &header)?;
+    Ok(apply)
+}
+
+/// Allocates `debit.amount` over the family's open `rows` with
+/// `daftar_client_core::ledger::allocate` and posts one entry: `debit`, Cr Receivable per
+/// student for the allocated part, Cr Family Credit for the rest; then records the
+/// allocations. Shared by payments, credit applications and Suspense assignments so the three
+/// can never allocate differently.
+fn post_family_allocation(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_id: Uuid,
+    rows: &[OpenLineRow],
+    debit: Posting,
+    header: &EntryHeader<'_>,
+) -> ApiResult<(JournalEntryRow, AllocationPlan)> {
+    let plan = allocate(debit.amount, &open_lines(rows))
+        .map_err(|e| ApiError::validation("amount", e.to_string()))?;
+    let student_of: HashMap<Uuid, Uuid> = rows
+        .iter()
+        .map(|r| (r.invoice_line_id, r.student_id))
+        .collect();
+    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let credit = repo::system_account(conn, school_id, "family_credit")?;
+    let mut postings = vec![debit];
     postings.extend(per_student_credits(
         &plan
             .allocations
@@ -117,19 +144,13 @@ pub fn apply_family_credit(
         receivable,
         family_id,
     ));
-    let entry = repo::post_entry(
-        conn,
-        school_id,
-        &EntryHeader {
-            kind: "credit_application",
-            occurred_on: on,
-            memo: "Family Credit applied to open invoices".into(),
-            reverses_entry_id: None,
-            posted_by: actor.user_id,
-            device_id: actor.device_id,
-        },
-        &postings,
-    )?;
+    postings.push(Posting {
+        account_id: credit,
+        amount: -plan.unallocated,
+        family_id: Some(family_id),
+        student_id: None,
+    });
+    let entry = repo::post_entry(conn, school_id, header, &postings)?;
     repo::insert_allocations(
         conn,
         school_id,
@@ -140,7 +161,7 @@ pub fn apply_family_credit(
             .map(|a| (a.invoice_line_id, a.amount))
             .collect::<Vec<_>>(),
     )?;
-    Ok(apply)
+    Ok((entry, plan))
 }
 
 /// Credit postings to Receivable, one per student (amounts summed), in first-seen order.
@@ -505,60 +526,23 @@ pub fn assign_suspense(
         ));
     }
     let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
-    let plan = allocate(p.to_suspense, &open_lines(&rows))
-        .map_err(|e| ApiError::validation("amount", e.to_string()))?;
-    let student_of: HashMap<Uuid, Uuid> = rows
-        .iter()
-        .map(|r| (r.invoice_line_id, r.student_id))
-        .collect();
     let suspense = repo::system_account(conn, school_id, "suspense")?;
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
-    let credit = repo::system_account(conn, school_id, "family_credit")?;
-    let mut postings = vec![Posting {
+    let debit = Posting {
         account_id: suspense,
         amount: p.to_suspense,
         family_id: None,
         student_id: None,
-    }];
-    postings.extend(per_student_credits(
-        &plan
-            .allocations
-            .iter()
-            .map(|a| (student_of[&a.invoice_line_id], a.amount))
-            .collect::<Vec<_>>(),
-        receivable,
-        family_id,
-    ));
-    postings.push(Posting {
-        account_id: credit,
-        amount: -plan.unallocated,
-        family_id: Some(family_id),
-        student_id: None,
-    });
+    };
     let on = crate::schools::local_date(conn, school_id, Utc::now())?;
-    let entry = repo::post_entry(
-        conn,
-        school_id,
-        &EntryHeader {
-            kind: "adjustment",
-            occurred_on: on,
-            memo: format!("Receipt {} moved from Suspense to family", p.receipt_no),
-            reverses_entry_id: None,
-            posted_by: actor.user_id,
-            device_id: actor.device_id,
-        },
-        &postings,
-    )?;
-    repo::insert_allocations(
-        conn,
-        school_id,
-        entry.id,
-        &plan
-            .allocations
-            .iter()
-            .map(|a| (a.invoice_line_id, a.amount))
-            .collect::<Vec<_>>(),
-    )?;
+    let header = EntryHeader {
+        kind: "adjustment",
+        occurred_on: on,
+        memo: format!("Receipt {} moved from Suspense to family", p.receipt_no),
+        reverses_entry_id: None,
+        posted_by: actor.user_id,
+        device_id: actor.device_id,
+    };
+    let (entry, _) = post_family_allocation(conn, school_id, family_id, &rows, debit, &header)?;
     diesel::insert_into(suspense_resolutions::table)
         .values((
             suspense_resolutions::school_id.eq(school_id),
@@ -676,7 +660,7 @@ pub fn record_payment(
         posted_by: actor.user_id,
         device_id: actor.device_id,
     };
-    let (entry, plan, to_credit, to_suspense) = match family {
+    let (entry, to_credit, to_suspense) = match family {
         None => {
             let suspense = repo::system_account(conn, school_id, "suspense")?;
             let memo = match req.family_id {
@@ -702,54 +686,27 @@ pub fn record_payment(
                     },
                 ],
             )?;
-            (entry, Vec::new(), 0, req.amount)
+            (entry, 0, req.amount)
         }
         Some(family_id) => {
             let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
-            let plan = allocate(req.amount, &open_lines(&rows))
-                .map_err(|e| ApiError::validation("amount", e.to_string()))?;
-            let student_of: HashMap<Uuid, Uuid> = rows
-                .iter()
-                .map(|r| (r.invoice_line_id, r.student_id))
-                .collect();
-            let receivable = repo::system_account(conn, school_id, "receivable")?;
-            let credit = repo::system_account(conn, school_id, "family_credit")?;
-            let mut postings = vec![Posting {
+            let debit = Posting {
                 account_id: money_in,
                 amount: req.amount,
                 family_id: Some(family_id),
                 student_id: None,
-            }];
-            postings.extend(per_student_credits(
-                &plan
-                    .allocations
-                    .iter()
-                    .map(|a| (student_of[&a.invoice_line_id], a.amount))
-                    .collect::<Vec<_>>(),
-                receivable,
-                family_id,
-            ));
-            postings.push(Posting {
-                account_id: credit,
-                amount: -plan.unallocated,
-                family_id: Some(family_id),
-                student_id: None,
-            });
-            let entry = repo::post_entry(
+            };
+            let (entry, plan) = post_family_allocation(
                 conn,
                 school_id,
+                family_id,
+                &rows,
+                debit,
                 &header(format!("Receipt {receipt_no}")),
-                &postings,
             )?;
-            let pairs: Vec<(Uuid, i64)> = plan
-                .allocations
-                .iter()
-                .map(|a| (a.invoice_line_id, a.amount))
-                .collect();
-            (entry, pairs, plan.unallocated, 0)
+            (entry, plan.unallocated, 0)
         }
     };
-    repo::insert_allocations(conn, school_id, entry.id, &plan)?;
     let row = PaymentRow {
         school_id,
         id: req.id,

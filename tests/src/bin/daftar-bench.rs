@@ -425,29 +425,29 @@ fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uui
     let families = (students * 6 / 10).max(1);
     let script = format!(
         "BEGIN;
-         INSERT INTO academic_years (school_id, id, name, starts_on, ends_on) VALUES ('{sid}', gen_random_uuid(), 'Y', '2026-04-01', '2027-03-31');
+         INSERT INTO academic_years (school_id, id, name, starts_on, ends_on) VALUES ('{sid}'::uuid, gen_random_uuid(), 'Y', '2026-04-01', '2027-03-31');
          INSERT INTO terms (school_id, id, academic_year_id, name, starts_on, ends_on)
-             SELECT '{sid}', gen_random_uuid(), id, 'T', '2026-08-01', '2026-11-30' FROM academic_years WHERE school_id = '{sid}';
+             SELECT '{sid}'::uuid, gen_random_uuid(), id, 'T', DATE '2026-08-01', DATE '2026-11-30' FROM academic_years WHERE school_id = '{sid}'::uuid;
          CREATE TEMP TABLE fam AS SELECT gen_random_uuid() AS id, g AS n FROM generate_series(1, {families}) g;
-         INSERT INTO families (school_id, id, name) SELECT '{sid}', id, 'Family ' || n FROM fam;
+         INSERT INTO families (school_id, id, name) SELECT '{sid}'::uuid, id, 'Family ' || n FROM fam;
          CREATE TEMP TABLE stu AS SELECT gen_random_uuid() AS id, f.id AS family_id, g AS n
              FROM generate_series(1, {students}) g JOIN fam f ON f.n = 1 + (g % {families});
          INSERT INTO students (school_id, id, family_id, admission_no, given_name, family_name)
-             SELECT '{sid}', id, family_id, 'B-' || n, 'Student', 'N' || n FROM stu;
+             SELECT '{sid}'::uuid, id, family_id, 'B-' || n, 'Student', 'N' || n FROM stu;
          CREATE TEMP TABLE inv AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS entry_id, s.id AS student_id, s.family_id, s.n FROM stu s;
          INSERT INTO journal_entries (school_id, id, entry_no, kind, occurred_on, memo)
-             SELECT '{sid}', entry_id, n, 'invoice', '2026-08-01', 'bulk invoice' FROM inv;
+             SELECT '{sid}'::uuid, entry_id, n, 'invoice', DATE '2026-08-01', 'bulk invoice' FROM inv;
          INSERT INTO journal_lines (school_id, id, entry_id, line_no, account_id, amount, family_id, student_id)
-             SELECT '{sid}', gen_random_uuid(), entry_id, 1, '{receivable}', 10 * 500000, family_id, student_id FROM inv
+             SELECT '{sid}'::uuid, gen_random_uuid(), entry_id, 1, '{receivable}'::uuid, 10 * 500000, family_id, student_id FROM inv
              UNION ALL
-             SELECT '{sid}', gen_random_uuid(), entry_id, 2, '{income}', -10 * 500000, family_id, student_id FROM inv;
+             SELECT '{sid}'::uuid, gen_random_uuid(), entry_id, 2, '{income}'::uuid, -10 * 500000, family_id, student_id FROM inv;
          INSERT INTO invoices (school_id, id, invoice_no, family_id, student_id, term_id, issued_on, journal_entry_id)
-             SELECT '{sid}', i.id, i.n, i.family_id, i.student_id, t.id, '2026-08-01', i.entry_id
-             FROM inv i, (SELECT id FROM terms WHERE school_id = '{sid}') t;
+             SELECT '{sid}'::uuid, i.id, i.n, i.family_id, i.student_id, t.id, DATE '2026-08-01', i.entry_id
+             FROM inv i, (SELECT id FROM terms WHERE school_id = '{sid}'::uuid) t;
          INSERT INTO invoice_lines (school_id, id, invoice_id, line_no, fee_head_id, description, amount, due_on)
-             SELECT '{sid}', gen_random_uuid(), i.id, l, '{head_id}', 'Fee ' || l, 500000, DATE '2026-08-01' + 7 * l
+             SELECT '{sid}'::uuid, gen_random_uuid(), i.id, l, '{head_id}'::uuid, 'Fee ' || l, 500000, DATE '2026-08-01' + 7 * l
              FROM inv i, generate_series(1, 10) l;
-         INSERT INTO school_counters (school_id, name, value) VALUES ('{sid}', 'journal_entry', {students}), ('{sid}', 'invoice', {students})
+         INSERT INTO school_counters (school_id, name, value) VALUES ('{sid}'::uuid, 'journal_entry', {students}), ('{sid}'::uuid, 'invoice', {students})
              ON CONFLICT (school_id, name) DO UPDATE SET value = EXCLUDED.value;
          COMMIT;
          ANALYZE;",
