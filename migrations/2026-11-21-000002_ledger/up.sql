@@ -62,6 +62,7 @@ CREATE TABLE journal_lines (
     FOREIGN KEY (school_id, student_id) REFERENCES students (school_id, id)
 );
 CREATE INDEX journal_lines_by_account_family ON journal_lines (school_id, account_id, family_id);
+CREATE INDEX journal_lines_by_entry ON journal_lines (entry_id);
 CREATE INDEX journal_lines_by_family ON journal_lines (school_id, family_id);
 
 -- Balance: checked at COMMIT for every entry that received lines (and every new entry).
@@ -76,8 +77,11 @@ BEGIN
     ELSE
         eid := NEW.entry_id;
     END IF;
+    -- Looked up by entry_id alone (a UUIDv7, unique on its own) through its own index: with a
+    -- school_id equality the planner may pick the primary key when a new school's statistics are
+    -- stale, and scan every line of the school for every row.
     SELECT coalesce(sum(amount), 0), count(*) INTO total, n
-    FROM journal_lines WHERE school_id = NEW.school_id AND entry_id = eid;
+    FROM journal_lines WHERE entry_id = eid AND school_id IS NOT DISTINCT FROM NEW.school_id;
     IF n < 2 OR total <> 0 THEN
         RAISE EXCEPTION 'journal entry % is not balanced: % lines summing to %', eid, n, total
             USING ERRCODE = 'check_violation', CONSTRAINT = 'journal_entry_balanced';

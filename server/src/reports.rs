@@ -36,6 +36,8 @@ pub struct ReportParams {
     pub min_days: i64,
     /// Minimum overdue amount in minor units (defaulters).
     pub min_amount: i64,
+    /// The family (family_statement).
+    pub family_id: Option<Uuid>,
 }
 
 fn col(key: &str, label: &str, kind: ColumnKind) -> ReportColumn {
@@ -86,6 +88,7 @@ pub fn build(
         "income" => income(conn, school_id, p)?,
         "defaulters" => defaulters(conn, school_id, p)?,
         "zero_activity" => zero_activity(conn, school_id, p)?,
+        "family_statement" => family_statement(conn, school_id, p)?,
         _ => return Err(ApiError::NotFound("report")),
     };
     let totals = with_totals.then(|| totals(&columns, &rows, "Total"));
@@ -473,6 +476,50 @@ fn zero_activity(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> 
         .collect();
     Ok((
         format!("No financial activity {} to {}", p.from, p.to),
+        columns,
+        rows,
+        false,
+    ))
+}
+
+fn family_statement(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    p: &ReportParams,
+) -> ApiResult<Built> {
+    let family_id = p
+        .family_id
+        .ok_or_else(|| ApiError::validation("family_id", "is required for the family statement"))?;
+    let name: String = crate::roster::repo::family(conn, school_id, family_id)
+        .map_err(|_| ApiError::NotFound("family"))?
+        .name;
+    let st = crate::ledger::service::family_statement(conn, school_id, family_id)?;
+    let columns = vec![
+        col("entry_no", "Entry", ColumnKind::Count),
+        col("date", "Date", ColumnKind::Date),
+        col("kind", "Kind", ColumnKind::Text),
+        col("memo", "Details", ColumnKind::Text),
+        col("debit", "Debit", ColumnKind::Money),
+        col("credit", "Credit", ColumnKind::Money),
+        col("balance", "Balance", ColumnKind::Money),
+    ];
+    let rows = st
+        .lines
+        .into_iter()
+        .map(|l| {
+            vec![
+                ReportCell::Int(l.entry_no),
+                text(l.occurred_on.to_string()),
+                text(l.kind),
+                text(l.memo),
+                ReportCell::Int(l.debit),
+                ReportCell::Int(l.credit),
+                ReportCell::Int(l.balance),
+            ]
+        })
+        .collect();
+    Ok((
+        format!("Statement of account: {name}"),
         columns,
         rows,
         false,

@@ -24,11 +24,13 @@ pub struct ReportQuery {
     pub group: Option<String>,
     pub min_days: Option<i64>,
     pub min_amount: Option<i64>,
+    /// The family, for `family_statement`.
+    pub family_id: Option<uuid::Uuid>,
     pub format: Option<String>,
 }
 
 /// A report computed from the journal (office): `trial_balance`, `dues`, `collections`,
-/// `income`, `defaulters`, `zero_activity`. Money cells are integer minor units in JSON; CSV
+/// `income`, `defaulters`, `zero_activity`, `family_statement` (with `family_id`). Money cells are integer minor units in JSON; CSV
 /// and Excel show major units.
 #[utoipa::path(tag = "reports", params(("name" = String, Path, description = "Report name"), ReportQuery), security(("bearer" = [])),
     responses((status = 200, description = "JSON table, or text/csv, or an .xlsx workbook", body = ReportTable),
@@ -55,6 +57,7 @@ pub async fn report(
         group: q.group.clone().unwrap_or_else(|| "family".into()),
         min_days: q.min_days.unwrap_or(30),
         min_amount: q.min_amount.unwrap_or(1),
+        family_id: q.family_id,
     };
     let format = q.format.clone().unwrap_or_else(|| "json".into());
     if !matches!(format.as_str(), "json" | "csv" | "xlsx") {

@@ -969,6 +969,18 @@ async fn reports_agree_with_the_journal_and_export_as_csv_and_xlsx() {
         zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("xlsx opens as zip");
     assert!(zip.by_name("xl/worksheets/sheet1.xml").is_ok());
 
+    let st = report(&format!("family_statement?family_id={}", a.f1))
+        .await
+        .json;
+    let last = st["rows"]
+        .as_array()
+        .expect("rows")
+        .last()
+        .expect("a line")
+        .clone();
+    assert_eq!(last[money_col(&st, "balance")], 6500 + 6000 - 8000);
+    let missing = report("family_statement").await;
+    assert_eq!(missing.json["field"], "family_id");
     let t1 = login(&app, "alpha", "t1").await;
     assert_eq!(
         call(
