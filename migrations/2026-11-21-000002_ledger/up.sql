@@ -27,6 +27,11 @@ CREATE TABLE accounts (
     UNIQUE (school_id, system_key)
 );
 
+-- Journal entry numbers: unique and increasing in posting order, not gapless (gapless
+-- numbering is for receipts, per device series). A sequence, so concurrent postings never queue
+-- on one counter row.
+CREATE SEQUENCE journal_entry_no_seq;
+
 CREATE TABLE journal_entries (
     school_id         uuid NOT NULL REFERENCES schools (id),
     id                uuid NOT NULL,

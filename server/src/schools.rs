@@ -116,6 +116,12 @@ pub fn create_user(
     Ok(row)
 }
 
+/// The calendar date of `instant` in the IANA time zone `tz` (UTC if `tz` is unknown).
+pub fn local_date_in(tz: &str, instant: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+    instant.with_timezone(&tz).date_naive()
+}
+
 /// The calendar date of `instant` in the school's IANA time zone (UTC if the zone is unknown):
 /// the date journal entries and registers are filed under.
 pub fn local_date(
@@ -127,6 +133,5 @@ pub fn local_date(
         .find(school_id)
         .select(schools::timezone)
         .first(conn)?;
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
-    Ok(instant.with_timezone(&tz).date_naive())
+    Ok(local_date_in(&tz, instant))
 }

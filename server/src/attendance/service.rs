@@ -88,11 +88,11 @@ pub fn school_today(
     school_id: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<(NaiveDate, i32)> {
-    let window: i32 = schools::table
+    let (tz, window): (String, i32) = schools::table
         .find(school_id)
-        .select(schools::attendance_edit_window_days)
+        .select((schools::timezone, schools::attendance_edit_window_days))
         .first(conn)?;
-    Ok((crate::schools::local_date(conn, school_id, now)?, window))
+    Ok((crate::schools::local_date_in(&tz, now), window))
 }
 
 /// Students actively enrolled in `class_id` on `on_date` (enrollment dates inclusive).
@@ -336,35 +336,55 @@ pub fn mark_register(
         .filter(|r| !r.is_empty())
         .map(str::to_string);
 
-    diesel::insert_into(registers::table)
-        .values((
-            registers::school_id.eq(school_id),
-            registers::id.eq(Uuid::now_v7()),
-            registers::class_id.eq(class_id),
-            registers::on_date.eq(on_date),
-            registers::period.eq(req.period),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    let register_id: Uuid = registers::table
-        .filter(registers::school_id.eq(school_id))
-        .filter(registers::class_id.eq(class_id))
-        .filter(registers::on_date.eq(on_date))
-        .filter(registers::period.eq(req.period))
-        .select(registers::id)
-        .for_update()
-        .first(conn)?;
-    let existing: HashMap<Uuid, (Uuid, String)> = attendance_marks::table
-        .filter(attendance_marks::school_id.eq(school_id))
-        .filter(attendance_marks::register_id.eq(register_id))
-        .select((
-            attendance_marks::student_id,
-            attendance_marks::code_id,
-            attendance_marks::source,
-        ))
-        .load::<(Uuid, Uuid, String)>(conn)?
-        .into_iter()
-        .map(|(s, c, src)| (s, (c, src)))
+    // One statement creates or locks the register and marks it taken.
+    let (register_id, taken_at): (Uuid, Option<DateTime<Utc>>) =
+        diesel::insert_into(registers::table)
+            .values((
+                registers::school_id.eq(school_id),
+                registers::id.eq(Uuid::now_v7()),
+                registers::class_id.eq(class_id),
+                registers::on_date.eq(on_date),
+                registers::period.eq(req.period),
+                registers::taken_at.eq(Some(now)),
+                registers::taken_by.eq(Some(auth.user_id)),
+            ))
+            .on_conflict((
+                registers::school_id,
+                registers::class_id,
+                registers::on_date,
+                registers::period,
+            ))
+            .do_update()
+            .set((
+                registers::taken_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >(
+                    "COALESCE(registers.taken_at, EXCLUDED.taken_at)"
+                )),
+                registers::taken_by.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
+                >(
+                    "COALESCE(registers.taken_by, EXCLUDED.taken_by)"
+                )),
+            ))
+            .returning((registers::id, registers::taken_at))
+            .get_result(conn)?;
+    let existing_rows: Vec<(Uuid, Uuid, String, Option<String>, Uuid, DateTime<Utc>)> =
+        attendance_marks::table
+            .filter(attendance_marks::school_id.eq(school_id))
+            .filter(attendance_marks::register_id.eq(register_id))
+            .select((
+                attendance_marks::student_id,
+                attendance_marks::code_id,
+                attendance_marks::source,
+                attendance_marks::reason,
+                attendance_marks::marked_by,
+                attendance_marks::marked_at,
+            ))
+            .load(conn)?;
+    let existing: HashMap<Uuid, (Uuid, String)> = existing_rows
+        .iter()
+        .map(|(s, c, src, ..)| (*s, (*c, src.clone())))
         .collect();
     let category_of: HashMap<Uuid, AttendanceCategory> =
         codes.iter().map(|c| (c.id, c.category)).collect();
@@ -374,6 +394,7 @@ pub fn mark_register(
     let mut history = Vec::new();
     let mut new_absences = Vec::new();
     let mut no_longer_absent = Vec::new();
+    let mut written: Vec<(Uuid, Uuid, Option<String>)> = Vec::new();
     for (student, _) in &enrolled {
         let code = wanted[student];
         match existing.get(student) {
@@ -416,6 +437,7 @@ pub fn mark_register(
         } else {
             None
         };
+        written.push((*student, code.id, mark_reason.clone()));
         upserts.push((
             attendance_marks::school_id.eq(school_id),
             attendance_marks::register_id.eq(register_id),
@@ -463,16 +485,6 @@ pub fn mark_register(
             .values(&history)
             .execute(conn)?;
     }
-    diesel::update(
-        registers::table
-            .find((school_id, register_id))
-            .filter(registers::taken_at.is_null()),
-    )
-    .set((
-        registers::taken_at.eq(Some(now)),
-        registers::taken_by.eq(Some(auth.user_id)),
-    ))
-    .execute(conn)?;
     queue_absence_notices(
         conn,
         school_id,
@@ -493,7 +505,55 @@ pub fn mark_register(
         .execute(conn)?;
     }
     let changed = upserts.len() as u32;
-    let register = load_register(conn, school_id, register_id, &codes)?;
+    // The register as stored, from what was read and written above (no re-read).
+    let by_code: HashMap<Uuid, &AttendanceCode> = codes.iter().map(|c| (c.id, c)).collect();
+    let mut current: HashMap<Uuid, AttendanceMark> = existing_rows
+        .into_iter()
+        .filter_map(
+            |(student_id, code_id, src, mark_reason, marked_by, marked_at)| {
+                by_code.get(&code_id).map(|c| {
+                    (
+                        student_id,
+                        AttendanceMark {
+                            student_id,
+                            code: c.code.clone(),
+                            category: c.category,
+                            source: src,
+                            reason: mark_reason,
+                            marked_by,
+                            marked_at,
+                        },
+                    )
+                })
+            },
+        )
+        .collect();
+    for (student_id, code_id, mark_reason) in written {
+        if let Some(c) = by_code.get(&code_id) {
+            current.insert(
+                student_id,
+                AttendanceMark {
+                    student_id,
+                    code: c.code.clone(),
+                    category: c.category,
+                    source: source.to_string(),
+                    reason: mark_reason,
+                    marked_by: auth.user_id,
+                    marked_at: now,
+                },
+            );
+        }
+    }
+    let mut marks: Vec<AttendanceMark> = current.into_values().collect();
+    marks.sort_by_key(|m| m.student_id);
+    let register = Register {
+        id: register_id,
+        class_id,
+        on_date,
+        period: req.period,
+        taken_at,
+        marks,
+    };
     if changed > 0 {
         AuditEntry::new(school_id, Actor::from(auth), "register", register_id).event(
             conn,

@@ -3,6 +3,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{Duration, Utc};
 use daftar_client_core::protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse, User};
+use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::repo::{self, RefreshTokenRow};
@@ -128,6 +129,24 @@ pub async fn login(
 
     let response = db
         .transaction(move |conn| {
+            if let Some(device) = device_id {
+                // A token is bound only to a device enrolled to this user and not revoked.
+                let owner: Option<(Uuid, Option<chrono::DateTime<Utc>>)> =
+                    crate::schema::devices::table
+                        .find((school_id, device))
+                        .select((
+                            crate::schema::devices::user_id,
+                            crate::schema::devices::revoked_at,
+                        ))
+                        .first(conn)
+                        .optional()?;
+                if !matches!(owner, Some((u, None)) if u == user_id) {
+                    return Err(ApiError::validation(
+                        "device_id",
+                        "not a device enrolled to this user",
+                    ));
+                }
+            }
             repo::reset_failed_logins(conn, school_id, user_id)?;
             let family_id = Uuid::now_v7();
             let refresh_token = issue_refresh(conn, &config, &user, family_id, device_id)?;

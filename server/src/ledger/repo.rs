@@ -121,7 +121,8 @@ pub struct EntryHeader<'a> {
     pub device_id: Option<Uuid>,
 }
 
-/// Posts one journal entry with the next entry number. Zero-amount postings are dropped. The
+/// Posts one journal entry numbered from `journal_entry_no_seq` (unique, increasing, not
+/// gapless). Zero-amount postings are dropped. The
 /// database refuses the transaction at COMMIT unless the lines sum to zero.
 pub fn post_entry(
     conn: &mut PgConnection,
@@ -132,7 +133,10 @@ pub fn post_entry(
     let entry = JournalEntryRow {
         school_id,
         id: Uuid::now_v7(),
-        entry_no: next_counter(conn, school_id, "journal_entry")?,
+        entry_no: diesel::select(diesel::dsl::sql::<BigInt>(
+            "nextval('journal_entry_no_seq')",
+        ))
+        .get_result(conn)?,
         kind: header.kind.to_string(),
         occurred_on: header.occurred_on,
         memo: header.memo.clone(),

@@ -641,7 +641,6 @@ pub fn record_payment(
             .unwrap_or_else(|| SERVER_RECEIPT_SERIES.into()),
         None => SERVER_RECEIPT_SERIES.into(),
     };
-    let receipt_no = repo::next_receipt_no(conn, school_id, &series)?;
     let money_in = repo::system_account(
         conn,
         school_id,
@@ -660,8 +659,10 @@ pub fn record_payment(
         posted_by: actor.user_id,
         device_id: actor.device_id,
     };
-    let (entry, to_credit, to_suspense) = match family {
+    let (entry, receipt_no, to_credit, to_suspense) = match family {
         None => {
+            // Numbers from the series are taken last, so its row is locked only briefly.
+            let receipt_no = repo::next_receipt_no(conn, school_id, &series)?;
             let suspense = repo::system_account(conn, school_id, "suspense")?;
             let memo = match req.family_id {
                 Some(f) => format!("Receipt {receipt_no}: unknown family {f}; held in Suspense"),
@@ -686,10 +687,11 @@ pub fn record_payment(
                     },
                 ],
             )?;
-            (entry, 0, req.amount)
+            (entry, receipt_no, 0, req.amount)
         }
         Some(family_id) => {
             let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
+            let receipt_no = repo::next_receipt_no(conn, school_id, &series)?;
             let debit = Posting {
                 account_id: money_in,
                 amount: req.amount,
@@ -704,7 +706,7 @@ pub fn record_payment(
                 debit,
                 &header(format!("Receipt {receipt_no}")),
             )?;
-            (entry, plan.unallocated, 0)
+            (entry, receipt_no, plan.unallocated, 0)
         }
     };
     let row = PaymentRow {

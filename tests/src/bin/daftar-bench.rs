@@ -117,9 +117,16 @@ fn main() -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&base, &mut server.0)?;
 
-    let office = login(&base, "demo", "accountant")?;
-    let admin_token = login(&base, "demo", "admin")?;
-    let bulk_token = login(&base, "bulk", "admin")?;
+    let office = login(&base, "demo", "accountant", None)?;
+    // Payments are recorded the way offices do: each device with its own gapless receipt
+    // series (ARCHITECTURE.md §4), one device per client thread.
+    let devices = enrol_devices(&mut conn, args.concurrency)?;
+    let mut device_tokens = Vec::new();
+    for d in &devices {
+        device_tokens.push(login(&base, "demo", "accountant", Some(*d))?);
+    }
+    let admin_token = login(&base, "demo", "admin", None)?;
+    let bulk_token = login(&base, "bulk", "admin", None)?;
     let demo_families: Vec<Uuid> = daftar_server::schema::families::table
         .inner_join(daftar_server::schema::schools::table)
         .filter(daftar_server::schema::schools::slug.eq("demo"))
@@ -130,21 +137,39 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|");
 
     let fam = Arc::new(demo_families);
-    let payments = run(args.payments, args.concurrency, {
-        let (base, office, fam) = (base.clone(), office.clone(), fam.clone());
-        move |i, rng| {
+    let pay = |tokens: Vec<String>| {
+        let (base, fam) = (base.clone(), fam.clone());
+        move |i: usize, thread: usize, rng: &mut rand::rngs::StdRng| {
             let family = fam[rng.gen_range(0..fam.len())];
             let body = json!({"id": Uuid::now_v7(), "family_id": family, "amount": rng.gen_range(10..500) * 100, "currency": "PKR", "method": if i % 3 == 0 { "bank_transfer" } else { "cash" }});
-            post(&format!("{base}/api/v1/payments"), &office, &body, 201)
+            post(
+                &format!("{base}/api/v1/payments"),
+                &tokens[thread % tokens.len()],
+                &body,
+                201,
+            )
         }
-    })?;
-    payments.print("record payment (POST /api/v1/payments)", args.concurrency);
+    };
+    let payments = run(args.payments, args.concurrency, pay(device_tokens))?;
+    payments.print(
+        "record payment, one device series per client (POST /api/v1/payments)",
+        args.concurrency,
+    );
+    let single = run(
+        args.payments / 2,
+        args.concurrency,
+        pay(vec![office.clone()]),
+    )?;
+    single.print(
+        "record payment, all on the server's one series `S`",
+        args.concurrency,
+    );
 
     let today = Utc::now().date_naive();
     let cls = Arc::new(classes);
     let registers = run(args.registers, args.concurrency, {
         let (base, token, cls) = (base.clone(), admin_token.clone(), cls.clone());
-        move |i, rng| {
+        move |i, _thread, rng| {
             // Every request a distinct register: class i mod n, day i / n days ago.
             let (class, students) = &cls[i % cls.len()];
             let day = today - chrono::Duration::days((i / cls.len()) as i64 + 1);
@@ -164,7 +189,7 @@ fn main() -> anyhow::Result<()> {
     let bulk_fams = Arc::new(families);
     let lookups = run(args.lookups, args.concurrency.min(4), {
         let (base, token, fams) = (base.clone(), bulk_token.clone(), bulk_fams.clone());
-        move |_, rng| {
+        move |_, _thread, rng| {
             get(
                 &format!(
                     "{base}/api/v1/families/{}/dues",
@@ -208,9 +233,9 @@ fn wait_ready(base: &str, child: &mut Child) -> anyhow::Result<()> {
     bail!("server not ready in 60 s")
 }
 
-fn login(base: &str, school: &str, username: &str) -> anyhow::Result<String> {
+fn login(base: &str, school: &str, username: &str, device: Option<Uuid>) -> anyhow::Result<String> {
     let v: Value = ureq::post(&format!("{base}/api/v1/auth/login"))
-        .send_json(json!({"school": school, "username": username, "password": PASSWORD}))?
+        .send_json(json!({"school": school, "username": username, "password": PASSWORD, "device_id": device}))?
         .into_json()?;
     Ok(v["access_token"].as_str().context("no token")?.to_string())
 }
@@ -265,11 +290,12 @@ impl Figures {
     }
 }
 
-/// Runs `n` requests over `concurrency` threads (after 2% warm-up requests that are not
+/// Runs `n` requests over `concurrency` threads (the closure gets the request index, its
+/// thread index and the thread's RNG) (after 2% warm-up requests that are not
 /// measured); every request must succeed.
 fn run<F>(n: usize, concurrency: usize, f: F) -> anyhow::Result<Figures>
 where
-    F: Fn(usize, &mut rand::rngs::StdRng) -> anyhow::Result<()> + Send + Sync + 'static,
+    F: Fn(usize, usize, &mut rand::rngs::StdRng) -> anyhow::Result<()> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     let warm = (n / 50).max(concurrency);
@@ -279,7 +305,7 @@ where
     // Warm-up, single-threaded.
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     for i in 0..warm {
-        f(n + i, &mut rng)?;
+        f(n + i, i % concurrency, &mut rng)?;
     }
     let begin = Instant::now();
     let threads: Vec<_> = (0..concurrency)
@@ -293,7 +319,7 @@ where
                         break;
                     }
                     let t0 = Instant::now();
-                    match f(i, &mut rng) {
+                    match f(i, t, &mut rng) {
                         Ok(()) => lat.lock().map(|mut l| l.push(t0.elapsed())).unwrap_or(()),
                         Err(e) => errors
                             .lock()
@@ -436,7 +462,7 @@ fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uui
              SELECT '{sid}'::uuid, id, family_id, 'B-' || n, 'Student', 'N' || n FROM stu;
          CREATE TEMP TABLE inv AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS entry_id, s.id AS student_id, s.family_id, s.n FROM stu s;
          INSERT INTO journal_entries (school_id, id, entry_no, kind, occurred_on, memo)
-             SELECT '{sid}'::uuid, entry_id, n, 'invoice', DATE '2026-08-01', 'bulk invoice' FROM inv;
+             SELECT '{sid}'::uuid, entry_id, nextval('journal_entry_no_seq'), 'invoice', DATE '2026-08-01', 'bulk invoice' FROM inv;
          INSERT INTO journal_lines (school_id, id, entry_id, line_no, account_id, amount, family_id, student_id)
              SELECT '{sid}'::uuid, gen_random_uuid(), entry_id, 1, '{receivable}'::uuid, 10 * 500000, family_id, student_id FROM inv
              UNION ALL
@@ -447,7 +473,7 @@ fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uui
          INSERT INTO invoice_lines (school_id, id, invoice_id, line_no, fee_head_id, description, amount, due_on)
              SELECT '{sid}'::uuid, gen_random_uuid(), i.id, l, '{head_id}'::uuid, 'Fee ' || l, 500000, DATE '2026-08-01' + 7 * l
              FROM inv i, generate_series(1, 10) l;
-         INSERT INTO school_counters (school_id, name, value) VALUES ('{sid}'::uuid, 'journal_entry', {students}), ('{sid}'::uuid, 'invoice', {students})
+         INSERT INTO school_counters (school_id, name, value) VALUES ('{sid}'::uuid, 'invoice', {students})
              ON CONFLICT (school_id, name) DO UPDATE SET value = EXCLUDED.value;
          COMMIT;
          ANALYZE;",
@@ -460,4 +486,34 @@ fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uui
         .filter(f::school_id.eq(sid))
         .select(f::id)
         .load(conn)?)
+}
+
+/// Enrols `n` office devices for the demo accountant, with receipt series D1, D2, ….
+fn enrol_devices(conn: &mut PgConnection, n: usize) -> anyhow::Result<Vec<Uuid>> {
+    use daftar_server::schema::{devices, schools, users};
+    let sid: Uuid = schools::table
+        .filter(schools::slug.eq("demo"))
+        .select(schools::id)
+        .first(conn)?;
+    let user: Uuid = users::table
+        .filter(users::school_id.eq(sid))
+        .filter(users::username.eq("accountant"))
+        .select(users::id)
+        .first(conn)?;
+    let mut ids = Vec::new();
+    for k in 1..=n {
+        let id = Uuid::now_v7();
+        diesel::insert_into(devices::table)
+            .values((
+                devices::school_id.eq(sid),
+                devices::id.eq(id),
+                devices::user_id.eq(user),
+                devices::name.eq(format!("Office PC {k}")),
+                devices::kind.eq("office"),
+                devices::receipt_series.eq(format!("D{k}")),
+            ))
+            .execute(conn)?;
+        ids.push(id);
+    }
+    Ok(ids)
 }

@@ -189,3 +189,17 @@ async fn logout_revokes_the_refresh_token() {
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+#[actix_web::test]
+async fn a_token_is_bound_only_to_a_device_enrolled_to_the_user() {
+    let t = TestApp::new();
+    t.school("alpha");
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let r = send(&app, Method::POST, "/api/v1/auth/login", None, Some(json!({
+        "school": "alpha", "username": "admin", "password": PW, "device_id": uuid::Uuid::now_v7()
+    }))).await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("device_id"))
+    );
+}
