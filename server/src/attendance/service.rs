@@ -20,6 +20,9 @@ use crate::schema::{
     enrollments, guardian_notifications, guardians, registers, schools, students, terms,
 };
 
+/// A stored mark: student, code, source, reason, marked by, marked at.
+type MarkRow = (Uuid, Uuid, String, Option<String>, Uuid, DateTime<Utc>);
+
 /// The default codes seeded for every school (issue #3 §9).
 pub const DEFAULT_CODES: [(&str, &str, AttendanceCategory); 5] = [
     ("P", "Present", AttendanceCategory::Present),
@@ -369,7 +372,7 @@ pub fn mark_register(
             ))
             .returning((registers::id, registers::taken_at))
             .get_result(conn)?;
-    let existing_rows: Vec<(Uuid, Uuid, String, Option<String>, Uuid, DateTime<Utc>)> =
+    let existing_rows: Vec<MarkRow> =
         attendance_marks::table
             .filter(attendance_marks::school_id.eq(school_id))
             .filter(attendance_marks::register_id.eq(register_id))
