@@ -372,19 +372,18 @@ pub fn mark_register(
             ))
             .returning((registers::id, registers::taken_at))
             .get_result(conn)?;
-    let existing_rows: Vec<MarkRow> =
-        attendance_marks::table
-            .filter(attendance_marks::school_id.eq(school_id))
-            .filter(attendance_marks::register_id.eq(register_id))
-            .select((
-                attendance_marks::student_id,
-                attendance_marks::code_id,
-                attendance_marks::source,
-                attendance_marks::reason,
-                attendance_marks::marked_by,
-                attendance_marks::marked_at,
-            ))
-            .load(conn)?;
+    let existing_rows: Vec<MarkRow> = attendance_marks::table
+        .filter(attendance_marks::school_id.eq(school_id))
+        .filter(attendance_marks::register_id.eq(register_id))
+        .select((
+            attendance_marks::student_id,
+            attendance_marks::code_id,
+            attendance_marks::source,
+            attendance_marks::reason,
+            attendance_marks::marked_by,
+            attendance_marks::marked_at,
+        ))
+        .load(conn)?;
     let existing: HashMap<Uuid, (Uuid, String)> = existing_rows
         .iter()
         .map(|(s, c, src, ..)| (*s, (*c, src.clone())))

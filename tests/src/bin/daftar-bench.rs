@@ -31,14 +31,23 @@ use uuid::Uuid;
 #[derive(Debug, Parser)]
 struct Args {
     /// Payments to record.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = 3000)]
     payments: usize,
     /// 40-student registers to mark.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 1500)]
     registers: usize,
     /// Family dues lookups in the bulk school.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = 3000)]
     lookups: usize,
+    /// Offered rate of the open-loop payment run (issue #3 target: 300/s).
+    #[arg(long, default_value_t = 300.0)]
+    payment_rate: f64,
+    /// Offered rate of the open-loop register run (issue #3 target: 150/s).
+    #[arg(long, default_value_t = 150.0)]
+    register_rate: f64,
+    /// Offered rate of the open-loop dues lookup run.
+    #[arg(long, default_value_t = 200.0)]
+    lookup_rate: f64,
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -133,8 +142,8 @@ fn main() -> anyhow::Result<()> {
         .select(daftar_server::schema::families::id)
         .load(&mut conn)?;
 
-    println!("| workload | requests | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | max (ms) |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| workload | offered load | requests | clients | throughput (req/s) | p50 (ms) | p99 (ms) | max (ms) |");
+    println!("|---|---|---|---|---|---|---|---|");
 
     let fam = Arc::new(demo_families);
     let pay = |tokens: Vec<String>| {
@@ -150,46 +159,55 @@ fn main() -> anyhow::Result<()> {
             )
         }
     };
-    let payments = run(args.payments, args.concurrency, pay(device_tokens))?;
-    payments.print(
-        "record payment, one device series per client (POST /api/v1/payments)",
-        args.concurrency,
-    );
-    let single = run(
-        args.payments / 2,
-        args.concurrency,
-        pay(vec![office.clone()]),
-    )?;
-    single.print(
-        "record payment, all on the server's one series `S`",
-        args.concurrency,
-    );
+    let c = args.concurrency;
+    // Each workload twice: at the issue's target rate (open loop: does the server sustain it,
+    // and with what latency?) and flat out (closed loop: its ceiling on this machine).
+    for (rate, n) in [
+        (Some(args.payment_rate), args.payments),
+        (None, args.payments),
+    ] {
+        run(n, c, rate, pay(device_tokens.clone()))?.print(
+            "record payment, one device series per client (POST /api/v1/payments)",
+            c,
+        );
+    }
+    for (rate, n) in [
+        (Some(args.payment_rate), args.payments / 2),
+        (None, args.payments / 2),
+    ] {
+        run(n, c, rate, pay(vec![office.clone()]))?.print(
+            "record payment, every client on the server's one series `S`",
+            c,
+        );
+    }
 
     let today = Utc::now().date_naive();
     let cls = Arc::new(classes);
-    let registers = run(args.registers, args.concurrency, {
+    let mark = |offset: usize| {
         let (base, token, cls) = (base.clone(), admin_token.clone(), cls.clone());
-        move |i, _thread, rng| {
-            // Every request a distinct register: class i mod n, day i / n days ago.
-            let (class, students) = &cls[i % cls.len()];
-            let day = today - chrono::Duration::days((i / cls.len()) as i64 + 1);
-            let exceptions: Vec<Value> = (0..rng.gen_range(0..4)).map(|_| json!({"student_id": students[rng.gen_range(0..students.len())], "code": "A"})).collect();
+        move |i: usize, _thread: usize, rng: &mut rand::rngs::StdRng| {
+            // Every request a distinct register: class k mod n, day k / n days ago.
+            let k = i + offset;
+            let (class, students) = &cls[k % cls.len()];
+            let day = today - chrono::Duration::days((k / cls.len()) as i64 + 1);
+            let exceptions: Vec<Value> = (0..rng.gen_range(0..4))
+                .map(|_| json!({"student_id": students[rng.gen_range(0..students.len())], "code": "A"}))
+                .collect();
             put(
                 &format!("{base}/api/v1/classes/{class}/registers/{day}"),
                 &token,
                 &json!({"exceptions": exceptions}),
             )
         }
-    })?;
-    registers.print(
-        "mark a 40-student register (PUT /api/v1/classes/{id}/registers/{date})",
-        args.concurrency,
-    );
+    };
+    let label = "mark a 40-student register (PUT /api/v1/classes/{id}/registers/{date})";
+    run(args.registers, c, Some(args.register_rate), mark(0))?.print(label, c);
+    run(args.registers, c, None, mark(args.registers + 100))?.print(label, c);
 
     let bulk_fams = Arc::new(families);
-    let lookups = run(args.lookups, args.concurrency.min(4), {
+    let lookup = || {
         let (base, token, fams) = (base.clone(), bulk_token.clone(), bulk_fams.clone());
-        move |_, _thread, rng| {
+        move |_: usize, _thread: usize, rng: &mut rand::rngs::StdRng| {
             get(
                 &format!(
                     "{base}/api/v1/families/{}/dues",
@@ -198,11 +216,10 @@ fn main() -> anyhow::Result<()> {
                 &token,
             )
         }
-    })?;
-    lookups.print(
-        "family dues lookup, 100k students / 1M lines (GET /api/v1/families/{id}/dues)",
-        args.concurrency.min(4),
-    );
+    };
+    let label = "family dues lookup, 100k students / 1M lines (GET /api/v1/families/{id}/dues)";
+    run(args.lookups, c.min(4), Some(args.lookup_rate), lookup())?.print(label, c.min(4));
+    run(args.lookups, c.min(4), None, lookup())?.print(label, c.min(4));
 
     let rss = peak_rss_kib(server.0.id()).unwrap_or(0);
     println!("\nserver peak RSS (VmHWM): {:.1} MiB", rss as f64 / 1024.0);
@@ -269,6 +286,7 @@ struct Figures {
     n: usize,
     wall: Duration,
     latencies: Vec<Duration>,
+    rate: Option<f64>,
 }
 
 impl Figures {
@@ -279,8 +297,12 @@ impl Figures {
     }
 
     fn print(&self, name: &str, concurrency: usize) {
+        let offered = self
+            .rate
+            .map(|r| format!("{r:.0}/s"))
+            .unwrap_or_else(|| "max (closed loop)".into());
         println!(
-            "| {name} | {} | {concurrency} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            "| {name} | {offered} | {} | {concurrency} | {:.0} | {:.1} | {:.1} | {:.1} |",
             self.n,
             self.n as f64 / self.wall.as_secs_f64(),
             self.pct(0.50),
@@ -291,9 +313,14 @@ impl Figures {
 }
 
 /// Runs `n` requests over `concurrency` threads (the closure gets the request index, its
-/// thread index and the thread's RNG) (after 2% warm-up requests that are not
-/// measured); every request must succeed.
-fn run<F>(n: usize, concurrency: usize, f: F) -> anyhow::Result<Figures>
+/// thread index and the thread's RNG), after 2% warm-up requests that are not measured; every
+/// request must succeed.
+///
+/// With `rate` = None the load is closed-loop (each thread sends as fast as answers come: the
+/// maximum throughput, and latency at saturation). With `rate` = Some(r) it is open-loop:
+/// request i is due at start + i/r, and its latency counts from when it was due, so a server
+/// that falls behind is charged for the queueing (no coordinated omission).
+fn run<F>(n: usize, concurrency: usize, rate: Option<f64>, f: F) -> anyhow::Result<Figures>
 where
     F: Fn(usize, usize, &mut rand::rngs::StdRng) -> anyhow::Result<()> + Send + Sync + 'static,
 {
@@ -318,7 +345,16 @@ where
                     if i >= n {
                         break;
                     }
-                    let t0 = Instant::now();
+                    let t0 = match rate {
+                        Some(r) => {
+                            let due = begin + Duration::from_secs_f64(i as f64 / r);
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            due
+                        }
+                        None => Instant::now(),
+                    };
                     match f(i, t, &mut rng) {
                         Ok(()) => lat.lock().map(|mut l| l.push(t0.elapsed())).unwrap_or(()),
                         Err(e) => errors
@@ -340,7 +376,12 @@ where
     }
     let mut latencies = lat.lock().map(|l| l.clone()).unwrap_or_default();
     latencies.sort();
-    Ok(Figures { n, wall, latencies })
+    Ok(Figures {
+        n,
+        wall,
+        latencies,
+        rate,
+    })
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
