@@ -260,6 +260,25 @@ pub async fn get_payment(
     Ok(web::Json(p))
 }
 
+/// Runs `read` for family `id` after checking it exists in the caller's school and that the
+/// caller may see its money (office, or a parent of that family): the shared shape of the
+/// family money views.
+async fn read_family<T, F>(db: &Db, auth: AuthUser, id: Uuid, read: F) -> ApiResult<web::Json<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection, Uuid, Uuid) -> ApiResult<T> + Send + 'static,
+{
+    let out = db
+        .run(move |conn| {
+            crate::roster::repo::family(conn, auth.school_id, id)
+                .map_err(|_| ApiError::NotFound("family"))?;
+            ensure_family(conn, &auth, Some(id))?;
+            read(conn, auth.school_id, id)
+        })
+        .await?;
+    Ok(web::Json(out))
+}
+
 fn ensure_family(conn: &mut PgConnection, auth: &AuthUser, family: Option<Uuid>) -> ApiResult<()> {
     match auth.role {
         Role::Admin | Role::Accountant => Ok(()),
@@ -287,16 +306,7 @@ pub async fn family_dues(
     auth: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<FamilyDues>> {
-    let id = id.into_inner();
-    let dues = db
-        .run(move |conn| {
-            crate::roster::repo::family(conn, auth.school_id, id)
-                .map_err(|_| ApiError::NotFound("family"))?;
-            ensure_family(conn, &auth, Some(id))?;
-            service::family_dues(conn, auth.school_id, id)
-        })
-        .await?;
-    Ok(web::Json(dues))
+    read_family(&db, auth, id.into_inner(), service::family_dues).await
 }
 
 /// A family's statement with running balance (office, or a parent of that family).
@@ -308,16 +318,7 @@ pub async fn family_statement(
     auth: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<FamilyStatement>> {
-    let id = id.into_inner();
-    let st = db
-        .run(move |conn| {
-            crate::roster::repo::family(conn, auth.school_id, id)
-                .map_err(|_| ApiError::NotFound("family"))?;
-            ensure_family(conn, &auth, Some(id))?;
-            service::family_statement(conn, auth.school_id, id)
-        })
-        .await?;
-    Ok(web::Json(st))
+    read_family(&db, auth, id.into_inner(), service::family_statement).await
 }
 
 /// Grant a discount, waiver or scholarship on one invoice line (office).
@@ -418,16 +419,7 @@ pub async fn family_invoices(
     auth: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Vec<InvoiceDue>>> {
-    let id = id.into_inner();
-    let out = db
-        .run(move |conn| {
-            crate::roster::repo::family(conn, auth.school_id, id)
-                .map_err(|_| ApiError::NotFound("family"))?;
-            ensure_family(conn, &auth, Some(id))?;
-            service::family_invoices(conn, auth.school_id, id)
-        })
-        .await?;
-    Ok(web::Json(out))
+    read_family(&db, auth, id.into_inner(), service::family_invoices).await
 }
 
 /// A family's payments with receipt numbers and allocations, newest first (office, or a
@@ -440,16 +432,7 @@ pub async fn family_payments(
     auth: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Vec<Payment>>> {
-    let id = id.into_inner();
-    let out = db
-        .run(move |conn| {
-            crate::roster::repo::family(conn, auth.school_id, id)
-                .map_err(|_| ApiError::NotFound("family"))?;
-            ensure_family(conn, &auth, Some(id))?;
-            service::family_payments(conn, auth.school_id, id)
-        })
-        .await?;
-    Ok(web::Json(out))
+    read_family(&db, auth, id.into_inner(), service::family_payments).await
 }
 
 /// The school's chart of accounts (office), by code.
