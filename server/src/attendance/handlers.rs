@@ -257,10 +257,7 @@ pub async fn not_taken(
     let date = q.date;
     let out = db
         .run(move |conn| {
-            let day = match date {
-                Some(d) => d,
-                None => service::school_today(conn, auth.school_id, Utc::now())?.0,
-            };
+            let day = service::day_or_today(conn, auth.school_id, date)?;
             service::not_taken(conn, auth.school_id, day)
         })
         .await?;
@@ -280,10 +277,7 @@ pub async fn daily_summary(
     let date = q.date;
     let out = db
         .run(move |conn| {
-            let day = match date {
-                Some(d) => d,
-                None => service::school_today(conn, auth.school_id, Utc::now())?.0,
-            };
+            let day = service::day_or_today(conn, auth.school_id, date)?;
             service::daily_summary(conn, auth.school_id, day)
         })
         .await?;
@@ -304,10 +298,7 @@ pub async fn my_registers(
     let date = q.date;
     let out = db
         .run(move |conn| {
-            let day = match date {
-                Some(d) => d,
-                None => service::school_today(conn, auth.school_id, Utc::now())?.0,
-            };
+            let day = service::day_or_today(conn, auth.school_id, date)?;
             service::my_registers(conn, &auth, day)
         })
         .await?;

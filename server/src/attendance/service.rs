@@ -98,6 +98,18 @@ pub fn school_today(
     Ok((crate::schools::local_date_in(&tz, now), window))
 }
 
+/// `date`, or when absent today at the school (the default of the day-based views).
+pub fn day_or_today(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    date: Option<NaiveDate>,
+) -> QueryResult<NaiveDate> {
+    match date {
+        Some(d) => Ok(d),
+        None => Ok(school_today(conn, school_id, Utc::now())?.0),
+    }
+}
+
 /// Students actively enrolled in `class_id` on `on_date` (enrollment dates inclusive).
 pub fn enrolled_on(
     conn: &mut PgConnection,

@@ -272,26 +272,7 @@ async fn invoices_payments_credit_and_suspense_through_the_api() {
     assert_eq!(st.json["closing_balance"], -1500);
 
     // Next term: F1's credit is applied to its new invoices automatically.
-    let y2 = create(
-        &app,
-        &admin,
-        "/api/v1/academic-years",
-        json!({"name": "2027-28", "starts_on": "2027-04-01", "ends_on": "2028-03-31",
-        "terms": [{"name": "Term 1", "starts_on": "2027-04-01", "ends_on": "2027-09-30"}]}),
-    )
-    .await;
-    let years = call(&app, Method::GET, "/api/v1/academic-years", &admin, None).await;
-    let term2 = years
-        .json
-        .as_array()
-        .expect("years")
-        .iter()
-        .find(|y| y["id"] == y2.to_string())
-        .expect("y2")["terms"][0]["id"]
-        .as_str()
-        .expect("t")
-        .to_string();
-    create(&app, &admin, "/api/v1/fee-schedules", json!({"term_id": term2, "class_id": a.c1, "fee_head_id": tuition, "amount": 5200, "due_on": "2027-04-10"})).await;
+    let term2 = next_year_term(&app, &admin, a.c1, tuition).await;
     let r = call(
         &app,
         Method::POST,
@@ -694,26 +675,7 @@ async fn reversing_a_payment_whose_credit_was_applied_undoes_the_application() {
     let r = call(&app, Method::POST, "/api/v1/payments", &admin,
         Some(json!({"id": overpay, "family_id": a.f1, "amount": 15_000, "currency": "PKR", "method": "cheque"}))).await;
     assert_eq!(r.json["to_credit"], 2500);
-    let y2 = create(
-        &app,
-        &admin,
-        "/api/v1/academic-years",
-        json!({"name": "2027-28", "starts_on": "2027-04-01", "ends_on": "2028-03-31",
-        "terms": [{"name": "Term 1", "starts_on": "2027-04-01", "ends_on": "2027-09-30"}]}),
-    )
-    .await;
-    let years = call(&app, Method::GET, "/api/v1/academic-years", &admin, None).await;
-    let term2 = years
-        .json
-        .as_array()
-        .expect("years")
-        .iter()
-        .find(|y| y["id"] == y2.to_string())
-        .expect("y2")["terms"][0]["id"]
-        .as_str()
-        .expect("t")
-        .to_string();
-    create(&app, &admin, "/api/v1/fee-schedules", json!({"term_id": term2, "class_id": a.c1, "fee_head_id": tuition, "amount": 5200, "due_on": "2027-04-10"})).await;
+    let term2 = next_year_term(&app, &admin, a.c1, tuition).await;
     let r = call(
         &app,
         Method::POST,
@@ -1164,4 +1126,38 @@ async fn suspense_cash_is_listed_and_assigned_and_accountants_add_accounts() {
         .expect("chart")
         .iter()
         .any(|x| x["code"] == "5100"));
+}
+
+/// Creates the 2027-28 academic year with one term, schedules 5200 of `head` for `class` in it
+/// (due 2027-04-10), and returns the term's id.
+async fn next_year_term<S, B>(app: &S, admin: &str, class: Uuid, head: Uuid) -> String
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let year = create(
+        app,
+        admin,
+        "/api/v1/academic-years",
+        json!({"name": "2027-28", "starts_on": "2027-04-01", "ends_on": "2028-03-31",
+        "terms": [{"name": "Term 1", "starts_on": "2027-04-01", "ends_on": "2027-09-30"}]}),
+    )
+    .await;
+    let years = call(app, Method::GET, "/api/v1/academic-years", admin, None).await;
+    let term = years
+        .json
+        .as_array()
+        .expect("years")
+        .iter()
+        .find(|y| y["id"] == year.to_string())
+        .expect("new year")["terms"][0]["id"]
+        .as_str()
+        .expect("term id")
+        .to_string();
+    create(app, admin, "/api/v1/fee-schedules", json!({"term_id": term, "class_id": class, "fee_head_id": head, "amount": 5200, "due_on": "2027-04-10"})).await;
+    term
 }
