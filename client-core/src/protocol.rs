@@ -9,6 +9,8 @@ use uuid::Uuid;
 /// Version of the REST + sync protocol these types describe.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+pub mod sync;
+
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
 

@@ -13,13 +13,16 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::AuthConfig;
 use crate::db::Db;
 use crate::errors::ApiError;
-use crate::{attendance, auth, health, ledger, oneroster, reports, roster};
+use crate::sync::events::Pokes;
+use crate::{attendance, auth, health, ledger, oneroster, reports, roster, sync};
 
 /// Shared state handed to every worker.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub auth: AuthConfig,
+    /// Fan-out of sync pokes to this process's SSE streams.
+    pub pokes: Pokes,
 }
 
 #[derive(OpenApi)]
@@ -40,6 +43,7 @@ pub struct AppState {
         (name = "fees", description = "Fee heads, schedules, invoices, payments, dues and statements"),
         (name = "attendance", description = "Codes, registers, marks and attendance views"),
         (name = "reports", description = "Reports computed from the journal, as JSON, CSV or Excel"),
+        (name = "sync", description = "Offline sync: device enrolment, push, pull, pokes, digest, rejections"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -87,6 +91,7 @@ pub fn build_app(
         .openapi(ApiDoc::openapi())
         .app_data(web::Data::new(state.db.clone()))
         .app_data(web::Data::new(state.auth.clone()))
+        .app_data(web::Data::new(state.pokes.clone()))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .service(health::healthz)
@@ -108,6 +113,14 @@ fn routes() -> utoipa_actix_web::scope::Scope<
     >,
 > {
     scope::scope("/api/v1")
+        .service(sync::handlers::register_device)
+        .service(sync::handlers::new_client)
+        .service(sync::handlers::push_ops)
+        .service(sync::handlers::pull_changes)
+        .service(sync::handlers::digest)
+        .service(sync::handlers::events)
+        .service(sync::handlers::list_rejections)
+        .service(sync::handlers::resolve_rejection)
         .service(auth::handlers::login)
         .service(auth::handlers::refresh)
         .service(auth::handlers::logout)

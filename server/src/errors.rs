@@ -175,7 +175,10 @@ impl From<DieselError> for ApiError {
                             ),
                         }
                     }
-                    DatabaseErrorKind::ClosedConnection => ApiError::Unavailable,
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::SerializationFailure => ApiError::Unavailable,
+                    // 40P01: PostgreSQL broke a lock cycle; retrying succeeds.
+                    _ if info.message().contains("deadlock detected") => ApiError::Unavailable,
                     _ => ApiError::Internal(anyhow::anyhow!("database error: {}", info.message())),
                 }
             }

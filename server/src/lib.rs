@@ -21,3 +21,4 @@ pub mod reports;
 pub mod roster;
 pub mod schema;
 pub mod schools;
+pub mod sync;

@@ -16,6 +16,7 @@ use daftar_server::db::{build_pool, run_migrations, Db};
 use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use daftar_server::oneroster::import::{import, ImportFailure, ImportOptions};
 use daftar_server::oneroster::RosterFiles;
+use daftar_server::sync::events::Pokes;
 use daftar_server::{audit::Actor, auth::password, demo, schools};
 use diesel::Connection;
 use tracing_subscriber::EnvFilter;
@@ -96,7 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(args) => {
             let db = connect(&database, args.pool_size)?;
-            serve(args, db, &cli.data_dir)
+            serve(args, db, &cli.data_dir, &database.url)
         }
         Command::Demo(args) => {
             let db = connect(&database, args.serve.pool_size)?;
@@ -133,7 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             drop(conn);
-            serve(&args.serve, db, &cli.data_dir)
+            serve(&args.serve, db, &cli.data_dir, &database.url)
         }
         Command::ImportOneroster { dir, json } => {
             let pool = build_pool(&database.url, 1)?;
@@ -253,11 +254,14 @@ fn jwt_secret(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-fn serve(args: &ServeArgs, db: Db, data_dir: &Path) -> anyhow::Result<()> {
+fn serve(args: &ServeArgs, db: Db, data_dir: &Path, database_url: &str) -> anyhow::Result<()> {
     let notify_db = db.clone();
+    let pokes = Pokes::default();
+    pokes.listen(database_url.to_string());
     let state = AppState {
         db,
         auth: AuthConfig::new(jwt_secret(args, data_dir)?),
+        pokes,
     };
     let bind = args.bind.clone();
     let workers = args.workers;

@@ -9,4 +9,5 @@ pub mod access;
 pub mod handlers;
 pub mod models;
 pub mod repo;
+pub mod service;
 pub mod validate;

@@ -36,6 +36,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    applied_ops (school_id, op_id) {
+        school_id -> Uuid,
+        op_id -> Uuid,
+        client_id -> Uuid,
+        device_id -> Uuid,
+        seq -> Int8,
+        mutation -> Text,
+        request_hash -> Bytea,
+        status -> Text,
+        version -> Nullable<Int8>,
+        result -> Jsonb,
+        args -> Jsonb,
+        device_created_at -> Nullable<Timestamptz>,
+        applied_at -> Timestamptz,
+        resolved_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Uuid>,
+        resolution -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     attendance_codes (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -98,6 +119,21 @@ diesel::table! {
         name -> Text,
         sourced_id -> Nullable<Text>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    change_log (school_id, entity, row_id) {
+        school_id -> Uuid,
+        entity -> Text,
+        row_id -> Text,
+        version -> Int8,
+        deleted -> Bool,
+        row -> Nullable<Jsonb>,
+        everyone -> Bool,
+        class_id -> Nullable<Uuid>,
+        family_id -> Nullable<Uuid>,
+        student_id -> Nullable<Uuid>,
     }
 }
 
@@ -459,6 +495,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    sync_clients (school_id, client_id) {
+        school_id -> Uuid,
+        client_id -> Uuid,
+        device_id -> Uuid,
+        last_seq -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sync_conflicts (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        op_id -> Uuid,
+        entity -> Text,
+        row_id -> Uuid,
+        field -> Text,
+        base_value -> Nullable<Jsonb>,
+        server_value -> Nullable<Jsonb>,
+        losing_value -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sync_versions (school_id) {
+        school_id -> Uuid,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
     terms (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -496,22 +564,26 @@ diesel::joinable!(accounts -> schools (school_id));
 diesel::joinable!(attendance_codes -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(campuses -> schools (school_id));
+diesel::joinable!(change_log -> schools (school_id));
 diesel::joinable!(families -> schools (school_id));
 diesel::joinable!(fee_heads -> schools (school_id));
 diesel::joinable!(journal_entries -> schools (school_id));
 diesel::joinable!(receipt_series -> schools (school_id));
 diesel::joinable!(school_counters -> schools (school_id));
+diesel::joinable!(sync_versions -> schools (school_id));
 diesel::joinable!(users -> schools (school_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     academic_years,
     accounts,
     allocations,
+    applied_ops,
     attendance_codes,
     attendance_mark_history,
     attendance_marks,
     audit_log,
     campuses,
+    change_log,
     class_teachers,
     classes,
     devices,
@@ -538,6 +610,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     student_guardians,
     students,
     suspense_resolutions,
+    sync_clients,
+    sync_conflicts,
+    sync_versions,
     terms,
     users,
 );

@@ -66,7 +66,7 @@ fn filter_from(q: ListQuery) -> Filter {
     }
 }
 
-fn not_found(entity: &'static str) -> impl FnOnce(diesel::result::Error) -> ApiError {
+pub(crate) fn not_found(entity: &'static str) -> impl FnOnce(diesel::result::Error) -> ApiError {
     move |e| match e {
         diesel::result::Error::NotFound => ApiError::NotFound(entity),
         other => other.into(),
@@ -434,44 +434,7 @@ pub async fn update_student(
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
     let row = db
-        .transaction(move |conn| {
-            let before = repo::student(conn, auth.school_id, id).map_err(not_found("student"))?;
-            let mut after = before.clone();
-            if let Some(f) = req.family_id {
-                repo::family(conn, auth.school_id, f).map_err(|_| {
-                    ApiError::validation("family_id", "no such family in this school")
-                })?;
-                after.family_id = f;
-            }
-            if let Some(v) = req.admission_no {
-                after.admission_no = validate::text("admission_no", &v, 50)?;
-            }
-            if let Some(v) = req.given_name {
-                after.given_name = validate::text("given_name", &v, 100)?;
-            }
-            if let Some(v) = req.family_name {
-                after.family_name = validate::text("family_name", &v, 100)?;
-            }
-            if req.date_of_birth.is_some() {
-                after.date_of_birth = req.date_of_birth;
-            }
-            if let Some(v) = req.gender {
-                after.gender = validate::opt_text("gender", Some(&v), 20)?;
-            }
-            if let Some(v) = req.grade {
-                after.grade = v.trim().to_string();
-            }
-            if let Some(v) = req.active {
-                after.active = v;
-            }
-            after.updated_at = Utc::now();
-            diesel::update(students::table.find((auth.school_id, id)))
-                .set(&after)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "student", id)
-                .updated(conn, &before, &after)?;
-            Ok(after)
-        })
+        .transaction(move |conn| super::service::update_student(conn, &auth, id, req))
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -706,7 +669,7 @@ pub async fn get_guardian(
     Ok(web::Json(row.into()))
 }
 
-fn check_parent_user(
+pub(crate) fn check_parent_user(
     conn: &mut PgConnection,
     school_id: Uuid,
     user_id: Option<Uuid>,
@@ -781,45 +744,7 @@ pub async fn update_guardian(
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
     let row = db
-        .transaction(move |conn| {
-            let before = repo::guardian(conn, auth.school_id, id).map_err(not_found("guardian"))?;
-            let mut after = before.clone();
-            if let Some(f) = req.family_id {
-                repo::family(conn, auth.school_id, f).map_err(|_| {
-                    ApiError::validation("family_id", "no such family in this school")
-                })?;
-                after.family_id = f;
-            }
-            if req.user_id.is_some() {
-                check_parent_user(conn, auth.school_id, req.user_id)?;
-                after.user_id = req.user_id;
-            }
-            if let Some(v) = req.given_name {
-                after.given_name = validate::text("given_name", &v, 100)?;
-            }
-            if let Some(v) = req.family_name {
-                after.family_name = validate::text("family_name", &v, 100)?;
-            }
-            if let Some(v) = req.relationship {
-                after.relationship = validate::text("relationship", &v, 50)?;
-            }
-            if let Some(v) = req.phone {
-                after.phone = validate::phone("phone", Some(&v))?;
-            }
-            if let Some(v) = req.email {
-                after.email = validate::email("email", Some(&v))?;
-            }
-            if let Some(v) = req.active {
-                after.active = v;
-            }
-            after.updated_at = Utc::now();
-            diesel::update(guardians::table.find((auth.school_id, id)))
-                .set(&after)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "guardian", id)
-                .updated(conn, &before, &after)?;
-            Ok(after)
-        })
+        .transaction(move |conn| super::service::update_guardian(conn, &auth, id, req))
         .await?;
     Ok(web::Json(row.into()))
 }

@@ -53,6 +53,7 @@ impl TestApp {
         let state = AppState {
             db: tdb.db(4),
             auth: AuthConfig::new(b"test-secret-test-secret-test-secret!".to_vec()),
+            pokes: Default::default(),
         };
         TestApp { tdb, state }
     }

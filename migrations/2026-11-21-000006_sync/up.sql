@@ -1,0 +1,220 @@
+-- Sync protocol v1 (ARCHITECTURE.md §6, issue #4).
+--
+-- Every writing transaction that touches a synced table takes the school's next version from
+-- `sync_versions` (an UPDATE, so the row lock is held to COMMIT: version order equals commit
+-- order and a pull never skips a change) and records each changed row in `change_log`. The log
+-- keeps one row per (entity, row): the latest image or a tombstone, at the version that last
+-- touched it. A pull is "rows with a version after my cursor", a bootstrap is the same pull
+-- from cursor 0, and nothing needs compacting.
+
+CREATE TABLE sync_versions (
+    school_id   uuid PRIMARY KEY REFERENCES schools (id),
+    version     bigint NOT NULL
+);
+
+CREATE TABLE change_log (
+    school_id   uuid NOT NULL REFERENCES schools (id),
+    entity      text COLLATE "C" NOT NULL,
+    row_id      text COLLATE "C" NOT NULL,
+    version     bigint NOT NULL,
+    deleted     boolean NOT NULL,
+    -- The row as JSON (secrets such as request hashes removed); NULL for a tombstone.
+    row         jsonb,
+    -- Scope keys (ARCHITECTURE.md §6 "Scopes"): `everyone` rows go to every device; the others
+    -- to the office, and to teachers by class and parents by family or student.
+    everyone    boolean NOT NULL,
+    class_id    uuid,
+    family_id   uuid,
+    student_id  uuid,
+    PRIMARY KEY (school_id, entity, row_id)
+);
+CREATE INDEX change_log_by_version ON change_log (school_id, version, entity, row_id);
+CREATE INDEX change_log_by_family ON change_log (school_id, family_id, version) WHERE family_id IS NOT NULL;
+CREATE INDEX change_log_by_class ON change_log (school_id, class_id, version) WHERE class_id IS NOT NULL;
+
+-- One row per local database instance (a device may get a new client after its outbox was
+-- salvaged). `last_seq` is the highest op seq applied or rejected: the next must be +1.
+CREATE TABLE sync_clients (
+    school_id   uuid NOT NULL,
+    client_id   uuid NOT NULL,
+    device_id   uuid NOT NULL,
+    last_seq    bigint NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (school_id, client_id),
+    FOREIGN KEY (school_id, device_id) REFERENCES devices (school_id, id)
+);
+
+-- Every op the server has decided, in the same transaction as its effects: a repeated op_id
+-- replays `result`; a rejected or conflicting op stays listed until someone resolves it.
+CREATE TABLE applied_ops (
+    school_id     uuid NOT NULL,
+    op_id         uuid NOT NULL,
+    client_id     uuid NOT NULL,
+    device_id     uuid NOT NULL,
+    seq           bigint NOT NULL,
+    mutation      text NOT NULL,
+    request_hash  bytea NOT NULL,
+    status        text NOT NULL CHECK (status IN ('applied', 'rejected', 'conflict')),
+    version       bigint,
+    result        jsonb NOT NULL,
+    args          jsonb NOT NULL,
+    device_created_at timestamptz,
+    applied_at    timestamptz NOT NULL DEFAULT now(),
+    resolved_at   timestamptz,
+    resolved_by   uuid,
+    resolution    text,
+    PRIMARY KEY (school_id, op_id),
+    UNIQUE (school_id, client_id, seq),
+    FOREIGN KEY (school_id, client_id) REFERENCES sync_clients (school_id, client_id)
+);
+CREATE INDEX applied_ops_needing_attention ON applied_ops (school_id, applied_at)
+    WHERE status <> 'applied' AND resolved_at IS NULL;
+
+-- Field-level merge clashes (ARCHITECTURE.md §6 "Conflicts"): the server value stayed, the
+-- losing value is kept here.
+CREATE TABLE sync_conflicts (
+    school_id     uuid NOT NULL,
+    id            uuid NOT NULL,
+    op_id         uuid NOT NULL,
+    entity        text NOT NULL,
+    row_id        uuid NOT NULL,
+    field         text NOT NULL,
+    base_value    jsonb,
+    server_value  jsonb,
+    losing_value  jsonb,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (school_id, id),
+    FOREIGN KEY (school_id, op_id) REFERENCES applied_ops (school_id, op_id)
+);
+
+-- The school's version for the current transaction: taken once (row lock until COMMIT),
+-- remembered in a transaction-local setting, and announced with NOTIFY (delivered at COMMIT,
+-- so listeners only hear of committed versions).
+CREATE FUNCTION sync_version(p_school uuid) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    key text := 'daftar.v_' || replace(p_school::text, '-', '');
+    cur text := current_setting(key, true);
+    nv bigint;
+BEGIN
+    IF cur IS NOT NULL AND cur <> '' THEN
+        RETURN cur::bigint;
+    END IF;
+    INSERT INTO sync_versions AS s (school_id, version) VALUES (p_school, 1)
+    ON CONFLICT (school_id) DO UPDATE SET version = s.version + 1
+    RETURNING version INTO nv;
+    PERFORM set_config(key, nv::text, true);
+    PERFORM pg_notify('daftar_sync', p_school::text || ' ' || nv::text);
+    RETURN nv;
+END $$;
+
+-- Records one row image of table `tbl` (`deleted` for a DELETE) in change_log with its scope
+-- keys. Called by the `log_change` trigger, and once per existing row by this migration.
+CREATE FUNCTION log_row(tbl text, is_deleted boolean, image jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    img      jsonb := image - 'request_hash';
+    school   uuid;
+    rid      text;
+    everyone boolean := false;
+    cls      uuid;
+    fam      uuid;
+    stu      uuid;
+    extra    jsonb;
+BEGIN
+    IF tbl = 'schools' THEN
+        school := (img->>'id')::uuid;
+    ELSE
+        school := (img->>'school_id')::uuid;
+    END IF;
+    rid := img->>'id';
+    CASE tbl
+    WHEN 'schools', 'academic_years', 'terms', 'attendance_codes', 'classes', 'fee_heads' THEN
+        everyone := true;
+    WHEN 'students' THEN
+        fam := (img->>'family_id')::uuid; stu := (img->>'id')::uuid;
+    WHEN 'guardians' THEN
+        fam := (img->>'family_id')::uuid;
+    WHEN 'families' THEN
+        fam := (img->>'id')::uuid;
+    WHEN 'student_guardians' THEN
+        rid := (img->>'student_id') || ':' || (img->>'guardian_id');
+        stu := (img->>'student_id')::uuid;
+    WHEN 'enrollments' THEN
+        cls := (img->>'class_id')::uuid; stu := (img->>'student_id')::uuid;
+    WHEN 'class_teachers' THEN
+        rid := (img->>'class_id') || ':' || (img->>'teacher_id');
+        cls := (img->>'class_id')::uuid;
+    WHEN 'invoices' THEN
+        fam := (img->>'family_id')::uuid; stu := (img->>'student_id')::uuid;
+    WHEN 'invoice_lines' THEN
+        SELECT i.family_id, i.student_id, jsonb_build_object('family_id', i.family_id, 'student_id', i.student_id)
+          INTO fam, stu, extra
+          FROM invoices i WHERE i.school_id = school AND i.id = (img->>'invoice_id')::uuid;
+    WHEN 'allocations', 'discounts' THEN
+        SELECT i.family_id, i.student_id INTO fam, stu
+          FROM invoice_lines l JOIN invoices i ON i.school_id = l.school_id AND i.id = l.invoice_id
+         WHERE l.school_id = school AND l.id = (img->>'invoice_line_id')::uuid;
+    WHEN 'fines' THEN
+        SELECT i.family_id, i.student_id INTO fam, stu
+          FROM invoices i WHERE i.school_id = school AND i.id = (img->>'invoice_id')::uuid;
+    WHEN 'payments', 'refunds', 'suspense_resolutions' THEN
+        fam := (img->>'family_id')::uuid;
+        IF tbl = 'suspense_resolutions' THEN rid := img->>'payment_id'; END IF;
+    WHEN 'payment_reversals' THEN
+        rid := img->>'payment_id';
+        SELECT p.family_id INTO fam FROM payments p
+         WHERE p.school_id = school AND p.id = (img->>'payment_id')::uuid;
+    WHEN 'journal_lines' THEN
+        fam := (img->>'family_id')::uuid; stu := (img->>'student_id')::uuid;
+    WHEN 'registers' THEN
+        cls := (img->>'class_id')::uuid;
+    WHEN 'attendance_marks' THEN
+        rid := (img->>'register_id') || ':' || (img->>'student_id');
+        stu := (img->>'student_id')::uuid;
+        SELECT r.class_id, jsonb_build_object('class_id', r.class_id, 'on_date', r.on_date, 'period', r.period)
+          INTO cls, extra
+          FROM registers r WHERE r.school_id = school AND r.id = (img->>'register_id')::uuid;
+    WHEN 'receipt_series' THEN
+        rid := img->>'series';
+    ELSE
+        -- accounts, journal_entries: the office only.
+        NULL;
+    END CASE;
+    IF extra IS NOT NULL THEN img := img || extra; END IF;
+    INSERT INTO change_log AS c
+        (school_id, entity, row_id, version, deleted, row, everyone, class_id, family_id, student_id)
+    VALUES (school, tbl, rid, sync_version(school), is_deleted,
+            CASE WHEN is_deleted THEN NULL ELSE img END, everyone, cls, fam, stu)
+    ON CONFLICT (school_id, entity, row_id) DO UPDATE SET
+        version = EXCLUDED.version, deleted = EXCLUDED.deleted, row = EXCLUDED.row,
+        everyone = EXCLUDED.everyone, class_id = EXCLUDED.class_id,
+        family_id = EXCLUDED.family_id, student_id = EXCLUDED.student_id;
+END $$;
+
+CREATE FUNCTION log_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM log_row(TG_TABLE_NAME, true, to_jsonb(OLD));
+    ELSE
+        PERFORM log_row(TG_TABLE_NAME, false, to_jsonb(NEW));
+    END IF;
+    RETURN NULL;
+END $$;
+
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['schools','academic_years','terms','attendance_codes','classes','fee_heads',
+    'accounts','students','guardians','families','student_guardians','enrollments','class_teachers',
+    'invoices','invoice_lines','allocations','payments','payment_reversals','discounts','fines',
+    'refunds','suspense_resolutions','journal_entries','journal_lines','registers',
+    'attendance_marks','receipt_series']
+  LOOP
+    EXECUTE format('CREATE TRIGGER log_change AFTER INSERT OR UPDATE OR DELETE ON %I
+                    FOR EACH ROW EXECUTE FUNCTION log_change()', t);
+    -- Rows written before sync existed enter the log at one version per school.
+    EXECUTE format('SELECT count(log_row(%L, false, to_jsonb(t))) FROM %I t', t, t);
+  END LOOP;
+END $$;

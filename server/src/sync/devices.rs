@@ -1,0 +1,127 @@
+//! Device enrolment and per-device scope (issue #4 item 1).
+
+use chrono::Utc;
+use daftar_client_core::protocol::sync::SyncScope;
+use daftar_client_core::protocol::Role;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ApiResult};
+use crate::roster::access;
+use crate::schema::{devices, school_counters, sync_clients};
+
+/// An enrolled, unrevoked device.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = devices)]
+pub struct DeviceRow {
+    pub school_id: Uuid,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub receipt_series: String,
+}
+
+/// The device kind a role enrols as: admin/accountant → `office`, else the role's name.
+pub fn kind_for(role: Role) -> &'static str {
+    match role {
+        Role::Admin | Role::Accountant => "office",
+        Role::Teacher => "teacher",
+        Role::Parent => "parent",
+    }
+}
+
+/// Enrols a device for `auth`'s user: a new device row with the next receipt series of the
+/// school (`D1`, `D2`, …) and its first sync client. Returns (device, client_id).
+///
+/// Errors: validation naming `name` (1..=100 characters).
+pub fn register(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    name: &str,
+) -> ApiResult<(DeviceRow, Uuid)> {
+    let name = crate::roster::validate::text("name", name, 100)?;
+    let n: i64 = diesel::insert_into(school_counters::table)
+        .values((
+            school_counters::school_id.eq(auth.school_id),
+            school_counters::name.eq("device_series"),
+            school_counters::value.eq(1i64),
+        ))
+        .on_conflict((school_counters::school_id, school_counters::name))
+        .do_update()
+        .set(school_counters::value.eq(school_counters::value + 1))
+        .returning(school_counters::value)
+        .get_result(conn)?;
+    let row = DeviceRow {
+        school_id: auth.school_id,
+        id: Uuid::now_v7(),
+        user_id: auth.user_id,
+        name,
+        kind: kind_for(auth.role).into(),
+        receipt_series: format!("D{n}"),
+    };
+    diesel::insert_into(devices::table)
+        .values((
+            devices::school_id.eq(row.school_id),
+            devices::id.eq(row.id),
+            devices::user_id.eq(row.user_id),
+            devices::name.eq(&row.name),
+            devices::kind.eq(&row.kind),
+            devices::receipt_series.eq(&row.receipt_series),
+            devices::created_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    let client_id = new_client(conn, &row)?;
+    Ok((row, client_id))
+}
+
+/// A fresh sync client (seq from 1) for `device`.
+pub fn new_client(conn: &mut PgConnection, device: &DeviceRow) -> QueryResult<Uuid> {
+    let client_id = Uuid::now_v7();
+    diesel::insert_into(sync_clients::table)
+        .values((
+            sync_clients::school_id.eq(device.school_id),
+            sync_clients::client_id.eq(client_id),
+            sync_clients::device_id.eq(device.id),
+        ))
+        .execute(conn)?;
+    Ok(client_id)
+}
+
+/// The caller's device: the token must be bound to an enrolled, unrevoked device of this user.
+///
+/// Errors: 403 `device_required` for a token without a device; 403 `device_revoked`.
+pub fn caller_device(conn: &mut PgConnection, auth: &AuthUser) -> ApiResult<DeviceRow> {
+    let Some(device_id) = auth.device_id else {
+        return Err(ApiError::Refused {
+            code: "device_required",
+            detail: "sync needs a device-bound token: enrol with POST /api/v1/sync/devices".into(),
+        });
+    };
+    let row: Option<(DeviceRow, Option<chrono::DateTime<Utc>>)> = devices::table
+        .find((auth.school_id, device_id))
+        .select((DeviceRow::as_select(), devices::revoked_at))
+        .first(conn)
+        .optional()?;
+    match row {
+        Some((d, None)) if d.user_id == auth.user_id => Ok(d),
+        _ => Err(ApiError::Refused {
+            code: "device_revoked",
+            detail: "this device is revoked or not enrolled to you".into(),
+        }),
+    }
+}
+
+/// What `auth` may see (ARCHITECTURE.md §6 "Scopes"), read now.
+pub fn scope_of(conn: &mut PgConnection, auth: &AuthUser) -> QueryResult<SyncScope> {
+    Ok(match auth.role {
+        Role::Admin | Role::Accountant => SyncScope::School,
+        Role::Teacher => SyncScope::Classes {
+            class_ids: access::teacher_class_ids(conn, auth.school_id, auth.user_id)?,
+        },
+        Role::Parent => SyncScope::Families {
+            family_ids: access::parent_family_ids(conn, auth.school_id, auth.user_id)?,
+        },
+    })
+}

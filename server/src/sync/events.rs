@@ -1,0 +1,78 @@
+//! Pokes: "school S is now at version V", heard from PostgreSQL (`NOTIFY daftar_sync`, sent by
+//! `sync_version()` and delivered at COMMIT) and fanned out to this instance's SSE streams.
+//! Every server instance listens, so a write on one instance pokes devices on all of them
+//! (ARCHITECTURE.md §6, §9).
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// The fan-out of pokes to SSE streams in this process.
+#[derive(Clone)]
+pub struct Pokes {
+    tx: broadcast::Sender<(Uuid, i64)>,
+}
+
+impl Default for Pokes {
+    fn default() -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        Pokes { tx }
+    }
+}
+
+impl Pokes {
+    /// A receiver of every poke from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, i64)> {
+        self.tx.subscribe()
+    }
+
+    /// Announces `version` of `school_id` to this process's streams.
+    pub fn send(&self, school_id: Uuid, version: i64) {
+        let _ = self.tx.send((school_id, version));
+    }
+
+    /// Starts a thread that LISTENs on `daftar_sync` at `database_url` and forwards each
+    /// notification; it reconnects (every second) when the connection drops. Notifications are
+    /// polled every 10 ms (libpq reads them without a round trip), well inside the issue's
+    /// 150 ms propagation budget.
+    pub fn listen(&self, database_url: String) {
+        let pokes = self.clone();
+        let spawned = thread::Builder::new()
+            .name("sync-listen".into())
+            .spawn(move || loop {
+                if let Err(e) = pokes.listen_once(&database_url) {
+                    tracing::warn!(error = %e, "sync LISTEN connection lost; reconnecting");
+                }
+                thread::sleep(Duration::from_secs(1));
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the sync listener; devices will poll");
+        }
+    }
+
+    fn listen_once(&self, url: &str) -> anyhow::Result<()> {
+        let mut conn = PgConnection::establish(url)?;
+        diesel::sql_query("LISTEN daftar_sync").execute(&mut conn)?;
+        let mut checked = Instant::now();
+        loop {
+            for n in conn.notifications_iter() {
+                let n = n?;
+                let mut parts = n.payload.split(' ');
+                if let (Some(Ok(school)), Some(Ok(version))) = (
+                    parts.next().map(str::parse::<Uuid>),
+                    parts.next().map(str::parse::<i64>),
+                ) {
+                    self.send(school, version);
+                }
+            }
+            if checked.elapsed() > Duration::from_secs(10) {
+                diesel::sql_query("SELECT 1").execute(&mut conn)?;
+                checked = Instant::now();
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

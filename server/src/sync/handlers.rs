@@ -1,0 +1,331 @@
+//! Sync endpoints under `/api/v1/sync` (issue #4 item 2). JWT-authenticated and device-bound
+//! (except enrolment, which binds the device).
+
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_web::{get, post, web, HttpResponse};
+use daftar_client_core::protocol::sync::{
+    DeviceRegistration, FieldConflict, NewClient, OpStatus, PullQuery, PullResponse, PushRequest,
+    PushResponse, RegisterDeviceRequest, Rejection, ResolveRejectionRequest, SyncDigest,
+};
+use daftar_client_core::protocol::{Problem, Role};
+use diesel::prelude::*;
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::events::Pokes;
+use super::{devices, pull, push};
+use crate::audit::{Actor, AuditEntry};
+use crate::auth::AuthUser;
+use crate::config::AuthConfig;
+use crate::db::Db;
+use crate::errors::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::schema::applied_ops;
+
+/// Enrol the caller's device: returns its id, first `client_id`, receipt series, scope, and
+/// tokens bound to the device (use them for every sync call).
+#[utoipa::path(tag = "sync", request_body = RegisterDeviceRequest, security(("bearer" = [])),
+    responses((status = 201, body = DeviceRegistration), (status = 422, body = Problem)))]
+#[post("/sync/devices")]
+pub async fn register_device(
+    db: web::Data<Db>,
+    config: web::Data<AuthConfig>,
+    auth: AuthUser,
+    body: Json<RegisterDeviceRequest>,
+) -> ApiResult<HttpResponse> {
+    let name = body.into_inner().name;
+    let config = config.into_inner();
+    let reg = db
+        .transaction(move |conn| {
+            let (device, client_id) = devices::register(conn, &auth, &name)?;
+            AuditEntry::new(auth.school_id, Actor::from(&auth), "device", device.id).created(
+                conn,
+                &serde_json::json!({
+                    "name": device.name, "kind": device.kind,
+                    "receipt_series": device.receipt_series, "client_id": client_id,
+                }),
+            )?;
+            let scope = devices::scope_of(conn, &auth)?;
+            let tokens = crate::auth::handlers::device_tokens(conn, &config, &auth, device.id)?;
+            Ok(DeviceRegistration {
+                device_id: device.id,
+                client_id,
+                receipt_series: device.receipt_series,
+                scope,
+                tokens,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(reg))
+}
+
+/// A new `client_id` for the calling device (the lifeboat re-sends a salvaged outbox from it).
+#[utoipa::path(tag = "sync", security(("bearer" = [])),
+    responses((status = 201, body = NewClient), (status = 403, body = Problem)))]
+#[post("/sync/clients")]
+pub async fn new_client(db: web::Data<Db>, auth: AuthUser) -> ApiResult<HttpResponse> {
+    let c = db
+        .transaction(move |conn| {
+            let device = devices::caller_device(conn, &auth)?;
+            let client_id = devices::new_client(conn, &device)?;
+            Ok(NewClient {
+                client_id,
+                scope: devices::scope_of(conn, &auth)?,
+                receipt_series: device.receipt_series,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+/// Push a batch of ops (in seq order, at most 1,000). Each op is applied exactly once; a
+/// repeated op id replays its stored outcome. Business refusals come back as `rejected`
+/// outcomes and are kept; a transient failure ends the batch early with `retry_after_secs`.
+#[utoipa::path(tag = "sync", request_body = PushRequest, security(("bearer" = [])),
+    responses((status = 200, body = PushResponse),
+        (status = 409, description = "`seq_gap` (detail names the expected seq) or `op_id_reused`", body = Problem),
+        (status = 503, description = "Transient failure before any op; retry after `Retry-After`", body = Problem)))]
+#[post("/sync/push")]
+pub async fn push_ops(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<PushRequest>,
+) -> ApiResult<HttpResponse> {
+    let req = body.into_inner();
+    let resp = db
+        .run(move |conn| {
+            let device = devices::caller_device(conn, &auth)?;
+            push::push(conn, &auth, &device, &req)
+        })
+        .await?;
+    let mut r = HttpResponse::Ok();
+    if let Some(secs) = resp.retry_after_secs {
+        r.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+    }
+    Ok(r.json(resp))
+}
+
+/// Changes in the device's scope after `cursor`, oldest first. Stage pages locally and apply
+/// them with the final cursor in one transaction when `has_more` is false.
+#[utoipa::path(tag = "sync", params(PullQuery), security(("bearer" = [])),
+    responses((status = 200, body = PullResponse), (status = 422, body = Problem)))]
+#[get("/sync/pull")]
+pub async fn pull_changes(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    q: web::Query<PullQuery>,
+) -> ApiResult<web::Json<PullResponse>> {
+    let q = q.into_inner();
+    let page = db
+        .run(move |conn| {
+            devices::caller_device(conn, &auth)?;
+            let scope = devices::scope_of(conn, &auth)?;
+            pull::pull(conn, auth.school_id, &scope, q.cursor.as_deref(), q.limit)
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// Per-entity count and hash of the rows in the device's scope at the current version.
+#[utoipa::path(tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = SyncDigest)))]
+#[get("/sync/digest")]
+pub async fn digest(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Json<SyncDigest>> {
+    let d = db
+        .run(move |conn| {
+            devices::caller_device(conn, &auth)?;
+            let scope = devices::scope_of(conn, &auth)?;
+            pull::digest(conn, auth.school_id, &scope)
+        })
+        .await?;
+    Ok(web::Json(d))
+}
+
+/// Server-Sent Events (`text/event-stream`): `event: poke` with `data: <version>` whenever the
+/// school commits a change (first one at once with the current version), and a comment every
+/// 15 s to keep proxies from closing the stream. Clients pull on every poke.
+#[utoipa::path(tag = "sync", security(("bearer" = [])),
+    responses((status = 200, description = "An endless text/event-stream of pokes", content_type = "text/event-stream", body = String)))]
+#[get("/sync/events")]
+pub async fn events(
+    db: web::Data<Db>,
+    pokes: web::Data<Pokes>,
+    auth: AuthUser,
+) -> ApiResult<HttpResponse> {
+    let rx = pokes.subscribe();
+    let school = auth.school_id;
+    let version = db
+        .run(move |conn| {
+            devices::caller_device(conn, &auth)?;
+            Ok(super::current_version(conn, school)?)
+        })
+        .await?;
+    let first = Bytes::from(format!("event: poke\ndata: {version}\n\n"));
+    let stream =
+        futures_util::stream::unfold((rx, Some(first)), move |(mut rx, first)| async move {
+            if let Some(b) = first {
+                return Some((Ok::<_, actix_web::Error>(b), (rx, None)));
+            }
+            loop {
+                match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
+                    Err(_) => {
+                        return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), (rx, None)))
+                    }
+                    Ok(Ok((s, v))) if s == school => {
+                        let b = Bytes::from(format!("event: poke\ndata: {v}\n\n"));
+                        return Some((Ok(b), (rx, None)));
+                    }
+                    Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => continue,
+                    Ok(Err(RecvError::Closed)) => return None,
+                }
+            }
+        });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
+
+#[derive(Queryable)]
+struct RejectionRow {
+    op_id: Uuid,
+    client_id: Uuid,
+    device_id: Uuid,
+    seq: i64,
+    mutation: String,
+    status: String,
+    result: Value,
+    args: Value,
+    device_created_at: Option<chrono::DateTime<chrono::Utc>>,
+    applied_at: chrono::DateTime<chrono::Utc>,
+    resolved_at: Option<chrono::DateTime<chrono::Utc>>,
+    resolution: Option<String>,
+}
+
+/// Ops that were rejected or applied with field conflicts and are not yet resolved, oldest
+/// first: the school's for the office, the caller's own devices' for others.
+#[utoipa::path(tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Rejection>)))]
+#[get("/sync/rejections")]
+pub async fn list_rejections(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<Vec<Rejection>>> {
+    let rows = db
+        .run(move |conn| {
+            let mut q = applied_ops::table
+                .filter(applied_ops::school_id.eq(auth.school_id))
+                .filter(applied_ops::status.ne("applied"))
+                .filter(applied_ops::resolved_at.is_null())
+                .into_boxed();
+            if !matches!(auth.role, Role::Admin | Role::Accountant) {
+                let mine = crate::schema::devices::table
+                    .filter(crate::schema::devices::school_id.eq(auth.school_id))
+                    .filter(crate::schema::devices::user_id.eq(auth.user_id))
+                    .select(crate::schema::devices::id);
+                q = q.filter(applied_ops::device_id.eq_any(mine));
+            }
+            let rows: Vec<RejectionRow> = q
+                .order(applied_ops::applied_at)
+                .limit(1000)
+                .select((
+                    applied_ops::op_id,
+                    applied_ops::client_id,
+                    applied_ops::device_id,
+                    applied_ops::seq,
+                    applied_ops::mutation,
+                    applied_ops::status,
+                    applied_ops::result,
+                    applied_ops::args,
+                    applied_ops::device_created_at,
+                    applied_ops::applied_at,
+                    applied_ops::resolved_at,
+                    applied_ops::resolution,
+                ))
+                .load(conn)?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(web::Json(rows.into_iter().map(rejection).collect()))
+}
+
+fn rejection(r: RejectionRow) -> Rejection {
+    let text = |k: &str| r.result.get(k).and_then(|v| v.as_str()).map(String::from);
+    let conflicts: Vec<FieldConflict> = r
+        .result
+        .get("conflicts")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    Rejection {
+        op_id: r.op_id,
+        client_id: r.client_id,
+        device_id: r.device_id,
+        seq: r.seq,
+        mutation: r.mutation,
+        status: if r.status == "rejected" {
+            OpStatus::Rejected
+        } else {
+            OpStatus::Conflict
+        },
+        code: text("code"),
+        message: text("message"),
+        args: r.args,
+        conflicts,
+        device_created_at: r.device_created_at,
+        decided_at: r.applied_at,
+        resolved_at: r.resolved_at,
+        resolution: r.resolution,
+    }
+}
+
+/// Mark a rejected or conflicting op as dealt with, saying what was done. Office for any op;
+/// others for their own devices' ops.
+#[utoipa::path(tag = "sync", request_body = ResolveRejectionRequest, security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/sync/rejections/{op_id}/resolve")]
+pub async fn resolve_rejection(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    op_id: web::Path<Uuid>,
+    body: Json<ResolveRejectionRequest>,
+) -> ApiResult<HttpResponse> {
+    let op_id = op_id.into_inner();
+    let resolution = crate::roster::validate::text("resolution", &body.resolution, 500)?;
+    db.transaction(move |conn| {
+        let device: Option<Uuid> = applied_ops::table
+            .find((auth.school_id, op_id))
+            .filter(applied_ops::status.ne("applied"))
+            .select(applied_ops::device_id)
+            .first(conn)
+            .optional()?;
+        let device = device.ok_or(ApiError::NotFound("rejected op"))?;
+        if !matches!(auth.role, Role::Admin | Role::Accountant) {
+            let owner: Uuid = crate::schema::devices::table
+                .find((auth.school_id, device))
+                .select(crate::schema::devices::user_id)
+                .first(conn)?;
+            if owner != auth.user_id {
+                return Err(ApiError::forbidden("not an op of your devices"));
+            }
+        }
+        diesel::update(applied_ops::table.find((auth.school_id, op_id)))
+            .set((
+                applied_ops::resolved_at.eq(chrono::Utc::now()),
+                applied_ops::resolved_by.eq(auth.user_id),
+                applied_ops::resolution.eq(&resolution),
+            ))
+            .execute(conn)?;
+        AuditEntry::new(auth.school_id, Actor::from(&auth), "sync_op", op_id).event(
+            conn,
+            "resolved",
+            Some(&serde_json::json!({ "resolution": resolution })),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,276 @@
+//! The v1 mutations a device may push (issue #4 item 3), each applied through the same service
+//! function as its REST endpoint, so a pushed op and a REST call obey the same rules.
+
+use chrono::{DateTime, Utc};
+use daftar_client_core::protocol::sync::{
+    AdmitStudentArgs, FieldConflict, FieldEdit, GrantDiscountArgs, MarkRegisterArgs,
+    ReversePaymentArgs, UpdateRecordArgs, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE,
+    DISCOUNT_GRANT, GUARDIAN_UPDATE, PAYMENT_RECORD, PAYMENT_REVERSE, STUDENT_ADMIT,
+    STUDENT_UPDATE,
+};
+use daftar_client_core::protocol::{
+    RecordPaymentRequest, Role, Student, UpdateGuardianRequest, UpdateStudentRequest,
+};
+use diesel::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::attendance::service as attendance;
+use crate::audit::{Actor, AuditEntry};
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ApiResult};
+use crate::ledger::{adjustments, service as ledger};
+use crate::roster::models::{FamilyRow, StudentRow};
+use crate::roster::{repo, service as roster, validate};
+use crate::schema::{enrollments, families, students};
+
+/// What applying one op produced: its result, and field edits that lost to the server.
+pub struct Applied {
+    pub result: Value,
+    pub conflicts: Vec<FieldConflict>,
+}
+
+fn args<T: DeserializeOwned>(v: &Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "args".to_string()
+        } else {
+            format!("args.{path}")
+        };
+        ApiError::validation(field, e.into_inner().to_string())
+    })
+}
+
+fn json<T: Serialize>(v: &T) -> ApiResult<Value> {
+    serde_json::to_value(v).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Applies `mutation` with `args` as `auth`'s device, inside the caller's transaction.
+/// `device_time` is when the op was made on the device (clamped to the server's clock): the
+/// attendance edit window is judged by when the teacher marked, not when the phone got signal.
+///
+/// Errors: the service's own (validation, 403, 404, 409), which the push records as a
+/// rejection; validation naming `mutation` for an unknown name@version.
+pub fn apply(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    mutation: &str,
+    raw: &Value,
+    device_time: DateTime<Utc>,
+) -> ApiResult<Applied> {
+    let actor = Actor::from(auth);
+    let school_id = auth.school_id;
+    let plain = |result: Value| Applied {
+        result,
+        conflicts: Vec::new(),
+    };
+    match mutation {
+        PAYMENT_RECORD => {
+            auth.require_office()?;
+            let req: RecordPaymentRequest = args(raw)?;
+            let payment = match ledger::record_payment(conn, school_id, actor, &req)? {
+                ledger::Recorded::New(p) | ledger::Recorded::Replayed(p) => p,
+            };
+            Ok(plain(json(&payment)?))
+        }
+        PAYMENT_REVERSE => {
+            auth.require_office()?;
+            let a: ReversePaymentArgs = args(raw)?;
+            let r = adjustments::reverse_payment(conn, school_id, actor, a.payment_id, &a.reason)?;
+            Ok(plain(json(&r)?))
+        }
+        DISCOUNT_GRANT => {
+            auth.require_office()?;
+            let a: GrantDiscountArgs = args(raw)?;
+            let d = adjustments::grant_discount(
+                conn,
+                school_id,
+                actor,
+                a.invoice_line_id,
+                &a.discount,
+            )?;
+            Ok(plain(json(&d)?))
+        }
+        ATTENDANCE_MARK_REGISTER | ATTENDANCE_OVERRIDE => {
+            let a: MarkRegisterArgs = args(raw)?;
+            if mutation == ATTENDANCE_OVERRIDE {
+                auth.require_office()?;
+                if a.register
+                    .reason
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty())
+                {
+                    return Err(ApiError::validation(
+                        "args.reason",
+                        "an office override needs a reason",
+                    ));
+                }
+            } else {
+                auth.require(&[Role::Admin, Role::Accountant, Role::Teacher])?;
+            }
+            let now = device_time.min(Utc::now());
+            let r = attendance::mark_register(conn, auth, a.class_id, a.on_date, &a.register, now)?;
+            Ok(plain(json(&r)?))
+        }
+        STUDENT_UPDATE => {
+            auth.require_office()?;
+            let a: UpdateRecordArgs = args(raw)?;
+            let current = repo::student(conn, school_id, a.id)
+                .optional()?
+                .ok_or(ApiError::NotFound("student"))?;
+            let (req, conflicts) = merge::<UpdateStudentRequest, _>(&current, &a)?;
+            let after = roster::update_student(conn, auth, a.id, req)?;
+            Ok(Applied {
+                result: json(&Student::from(after))?,
+                conflicts,
+            })
+        }
+        GUARDIAN_UPDATE => {
+            auth.require_office()?;
+            let a: UpdateRecordArgs = args(raw)?;
+            let current = repo::guardian(conn, school_id, a.id)
+                .optional()?
+                .ok_or(ApiError::NotFound("guardian"))?;
+            let (req, conflicts) = merge::<UpdateGuardianRequest, _>(&current, &a)?;
+            let after = roster::update_guardian(conn, auth, a.id, req)?;
+            Ok(Applied {
+                result: json(&daftar_client_core::protocol::Guardian::from(after))?,
+                conflicts,
+            })
+        }
+        STUDENT_ADMIT => {
+            auth.require_office()?;
+            let a: AdmitStudentArgs = args(raw)?;
+            admit(conn, auth, &a).map(plain)
+        }
+        other => Err(ApiError::validation(
+            "mutation",
+            format!("`{other}` is not a v1 mutation"),
+        )),
+    }
+}
+
+/// Field-level three-way merge (ARCHITECTURE.md §6 "Conflicts"): a field is applied when the
+/// server's value still equals the edit's `base` (or already equals the new value); otherwise
+/// the server value stays and the clash is returned. Unknown fields are a validation error
+/// naming `args.fields.<name>`.
+fn merge<R: DeserializeOwned, Row: Serialize>(
+    current: &Row,
+    a: &UpdateRecordArgs,
+) -> ApiResult<(R, Vec<FieldConflict>)> {
+    let server = json(current)?;
+    let mut take = Map::new();
+    let mut conflicts = Vec::new();
+    for (field, FieldEdit { base, value }) in &a.fields {
+        let Some(now) = server.get(field) else {
+            return Err(ApiError::validation(
+                format!("args.fields.{field}"),
+                "not a field of this record",
+            ));
+        };
+        if now == base || now == value {
+            take.insert(field.clone(), value.clone());
+        } else {
+            conflicts.push(FieldConflict {
+                field: field.clone(),
+                base_value: base.clone(),
+                server_value: now.clone(),
+                losing_value: value.clone(),
+            });
+        }
+    }
+    let req = serde_path_to_error::deserialize(Value::Object(take)).map_err(|e| {
+        ApiError::validation(
+            format!("args.fields.{}", e.path()),
+            e.into_inner().to_string(),
+        )
+    })?;
+    Ok((req, conflicts))
+}
+
+/// `student.admit@1`: the new family (if any), the student, and the enrolment, in the op's
+/// transaction. Replaying an admission whose student already exists returns it unchanged.
+fn admit(conn: &mut PgConnection, auth: &AuthUser, a: &AdmitStudentArgs) -> ApiResult<Value> {
+    let school_id = auth.school_id;
+    let actor = Actor::from(auth);
+    let now = Utc::now();
+    let Some(student_id) = a.student.id else {
+        return Err(ApiError::validation(
+            "args.student.id",
+            "an offline admission carries the id made on the device",
+        ));
+    };
+    if let Some(existing) = repo::student(conn, school_id, student_id).optional()? {
+        return json(&Student::from(existing));
+    }
+    if let Some(f) = &a.new_family {
+        if repo::family(conn, school_id, f.id).optional()?.is_none() {
+            let fam = FamilyRow {
+                school_id,
+                id: f.id,
+                name: validate::text("args.new_family.name", &f.name, 200)?,
+                active: true,
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(families::table)
+                .values(&fam)
+                .execute(conn)?;
+            AuditEntry::new(school_id, actor, "family", fam.id).created(conn, &fam)?;
+        }
+    }
+    let Some(family_id) = a.student.family_id.or(a.new_family.as_ref().map(|f| f.id)) else {
+        return Err(ApiError::validation(
+            "args.student.family_id",
+            "an offline admission names its family (an existing one, or new_family)",
+        ));
+    };
+    repo::family(conn, school_id, family_id)
+        .optional()?
+        .ok_or_else(|| ApiError::validation("args.student.family_id", "no such family"))?;
+    let s = &a.student;
+    let row = StudentRow {
+        school_id,
+        id: student_id,
+        family_id,
+        admission_no: validate::text("args.student.admission_no", &s.admission_no, 50)?,
+        given_name: validate::text("args.student.given_name", &s.given_name, 100)?,
+        family_name: validate::text("args.student.family_name", &s.family_name, 100)?,
+        date_of_birth: s.date_of_birth,
+        gender: validate::opt_text("args.student.gender", s.gender.as_deref(), 20)?,
+        grade: s.grade.trim().to_string(),
+        email: None,
+        active: true,
+        sourced_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(students::table)
+        .values(&row)
+        .execute(conn)?;
+    AuditEntry::new(school_id, actor, "student", row.id).created(conn, &row)?;
+    if let Some(class_id) = a.class_id {
+        repo::class(conn, school_id, class_id)
+            .optional()?
+            .ok_or_else(|| ApiError::validation("args.class_id", "no such class"))?;
+        let id = Uuid::now_v7();
+        diesel::insert_into(enrollments::table)
+            .values((
+                enrollments::school_id.eq(school_id),
+                enrollments::id.eq(id),
+                enrollments::class_id.eq(class_id),
+                enrollments::student_id.eq(row.id),
+                enrollments::starts_on.eq(a.enrolled_on),
+                enrollments::active.eq(true),
+            ))
+            .execute(conn)?;
+        AuditEntry::new(school_id, actor, "enrollment", id).created(
+            conn,
+            &serde_json::json!({ "class_id": class_id, "student_id": row.id }),
+        )?;
+    }
+    json(&Student::from(row))
+}

@@ -1,0 +1,172 @@
+//! `pull` and `digest`: the change log read within a device's scope (ARCHITECTURE.md §6).
+
+use std::collections::BTreeMap;
+
+use daftar_client_core::protocol::sync::{
+    ChangeRow, Cursor, EntityDigest, PullResponse, SyncDigest, SyncScope,
+};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::errors::{ApiError, ApiResult};
+
+/// Largest page a pull returns.
+pub const MAX_PULL: u32 = 5000;
+/// Page size when `limit` is not given.
+pub const DEFAULT_PULL: u32 = 1000;
+
+#[derive(QueryableByName)]
+struct LogRow {
+    #[diesel(sql_type = Text)]
+    entity: String,
+    #[diesel(sql_type = Text)]
+    row_id: String,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+    #[diesel(sql_type = Bool)]
+    deleted: bool,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    row: Option<serde_json::Value>,
+}
+
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = Text)]
+    entity: String,
+    #[diesel(sql_type = Text)]
+    row_id: String,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+}
+
+/// The SQL condition selecting rows of `scope`; `$2` binds the scope's ids.
+fn scope_filter(scope: &SyncScope) -> &'static str {
+    match scope {
+        SyncScope::School => "TRUE",
+        // Teachers: what everyone sees, their classes' rows (enrolments, registers, marks,
+        // assignments) and the students enrolled in those classes.
+        SyncScope::Classes { .. } => {
+            "(everyone OR class_id = ANY($2) OR (entity = 'students' AND student_id IN (
+                SELECT e.student_id FROM enrollments e
+                WHERE e.school_id = $1 AND e.class_id = ANY($2) AND e.active)))"
+        }
+        // Parents: what everyone sees, their families' rows, and their children's marks and
+        // enrolments.
+        SyncScope::Families { .. } => {
+            "(everyone OR family_id = ANY($2) OR (entity IN ('attendance_marks', 'enrollments')
+                AND student_id IN (SELECT s.id FROM students s
+                    WHERE s.school_id = $1 AND s.family_id = ANY($2))))"
+        }
+    }
+}
+
+fn scope_ids(scope: &SyncScope) -> Vec<Uuid> {
+    match scope {
+        SyncScope::School => Vec::new(),
+        SyncScope::Classes { class_ids } => class_ids.clone(),
+        SyncScope::Families { family_ids } => family_ids.clone(),
+    }
+}
+
+/// One page of changes after `cursor` in `scope`, read in one repeatable-read snapshot with the
+/// school's version, so the returned cursor never skips a commit.
+///
+/// Errors: validation naming `cursor` or `limit` (1..=5000).
+pub fn pull(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    scope: &SyncScope,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> ApiResult<PullResponse> {
+    let cursor: Cursor = cursor.unwrap_or("").parse().map_err(
+        |e: daftar_client_core::protocol::sync::BadCursor| {
+            ApiError::validation("cursor", e.to_string())
+        },
+    )?;
+    let limit = limit.unwrap_or(DEFAULT_PULL);
+    if !(1..=MAX_PULL).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be 1 to {MAX_PULL}"),
+        ));
+    }
+    let sql = format!(
+        "SELECT entity, row_id, version, deleted, row FROM change_log
+         WHERE school_id = $1 AND (version, entity, row_id) > ($3, $4, $5) AND {}
+         ORDER BY version, entity, row_id LIMIT $6",
+        scope_filter(scope)
+    );
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(|conn| {
+            let version = super::current_version(conn, school_id)?;
+            let rows: Vec<LogRow> = diesel::sql_query(&sql)
+                .bind::<SqlUuid, _>(school_id)
+                .bind::<Array<SqlUuid>, _>(scope_ids(scope))
+                .bind::<BigInt, _>(cursor.version)
+                .bind::<Text, _>(&cursor.entity)
+                .bind::<Text, _>(&cursor.id)
+                .bind::<Integer, _>(limit as i32)
+                .load(conn)?;
+            let has_more = rows.len() == limit as usize;
+            let next = match rows.last() {
+                Some(last) if has_more => Cursor {
+                    version: last.version,
+                    entity: last.entity.clone(),
+                    id: last.row_id.clone(),
+                },
+                // Everything committed up to the snapshot's version has been read.
+                _ => Cursor::at_version(version.max(cursor.version)),
+            };
+            Ok(PullResponse {
+                changes: rows
+                    .into_iter()
+                    .map(|r| ChangeRow {
+                        entity: r.entity,
+                        id: r.row_id,
+                        version: r.version,
+                        deleted: r.deleted,
+                        row: r.row,
+                    })
+                    .collect(),
+                cursor: next.to_string(),
+                has_more,
+                version,
+            })
+        })
+}
+
+/// Per-entity count and order-independent hash of the live rows in `scope`, at the school's
+/// current version (one snapshot).
+pub fn digest(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    scope: &SyncScope,
+) -> ApiResult<SyncDigest> {
+    let sql = format!(
+        "SELECT entity, row_id, version FROM change_log
+         WHERE school_id = $1 AND NOT deleted AND {}",
+        scope_filter(scope)
+    );
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(|conn| {
+            let version = super::current_version(conn, school_id)?;
+            let rows: Vec<KeyRow> = diesel::sql_query(&sql)
+                .bind::<SqlUuid, _>(school_id)
+                .bind::<Array<SqlUuid>, _>(scope_ids(scope))
+                .load(conn)?;
+            let mut entities: BTreeMap<String, EntityDigest> = BTreeMap::new();
+            for r in rows {
+                entities
+                    .entry(r.entity.clone())
+                    .or_default()
+                    .add(&r.entity, &r.row_id, r.version);
+            }
+            Ok(SyncDigest { version, entities })
+        })
+}
