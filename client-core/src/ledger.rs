@@ -214,3 +214,104 @@ mod tests {
         }
     }
 }
+
+/// One invoice line of a family as both sides know it: what was invoiced and what is still
+/// owing (`amount` − live allocations), in minor units. The input of [`family_dues`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyLine {
+    pub invoice_line_id: Uuid,
+    pub invoice_id: Uuid,
+    pub invoice_no: i64,
+    pub line_no: i32,
+    pub due_on: NaiveDate,
+    pub student_id: Uuid,
+    pub term_id: Uuid,
+    pub issued_on: NaiveDate,
+    pub description: String,
+    pub amount: i64,
+    pub outstanding: i64,
+}
+
+/// Groups `lines` (already in [`payment_order`]) into invoices, keeping lines whose
+/// outstanding is at least `min_outstanding`; an invoice's `amount` counts all its lines.
+pub fn group_invoices(
+    lines: &[FamilyLine],
+    min_outstanding: i64,
+) -> Vec<crate::protocol::InvoiceDue> {
+    use crate::protocol::{InvoiceDue, InvoiceLineDue};
+    let mut out: Vec<InvoiceDue> = Vec::new();
+    for r in lines.iter().filter(|r| r.outstanding >= min_outstanding) {
+        let line = InvoiceLineDue {
+            invoice_line_id: r.invoice_line_id,
+            description: r.description.clone(),
+            due_on: r.due_on,
+            amount: r.amount,
+            outstanding: r.outstanding,
+        };
+        match out.iter_mut().find(|i| i.invoice_id == r.invoice_id) {
+            Some(inv) => {
+                inv.outstanding += r.outstanding;
+                inv.lines.push(line);
+            }
+            None => out.push(InvoiceDue {
+                invoice_id: r.invoice_id,
+                invoice_no: r.invoice_no,
+                student_id: r.student_id,
+                term_id: r.term_id,
+                issued_on: r.issued_on,
+                amount: lines
+                    .iter()
+                    .filter(|x| x.invoice_id == r.invoice_id)
+                    .map(|x| x.amount)
+                    .sum(),
+                outstanding: r.outstanding,
+                lines: vec![line],
+            }),
+        }
+    }
+    out
+}
+
+/// What a family owes (issue #3 `GET /families/{id}/dues`): per student and per invoice
+/// (oldest due first, lines with money owing only), total, Family Credit held (`credit`, ≥ 0)
+/// and `net_due` = total − credit. Sorts `lines` into [`payment_order`] first, so the server
+/// and an offline device compute the identical answer.
+pub fn family_dues(
+    family_id: Uuid,
+    currency: &str,
+    mut lines: Vec<FamilyLine>,
+    credit: i64,
+) -> crate::protocol::FamilyDues {
+    use crate::protocol::{FamilyDues, StudentDue};
+    lines.sort_by(|a, b| {
+        (a.due_on, a.invoice_no, a.line_no, a.invoice_line_id).cmp(&(
+            b.due_on,
+            b.invoice_no,
+            b.line_no,
+            b.invoice_line_id,
+        ))
+    });
+    let mut per_student: Vec<StudentDue> = Vec::new();
+    for r in lines.iter().filter(|r| r.outstanding > 0) {
+        match per_student
+            .iter_mut()
+            .find(|s| s.student_id == r.student_id)
+        {
+            Some(s) => s.outstanding += r.outstanding,
+            None => per_student.push(StudentDue {
+                student_id: r.student_id,
+                outstanding: r.outstanding,
+            }),
+        }
+    }
+    let total: i64 = per_student.iter().map(|s| s.outstanding).sum();
+    FamilyDues {
+        family_id,
+        currency: currency.to_string(),
+        total_outstanding: total,
+        credit_balance: credit,
+        net_due: total - credit,
+        per_student,
+        invoices: group_invoices(&lines, 1),
+    }
+}

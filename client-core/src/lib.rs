@@ -5,5 +5,8 @@
 //! The server depends on this crate with `default-features = false` plus `openapi`, so it
 //! never links SQLite or an HTTP client (ARCHITECTURE.md §2).
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod ledger;
+pub mod money;
 pub mod protocol;

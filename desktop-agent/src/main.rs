@@ -1,19 +1,615 @@
-//! `daftar-agent`: the office agent. Its commands (init, sync, run, status, pay, register, …)
-//! arrive with the offline-sync issue; today it only reports its version so the workspace
-//! builds end to end.
+//! `daftar-agent`: the office agent (issue #4 item 9). It keeps a local replica and outbox
+//! (client-core) so fees are collected, receipts printed and registers marked with or without
+//! the internet, and syncs with the server when it can.
 
-use clap::Parser;
+mod receipt;
 
-/// Daftar office agent (offline replica + outbox). Sync commands are not available yet.
-#[derive(Parser, Debug)]
-#[command(name = "daftar-agent", version, about)]
-struct Cli {}
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use comfy_table::Table;
+use daftar_client_core::client::office;
+use daftar_client_core::client::{ClientError, Store, SyncEngine};
+use daftar_client_core::money::{format_money, parse_money};
+use daftar_client_core::protocol::{LoginRequest, PaymentMethod};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "daftar-agent",
+    version,
+    about = "Daftar office agent: works offline, syncs when it can"
+)]
+struct Cli {
+    /// Where replica.db, outbox.db and snapshots/ live.
+    #[arg(
+        long,
+        env = "DAFTAR_AGENT_DIR",
+        default_value = "daftar-agent-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// Machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Method {
+    Cash,
+    BankTransfer,
+    Cheque,
+    Card,
+    MobileMoney,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Log in, enrol this device, and download the school (needs the network once).
+    Init {
+        #[arg(long)]
+        server: String,
+        /// The school's slug.
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        username: String,
+        /// Password (else $DAFTAR_PASSWORD, else asked for).
+        #[arg(long, env = "DAFTAR_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long, default_value = "Office PC")]
+        device_name: String,
+    },
+    /// Push queued edits and pull changes once.
+    Sync,
+    /// Keep syncing: on every server poke, every --poll-secs, with backoff when offline.
+    Run {
+        #[arg(long, default_value_t = 30)]
+        poll_secs: u64,
+    },
+    /// Queued, applied and rejected edits; last pull; lag behind the server.
+    Status,
+    /// Check both local databases and repair them (the lifeboat); --rebuild-replica re-downloads.
+    Rescue {
+        #[arg(long)]
+        rebuild_replica: bool,
+    },
+    /// Search students by name or admission number (offline).
+    Students { query: Vec<String> },
+    /// Classes on this device (offline).
+    Classes,
+    /// A family's dues and payments (offline).
+    Family { family_id: Uuid },
+    /// Record a payment and print its receipt (offline; text, and PDF with --pdf).
+    Pay {
+        #[arg(long)]
+        family: Uuid,
+        /// In major units of the school's currency, e.g. 1500 or 1500.50.
+        #[arg(long)]
+        amount: String,
+        #[arg(long, value_enum, default_value = "cash")]
+        method: Method,
+        #[arg(long)]
+        reference: Option<String>,
+        /// Also write the receipt as a PDF here.
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+    },
+    /// Mark a class register (offline), or --show it.
+    Register {
+        #[arg(long)]
+        class: Uuid,
+        /// School-local date, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Code for everyone not listed in --mark.
+        #[arg(long, default_value = "P")]
+        default: String,
+        /// Exceptions as STUDENT_ID=CODE (repeatable).
+        #[arg(long = "mark")]
+        marks: Vec<String>,
+        /// Office override of a teacher's marks needs a reason.
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        show: bool,
+    },
+    /// Edits the server rejected or merged with conflicts; --resolve OP_ID --note TEXT.
+    Rejections {
+        #[arg(long)]
+        resolve: Option<Uuid>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
 
 fn main() {
-    let _cli = Cli::parse();
-    println!(
-        "daftar-agent {} (protocol v{}): sync commands are not available in this build yet",
-        env!("CARGO_PKG_VERSION"),
-        daftar_client_core::protocol::PROTOCOL_VERSION
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DAFTAR_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        let offline = e
+            .downcast_ref::<ClientError>()
+            .is_some_and(|c| matches!(c, ClientError::Network(_)));
+        std::process::exit(if offline { 2 } else { 1 });
+    }
+}
+
+fn progress(json: bool) -> (ProgressBar, impl FnMut(usize, i64)) {
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} pulling: {pos} rows ({per_sec}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
+    let b = bar.clone();
+    (bar, move |rows: usize, version: i64| {
+        b.set_position(rows as u64);
+        b.set_message(format!("to server version {version}"));
+    })
+}
+
+fn open(cli: &Cli) -> anyhow::Result<SyncEngine> {
+    let (engine, report) = SyncEngine::open(&cli.data_dir)?;
+    if let Some(p) = &report.replica_moved_to {
+        eprintln!(
+            "lifeboat: replica.db was corrupt; moved to {} and will be re-downloaded",
+            p.display()
+        );
+    }
+    if let Some((p, n)) = &report.outbox_salvaged {
+        eprintln!(
+            "lifeboat: outbox.db was corrupt; moved to {}; {n} edit(s) salvaged and queued again",
+            p.display()
+        );
+    }
+    Ok(engine)
+}
+
+fn print(cli: &Cli, value: serde_json::Value, table: Table) {
+    if cli.json {
+        println!("{value:#}");
+    } else {
+        println!("{table}");
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Init {
+            server,
+            school,
+            username,
+            password,
+            device_name,
+        } => {
+            let password = match password {
+                Some(p) => p.clone(),
+                None => rpassword::prompt_password("password: ").context("reading the password")?,
+            };
+            let login = LoginRequest {
+                school: school.clone(),
+                username: username.clone(),
+                password,
+                device_id: None,
+            };
+            let mut engine = SyncEngine::init(&cli.data_dir, server, &login, device_name)?;
+            let (bar, mut p) = progress(cli.json);
+            let report = engine.sync_once(&mut p)?;
+            bar.finish_and_clear();
+            let series = engine.store.device("receipt_series")?.unwrap_or_default();
+            if cli.json {
+                println!(
+                    "{:#}",
+                    json!({ "enrolled": true, "receipt_series": series, "sync": report })
+                );
+            } else {
+                println!(
+                    "enrolled: receipts will be numbered {series}-000001 onwards; {} rows downloaded",
+                    report.pulled
+                );
+            }
+            Ok(())
+        }
+        Command::Sync => {
+            let mut engine = open(&cli)?;
+            let (bar, mut p) = progress(cli.json);
+            let r = engine.sync_once(&mut p);
+            bar.finish_and_clear();
+            match r {
+                Ok(report) => {
+                    if cli.json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        println!(
+                            "pushed {} (applied {}, rejected {}, conflicts {}); pulled {} rows",
+                            report.pushed,
+                            report.applied,
+                            report.rejected,
+                            report.conflicts,
+                            report.pulled
+                        );
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    let pending = engine.store.counts().map(|c| c.pending).unwrap_or(0);
+                    Err(anyhow::Error::new(e).context(format!(
+                        "sync did not finish; {pending} edit(s) stay queued"
+                    )))
+                }
+            }
+        }
+        Command::Run { poll_secs } => {
+            let mut engine = open(&cli)?;
+            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+            unsafe {
+                libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+                libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            let s2 = stop.clone();
+            std::thread::spawn(move || loop {
+                if STOP.load(Ordering::SeqCst) {
+                    s2.store(true, Ordering::SeqCst);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            });
+            let json = cli.json;
+            engine.run(stop, Duration::from_secs(*poll_secs), |r| match r {
+                Ok(rep) if rep.pushed > 0 || rep.pulled > 0 => {
+                    if json {
+                        println!("{}", serde_json::to_string(rep).unwrap_or_default());
+                    } else {
+                        println!(
+                            "{} synced: pushed {}, pulled {}",
+                            Utc::now().format("%H:%M:%S"),
+                            rep.pushed,
+                            rep.pulled
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!(
+                    "{} sync failed (will retry): {e}",
+                    Utc::now().format("%H:%M:%S")
+                ),
+            });
+            Ok(())
+        }
+        Command::Status => {
+            let mut engine = open(&cli)?;
+            let counts = engine.store.counts()?;
+            let last = engine.store.last_pull()?;
+            let replica_version = engine.store.replica_version()?;
+            let wedged = engine
+                .store
+                .ops(None)?
+                .iter()
+                .filter(|o| o.wedged && o.state == "pending")
+                .count();
+            let diffs = office::receipt_differences(&mut engine.store)?;
+            let server_version = last.map(|l| l.1).unwrap_or(0);
+            let value = json!({
+                "pending": counts.pending, "applied": counts.applied,
+                "rejected": counts.rejected, "conflicts": counts.conflict,
+                "needing_attention": counts.needing_attention, "wedged": wedged,
+                "last_pull_at": last.map(|l| l.0), "replica_version": replica_version,
+                "lag_seconds": last.map(|l| (Utc::now() - l.0).num_seconds()),
+                "receipt_differences": diffs,
+            });
+            let mut t = Table::new();
+            t.set_header(["", ""]);
+            t.add_row(["queued edits", &counts.pending.to_string()]);
+            t.add_row(["applied", &counts.applied.to_string()]);
+            t.add_row(["needing attention", &counts.needing_attention.to_string()]);
+            t.add_row(["wedged (server keeps failing)", &wedged.to_string()]);
+            t.add_row([
+                "last pull".to_string(),
+                last.map(|l| {
+                    format!(
+                        "{} ({}s ago)",
+                        l.0.format("%Y-%m-%d %H:%M:%S UTC"),
+                        (Utc::now() - l.0).num_seconds()
+                    )
+                })
+                .unwrap_or_else(|| "never".into()),
+            ]);
+            t.add_row([
+                "replica at version".to_string(),
+                format!("{replica_version} (server was at {server_version})"),
+            ]);
+            for d in &diffs {
+                t.add_row([
+                    "receipt differs".to_string(),
+                    format!(
+                        "printed {} / server {} (credit {} vs {})",
+                        d.printed_receipt_no,
+                        d.server_receipt_no,
+                        d.printed_to_credit,
+                        d.server_to_credit
+                    ),
+                ]);
+            }
+            print(&cli, value, t);
+            Ok(())
+        }
+        Command::Rescue { rebuild_replica } => {
+            let (mut store, report) = Store::open(&cli.data_dir)?;
+            if *rebuild_replica {
+                store.reset_replica()?;
+            }
+            let snap = store.snapshot_outbox()?;
+            let value = json!({
+                "replica_moved_to": report.replica_moved_to,
+                "outbox_salvaged": report.outbox_salvaged.as_ref().map(|(p, n)| json!({"moved_to": p, "ops": n})),
+                "replica_reset": rebuild_replica, "snapshot": snap,
+            });
+            let mut t = Table::new();
+            t.set_header(["check", "result"]);
+            t.add_row([
+                "replica.db".to_string(),
+                match (&report.replica_moved_to, rebuild_replica) {
+                    (Some(p), _) => format!(
+                        "corrupt; moved to {}; re-download on next sync",
+                        p.display()
+                    ),
+                    (None, true) => "emptied; re-download on next sync".into(),
+                    (None, false) => "ok".into(),
+                },
+            ]);
+            t.add_row([
+                "outbox.db".to_string(),
+                match &report.outbox_salvaged {
+                    Some((p, n)) => {
+                        format!("corrupt; moved to {}; {n} edit(s) salvaged", p.display())
+                    }
+                    None => "ok".into(),
+                },
+            ]);
+            t.add_row(["snapshot".to_string(), snap.display().to_string()]);
+            print(&cli, value, t);
+            Ok(())
+        }
+        Command::Students { query } => {
+            let mut engine = open(&cli)?;
+            let found = office::search_students(&mut engine.store, &query.join(" "))?;
+            let mut t = Table::new();
+            t.set_header(["admission no", "name", "grade", "family", "id"]);
+            for s in &found {
+                t.add_row([
+                    s.admission_no.clone(),
+                    s.name(),
+                    s.grade.clone(),
+                    s.family_id.to_string(),
+                    s.id.to_string(),
+                ]);
+            }
+            print(&cli, serde_json::to_value(&found)?, t);
+            Ok(())
+        }
+        Command::Classes => {
+            let mut engine = open(&cli)?;
+            let classes = office::classes(&mut engine.store)?;
+            let mut t = Table::new();
+            t.set_header(["class", "id"]);
+            for c in &classes {
+                t.add_row([c.name.clone(), c.id.to_string()]);
+            }
+            print(&cli, serde_json::to_value(&classes)?, t);
+            Ok(())
+        }
+        Command::Family { family_id } => {
+            let mut engine = open(&cli)?;
+            let name = office::family_name(&mut engine.store, *family_id)?;
+            let dues = office::family_dues(&mut engine.store, *family_id)?;
+            let payments = office::family_payments(&mut engine.store, *family_id)?;
+            let cur = dues.currency.clone();
+            let mut t = Table::new();
+            t.set_header(["", "invoice", "due", "line", "owing"]);
+            for inv in &dues.invoices {
+                for l in &inv.lines {
+                    t.add_row([
+                        "invoice".to_string(),
+                        format!("#{}", inv.invoice_no),
+                        l.due_on.to_string(),
+                        l.description.clone(),
+                        format_money(l.outstanding, &cur),
+                    ]);
+                }
+            }
+            for p in &payments {
+                t.add_row([
+                    if p.offline {
+                        "payment (not synced)".to_string()
+                    } else {
+                        "payment".to_string()
+                    },
+                    p.receipt_no.clone(),
+                    p.received_at.format("%Y-%m-%d").to_string(),
+                    p.method.as_str().to_string(),
+                    format_money(p.amount, &cur),
+                ]);
+            }
+            t.add_row([
+                "total owing",
+                "",
+                "",
+                "",
+                &format_money(dues.total_outstanding, &cur),
+            ]);
+            t.add_row([
+                "family credit",
+                "",
+                "",
+                "",
+                &format_money(dues.credit_balance, &cur),
+            ]);
+            t.add_row(["net due", "", "", "", &format_money(dues.net_due, &cur)]);
+            if !cli.json {
+                println!("{name} ({family_id}) — {cur}");
+            }
+            print(
+                &cli,
+                json!({ "family": name, "dues": dues, "payments": payments }),
+                t,
+            );
+            Ok(())
+        }
+        Command::Pay {
+            family,
+            amount,
+            method,
+            reference,
+            pdf,
+        } => {
+            let mut engine = open(&cli)?;
+            let currency = office::school(&mut engine.store)?.currency;
+            let minor =
+                parse_money(amount, &currency).map_err(|m| anyhow::anyhow!("--amount: {m}"))?;
+            let method = match method {
+                Method::Cash => PaymentMethod::Cash,
+                Method::BankTransfer => PaymentMethod::BankTransfer,
+                Method::Cheque => PaymentMethod::Cheque,
+                Method::Card => PaymentMethod::Card,
+                Method::MobileMoney => PaymentMethod::MobileMoney,
+            };
+            let r = office::record_payment(
+                &mut engine.store,
+                *family,
+                minor,
+                method,
+                reference.clone(),
+            )?;
+            if let Some(path) = pdf {
+                receipt::write_pdf(&r, path)?;
+            }
+            // Try to send it at once; offline is fine (it stays queued).
+            let sent = engine.push().is_ok();
+            if cli.json {
+                println!("{:#}", json!({ "receipt": r, "sent": sent }));
+            } else {
+                print!("{}", receipt::text(&r));
+                if !sent {
+                    println!("(offline: queued; it will be sent when the server is reachable)");
+                }
+            }
+            Ok(())
+        }
+        Command::Register {
+            class,
+            date,
+            default,
+            marks,
+            reason,
+            show,
+        } => {
+            let mut engine = open(&cli)?;
+            let date = date.unwrap_or_else(|| Utc::now().date_naive());
+            if !*show {
+                let mut exceptions = Vec::new();
+                for (i, m) in marks.iter().enumerate() {
+                    let Some((s, c)) = m.split_once('=') else {
+                        bail!("--mark[{i}] `{m}`: expected STUDENT_ID=CODE");
+                    };
+                    let s: Uuid = s
+                        .parse()
+                        .with_context(|| format!("--mark[{i}] `{m}`: student id"))?;
+                    exceptions.push((s, c.to_string()));
+                }
+                office::mark_register(
+                    &mut engine.store,
+                    *class,
+                    date,
+                    default,
+                    &exceptions,
+                    reason.clone(),
+                )?;
+                let _ = engine.push();
+            }
+            let lines = office::register(&mut engine.store, *class, date)?;
+            let mut t = Table::new();
+            t.set_header(["student", "mark", "by", "id"]);
+            for l in &lines {
+                t.add_row([
+                    l.student.clone(),
+                    l.code.clone().unwrap_or_else(|| "-".into()),
+                    l.source.clone().unwrap_or_default(),
+                    l.student_id.to_string(),
+                ]);
+            }
+            print(&cli, serde_json::to_value(&lines)?, t);
+            Ok(())
+        }
+        Command::Rejections { resolve, note } => {
+            let mut engine = open(&cli)?;
+            if let Some(op_id) = resolve {
+                let Some(note) = note else {
+                    bail!("--note: say what was done about it");
+                };
+                if !engine.store.resolve_op(*op_id)? {
+                    bail!(
+                        "--resolve {op_id}: no rejected or conflicting edit with that op id here"
+                    );
+                }
+                if let Err(e) = engine.api.resolve_rejection(*op_id, note) {
+                    eprintln!("resolved here; the server will not know until it is reachable: {e}");
+                }
+            }
+            let ops = engine.store.ops_needing_attention()?;
+            let mut t = Table::new();
+            t.set_header(["op id", "edit", "made at", "outcome", "reason"]);
+            let mut list = Vec::new();
+            for o in &ops {
+                let (code, msg) = o
+                    .outcome
+                    .as_ref()
+                    .map(|x| {
+                        (
+                            x.code.clone().unwrap_or_else(|| "conflict".into()),
+                            x.message
+                                .clone()
+                                .unwrap_or_else(|| format!("{:?}", x.conflicts)),
+                        )
+                    })
+                    .unwrap_or_default();
+                t.add_row([
+                    o.op.op_id.to_string(),
+                    o.op.mutation.clone(),
+                    o.op.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                    code.clone(),
+                    msg.clone(),
+                ]);
+                list.push(json!({ "op_id": o.op.op_id, "mutation": o.op.mutation, "args": o.op.args,
+                                  "created_at": o.op.created_at, "state": o.state, "code": code, "message": msg }));
+            }
+            print(&cli, json!(list), t);
+            Ok(())
+        }
+    }
 }

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, Utc};
-use daftar_client_core::ledger::{allocate, AllocationPlan, OpenLine};
+use daftar_client_core::ledger::{allocate, group_invoices, AllocationPlan, FamilyLine, OpenLine};
 use daftar_client_core::protocol::{
-    FamilyDues, FamilyStatement, InvoiceDue, InvoiceLineDue, IssueInvoicesReport, Payment,
-    PaymentAllocation, PaymentMethod, RecordPaymentRequest, StatementLine, StudentDue,
+    FamilyDues, FamilyStatement, InvoiceDue, IssueInvoicesReport, Payment, PaymentAllocation,
+    PaymentMethod, RecordPaymentRequest, StatementLine,
 };
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -738,38 +738,22 @@ pub fn record_payment(
 
 /// Groups invoice lines into invoices (payment order), keeping lines with `outstanding`
 /// at least `min_outstanding`; invoices without such lines are left out.
-fn group_invoices(rows: &[OpenLineRow], min_outstanding: i64) -> Vec<InvoiceDue> {
-    let mut out: Vec<InvoiceDue> = Vec::new();
-    for r in rows.iter().filter(|r| r.outstanding >= min_outstanding) {
-        let line = InvoiceLineDue {
+fn family_lines(rows: &[OpenLineRow]) -> Vec<FamilyLine> {
+    rows.iter()
+        .map(|r| FamilyLine {
             invoice_line_id: r.invoice_line_id,
-            description: r.description.clone(),
+            invoice_id: r.invoice_id,
+            invoice_no: r.invoice_no,
+            line_no: r.line_no,
             due_on: r.due_on,
+            student_id: r.student_id,
+            term_id: r.term_id,
+            issued_on: r.issued_on,
+            description: r.description.clone(),
             amount: r.amount,
             outstanding: r.outstanding,
-        };
-        match out.iter_mut().find(|i| i.invoice_id == r.invoice_id) {
-            Some(inv) => {
-                inv.outstanding += r.outstanding;
-                inv.lines.push(line);
-            }
-            None => out.push(InvoiceDue {
-                invoice_id: r.invoice_id,
-                invoice_no: r.invoice_no,
-                student_id: r.student_id,
-                term_id: r.term_id,
-                issued_on: r.issued_on,
-                amount: rows
-                    .iter()
-                    .filter(|x| x.invoice_id == r.invoice_id)
-                    .map(|x| x.amount)
-                    .sum(),
-                outstanding: r.outstanding,
-                lines: vec![line],
-            }),
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 /// Every invoice of the family with every line and what is still owing, oldest due first.
@@ -779,7 +763,7 @@ pub fn family_invoices(
     family_id: Uuid,
 ) -> ApiResult<Vec<InvoiceDue>> {
     let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
-    Ok(group_invoices(&rows, i64::MIN))
+    Ok(group_invoices(&family_lines(&rows), i64::MIN))
 }
 
 /// The family's payments with receipts and allocations, newest first.
@@ -814,29 +798,13 @@ pub fn family_dues(
 ) -> ApiResult<FamilyDues> {
     let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
     let credit = credit_balance(conn, school_id, family_id)?;
-    let mut per_student: Vec<StudentDue> = Vec::new();
-    for r in rows.iter().filter(|r| r.outstanding > 0) {
-        match per_student
-            .iter_mut()
-            .find(|s| s.student_id == r.student_id)
-        {
-            Some(s) => s.outstanding += r.outstanding,
-            None => per_student.push(StudentDue {
-                student_id: r.student_id,
-                outstanding: r.outstanding,
-            }),
-        }
-    }
-    let total: i64 = per_student.iter().map(|s| s.outstanding).sum();
-    Ok(FamilyDues {
+    let currency = school_currency(conn, school_id)?;
+    Ok(daftar_client_core::ledger::family_dues(
         family_id,
-        currency: school_currency(conn, school_id)?,
-        total_outstanding: total,
-        credit_balance: credit,
-        net_due: total - credit,
-        per_student,
-        invoices: group_invoices(&rows, 1),
-    })
+        &currency,
+        family_lines(&rows),
+        credit,
+    ))
 }
 
 /// The family's statement: every journal entry touching its Receivable or Family Credit, in

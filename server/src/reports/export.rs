@@ -5,32 +5,7 @@
 use daftar_client_core::protocol::{ColumnKind, ReportCell, ReportTable};
 use rust_xlsxwriter::{Format, Workbook};
 
-/// ISO 4217 minor-unit exponent: 0 for JPY, KRW, …; 3 for BHD, KWD, …; else 2.
-pub fn minor_unit_exponent(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
-
-/// `12345` PKR → `"123.45"`; exact (integer arithmetic).
-pub fn format_money(minor: i64, currency: &str) -> String {
-    let exp = minor_unit_exponent(currency);
-    if exp == 0 {
-        return minor.to_string();
-    }
-    let div = 10i64.pow(exp);
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / div as u64,
-        abs % div as u64,
-        width = exp as usize
-    )
-}
+pub use daftar_client_core::money::{format_money, minor_unit_exponent};
 
 fn cell_text(cell: &ReportCell, kind: ColumnKind, currency: &str) -> String {
     match (cell, kind) {

@@ -1,0 +1,1 @@
+DROP TABLE device; DROP TABLE overlay; DROP TABLE ops;

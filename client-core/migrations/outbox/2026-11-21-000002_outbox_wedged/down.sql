@@ -1,0 +1,1 @@
+DROP INDEX overlay_by_entity; ALTER TABLE ops DROP COLUMN wedged;

@@ -1,0 +1,314 @@
+//! Typed HTTP client over [`crate::protocol`] (ureq, blocking; rustls for `https`). Access
+//! tokens are refreshed on a 401 once per call; every rotated refresh token is handed to the
+//! `on_tokens` hook so it is stored before it is needed again (RFC 6819 §5.2.2.3 rotation).
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::error::{ClientError, ClientResult};
+use crate::protocol::sync::{
+    DeviceRegistration, NewClient, PullResponse, PushRequest, PushResponse, RegisterDeviceRequest,
+    Rejection, ResolveRejectionRequest, SyncDigest,
+};
+use crate::protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse};
+
+type TokenHook = Arc<dyn Fn(&TokenResponse) + Send + Sync>;
+
+/// The API of one Daftar server (`base_url` like `http://127.0.0.1:8080`, without `/api/v1`).
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    agent: ureq::Agent,
+    stream_agent: ureq::Agent,
+    tokens: Arc<Mutex<(Option<String>, Option<String>)>>,
+    on_tokens: Option<TokenHook>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").field("base", &self.base).finish()
+    }
+}
+
+impl Api {
+    /// A client for `base_url`; requests time out after 30 s (connect: 5 s).
+    pub fn new(base_url: &str) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build();
+        // SSE streams stay open; a read gap over 45 s (three missed keep-alives) is a dead link.
+        let stream_agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout_read(Duration::from_secs(45))
+            .build();
+        Api {
+            base: base_url.trim_end_matches('/').to_string(),
+            agent,
+            stream_agent,
+            tokens: Arc::new(Mutex::new((None, None))),
+            on_tokens: None,
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Calls `hook` with every token response (login, refresh, enrolment) so the caller can
+    /// persist the rotated refresh token.
+    pub fn on_tokens(mut self, hook: impl Fn(&TokenResponse) + Send + Sync + 'static) -> Self {
+        self.on_tokens = Some(Arc::new(hook));
+        self
+    }
+
+    /// Uses a stored refresh token (the access token is fetched on first use).
+    pub fn set_refresh_token(&self, refresh: Option<String>) {
+        if let Ok(mut t) = self.tokens.lock() {
+            *t = (None, refresh);
+        }
+    }
+
+    fn take(&self, t: &TokenResponse) {
+        if let Ok(mut g) = self.tokens.lock() {
+            *g = (Some(t.access_token.clone()), Some(t.refresh_token.clone()));
+        }
+        if let Some(h) = &self.on_tokens {
+            h(t);
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.base, path)
+    }
+
+    /// `POST /auth/login`. Errors: 401 `invalid_credentials`, 429 with retry-after.
+    pub fn login(&self, req: &LoginRequest) -> ClientResult<TokenResponse> {
+        let t: TokenResponse = decode(self.agent.post(&self.url("/auth/login")).send_json(req))?;
+        self.take(&t);
+        Ok(t)
+    }
+
+    /// `POST /auth/logout` with the current refresh token, then forgets the tokens.
+    pub fn logout(&self) -> ClientResult<()> {
+        let refresh = self.tokens.lock().ok().and_then(|t| t.1.clone());
+        if let Some(refresh_token) = refresh {
+            let r = self
+                .agent
+                .post(&self.url("/auth/logout"))
+                .send_json(RefreshRequest { refresh_token });
+            match r {
+                Ok(_) | Err(ureq::Error::Status(_, _)) => {}
+                Err(e) => return Err(ClientError::Network(e.to_string())),
+            }
+        }
+        self.set_refresh_token(None);
+        Ok(())
+    }
+
+    fn refresh(&self) -> ClientResult<()> {
+        let refresh = self.tokens.lock().ok().and_then(|t| t.1.clone());
+        let Some(refresh_token) = refresh else {
+            return Err(ClientError::NotEnrolled("no session: log in first".into()));
+        };
+        let r = self
+            .agent
+            .post(&self.url("/auth/refresh"))
+            .send_json(RefreshRequest { refresh_token });
+        match decode::<TokenResponse>(r) {
+            Ok(t) => {
+                self.take(&t);
+                Ok(())
+            }
+            Err(ClientError::Server { problem, .. }) if problem.status == 401 => {
+                Err(ClientError::NotEnrolled(problem.detail))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&dyn erased::Body>,
+    ) -> ClientResult<T> {
+        for attempt in 0..2 {
+            let access = self.tokens.lock().ok().and_then(|t| t.0.clone());
+            let Some(access) = access else {
+                self.refresh()?;
+                continue;
+            };
+            let mut req = self
+                .agent
+                .request(method, &self.url(path))
+                .set("Authorization", &format!("Bearer {access}"));
+            for (k, v) in query {
+                req = req.query(k, v);
+            }
+            let resp = match body {
+                Some(b) => req.send_json(b.json()),
+                None => req.call(),
+            };
+            match resp {
+                Err(ureq::Error::Status(401, _)) if attempt == 0 => self.refresh()?,
+                r => return decode(r),
+            }
+        }
+        Err(ClientError::NotEnrolled(
+            "the server keeps refusing our token".into(),
+        ))
+    }
+
+    /// `POST /sync/devices`: enrols this device; its device-bound tokens replace the current.
+    pub fn register_device(&self, name: &str) -> ClientResult<DeviceRegistration> {
+        let body = RegisterDeviceRequest { name: name.into() };
+        let reg: DeviceRegistration = self.call("POST", "/sync/devices", &[], Some(&body))?;
+        self.take(&reg.tokens);
+        Ok(reg)
+    }
+
+    /// `POST /sync/clients`: a fresh client id for this device (after an outbox salvage).
+    pub fn new_client(&self) -> ClientResult<NewClient> {
+        self.call("POST", "/sync/clients", &[], None)
+    }
+
+    /// `POST /sync/push`.
+    pub fn push(&self, req: &PushRequest) -> ClientResult<PushResponse> {
+        self.call("POST", "/sync/push", &[], Some(req))
+    }
+
+    /// `GET /sync/pull`.
+    pub fn pull(&self, cursor: &str, limit: u32) -> ClientResult<PullResponse> {
+        self.call(
+            "GET",
+            "/sync/pull",
+            &[("cursor", cursor.to_string()), ("limit", limit.to_string())],
+            None,
+        )
+    }
+
+    /// `GET /sync/digest`.
+    pub fn digest(&self) -> ClientResult<SyncDigest> {
+        self.call("GET", "/sync/digest", &[], None)
+    }
+
+    /// `GET /sync/rejections`.
+    pub fn rejections(&self) -> ClientResult<Vec<Rejection>> {
+        self.call("GET", "/sync/rejections", &[], None)
+    }
+
+    /// `POST /sync/rejections/{op_id}/resolve`.
+    pub fn resolve_rejection(&self, op_id: Uuid, resolution: &str) -> ClientResult<()> {
+        let body = ResolveRejectionRequest {
+            resolution: resolution.into(),
+        };
+        self.call::<serde_json::Value>(
+            "POST",
+            &format!("/sync/rejections/{op_id}/resolve"),
+            &[],
+            Some(&body),
+        )
+        .map(|_| ())
+    }
+
+    /// Any authenticated GET under `/api/v1` (reports, registers), decoded as `T`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
+        self.call("GET", path, &[], None)
+    }
+
+    /// `GET /sync/events`: calls `on_poke(version)` for every poke until the stream ends or
+    /// `on_poke` returns false. Errors: network errors (the caller falls back to polling).
+    pub fn events(&self, mut on_poke: impl FnMut(i64) -> bool) -> ClientResult<()> {
+        for attempt in 0..2 {
+            let access = self.tokens.lock().ok().and_then(|t| t.0.clone());
+            let Some(access) = access else {
+                self.refresh()?;
+                continue;
+            };
+            let resp = self
+                .stream_agent
+                .get(&self.url("/sync/events"))
+                .set("Authorization", &format!("Bearer {access}"))
+                .set("Accept", "text/event-stream")
+                .call();
+            let resp = match resp {
+                Err(ureq::Error::Status(401, _)) if attempt == 0 => {
+                    self.refresh()?;
+                    continue;
+                }
+                Err(e) => return Err(into_error(e)),
+                Ok(r) => r,
+            };
+            let mut data = String::new();
+            for line in BufReader::new(resp.into_reader()).lines() {
+                let line = line.map_err(|e| ClientError::Network(e.to_string()))?;
+                if let Some(v) = line.strip_prefix("data:") {
+                    data = v.trim().to_string();
+                } else if line.is_empty() && !data.is_empty() {
+                    if let Ok(v) = data.parse::<i64>() {
+                        if !on_poke(v) {
+                            return Ok(());
+                        }
+                    }
+                    data.clear();
+                }
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+}
+
+fn into_error(e: ureq::Error) -> ClientError {
+    match e {
+        ureq::Error::Status(status, resp) => {
+            let retry_after = resp
+                .header("Retry-After")
+                .and_then(|v| v.trim().parse().ok());
+            let mut body = String::new();
+            let _ = resp.into_reader().take(1 << 20).read_to_string(&mut body);
+            let problem = serde_json::from_str::<Problem>(&body).unwrap_or(Problem {
+                type_uri: "about:blank".into(),
+                title: "Error".into(),
+                status,
+                detail: body.chars().take(500).collect(),
+                code: format!("http_{status}"),
+                field: None,
+            });
+            ClientError::Server {
+                problem,
+                retry_after,
+            }
+        }
+        ureq::Error::Transport(t) => ClientError::Network(t.to_string()),
+    }
+}
+
+fn decode<T: DeserializeOwned>(r: Result<ureq::Response, ureq::Error>) -> ClientResult<T> {
+    let resp = r.map_err(into_error)?;
+    if resp.status() == 204 {
+        return serde_json::from_value(serde_json::Value::Null)
+            .map_err(|e| ClientError::Network(format!("unexpected empty answer: {e}")));
+    }
+    resp.into_json::<T>()
+        .map_err(|e| ClientError::Network(format!("reading the answer: {e}")))
+}
+
+mod erased {
+    /// A JSON request body behind a trait object (so `call` need not be generic over it).
+    pub trait Body {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Body for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}

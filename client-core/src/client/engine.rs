@@ -1,0 +1,406 @@
+//! The sync engine (issue #4 item 6): push the outbox in seq order, pull the change log into
+//! staging and apply it with the cursor in one transaction, and keep doing so — on every SSE
+//! poke, by polling as a fallback, with exponential backoff and full jitter on failures
+//! (honouring `Retry-After`), and a watchdog that forces an attempt when ops wait too long.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use rand::Rng;
+use uuid::Uuid;
+
+use super::api::Api;
+use super::error::{ClientError, ClientResult};
+use super::store::{OpenReport, Store};
+use crate::protocol::sync::{EntityDigest, PushRequest, SyncDigest, SyncScope};
+use crate::protocol::LoginRequest;
+
+/// Ops per push request.
+pub const PUSH_BATCH: i64 = 500;
+/// Rows per pull page.
+pub const PULL_PAGE: u32 = 2000;
+
+/// What one sync pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub applied: usize,
+    pub rejected: usize,
+    pub conflicts: usize,
+    pub pulled: usize,
+    pub cursor: String,
+}
+
+/// Progress of a pull: rows staged so far and the server version being caught up to.
+pub type PullProgress<'a> = &'a mut dyn FnMut(usize, i64);
+
+/// Backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): the
+/// n-th consecutive failure waits a uniformly random time in [0, min(cap, base·2ⁿ)], or the
+/// server's `Retry-After` if that is longer.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+    failures: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(60),
+            failures: 0,
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait after one more failure.
+    pub fn fail(&mut self, retry_after: Option<u64>) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << self.failures.min(16))
+            .min(self.cap);
+        let jitter = rand::thread_rng().gen_range(0..=ceiling.as_millis() as u64);
+        Duration::from_millis(jitter).max(Duration::from_secs(retry_after.unwrap_or(0)))
+    }
+
+    /// Resets after a success.
+    pub fn succeed(&mut self) {
+        self.failures = 0;
+    }
+
+    /// The current ceiling (what the watchdog compares against).
+    pub fn ceiling(&self) -> Duration {
+        self.base
+            .saturating_mul(1u32 << self.failures.min(16))
+            .min(self.cap)
+    }
+}
+
+/// A device's store plus its server.
+pub struct SyncEngine {
+    pub api: Api,
+    pub store: Store,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
+fn token_hook(dir: &Path) -> impl Fn(&crate::protocol::TokenResponse) + Send + Sync + 'static {
+    let outbox = dir.join("outbox.db").to_string_lossy().to_string();
+    move |t| {
+        // Its own connection: the rotated refresh token must be durable before it is used.
+        let saved = diesel::sqlite::SqliteConnection::establish(&outbox).and_then(|mut c| {
+            c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            diesel::sql_query(
+                "INSERT OR REPLACE INTO device (key, value) VALUES ('refresh_token', ?)",
+            )
+            .bind::<diesel::sql_types::Text, _>(&t.refresh_token)
+            .execute(&mut c)
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+        });
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "could not store the rotated refresh token");
+        }
+    }
+}
+
+use diesel::RunQueryDsl;
+
+impl SyncEngine {
+    /// Opens the device store in `dir` (running the lifeboat if needed) and its server.
+    ///
+    /// Errors: [`ClientError::NotEnrolled`] if `init` never ran here; storage errors.
+    pub fn open(dir: &Path) -> ClientResult<(SyncEngine, OpenReport)> {
+        let (mut store, report) = Store::open(dir)?;
+        let Some(url) = store.device("server_url")? else {
+            return Err(ClientError::NotEnrolled(format!(
+                "no device enrolled in {}; run `init` first",
+                dir.display()
+            )));
+        };
+        let api = Api::new(&url).on_tokens(token_hook(dir));
+        api.set_refresh_token(store.device("refresh_token")?);
+        Ok((SyncEngine { api, store }, report))
+    }
+
+    /// Enrols this device: logs in, registers the device (its tokens are bound to it) and
+    /// stores server, school, user, device id, client id, receipt series and scope in
+    /// `outbox.db`. Needs the network once; everything after works offline.
+    pub fn init(
+        dir: &Path,
+        server_url: &str,
+        login: &LoginRequest,
+        device_name: &str,
+    ) -> ClientResult<SyncEngine> {
+        let (mut store, _) = Store::open(dir)?;
+        let api = Api::new(server_url).on_tokens(token_hook(dir));
+        let who = api.login(login)?;
+        let reg = api.register_device(device_name)?;
+        for (k, v) in [
+            ("server_url", server_url.to_string()),
+            ("school", login.school.clone()),
+            ("username", login.username.clone()),
+            ("user_id", who.user.id.to_string()),
+            ("display_name", who.user.display_name.clone()),
+            ("role", who.user.role.as_str().to_string()),
+            ("device_id", reg.device_id.to_string()),
+            ("client_id", reg.client_id.to_string()),
+            ("receipt_series", reg.receipt_series.clone()),
+            ("scope", serde_json::to_string(&reg.scope)?),
+            ("refresh_token", reg.tokens.refresh_token.clone()),
+        ] {
+            store.set_device(k, &v)?;
+        }
+        Ok(SyncEngine { api, store })
+    }
+
+    /// The device's scope as enrolled.
+    pub fn scope(&mut self) -> ClientResult<Option<SyncScope>> {
+        Ok(self
+            .store
+            .device("scope")?
+            .and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    fn client_id(&mut self) -> ClientResult<Uuid> {
+        if self.store.device("needs_new_client")?.is_some()
+            || self.store.device("client_id")?.is_none()
+        {
+            let c = self.api.new_client()?;
+            self.store
+                .set_device("client_id", &c.client_id.to_string())?;
+            self.store.clear_device("needs_new_client")?;
+            tracing::info!(client_id = %c.client_id, "re-sending the outbox from a new client id");
+        }
+        self.store
+            .device("client_id")?
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| ClientError::NotEnrolled("no client id".into()))
+    }
+
+    /// Pushes every pending op, in seq order, in batches. Returns (sent, applied, rejected,
+    /// conflicts). Stops at the first failure, leaving the rest pending.
+    pub fn push(&mut self) -> ClientResult<(usize, usize, usize, usize)> {
+        let client_id = self.client_id()?;
+        let (mut sent, mut applied, mut rejected, mut conflicts) = (0, 0, 0, 0);
+        loop {
+            let batch = self.store.pending_ops(PUSH_BATCH)?;
+            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+                break;
+            };
+            let (first_seq, last_seq) = (first.op.seq, last.op.seq);
+            self.store.mark_in_flight(first_seq, last_seq)?;
+            let req = PushRequest {
+                client_id,
+                ops: batch.into_iter().map(|s| s.op).collect(),
+            };
+            match self.api.push(&req) {
+                Ok(resp) => {
+                    self.store.record_outcomes(&resp.results, None)?;
+                    sent += resp.results.len();
+                    for r in &resp.results {
+                        match r.status {
+                            crate::protocol::sync::OpStatus::Applied => applied += 1,
+                            crate::protocol::sync::OpStatus::Rejected => rejected += 1,
+                            crate::protocol::sync::OpStatus::Conflict => conflicts += 1,
+                        }
+                    }
+                    if let Some(secs) = resp.retry_after_secs {
+                        return Err(ClientError::Server {
+                            problem: crate::protocol::Problem {
+                                type_uri: "urn:daftar:problem:service_unavailable".into(),
+                                title: "Service Unavailable".into(),
+                                status: 503,
+                                detail: "the server stopped the batch early; retrying".into(),
+                                code: "service_unavailable".into(),
+                                field: None,
+                            },
+                            retry_after: Some(secs),
+                        });
+                    }
+                    if resp.results.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.store.record_outcomes(&[], Some(&e.to_string()))?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok((sent, applied, rejected, conflicts))
+    }
+
+    /// Pulls every change after the cursor: pages are staged as they arrive (memory stays
+    /// bounded, an interrupted pull resumes) and applied with the new cursor in one
+    /// transaction at the end. Returns the rows applied.
+    pub fn pull(&mut self, progress: PullProgress<'_>) -> ClientResult<usize> {
+        let mut cursor = match self.store.staged_cursor()? {
+            Some(c) => c,
+            None => self.store.cursor()?,
+        };
+        let mut staged = 0usize;
+        loop {
+            let page = self.api.pull(&cursor, PULL_PAGE)?;
+            staged += page.changes.len();
+            self.store.stage(&page.changes, &page.cursor)?;
+            progress(staged, page.version);
+            cursor = page.cursor;
+            if !page.has_more {
+                return self.store.apply_staged(&cursor, page.version);
+            }
+        }
+    }
+
+    /// One pass: push, then pull, then snapshot the outbox if anything was sent.
+    pub fn sync_once(&mut self, progress: PullProgress<'_>) -> ClientResult<SyncReport> {
+        let (pushed, applied, rejected, conflicts) = self.push()?;
+        let pulled = self.pull(progress)?;
+        if pushed > 0 {
+            self.store.snapshot_outbox()?;
+        }
+        Ok(SyncReport {
+            pushed,
+            applied,
+            rejected,
+            conflicts,
+            pulled,
+            cursor: self.store.cursor()?,
+        })
+    }
+
+    /// The replica's digest (computed locally) and the server's, for comparison. They are
+    /// comparable when both versions are equal.
+    pub fn digests(&mut self) -> ClientResult<(SyncDigest, SyncDigest)> {
+        let server = self.api.digest()?;
+        let mut local = SyncDigest {
+            version: self.store.replica_version()?,
+            entities: Default::default(),
+        };
+        self.store.replica_keys(|entity, id, version| {
+            local
+                .entities
+                .entry(entity.to_string())
+                .or_insert_with(EntityDigest::default)
+                .add(entity, id, version);
+        })?;
+        Ok((local, server))
+    }
+
+    /// Syncs until `stop` is set: on every SSE poke (a background thread keeps the stream
+    /// open), every `poll` as a fallback, and after failures with [`Backoff`]. The watchdog
+    /// forces an attempt when ops are pending and nothing was tried for twice the backoff, and
+    /// flags the head op `wedged` after 10 failed attempts. `on_pass` sees every outcome.
+    pub fn run(
+        &mut self,
+        stop: Arc<AtomicBool>,
+        poll: Duration,
+        mut on_pass: impl FnMut(&ClientResult<SyncReport>),
+    ) {
+        let (tx, rx) = mpsc::channel::<i64>();
+        let api = self.api.clone();
+        let sse_stop = stop.clone();
+        let _sse = std::thread::Builder::new()
+            .name("sync-events".into())
+            .spawn(move || {
+                let mut backoff = Backoff::default();
+                while !sse_stop.load(Ordering::Relaxed) {
+                    let r = api.events(|v| tx.send(v).is_ok() && !sse_stop.load(Ordering::Relaxed));
+                    let wait = match r {
+                        Ok(()) => {
+                            backoff.succeed();
+                            Duration::from_millis(200)
+                        }
+                        Err(e) => backoff.fail(match e {
+                            ClientError::Server { retry_after, .. } => retry_after,
+                            _ => None,
+                        }),
+                    };
+                    sleep_unless(&sse_stop, wait);
+                }
+            });
+        let mut backoff = Backoff::default();
+        let mut next_at = Instant::now();
+        let mut last_try = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let wait = next_at.saturating_duration_since(Instant::now());
+            let poked = match rx.recv_timeout(wait.min(Duration::from_millis(250))) {
+                Ok(_) => {
+                    while rx.try_recv().is_ok() {}
+                    true
+                }
+                Err(_) => false,
+            };
+            let pending = self.store.counts().map(|c| c.pending).unwrap_or(0);
+            let watchdog = pending > 0 && last_try.elapsed() > backoff.ceiling() * 2;
+            if !(poked && backoff.ceiling() <= backoff.base * 2)
+                && Instant::now() < next_at
+                && !watchdog
+            {
+                continue;
+            }
+            last_try = Instant::now();
+            let r = self.sync_once(&mut |_, _| {});
+            match &r {
+                Ok(_) => {
+                    backoff.succeed();
+                    next_at = Instant::now() + poll;
+                }
+                Err(e) => {
+                    if let Ok(head) = self.store.pending_ops(1) {
+                        if let Some(h) = head.first() {
+                            if h.attempts >= 10 && !h.wedged {
+                                let _ = self.store.mark_wedged(h.op.seq);
+                            }
+                        }
+                    }
+                    let retry_after = match e {
+                        ClientError::Server { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    next_at = Instant::now() + backoff.fail(retry_after);
+                }
+            }
+            on_pass(&r);
+        }
+    }
+}
+
+fn sleep_unless(stop: &AtomicBool, d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_full_jitter_and_honours_retry_after() {
+        let mut b = Backoff::default();
+        for _ in 0..20 {
+            let w = b.fail(None);
+            assert!(w <= b.cap, "{w:?} exceeds the cap");
+        }
+        assert_eq!(b.ceiling(), b.cap);
+        assert!(b.fail(Some(90)) >= Duration::from_secs(90));
+        b.succeed();
+        assert_eq!(b.ceiling(), b.base);
+    }
+}

@@ -1,0 +1,686 @@
+//! Work that runs fully offline against the replica (issue #4 items 7 and 9, issue #5): the
+//! office's student search, family dues, payments with receipts, and registers. Every write
+//! is one outbox transaction: the op plus the overlay rows that show its effect at once.
+//!
+//! Rows are the server's table rows as JSON (see migration `000006_sync`); this module reads
+//! the fields it needs with typed structs.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::error::{ClientError, ClientResult};
+use super::store::Store;
+use crate::ledger::{allocate, FamilyLine, OpenLine};
+use crate::protocol::sync::{
+    MarkRegisterArgs, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE, PAYMENT_RECORD,
+};
+use crate::protocol::{
+    FamilyDues, MarkException, MarkRegisterRequest, PaymentMethod, RecordPaymentRequest,
+};
+
+fn typed<T: DeserializeOwned>(rows: Vec<Value>) -> ClientResult<Vec<T>> {
+    rows.into_iter()
+        .map(|r| serde_json::from_value(r).map_err(ClientError::from))
+        .collect()
+}
+
+/// The school as the replica has it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SchoolRec {
+    pub id: Uuid,
+    pub name: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// IANA time zone.
+    pub timezone: String,
+}
+
+/// A student row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StudentRec {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub admission_no: String,
+    pub given_name: String,
+    pub family_name: String,
+    #[serde(default)]
+    pub grade: String,
+    pub active: bool,
+}
+
+impl StudentRec {
+    /// "Given Family".
+    pub fn name(&self) -> String {
+        format!("{} {}", self.given_name, self.family_name)
+    }
+}
+
+/// A class row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassRec {
+    pub id: Uuid,
+    pub name: String,
+    pub active: bool,
+}
+
+/// An attendance code row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRec {
+    pub id: Uuid,
+    pub code: String,
+    pub label: String,
+    pub category: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EnrollmentRec {
+    class_id: Uuid,
+    student_id: Uuid,
+    starts_on: Option<NaiveDate>,
+    ends_on: Option<NaiveDate>,
+    active: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct InvoiceRec {
+    id: Uuid,
+    invoice_no: i64,
+    student_id: Uuid,
+    term_id: Uuid,
+    issued_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct LineRec {
+    id: Uuid,
+    invoice_id: Uuid,
+    line_no: i32,
+    description: String,
+    amount: i64,
+    due_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct AllocationRec {
+    invoice_line_id: Uuid,
+    amount: i64,
+    journal_entry_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EntryRec {
+    reverses_entry_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct JournalLineRec {
+    account_id: Uuid,
+    amount: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct AccountRec {
+    id: Uuid,
+    system_key: Option<String>,
+}
+
+/// A payment row (server's or, before sync, this device's overlay).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentRec {
+    pub id: Uuid,
+    pub family_id: Option<Uuid>,
+    pub amount: i64,
+    pub currency: String,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub receipt_no: String,
+    pub to_credit: i64,
+    #[serde(default)]
+    pub to_suspense: i64,
+    /// True while only this device knows it (not yet pulled from the server).
+    #[serde(default)]
+    pub offline: bool,
+}
+
+/// A mark in a register, with the student's name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RegisterLine {
+    pub student_id: Uuid,
+    pub student: String,
+    /// The code, or `None` when not marked yet.
+    pub code: Option<String>,
+    /// `teacher` or `office`.
+    pub source: Option<String>,
+}
+
+/// What a receipt shows: printed at the counter, offline or not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    pub payment_id: Uuid,
+    pub receipt_no: String,
+    pub school: String,
+    pub family_id: Uuid,
+    pub family: String,
+    /// Minor units of `currency` (ISO 4217).
+    pub amount: i64,
+    pub currency: String,
+    pub method: PaymentMethod,
+    pub received_at: DateTime<Utc>,
+    /// (student, line description, minor units) in allocation order.
+    pub allocations: Vec<(String, String, i64)>,
+    /// Minor units kept as Family Credit.
+    pub to_credit: i64,
+    /// Made on this device while the server was not told yet.
+    pub offline: bool,
+}
+
+/// The school row. Errors: not found before the first pull.
+pub fn school(store: &mut Store) -> ClientResult<SchoolRec> {
+    let rows: Vec<SchoolRec> = typed(store.rows("schools")?)?;
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| ClientError::NotFound("no school data yet: sync once while online".into()))
+}
+
+/// Students whose name or admission number contains every word of `query` (case-insensitive),
+/// active first, by name.
+pub fn search_students(store: &mut Store, query: &str) -> ClientResult<Vec<StudentRec>> {
+    let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
+    let mut out: Vec<StudentRec> = typed::<StudentRec>(store.rows("students")?)?
+        .into_iter()
+        .filter(|s| {
+            let hay =
+                format!("{} {} {}", s.given_name, s.family_name, s.admission_no).to_lowercase();
+            words.iter().all(|w| hay.contains(w))
+        })
+        .collect();
+    out.sort_by(|a, b| (!a.active, a.name()).cmp(&(!b.active, b.name())));
+    Ok(out)
+}
+
+/// The family's name. Errors: [`ClientError::NotFound`] for an unknown family.
+pub fn family_name(store: &mut Store, family_id: Uuid) -> ClientResult<String> {
+    store
+        .row("families", &family_id.to_string())?
+        .and_then(|f| f.get("name").and_then(|n| n.as_str()).map(String::from))
+        .ok_or_else(|| ClientError::NotFound(format!("no family {family_id} on this device")))
+}
+
+fn system_account(store: &mut Store, key: &str) -> ClientResult<Option<Uuid>> {
+    Ok(typed::<AccountRec>(store.rows("accounts")?)?
+        .into_iter()
+        .find(|a| a.system_key.as_deref() == Some(key))
+        .map(|a| a.id))
+}
+
+/// The family's invoice lines with what is still owing, exactly as the server computes it:
+/// amount − allocations whose journal entry has not been reversed.
+pub fn family_lines(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<FamilyLine>> {
+    let fam = family_id.to_string();
+    let invoices: HashMap<Uuid, InvoiceRec> =
+        typed::<InvoiceRec>(store.rows_where("invoices", "family_id", &fam)?)?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
+    let lines: Vec<LineRec> = typed(store.rows_where("invoice_lines", "family_id", &fam)?)?;
+    let reversed: HashSet<Uuid> = typed::<EntryRec>(store.rows("journal_entries")?)?
+        .into_iter()
+        .filter_map(|e| e.reverses_entry_id)
+        .collect();
+    let mut paid: HashMap<Uuid, i64> = HashMap::new();
+    for l in &lines {
+        for a in typed::<AllocationRec>(store.rows_where(
+            "allocations",
+            "invoice_line_id",
+            &l.id.to_string(),
+        )?)? {
+            if a.journal_entry_id.is_some_and(|e| reversed.contains(&e)) {
+                continue;
+            }
+            *paid.entry(a.invoice_line_id).or_default() += a.amount;
+        }
+    }
+    Ok(lines
+        .into_iter()
+        .filter_map(|l| {
+            let inv = invoices.get(&l.invoice_id)?;
+            Some(FamilyLine {
+                invoice_line_id: l.id,
+                invoice_id: l.invoice_id,
+                invoice_no: inv.invoice_no,
+                line_no: l.line_no,
+                due_on: l.due_on,
+                student_id: inv.student_id,
+                term_id: inv.term_id,
+                issued_on: inv.issued_on,
+                description: l.description,
+                amount: l.amount,
+                outstanding: l.amount - paid.get(&l.id).copied().unwrap_or(0),
+            })
+        })
+        .collect())
+}
+
+/// Family Credit held for the family (≥ 0), from its journal lines on the Family Credit
+/// account, plus credit from payments made on this device and not yet synced.
+pub fn credit_balance(store: &mut Store, family_id: Uuid) -> ClientResult<i64> {
+    let Some(credit) = system_account(store, "family_credit")? else {
+        return Ok(0);
+    };
+    let lines: Vec<JournalLineRec> =
+        typed(store.rows_where("journal_lines", "family_id", &family_id.to_string())?)?;
+    Ok(-lines
+        .iter()
+        .filter(|l| l.account_id == credit)
+        .map(|l| l.amount)
+        .sum::<i64>())
+}
+
+/// What the family owes, computed offline with the same rule as the server
+/// ([`crate::ledger::family_dues`]).
+pub fn family_dues(store: &mut Store, family_id: Uuid) -> ClientResult<FamilyDues> {
+    family_name(store, family_id)?;
+    let currency = school(store)?.currency;
+    let lines = family_lines(store, family_id)?;
+    let credit = credit_balance(store, family_id)?;
+    Ok(crate::ledger::family_dues(
+        family_id, &currency, lines, credit,
+    ))
+}
+
+/// Payments of the family (newest first), including this device's unsynced ones.
+pub fn family_payments(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<PaymentRec>> {
+    let mut p: Vec<PaymentRec> =
+        typed(store.rows_where("payments", "family_id", &family_id.to_string())?)?;
+    p.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    Ok(p)
+}
+
+/// The receipt number this device issues next: `{series}-{n:06}`, where n follows the
+/// series' last number the server has confirmed plus this device's payments still pending.
+pub fn next_receipt_no(store: &mut Store) -> ClientResult<String> {
+    let series = store
+        .device("receipt_series")?
+        .ok_or_else(|| ClientError::NotEnrolled("no receipt series; run `init`".into()))?;
+    let confirmed = store
+        .row("receipt_series", &series)?
+        .and_then(|r| r.get("next_no").and_then(|n| n.as_i64()))
+        .unwrap_or(1);
+    let pending = store
+        .rows("payments")?
+        .into_iter()
+        .filter(|p| p.get("offline").and_then(|o| o.as_bool()) == Some(true))
+        .count() as i64;
+    Ok(format!("{series}-{:06}", confirmed + pending))
+}
+
+/// Records a payment offline (issue #4 item 7): allocates it with
+/// [`crate::ledger::allocate`] over the family's open lines on this device, issues the next
+/// receipt number of the device's series, and queues `payment.record@1` with overlay rows
+/// (the payment, its allocations, its Family Credit) in one outbox transaction. After sync,
+/// [`receipt_differences`] shows anything the server posted differently.
+///
+/// Errors: validation naming `amount` (> 0) or `reference` (≤ 100 chars); not found for an
+/// unknown family.
+pub fn record_payment(
+    store: &mut Store,
+    family_id: Uuid,
+    amount: i64,
+    method: PaymentMethod,
+    reference: Option<String>,
+) -> ClientResult<Receipt> {
+    if amount <= 0 {
+        return Err(ClientError::invalid(
+            "amount",
+            "must be a positive number of minor units",
+        ));
+    }
+    if reference
+        .as_deref()
+        .is_some_and(|r| r.chars().count() > 100)
+    {
+        return Err(ClientError::invalid(
+            "reference",
+            "must be at most 100 characters",
+        ));
+    }
+    let family = family_name(store, family_id)?;
+    let school = school(store)?;
+    let lines = family_lines(store, family_id)?;
+    let open: Vec<OpenLine> = lines
+        .iter()
+        .map(|l| OpenLine {
+            invoice_id: l.invoice_id,
+            invoice_line_id: l.invoice_line_id,
+            due_on: l.due_on,
+            invoice_no: l.invoice_no,
+            line_no: l.line_no,
+            outstanding: l.outstanding,
+        })
+        .collect();
+    let plan =
+        allocate(amount, &open).map_err(|e| ClientError::invalid("amount", e.to_string()))?;
+    let receipt_no = next_receipt_no(store)?;
+    let received_at = Utc::now();
+    let id = Uuid::now_v7();
+    let req = RecordPaymentRequest {
+        id,
+        family_id: Some(family_id),
+        amount,
+        currency: school.currency.clone(),
+        method,
+        reference: reference.clone(),
+        received_at: Some(received_at),
+    };
+    let payment = PaymentRec {
+        id,
+        family_id: Some(family_id),
+        amount,
+        currency: school.currency.clone(),
+        method,
+        reference,
+        received_at,
+        receipt_no: receipt_no.clone(),
+        to_credit: plan.unallocated,
+        to_suspense: 0,
+        offline: true,
+    };
+    let mut overlay = vec![(
+        "payments".to_string(),
+        id.to_string(),
+        serde_json::to_value(&payment)?,
+    )];
+    for (i, a) in plan.allocations.iter().enumerate() {
+        overlay.push((
+            "allocations".into(),
+            format!("{id}:{i}"),
+            json!({ "id": format!("{id}:{i}"), "invoice_line_id": a.invoice_line_id,
+                    "amount": a.amount, "journal_entry_id": null, "family_id": family_id }),
+        ));
+    }
+    if plan.unallocated > 0 {
+        if let Some(credit) = system_account(store, "family_credit")? {
+            overlay.push((
+                "journal_lines".into(),
+                format!("{id}:credit"),
+                json!({ "id": format!("{id}:credit"), "account_id": credit,
+                        "amount": -plan.unallocated, "family_id": family_id }),
+            ));
+        }
+    }
+    store.enqueue(PAYMENT_RECORD, &serde_json::to_value(&req)?, None, &overlay)?;
+    let students: HashMap<Uuid, String> =
+        typed::<StudentRec>(store.rows_where("students", "family_id", &family_id.to_string())?)?
+            .into_iter()
+            .map(|s| (s.id, s.name()))
+            .collect();
+    let allocations = plan
+        .allocations
+        .iter()
+        .filter_map(|a| {
+            let l = lines
+                .iter()
+                .find(|l| l.invoice_line_id == a.invoice_line_id)?;
+            Some((
+                students.get(&l.student_id).cloned().unwrap_or_default(),
+                l.description.clone(),
+                a.amount,
+            ))
+        })
+        .collect();
+    Ok(Receipt {
+        payment_id: id,
+        receipt_no,
+        school: school.name,
+        family_id,
+        family,
+        amount,
+        currency: school.currency,
+        method,
+        received_at,
+        allocations,
+        to_credit: plan.unallocated,
+        offline: true,
+    })
+}
+
+/// A payment the server posted differently from the receipt printed offline.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReceiptDifference {
+    pub payment_id: Uuid,
+    pub printed_receipt_no: String,
+    pub server_receipt_no: String,
+    pub printed_to_credit: i64,
+    pub server_to_credit: i64,
+}
+
+/// Synced payments whose server receipt number or credit differs from what this device
+/// printed (issue #4 item 7: "or the difference is shown").
+pub fn receipt_differences(store: &mut Store) -> ClientResult<Vec<ReceiptDifference>> {
+    let mut out = Vec::new();
+    for op in store.ops(None)? {
+        if op.op.mutation != PAYMENT_RECORD {
+            continue;
+        }
+        let Some(outcome) = &op.outcome else { continue };
+        let Some(server) = outcome.result.get("receipt_no").and_then(|r| r.as_str()) else {
+            continue;
+        };
+        let printed = store.printed_payment(op.op.seq)?;
+        if let Some(p) = printed {
+            let server_credit = outcome
+                .result
+                .get("to_credit")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0);
+            if p.receipt_no != server || p.to_credit != server_credit {
+                out.push(ReceiptDifference {
+                    payment_id: p.id,
+                    printed_receipt_no: p.receipt_no,
+                    server_receipt_no: server.to_string(),
+                    printed_to_credit: p.to_credit,
+                    server_to_credit: server_credit,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Classes on this device (a teacher's: their assigned ones), by name.
+pub fn classes(store: &mut Store) -> ClientResult<Vec<ClassRec>> {
+    let mut c: Vec<ClassRec> = typed(store.rows("classes")?)?;
+    if let Some(crate::protocol::sync::SyncScope::Classes { class_ids }) = store
+        .device("scope")?
+        .and_then(|s| serde_json::from_str(&s).ok())
+    {
+        c.retain(|x| class_ids.contains(&x.id));
+    }
+    c.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(c)
+}
+
+/// Attendance codes of the school (active ones).
+pub fn attendance_codes(store: &mut Store) -> ClientResult<Vec<CodeRec>> {
+    let mut c: Vec<CodeRec> = typed(store.rows("attendance_codes")?)?;
+    c.retain(|x| x.active);
+    c.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(c)
+}
+
+/// Students enrolled in `class_id` on `on_date` (active enrolment, dates inclusive), by name.
+pub fn roster(
+    store: &mut Store,
+    class_id: Uuid,
+    on_date: NaiveDate,
+) -> ClientResult<Vec<StudentRec>> {
+    let enrolled: HashSet<Uuid> = typed::<EnrollmentRec>(store.rows_where(
+        "enrollments",
+        "class_id",
+        &class_id.to_string(),
+    )?)?
+    .into_iter()
+    .filter(|e| {
+        e.class_id == class_id
+            && e.active
+            && e.starts_on.is_none_or(|s| s <= on_date)
+            && e.ends_on.is_none_or(|s| on_date <= s)
+    })
+    .map(|e| e.student_id)
+    .collect();
+    let mut s: Vec<StudentRec> = Vec::new();
+    for id in enrolled {
+        if let Some(v) = store.row("students", &id.to_string())? {
+            s.push(serde_json::from_value(v)?);
+        }
+    }
+    s.sort_by_key(|a| a.name());
+    Ok(s)
+}
+
+fn register_key(class_id: Uuid, on_date: NaiveDate, period: i16) -> String {
+    format!("{class_id}:{on_date}:{period}")
+}
+
+/// The register of `class_id` on `on_date` (whole day): every enrolled student with their
+/// current mark, including marks made on this device and not yet synced.
+pub fn register(
+    store: &mut Store,
+    class_id: Uuid,
+    on_date: NaiveDate,
+) -> ClientResult<Vec<RegisterLine>> {
+    let codes: HashMap<Uuid, String> = attendance_codes(store)?
+        .into_iter()
+        .map(|c| (c.id, c.code))
+        .collect();
+    let mut marks: HashMap<Uuid, (String, String)> = HashMap::new();
+    for m in store.rows_where("attendance_marks", "class_id", &class_id.to_string())? {
+        let same_day = m.get("on_date").and_then(|d| d.as_str()) == Some(&on_date.to_string())
+            && m.get("period").and_then(|p| p.as_i64()).unwrap_or(0) == 0;
+        if !same_day {
+            continue;
+        }
+        let student = m
+            .get("student_id")
+            .and_then(|s| s.as_str())
+            .and_then(|s| s.parse().ok());
+        let code = m
+            .get("code")
+            .and_then(|c| c.as_str())
+            .map(String::from)
+            .or_else(|| {
+                m.get("code_id")
+                    .and_then(|c| c.as_str())
+                    .and_then(|c| c.parse().ok())
+                    .and_then(|c| codes.get(&c).cloned())
+            });
+        let source = m
+            .get("source")
+            .and_then(|s| s.as_str())
+            .unwrap_or("teacher")
+            .to_string();
+        if let (Some(s), Some(c)) = (student, code) {
+            marks.insert(s, (c, source));
+        }
+    }
+    Ok(roster(store, class_id, on_date)?
+        .into_iter()
+        .map(|s| {
+            let m = marks.get(&s.id);
+            RegisterLine {
+                student_id: s.id,
+                student: s.name(),
+                code: m.map(|m| m.0.clone()),
+                source: m.map(|m| m.1.clone()),
+            }
+        })
+        .collect())
+}
+
+/// Marks the whole register of `class_id` on `on_date` offline: everyone enrolled gets
+/// `default_code` except `exceptions`; queues `attendance.mark_register@1` (or
+/// `attendance.override@1` with a `reason`, office only) with the marks as overlay rows. The
+/// server applies the school's rules (teacher assignment, edit window judged at the time of
+/// marking, office overrides) when it arrives; a refusal comes back as a rejection to resolve.
+///
+/// Errors: validation naming `default_code` or `exceptions[i].code` (not a code of the
+/// school) or `exceptions[i].student_id` (not enrolled that day).
+pub fn mark_register(
+    store: &mut Store,
+    class_id: Uuid,
+    on_date: NaiveDate,
+    default_code: &str,
+    exceptions: &[(Uuid, String)],
+    reason: Option<String>,
+) -> ClientResult<Uuid> {
+    let codes = attendance_codes(store)?;
+    let find = |field: String, code: &str| {
+        codes
+            .iter()
+            .find(|c| c.code.eq_ignore_ascii_case(code))
+            .cloned()
+            .ok_or_else(|| {
+                ClientError::invalid(
+                    field,
+                    format!("`{code}` is not an attendance code of this school"),
+                )
+            })
+    };
+    let default = find("default_code".into(), default_code)?;
+    let roster = roster(store, class_id, on_date)?;
+    let enrolled: HashSet<Uuid> = roster.iter().map(|s| s.id).collect();
+    let mut wanted: HashMap<Uuid, CodeRec> = HashMap::new();
+    for (i, (student, code)) in exceptions.iter().enumerate() {
+        if !enrolled.contains(student) {
+            return Err(ClientError::invalid(
+                format!("exceptions[{i}].student_id"),
+                "not enrolled in this class on that date",
+            ));
+        }
+        wanted.insert(*student, find(format!("exceptions[{i}].code"), code)?);
+    }
+    let key = register_key(class_id, on_date, 0);
+    let overlay: Vec<(String, String, Value)> = roster
+        .iter()
+        .map(|s| {
+            let code = wanted.get(&s.id).unwrap_or(&default);
+            (
+                "attendance_marks".to_string(),
+                format!("{key}:{}", s.id),
+                json!({ "student_id": s.id, "class_id": class_id, "on_date": on_date, "period": 0,
+                        "code_id": code.id, "code": code.code,
+                        "source": if reason.is_some() { "office" } else { "teacher" } }),
+            )
+        })
+        .collect();
+    let args = MarkRegisterArgs {
+        class_id,
+        on_date,
+        register: MarkRegisterRequest {
+            period: 0,
+            default_code: Some(default.code.clone()),
+            exceptions: exceptions
+                .iter()
+                .map(|(s, c)| MarkException {
+                    student_id: *s,
+                    code: c.clone(),
+                })
+                .collect(),
+            reason: reason.clone(),
+        },
+    };
+    let mutation = if reason.is_some() {
+        ATTENDANCE_OVERRIDE
+    } else {
+        ATTENDANCE_MARK_REGISTER
+    };
+    let op = store.enqueue(mutation, &serde_json::to_value(&args)?, None, &overlay)?;
+    Ok(op.op_id)
+}

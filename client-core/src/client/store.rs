@@ -1,0 +1,858 @@
+//! The local store (ARCHITECTURE.md §6): `replica.db`, a disposable mirror of the server rows
+//! this device may see (as JSON, with the pull cursor and a staging area), and `outbox.db`, the
+//! queue of local edits with their optimistic overlay rows (`synchronous=FULL`; an op and its
+//! overlay are one transaction). Reads union the replica with the overlay of undecided ops.
+//!
+//! Lifeboat (issue #4 item 8): both files get `PRAGMA quick_check` at open. A corrupt or
+//! missing `replica.db` is moved aside and rebuilt by the next pull; a corrupt `outbox.db` is
+//! salvaged row by row (falling back to the newest rolling snapshot) into a fresh file whose
+//! ops keep their `op_id`s and are re-sent from a new client id. Only corruption triggers this
+//! (see [`super::error::is_corruption`]); busy or disk-full errors are returned as they are.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::{is_corruption, ClientError, ClientResult};
+use crate::protocol::sync::{ChangeRow, Cursor, OpOutcome, OpStatus, SyncOp};
+
+/// Versioned migrations of `replica.db`.
+pub const REPLICA_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/replica");
+/// Versioned migrations of `outbox.db`.
+pub const OUTBOX_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/outbox");
+
+/// How many rolling snapshots of `outbox.db` are kept in `snapshots/`.
+pub const SNAPSHOTS_KEPT: usize = 3;
+
+/// What opening the store had to repair.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OpenReport {
+    /// `replica.db` was corrupt and moved here; it is rebuilt from the server.
+    pub replica_moved_to: Option<PathBuf>,
+    /// `outbox.db` was corrupt: where it was moved and how many ops were salvaged.
+    pub outbox_salvaged: Option<(PathBuf, usize)>,
+}
+
+/// One op in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredOp {
+    pub op: SyncOp,
+    /// `pending`, `in_flight`, `applied`, `rejected` or `conflict`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub outcome: Option<OpOutcome>,
+    pub applied_version: Option<i64>,
+    pub wedged: bool,
+    pub resolved: bool,
+}
+
+/// Counts of ops by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpCounts {
+    pub pending: i64,
+    pub applied: i64,
+    pub rejected: i64,
+    pub conflict: i64,
+    /// Rejected/conflicting ops nobody has resolved yet.
+    pub needing_attention: i64,
+}
+
+#[derive(QueryableByName)]
+struct OpRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    op_id: String,
+    #[diesel(sql_type = Text)]
+    mutation: String,
+    #[diesel(sql_type = Text)]
+    args: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    base_version: Option<i64>,
+    #[diesel(sql_type = Text)]
+    created_at: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = BigInt)]
+    attempts: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    outcome: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    applied_version: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    wedged: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    resolved_at: Option<String>,
+}
+
+const OP_COLUMNS: &str = "seq, op_id, mutation, args, base_version, created_at, state, attempts, \
+                          last_error, outcome, applied_version, wedged, resolved_at";
+
+impl OpRow {
+    fn into_op(self) -> ClientResult<StoredOp> {
+        Ok(StoredOp {
+            op: SyncOp {
+                op_id: self.op_id.parse().map_err(|e| {
+                    ClientError::Storage(format!("op id {} in outbox: {e}", self.op_id))
+                })?,
+                seq: self.seq,
+                mutation: self.mutation,
+                args: serde_json::from_str(&self.args)?,
+                base_version: self.base_version,
+                created_at: DateTime::parse_from_rfc3339(&self.created_at)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| ClientError::Storage(format!("op time in outbox: {e}")))?,
+            },
+            state: self.state,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            outcome: self
+                .outcome
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
+            applied_version: self.applied_version,
+            wedged: self.wedged != 0,
+            resolved: self.resolved_at.is_some(),
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct DataRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    data: String,
+}
+
+#[derive(QueryableByName)]
+struct OverlayRow {
+    #[diesel(sql_type = Text)]
+    entity: String,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    data: String,
+}
+
+#[derive(QueryableByName)]
+struct KeyValue {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The two local databases of one device.
+pub struct Store {
+    dir: PathBuf,
+    replica: SqliteConnection,
+    outbox: SqliteConnection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+fn storage(file: &Path, e: impl std::fmt::Display) -> ClientError {
+    let detail = e.to_string();
+    if is_corruption(&detail) {
+        ClientError::Corrupt {
+            file: file.display().to_string(),
+            detail,
+        }
+    } else {
+        ClientError::Storage(format!("{}: {detail}", file.display()))
+    }
+}
+
+fn open_db(
+    path: &Path,
+    synchronous: &str,
+    migrations: EmbeddedMigrations,
+) -> ClientResult<SqliteConnection> {
+    let url = path.to_string_lossy().to_string();
+    let mut conn = SqliteConnection::establish(&url).map_err(|e| storage(path, e))?;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+         PRAGMA foreign_keys = ON;"
+    ))
+    .map_err(|e| storage(path, e))?;
+    let check: Vec<QuickCheck> = diesel::sql_query("PRAGMA quick_check")
+        .load(&mut conn)
+        .map_err(|e| storage(path, e))?;
+    let verdict: Vec<String> = check.into_iter().map(|c| c.quick_check).collect();
+    if verdict != ["ok"] {
+        return Err(ClientError::Corrupt {
+            file: path.display().to_string(),
+            detail: verdict.join("; "),
+        });
+    }
+    conn.run_pending_migrations(migrations)
+        .map_err(|e| storage(path, e))?;
+    Ok(conn)
+}
+
+#[derive(QueryableByName)]
+struct QuickCheck {
+    #[diesel(sql_type = Text)]
+    quick_check: String,
+}
+
+fn move_aside(path: &Path) -> ClientResult<PathBuf> {
+    let to = path.with_extension(format!(
+        "db.corrupt-{}",
+        Utc::now().format("%Y%m%dT%H%M%S%.3f")
+    ));
+    std::fs::rename(path, &to).map_err(|e| storage(path, e))?;
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        if side.exists() {
+            let _ = std::fs::rename(&side, PathBuf::from(format!("{}{suffix}", to.display())));
+        }
+    }
+    Ok(to)
+}
+
+impl Store {
+    /// Opens (creating, migrating, and if needed repairing) the store in `dir`.
+    ///
+    /// Errors: [`ClientError::Storage`] for I/O, busy or full disks (nothing is moved);
+    /// [`ClientError::Corrupt`] only if a salvaged outbox cannot be written either.
+    pub fn open(dir: &Path) -> ClientResult<(Store, OpenReport)> {
+        std::fs::create_dir_all(dir).map_err(|e| storage(dir, e))?;
+        let mut report = OpenReport::default();
+        let replica_path = dir.join("replica.db");
+        let replica = match open_db(&replica_path, "NORMAL", REPLICA_MIGRATIONS) {
+            Err(ClientError::Corrupt { .. }) => {
+                report.replica_moved_to = Some(move_aside(&replica_path)?);
+                open_db(&replica_path, "NORMAL", REPLICA_MIGRATIONS)?
+            }
+            r => r?,
+        };
+        let outbox_path = dir.join("outbox.db");
+        let outbox = match open_db(&outbox_path, "FULL", OUTBOX_MIGRATIONS) {
+            Err(ClientError::Corrupt { .. }) => {
+                let moved = move_aside(&outbox_path)?;
+                let mut fresh = open_db(&outbox_path, "FULL", OUTBOX_MIGRATIONS)?;
+                let n = salvage(&moved, &mut fresh, &dir.join("snapshots"))?;
+                report.outbox_salvaged = Some((moved, n));
+                fresh
+            }
+            r => r?,
+        };
+        let mut store = Store {
+            dir: dir.to_path_buf(),
+            replica,
+            outbox,
+        };
+        if report.replica_moved_to.is_some() || report.outbox_salvaged.is_some() {
+            tracing::warn!(?report, "lifeboat repaired the local store");
+        }
+        // An op left in flight by a crash is simply pending again (the server deduplicates).
+        diesel::sql_query("UPDATE ops SET state = 'pending' WHERE state = 'in_flight'")
+            .execute(&mut store.outbox)?;
+        Ok((store, report))
+    }
+
+    /// The directory holding `replica.db`, `outbox.db` and `snapshots/`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    // ----- key/value --------------------------------------------------------------------
+
+    /// A device setting from `outbox.db` (`server_url`, `client_id`, `refresh_token`, …).
+    pub fn device(&mut self, key: &str) -> ClientResult<Option<String>> {
+        Ok(diesel::sql_query("SELECT value FROM device WHERE key = ?")
+            .bind::<Text, _>(key)
+            .get_result::<KeyValue>(&mut self.outbox)
+            .optional()?
+            .map(|k| k.value))
+    }
+
+    /// Stores a device setting (durably).
+    pub fn set_device(&mut self, key: &str, value: &str) -> ClientResult<()> {
+        diesel::sql_query("INSERT OR REPLACE INTO device (key, value) VALUES (?, ?)")
+            .bind::<Text, _>(key)
+            .bind::<Text, _>(value)
+            .execute(&mut self.outbox)?;
+        Ok(())
+    }
+
+    /// Removes a device setting.
+    pub fn clear_device(&mut self, key: &str) -> ClientResult<()> {
+        diesel::sql_query("DELETE FROM device WHERE key = ?")
+            .bind::<Text, _>(key)
+            .execute(&mut self.outbox)?;
+        Ok(())
+    }
+
+    fn meta(&mut self, key: &str) -> ClientResult<Option<String>> {
+        Ok(diesel::sql_query("SELECT value FROM meta WHERE key = ?")
+            .bind::<Text, _>(key)
+            .get_result::<KeyValue>(&mut self.replica)
+            .optional()?
+            .map(|k| k.value))
+    }
+
+    /// The pull cursor the replica is at ("" before the first pull).
+    pub fn cursor(&mut self) -> ClientResult<String> {
+        Ok(self.meta("cursor")?.unwrap_or_default())
+    }
+
+    /// The server version the replica is at.
+    pub fn replica_version(&mut self) -> ClientResult<i64> {
+        Ok(self
+            .cursor()?
+            .parse::<Cursor>()
+            .map(|c| c.version)
+            .unwrap_or(0))
+    }
+
+    /// When the last pull completed (UTC), and the server version it saw then.
+    pub fn last_pull(&mut self) -> ClientResult<Option<(DateTime<Utc>, i64)>> {
+        let at = self.meta("last_pull_at")?;
+        let seen = self.meta("server_version")?;
+        Ok(match (at, seen) {
+            (Some(a), Some(v)) => DateTime::parse_from_rfc3339(&a)
+                .ok()
+                .map(|t| (t.with_timezone(&Utc), v.parse().unwrap_or(0))),
+            _ => None,
+        })
+    }
+
+    // ----- pull -------------------------------------------------------------------------
+
+    /// Where an interrupted pull left off (its staged pages survive a restart).
+    pub fn staged_cursor(&mut self) -> ClientResult<Option<String>> {
+        self.meta("staging_cursor")
+    }
+
+    /// Stages one page and remembers its cursor, in one transaction.
+    pub fn stage(&mut self, changes: &[ChangeRow], cursor: &str) -> ClientResult<()> {
+        self.replica.immediate_transaction(|c| {
+            for ch in changes {
+                let data = ch.row.as_ref().map(|r| r.to_string());
+                diesel::sql_query(
+                    "INSERT OR REPLACE INTO staging (entity, id, version, deleted, data)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind::<Text, _>(&ch.entity)
+                .bind::<Text, _>(&ch.id)
+                .bind::<BigInt, _>(ch.version)
+                .bind::<BigInt, _>(ch.deleted as i64)
+                .bind::<Nullable<Text>, _>(data)
+                .execute(c)?;
+            }
+            set_meta(c, "staging_cursor", cursor)
+        })?;
+        Ok(())
+    }
+
+    /// Applies every staged row and moves the cursor, in one transaction; returns the number
+    /// of rows applied.
+    pub fn apply_staged(&mut self, cursor: &str, server_version: i64) -> ClientResult<usize> {
+        let n = self.replica.immediate_transaction(|c| {
+            diesel::sql_query(
+                "DELETE FROM rows WHERE (entity, id) IN (SELECT entity, id FROM staging WHERE deleted = 1)",
+            )
+            .execute(c)?;
+            let n = diesel::sql_query(
+                "INSERT OR REPLACE INTO rows (entity, id, version, data)
+                 SELECT entity, id, version, data FROM staging WHERE deleted = 0",
+            )
+            .execute(c)?;
+            diesel::sql_query("DELETE FROM staging").execute(c)?;
+            diesel::sql_query("DELETE FROM meta WHERE key = 'staging_cursor'").execute(c)?;
+            set_meta(c, "cursor", cursor)?;
+            set_meta(c, "last_pull_at", &Utc::now().to_rfc3339())?;
+            set_meta(c, "server_version", &server_version.to_string())?;
+            Ok::<_, diesel::result::Error>(n)
+        })?;
+        Ok(n)
+    }
+
+    /// Forgets every replica row (a re-snapshot follows).
+    pub fn reset_replica(&mut self) -> ClientResult<()> {
+        self.replica
+            .batch_execute("DELETE FROM rows; DELETE FROM staging; DELETE FROM meta;")?;
+        Ok(())
+    }
+
+    /// (entity, id, version) of every replica row, for the digest.
+    pub fn replica_keys(&mut self, mut f: impl FnMut(&str, &str, i64)) -> ClientResult<()> {
+        #[derive(QueryableByName)]
+        struct K {
+            #[diesel(sql_type = Text)]
+            entity: String,
+            #[diesel(sql_type = Text)]
+            id: String,
+            #[diesel(sql_type = BigInt)]
+            version: i64,
+        }
+        let rows: Vec<K> =
+            diesel::sql_query("SELECT entity, id, version FROM rows").load(&mut self.replica)?;
+        for r in rows {
+            f(&r.entity, &r.id, r.version);
+        }
+        Ok(())
+    }
+
+    // ----- outbox -----------------------------------------------------------------------
+
+    /// Queues `mutation` with `args` and its overlay rows (entity, id, row JSON) in one durable
+    /// transaction; returns the stored op with its new `op_id` and `seq`.
+    pub fn enqueue(
+        &mut self,
+        mutation: &str,
+        args: &Value,
+        base_version: Option<i64>,
+        overlay: &[(String, String, Value)],
+    ) -> ClientResult<SyncOp> {
+        let op_id = Uuid::now_v7();
+        let created_at = Utc::now();
+        let seq = self.outbox.immediate_transaction(|c| {
+            diesel::sql_query(
+                "INSERT INTO ops (op_id, mutation, args, base_version, created_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind::<Text, _>(op_id.to_string())
+            .bind::<Text, _>(mutation)
+            .bind::<Text, _>(args.to_string())
+            .bind::<Nullable<BigInt>, _>(base_version)
+            .bind::<Text, _>(created_at.to_rfc3339())
+            .execute(c)?;
+            let seq = diesel::sql_query("SELECT max(seq) AS n FROM ops")
+                .get_result::<Count>(c)?
+                .n;
+            for (entity, id, data) in overlay {
+                diesel::sql_query(
+                    "INSERT OR REPLACE INTO overlay (op_seq, entity, id, data) VALUES (?, ?, ?, ?)",
+                )
+                .bind::<BigInt, _>(seq)
+                .bind::<Text, _>(entity)
+                .bind::<Text, _>(id)
+                .bind::<Text, _>(data.to_string())
+                .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(seq)
+        })?;
+        Ok(SyncOp {
+            op_id,
+            seq,
+            mutation: mutation.into(),
+            args: args.clone(),
+            base_version,
+            created_at,
+        })
+    }
+
+    /// Up to `limit` undecided ops, in seq order.
+    pub fn pending_ops(&mut self, limit: i64) -> ClientResult<Vec<StoredOp>> {
+        let rows: Vec<OpRow> = diesel::sql_query(format!(
+            "SELECT {OP_COLUMNS} FROM ops WHERE state IN ('pending', 'in_flight') ORDER BY seq LIMIT ?"
+        ))
+        .bind::<BigInt, _>(limit)
+        .load(&mut self.outbox)?;
+        rows.into_iter().map(OpRow::into_op).collect()
+    }
+
+    /// Every op (newest last), or one by id.
+    pub fn ops(&mut self, op_id: Option<Uuid>) -> ClientResult<Vec<StoredOp>> {
+        let rows: Vec<OpRow> = match op_id {
+            Some(id) => diesel::sql_query(format!("SELECT {OP_COLUMNS} FROM ops WHERE op_id = ?"))
+                .bind::<Text, _>(id.to_string())
+                .load(&mut self.outbox)?,
+            None => diesel::sql_query(format!("SELECT {OP_COLUMNS} FROM ops ORDER BY seq"))
+                .load(&mut self.outbox)?,
+        };
+        rows.into_iter().map(OpRow::into_op).collect()
+    }
+
+    /// Rejected or conflicting ops nobody has resolved, oldest first.
+    pub fn ops_needing_attention(&mut self) -> ClientResult<Vec<StoredOp>> {
+        let rows: Vec<OpRow> = diesel::sql_query(format!(
+            "SELECT {OP_COLUMNS} FROM ops WHERE state IN ('rejected', 'conflict') AND resolved_at IS NULL ORDER BY seq"
+        ))
+        .load(&mut self.outbox)?;
+        rows.into_iter().map(OpRow::into_op).collect()
+    }
+
+    /// Marks ops as sent (state `in_flight`, one more attempt).
+    pub fn mark_in_flight(&mut self, first_seq: i64, last_seq: i64) -> ClientResult<()> {
+        diesel::sql_query(
+            "UPDATE ops SET state = 'in_flight', attempts = attempts + 1
+             WHERE seq BETWEEN ? AND ? AND state IN ('pending', 'in_flight')",
+        )
+        .bind::<BigInt, _>(first_seq)
+        .bind::<BigInt, _>(last_seq)
+        .execute(&mut self.outbox)?;
+        Ok(())
+    }
+
+    /// Stores the server's decisions (one transaction); ops sent but not decided go back to
+    /// `pending` with `error` noted.
+    pub fn record_outcomes(
+        &mut self,
+        outcomes: &[OpOutcome],
+        error: Option<&str>,
+    ) -> ClientResult<()> {
+        self.outbox.immediate_transaction(|c| {
+            for o in outcomes {
+                let state = match o.status {
+                    OpStatus::Applied => "applied",
+                    OpStatus::Rejected => "rejected",
+                    OpStatus::Conflict => "conflict",
+                };
+                let json = serde_json::to_string(o).unwrap_or_default();
+                diesel::sql_query(
+                    "UPDATE ops SET state = ?, outcome = ?, applied_version = ?, decided_at = ?,
+                            last_error = NULL
+                     WHERE op_id = ?",
+                )
+                .bind::<Text, _>(state)
+                .bind::<Text, _>(json)
+                .bind::<Nullable<BigInt>, _>(o.version)
+                .bind::<Text, _>(Utc::now().to_rfc3339())
+                .bind::<Text, _>(o.op_id.to_string())
+                .execute(c)?;
+            }
+            diesel::sql_query(
+                "UPDATE ops SET state = 'pending', last_error = coalesce(?, last_error)
+                 WHERE state = 'in_flight'",
+            )
+            .bind::<Nullable<Text>, _>(error)
+            .execute(c)?;
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Flags the oldest pending op as wedged (the watchdog's "a person should look at this").
+    pub fn mark_wedged(&mut self, seq: i64) -> ClientResult<()> {
+        diesel::sql_query("UPDATE ops SET wedged = 1 WHERE seq = ?")
+            .bind::<BigInt, _>(seq)
+            .execute(&mut self.outbox)?;
+        Ok(())
+    }
+
+    /// Marks a rejected or conflicting op as dealt with locally.
+    pub fn resolve_op(&mut self, op_id: Uuid) -> ClientResult<bool> {
+        let n = diesel::sql_query(
+            "UPDATE ops SET resolved_at = ? WHERE op_id = ? AND state IN ('rejected', 'conflict')",
+        )
+        .bind::<Text, _>(Utc::now().to_rfc3339())
+        .bind::<Text, _>(op_id.to_string())
+        .execute(&mut self.outbox)?;
+        Ok(n == 1)
+    }
+
+    /// Op counts by state.
+    pub fn counts(&mut self) -> ClientResult<OpCounts> {
+        #[derive(QueryableByName)]
+        struct S {
+            #[diesel(sql_type = Text)]
+            state: String,
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+            #[diesel(sql_type = BigInt)]
+            open: i64,
+        }
+        let rows: Vec<S> = diesel::sql_query(
+            "SELECT state, count(*) AS n, sum(resolved_at IS NULL) AS open FROM ops GROUP BY state",
+        )
+        .load(&mut self.outbox)?;
+        let mut c = OpCounts::default();
+        for r in rows {
+            match r.state.as_str() {
+                "pending" | "in_flight" => c.pending += r.n,
+                "applied" => c.applied += r.n,
+                "rejected" => {
+                    c.rejected += r.n;
+                    c.needing_attention += r.open;
+                }
+                "conflict" => {
+                    c.conflict += r.n;
+                    c.needing_attention += r.open;
+                }
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Copies `outbox.db` to `snapshots/outbox-<time>.db` (`VACUUM INTO`), keeping the newest
+    /// [`SNAPSHOTS_KEPT`].
+    pub fn snapshot_outbox(&mut self) -> ClientResult<PathBuf> {
+        let dir = self.dir.join("snapshots");
+        std::fs::create_dir_all(&dir).map_err(|e| storage(&dir, e))?;
+        let path = dir.join(format!(
+            "outbox-{}.db",
+            Utc::now().format("%Y%m%dT%H%M%S%.6f")
+        ));
+        diesel::sql_query("VACUUM INTO ?")
+            .bind::<Text, _>(path.to_string_lossy().to_string())
+            .execute(&mut self.outbox)?;
+        let mut all = snapshots(&dir);
+        while all.len() > SNAPSHOTS_KEPT {
+            let _ = std::fs::remove_file(all.remove(0));
+        }
+        Ok(path)
+    }
+
+    // ----- reads ------------------------------------------------------------------------
+
+    /// Overlay rows to show: ops not yet decided, and applied ops whose server rows the
+    /// replica has not pulled yet. Later ops win.
+    fn overlay(&mut self, entity: &str) -> ClientResult<HashMap<String, Value>> {
+        let version = self.replica_version()?;
+        let rows: Vec<OverlayRow> = diesel::sql_query(
+            "SELECT o.entity, o.id, o.data FROM overlay o JOIN ops p ON p.seq = o.op_seq
+             WHERE o.entity = ? AND (p.state IN ('pending', 'in_flight')
+                OR (p.state IN ('applied', 'conflict') AND p.applied_version > ?))
+             ORDER BY o.op_seq",
+        )
+        .bind::<Text, _>(entity)
+        .bind::<BigInt, _>(version)
+        .load(&mut self.outbox)?;
+        let mut map = HashMap::new();
+        for r in rows {
+            let _ = r.entity;
+            map.insert(r.id, serde_json::from_str(&r.data)?);
+        }
+        Ok(map)
+    }
+
+    fn union(
+        &mut self,
+        entity: &str,
+        replica: Vec<DataRow>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> ClientResult<Vec<Value>> {
+        let mut overlay = self.overlay(entity)?;
+        let mut out = Vec::with_capacity(replica.len());
+        for r in replica {
+            match overlay.remove(&r.id) {
+                Some(v) => out.push(v),
+                None => out.push(serde_json::from_str(&r.data)?),
+            }
+        }
+        out.extend(overlay.into_values().filter(|v| keep(v)));
+        Ok(out)
+    }
+
+    /// Every row of `entity` (replica ∪ overlay), as JSON.
+    pub fn rows(&mut self, entity: &str) -> ClientResult<Vec<Value>> {
+        let rows: Vec<DataRow> = diesel::sql_query("SELECT id, data FROM rows WHERE entity = ?")
+            .bind::<Text, _>(entity)
+            .load(&mut self.replica)?;
+        self.union(entity, rows, |_| true)
+    }
+
+    /// Rows of `entity` whose JSON `field` equals `value` (replica ∪ overlay).
+    pub fn rows_where(
+        &mut self,
+        entity: &str,
+        field: &str,
+        value: &str,
+    ) -> ClientResult<Vec<Value>> {
+        let rows: Vec<DataRow> = diesel::sql_query(format!(
+            "SELECT id, data FROM rows WHERE entity = ? AND json_extract(data, '$.{field}') = ?"
+        ))
+        .bind::<Text, _>(entity)
+        .bind::<Text, _>(value)
+        .load(&mut self.replica)?;
+        let f = field.to_string();
+        let v = value.to_string();
+        let all = self.union(entity, rows, move |row| {
+            row.get(&f).and_then(|x| x.as_str()) == Some(v.as_str())
+        })?;
+        Ok(all
+            .into_iter()
+            .filter(|r| r.get(field).and_then(|x| x.as_str()) == Some(value))
+            .collect())
+    }
+
+    /// One row by id (replica ∪ overlay).
+    pub fn row(&mut self, entity: &str, id: &str) -> ClientResult<Option<Value>> {
+        if let Some(v) = self.overlay(entity)?.remove(id) {
+            return Ok(Some(v));
+        }
+        let r: Option<DataRow> =
+            diesel::sql_query("SELECT id, data FROM rows WHERE entity = ? AND id = ?")
+                .bind::<Text, _>(entity)
+                .bind::<Text, _>(id)
+                .get_result(&mut self.replica)
+                .optional()?;
+        r.map(|r| serde_json::from_str(&r.data).map_err(Into::into))
+            .transpose()
+    }
+
+    /// Number of replica rows per entity.
+    pub fn replica_counts(&mut self) -> ClientResult<Vec<(String, i64)>> {
+        #[derive(QueryableByName)]
+        struct E {
+            #[diesel(sql_type = Text)]
+            entity: String,
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let rows: Vec<E> = diesel::sql_query(
+            "SELECT entity, count(*) AS n FROM rows GROUP BY entity ORDER BY entity",
+        )
+        .load(&mut self.replica)?;
+        Ok(rows.into_iter().map(|e| (e.entity, e.n)).collect())
+    }
+}
+
+fn set_meta(c: &mut SqliteConnection, key: &str, value: &str) -> QueryResult<()> {
+    diesel::sql_query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(value)
+        .execute(c)
+        .map(|_| ())
+}
+
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("outbox-") && n.ends_with(".db"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    all.sort();
+    all
+}
+
+/// Copies what can still be read from the corrupt outbox at `from` (or, if nothing can, from
+/// the newest snapshot) into `to`: device settings, then every readable op — renumbered from
+/// seq 1, state `pending`, original `op_id` — with its overlay rows. The client id is dropped so
+/// the engine asks the server for a new one before re-sending. Returns the ops salvaged.
+fn salvage(from: &Path, to: &mut SqliteConnection, snapshot_dir: &Path) -> ClientResult<usize> {
+    let n = salvage_from(from, to).unwrap_or(0);
+    if n > 0 {
+        return Ok(n);
+    }
+    match snapshots(snapshot_dir).pop() {
+        Some(snap) => salvage_from(&snap, to),
+        None => Ok(0),
+    }
+}
+
+fn salvage_from(from: &Path, to: &mut SqliteConnection) -> ClientResult<usize> {
+    let mut src = SqliteConnection::establish(&from.to_string_lossy())?;
+    // Device settings, row by row.
+    #[derive(QueryableByName)]
+    struct Kv {
+        #[diesel(sql_type = Text)]
+        key: String,
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    if let Ok(kvs) = diesel::sql_query("SELECT key, value FROM device").load::<Kv>(&mut src) {
+        for kv in kvs {
+            if kv.key == "client_id" {
+                continue;
+            }
+            diesel::sql_query("INSERT OR REPLACE INTO device (key, value) VALUES (?, ?)")
+                .bind::<Text, _>(&kv.key)
+                .bind::<Text, _>(&kv.value)
+                .execute(to)?;
+        }
+    }
+    diesel::sql_query(
+        "INSERT OR REPLACE INTO device (key, value) VALUES ('needs_new_client', '1')",
+    )
+    .execute(to)?;
+    let max = diesel::sql_query("SELECT coalesce(max(seq), 0) AS n FROM ops")
+        .get_result::<Count>(&mut src)
+        .map(|c| c.n)
+        .unwrap_or(100_000);
+    let mut salvaged = 0usize;
+    for seq in 1..=max {
+        let row: Option<OpRow> =
+            match diesel::sql_query(format!("SELECT {OP_COLUMNS} FROM ops WHERE seq = ?"))
+                .bind::<BigInt, _>(seq)
+                .get_result(&mut src)
+                .optional()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(seq, error = %e, "outbox op unreadable; skipped");
+                    continue;
+                }
+            };
+        let Some(row) = row else { continue };
+        let overlay: Vec<OverlayRow> =
+            diesel::sql_query("SELECT entity, id, data FROM overlay WHERE op_seq = ?")
+                .bind::<BigInt, _>(seq)
+                .load(&mut src)
+                .unwrap_or_default();
+        to.immediate_transaction(|c| {
+            diesel::sql_query(
+                "INSERT OR IGNORE INTO ops (op_id, mutation, args, base_version, created_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind::<Text, _>(&row.op_id)
+            .bind::<Text, _>(&row.mutation)
+            .bind::<Text, _>(&row.args)
+            .bind::<Nullable<BigInt>, _>(row.base_version)
+            .bind::<Text, _>(&row.created_at)
+            .execute(c)?;
+            let new_seq = diesel::sql_query("SELECT max(seq) AS n FROM ops")
+                .get_result::<Count>(c)?
+                .n;
+            for o in &overlay {
+                diesel::sql_query(
+                    "INSERT OR REPLACE INTO overlay (op_seq, entity, id, data) VALUES (?, ?, ?, ?)",
+                )
+                .bind::<BigInt, _>(new_seq)
+                .bind::<Text, _>(&o.entity)
+                .bind::<Text, _>(&o.id)
+                .bind::<Text, _>(&o.data)
+                .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        salvaged += 1;
+    }
+    Ok(salvaged)
+}
+
+impl Store {
+    /// The payment row this device printed for the op at `seq` (its overlay), if any.
+    pub fn printed_payment(&mut self, seq: i64) -> ClientResult<Option<super::office::PaymentRec>> {
+        let r: Option<OverlayRow> = diesel::sql_query(
+            "SELECT entity, id, data FROM overlay WHERE op_seq = ? AND entity = 'payments'",
+        )
+        .bind::<BigInt, _>(seq)
+        .get_result(&mut self.outbox)
+        .optional()?;
+        r.map(|r| serde_json::from_str(&r.data).map_err(Into::into))
+            .transpose()
+    }
+}
