@@ -17,6 +17,8 @@ use daftar_server::db::{build_pool, run_migrations, Db};
 use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use diesel::prelude::*;
 
+pub mod server;
+
 const TEMPLATE: &str = "daftar_test_template";
 
 struct Server {
