@@ -15,7 +15,7 @@ CREATE TABLE sync_versions (
 CREATE TABLE change_log (
     school_id   uuid NOT NULL REFERENCES schools (id),
     entity      text COLLATE "C" NOT NULL,
-    row_id      text COLLATE "C" NOT NULL,
+    row_key      text COLLATE "C" NOT NULL,
     version     bigint NOT NULL,
     deleted     boolean NOT NULL,
     -- The row as JSON (secrets such as request hashes removed); NULL for a tombstone.
@@ -26,9 +26,9 @@ CREATE TABLE change_log (
     class_id    uuid,
     family_id   uuid,
     student_id  uuid,
-    PRIMARY KEY (school_id, entity, row_id)
+    PRIMARY KEY (school_id, entity, row_key)
 );
-CREATE INDEX change_log_by_version ON change_log (school_id, version, entity, row_id);
+CREATE INDEX change_log_by_version ON change_log (school_id, version, entity, row_key);
 CREATE INDEX change_log_by_family ON change_log (school_id, family_id, version) WHERE family_id IS NOT NULL;
 CREATE INDEX change_log_by_class ON change_log (school_id, class_id, version) WHERE class_id IS NOT NULL;
 
@@ -183,10 +183,10 @@ BEGIN
     END CASE;
     IF extra IS NOT NULL THEN img := img || extra; END IF;
     INSERT INTO change_log AS c
-        (school_id, entity, row_id, version, deleted, row, everyone, class_id, family_id, student_id)
+        (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
     VALUES (school, tbl, rid, sync_version(school), is_deleted,
             CASE WHEN is_deleted THEN NULL ELSE img END, everyone, cls, fam, stu)
-    ON CONFLICT (school_id, entity, row_id) DO UPDATE SET
+    ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
         version = EXCLUDED.version, deleted = EXCLUDED.deleted, row = EXCLUDED.row,
         everyone = EXCLUDED.everyone, class_id = EXCLUDED.class_id,
         family_id = EXCLUDED.family_id, student_id = EXCLUDED.student_id;

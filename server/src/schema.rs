@@ -123,10 +123,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    change_log (school_id, entity, row_id) {
+    change_log (school_id, entity, row_key) {
         school_id -> Uuid,
         entity -> Text,
-        row_id -> Text,
+        row_key -> Text,
         version -> Int8,
         deleted -> Bool,
         row -> Nullable<Jsonb>,

@@ -283,7 +283,7 @@ fn into_error(e: ureq::Error) -> ClientError {
                 field: None,
             });
             ClientError::Server {
-                problem,
+                problem: Box::new(problem),
                 retry_after,
             }
         }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::api::Api;
 use super::error::{ClientError, ClientResult};
 use super::store::{OpenReport, Store};
-use crate::protocol::sync::{EntityDigest, PushRequest, SyncDigest, SyncScope};
+use crate::protocol::sync::{PushRequest, SyncDigest, SyncScope};
 use crate::protocol::LoginRequest;
 
 /// Ops per push request.
@@ -221,14 +221,14 @@ impl SyncEngine {
                     }
                     if let Some(secs) = resp.retry_after_secs {
                         return Err(ClientError::Server {
-                            problem: crate::protocol::Problem {
+                            problem: Box::new(crate::protocol::Problem {
                                 type_uri: "urn:daftar:problem:service_unavailable".into(),
                                 title: "Service Unavailable".into(),
                                 status: 503,
                                 detail: "the server stopped the batch early; retrying".into(),
                                 code: "service_unavailable".into(),
                                 field: None,
-                            },
+                            }),
                             retry_after: Some(secs),
                         });
                     }
@@ -295,7 +295,7 @@ impl SyncEngine {
             local
                 .entities
                 .entry(entity.to_string())
-                .or_insert_with(EntityDigest::default)
+                .or_default()
                 .add(entity, id, version);
         })?;
         Ok((local, server))

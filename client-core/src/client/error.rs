@@ -11,7 +11,7 @@ pub enum ClientError {
     /// The server answered with an RFC 9457 problem document.
     #[error("server refused ({}): {}", .problem.code, .problem.detail)]
     Server {
-        problem: Problem,
+        problem: Box<Problem>,
         /// `Retry-After` in seconds, when the server gave one.
         retry_after: Option<u64>,
     },

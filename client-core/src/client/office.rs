@@ -201,7 +201,7 @@ pub fn search_students(store: &mut Store, query: &str) -> ClientResult<Vec<Stude
             words.iter().all(|w| hay.contains(w))
         })
         .collect();
-    out.sort_by(|a, b| (!a.active, a.name()).cmp(&(!b.active, b.name())));
+    out.sort_by_key(|s| (!s.active, s.name()));
     Ok(out)
 }
 
@@ -299,7 +299,7 @@ pub fn family_dues(store: &mut Store, family_id: Uuid) -> ClientResult<FamilyDue
 pub fn family_payments(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<PaymentRec>> {
     let mut p: Vec<PaymentRec> =
         typed(store.rows_where("payments", "family_id", &family_id.to_string())?)?;
-    p.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    p.sort_by_key(|x| std::cmp::Reverse(x.received_at));
     Ok(p)
 }
 

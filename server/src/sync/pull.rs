@@ -21,7 +21,7 @@ struct LogRow {
     #[diesel(sql_type = Text)]
     entity: String,
     #[diesel(sql_type = Text)]
-    row_id: String,
+    row_key: String,
     #[diesel(sql_type = BigInt)]
     version: i64,
     #[diesel(sql_type = Bool)]
@@ -35,7 +35,7 @@ struct KeyRow {
     #[diesel(sql_type = Text)]
     entity: String,
     #[diesel(sql_type = Text)]
-    row_id: String,
+    row_key: String,
     #[diesel(sql_type = BigInt)]
     version: i64,
 }
@@ -93,9 +93,9 @@ pub fn pull(
         ));
     }
     let sql = format!(
-        "SELECT entity, row_id, version, deleted, row FROM change_log
-         WHERE school_id = $1 AND (version, entity, row_id) > ($3, $4, $5) AND {}
-         ORDER BY version, entity, row_id LIMIT $6",
+        "SELECT entity, row_key, version, deleted, row FROM change_log
+         WHERE school_id = $1 AND (version, entity, row_key) > ($3, $4, $5) AND {}
+         ORDER BY version, entity, row_key LIMIT $6",
         scope_filter(scope)
     );
     conn.build_transaction()
@@ -116,7 +116,7 @@ pub fn pull(
                 Some(last) if has_more => Cursor {
                     version: last.version,
                     entity: last.entity.clone(),
-                    id: last.row_id.clone(),
+                    id: last.row_key.clone(),
                 },
                 // Everything committed up to the snapshot's version has been read.
                 _ => Cursor::at_version(version.max(cursor.version)),
@@ -126,7 +126,7 @@ pub fn pull(
                     .into_iter()
                     .map(|r| ChangeRow {
                         entity: r.entity,
-                        id: r.row_id,
+                        id: r.row_key,
                         version: r.version,
                         deleted: r.deleted,
                         row: r.row,
@@ -147,7 +147,7 @@ pub fn digest(
     scope: &SyncScope,
 ) -> ApiResult<SyncDigest> {
     let sql = format!(
-        "SELECT entity, row_id, version FROM change_log
+        "SELECT entity, row_key, version FROM change_log
          WHERE school_id = $1 AND NOT deleted AND {}",
         scope_filter(scope)
     );
@@ -165,7 +165,7 @@ pub fn digest(
                 entities
                     .entry(r.entity.clone())
                     .or_default()
-                    .add(&r.entity, &r.row_id, r.version);
+                    .add(&r.entity, &r.row_key, r.version);
             }
             Ok(SyncDigest { version, entities })
         })

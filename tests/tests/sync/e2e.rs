@@ -36,7 +36,7 @@ fn count(conn: &mut diesel::PgConnection, sql: &str) -> i64 {
 fn offline_edits_on_two_agents_and_a_teacher_converge_with_the_server() {
     let tdb = demo_db();
     let mut conn = tdb.conn();
-    let mut server = TestServer::start(&tdb.url());
+    let mut server = TestServer::start(tdb.url());
     let url = server.url();
     let (da, db, dt) = (
         tempfile::tempdir().expect("tmp"),

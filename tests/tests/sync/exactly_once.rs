@@ -11,7 +11,7 @@ use super::*;
 #[test]
 fn a_repeated_push_replays_and_gaps_and_reused_ids_are_refused() {
     let tdb = demo_db();
-    let server = TestServer::start(&tdb.url());
+    let server = TestServer::start(tdb.url());
     let dir = tempfile::tempdir().expect("tmp");
     let mut a = enrol(dir.path(), &server.url(), "accountant");
     let family = office::search_students(&mut a.store, "").expect("students")[0].family_id;
