@@ -312,6 +312,19 @@ pub async fn me(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Json<User>>
     Ok(web::Json(user.into()))
 }
 
+/// Fresh tokens for `auth`'s user bound to the just-enrolled `device_id` (a new refresh-token
+/// family), so enrolment needs no second password prompt.
+pub(crate) fn device_tokens(
+    conn: &mut diesel::PgConnection,
+    config: &AuthConfig,
+    auth: &AuthUser,
+    device_id: Uuid,
+) -> ApiResult<TokenResponse> {
+    let user = repo::user_by_id(conn, auth.school_id, auth.user_id)?;
+    let refresh_token = issue_refresh(conn, config, &user, Uuid::now_v7(), Some(device_id))?;
+    token_response(config, user, Some(device_id), refresh_token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::lock_secs;
@@ -324,17 +337,4 @@ mod tests {
         assert_eq!(lock_secs(7), Some(120));
         assert_eq!(lock_secs(40), Some(3600));
     }
-}
-
-/// Fresh tokens for `auth`'s user bound to the just-enrolled `device_id` (a new refresh-token
-/// family), so enrolment needs no second password prompt.
-pub(crate) fn device_tokens(
-    conn: &mut diesel::PgConnection,
-    config: &AuthConfig,
-    auth: &AuthUser,
-    device_id: Uuid,
-) -> ApiResult<TokenResponse> {
-    let user = repo::user_by_id(conn, auth.school_id, auth.user_id)?;
-    let refresh_token = issue_refresh(conn, config, &user, Uuid::now_v7(), Some(device_id))?;
-    token_response(config, user, Some(device_id), refresh_token)
 }
