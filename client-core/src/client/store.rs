@@ -856,3 +856,220 @@ impl Store {
             .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, SeekFrom, Write};
+
+    use diesel_migrations::MigrationHarness;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Schema {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        sql: Option<String>,
+    }
+
+    fn schema(path: &Path) -> Vec<Schema> {
+        let mut c = SqliteConnection::establish(&path.to_string_lossy()).expect("open");
+        diesel::sql_query(
+            "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .load(&mut c)
+        .expect("schema")
+    }
+
+    #[test]
+    fn an_upgraded_outbox_equals_a_fresh_one_and_keeps_its_ops() {
+        let old = tempfile::tempdir().expect("tmp");
+        {
+            // A device still on the first outbox version, with an op queued.
+            let path = old.path().join("outbox.db");
+            let mut c = SqliteConnection::establish(&path.to_string_lossy()).expect("open");
+            c.run_next_migration(OUTBOX_MIGRATIONS).expect("v1");
+            diesel::sql_query(
+                "INSERT INTO ops (op_id, mutation, args, created_at)
+                 VALUES ('0192f0c0-0000-7000-8000-000000000001', 'payment.record@1', '{}', '2026-11-21T10:00:00+00:00')",
+            )
+            .execute(&mut c)
+            .expect("op");
+        }
+        let (mut upgraded, _) = Store::open(old.path()).expect("upgrade");
+        let fresh = tempfile::tempdir().expect("tmp");
+        drop(Store::open(fresh.path()).expect("fresh"));
+        assert_eq!(
+            schema(&old.path().join("outbox.db")),
+            schema(&fresh.path().join("outbox.db"))
+        );
+        assert_eq!(
+            schema(&old.path().join("replica.db")),
+            schema(&fresh.path().join("replica.db"))
+        );
+        assert_eq!(upgraded.pending_ops(10).expect("ops").len(), 1);
+    }
+
+    fn queue(store: &mut Store, n: usize) -> Vec<Uuid> {
+        (0..n)
+            .map(|i| {
+                store
+                    .enqueue(
+                        "payment.record@1",
+                        &json!({ "n": i }),
+                        None,
+                        &[(
+                            "payments".into(),
+                            format!("p{i}"),
+                            json!({ "id": format!("p{i}") }),
+                        )],
+                    )
+                    .expect("enqueue")
+                    .op_id
+            })
+            .collect()
+    }
+
+    fn scribble(path: &Path, offset: u64, len: usize) {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .expect("open for corruption");
+        f.seek(SeekFrom::Start(offset)).expect("seek");
+        f.write_all(&vec![0xA5; len]).expect("scribble");
+    }
+
+    #[test]
+    fn a_corrupt_replica_is_moved_aside_and_starts_empty() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let (mut s, _) = Store::open(dir.path()).expect("open");
+            s.stage(
+                &[ChangeRow {
+                    entity: "students".into(),
+                    id: "s1".into(),
+                    version: 3,
+                    deleted: false,
+                    row: Some(json!({ "id": "s1" })),
+                }],
+                "3",
+            )
+            .expect("stage");
+            s.apply_staged("3", 3).expect("apply");
+            queue(&mut s, 2);
+        }
+        scribble(&dir.path().join("replica.db"), 0, 100);
+        let (mut s, report) = Store::open(dir.path()).expect("reopen");
+        let moved = report.replica_moved_to.expect("replica moved aside");
+        assert!(moved.exists(), "the corrupt file is kept for inspection");
+        assert_eq!(
+            s.cursor().expect("cursor"),
+            "",
+            "a fresh replica pulls from scratch"
+        );
+        assert!(s.rows("students").expect("rows").is_empty());
+        assert_eq!(
+            report.outbox_salvaged, None,
+            "the outbox was fine and untouched"
+        );
+        assert_eq!(s.pending_ops(10).expect("ops").len(), 2);
+    }
+
+    #[test]
+    fn a_corrupt_outbox_is_salvaged_row_by_row_with_the_original_op_ids() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (ids, index_page) = {
+            let (mut s, _) = Store::open(dir.path()).expect("open");
+            s.set_device("client_id", "old-client").expect("device");
+            s.set_device("server_url", "http://example.invalid")
+                .expect("device");
+            let ids = queue(&mut s, 200);
+            #[derive(QueryableByName)]
+            struct Root {
+                #[diesel(sql_type = BigInt)]
+                rootpage: i64,
+            }
+            let root: Root =
+                diesel::sql_query("SELECT rootpage FROM sqlite_master WHERE name = 'ops_by_state'")
+                    .get_result(&mut s.outbox)
+                    .expect("root page");
+            (ids, root.rootpage)
+        };
+        // Tear one page of an index: the table rows stay readable, the file is corrupt.
+        let page = 4096u64;
+        scribble(
+            &dir.path().join("outbox.db"),
+            (index_page as u64 - 1) * page + 8,
+            2000,
+        );
+        let (mut s, report) = Store::open(dir.path()).expect("reopen");
+        let (moved, n) = report.outbox_salvaged.expect("salvaged");
+        assert!(moved.exists());
+        assert_eq!(n, 200, "every op was still readable");
+        let salvaged: Vec<Uuid> = s
+            .pending_ops(1000)
+            .expect("ops")
+            .iter()
+            .map(|o| o.op.op_id)
+            .collect();
+        assert_eq!(
+            salvaged, ids,
+            "same op ids, same order, seq renumbered from 1"
+        );
+        assert_eq!(s.pending_ops(1).expect("ops")[0].op.seq, 1);
+        assert_eq!(
+            s.device("client_id").expect("device"),
+            None,
+            "a new client id is needed"
+        );
+        assert_eq!(
+            s.device("needs_new_client").expect("device").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            s.device("server_url").expect("device").as_deref(),
+            Some("http://example.invalid")
+        );
+        assert_eq!(
+            s.rows("payments").expect("overlay").len(),
+            200,
+            "overlay rows came along"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_outbox_falls_back_to_the_newest_snapshot() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ids = {
+            let (mut s, _) = Store::open(dir.path()).expect("open");
+            let ids = queue(&mut s, 3);
+            s.snapshot_outbox().expect("snapshot");
+            queue(&mut s, 1);
+            ids
+        };
+        scribble(&dir.path().join("outbox.db"), 0, 4096);
+        let (mut s, report) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(report.outbox_salvaged.map(|x| x.1), Some(3));
+        let salvaged: Vec<Uuid> = s
+            .pending_ops(10)
+            .expect("ops")
+            .iter()
+            .map(|o| o.op.op_id)
+            .collect();
+        assert_eq!(
+            salvaged, ids,
+            "what the snapshot held; the op after it is the bounded loss"
+        );
+    }
+
+    #[test]
+    fn only_corruption_counts_as_corruption() {
+        assert!(is_corruption("database disk image is malformed"));
+        assert!(is_corruption("file is not a database"));
+        assert!(!is_corruption("database is locked"));
+        assert!(!is_corruption("database or disk is full"));
+        assert!(!is_corruption("attempt to write a readonly database"));
+    }
+}
