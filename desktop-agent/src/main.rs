@@ -39,6 +39,15 @@ struct Cli {
     /// Machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Ops per push request (1..=1000).
+    #[arg(
+        long,
+        env = "DAFTAR_PUSH_BATCH",
+        default_value_t = 500,
+        global = true,
+        hide = true
+    )]
+    push_batch: i64,
     #[command(subcommand)]
     command: Command,
 }
@@ -174,7 +183,8 @@ fn progress(json: bool) -> (ProgressBar, impl FnMut(usize, i64)) {
 }
 
 fn open(cli: &Cli) -> anyhow::Result<SyncEngine> {
-    let (engine, report) = SyncEngine::open(&cli.data_dir)?;
+    let (mut engine, report) = SyncEngine::open(&cli.data_dir)?;
+    engine.push_batch = cli.push_batch;
     if let Some(p) = &report.replica_moved_to {
         eprintln!(
             "lifeboat: replica.db was corrupt; moved to {} and will be re-downloaded",

@@ -88,6 +88,8 @@ impl Backoff {
 pub struct SyncEngine {
     pub api: Api,
     pub store: Store,
+    /// Ops per push request (default [`PUSH_BATCH`]; the server takes at most 1,000).
+    pub push_batch: i64,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -134,7 +136,14 @@ impl SyncEngine {
         };
         let api = Api::new(&url).on_tokens(token_hook(dir));
         api.set_refresh_token(store.device("refresh_token")?);
-        Ok((SyncEngine { api, store }, report))
+        Ok((
+            SyncEngine {
+                api,
+                store,
+                push_batch: PUSH_BATCH,
+            },
+            report,
+        ))
     }
 
     /// Enrols this device: logs in, registers the device (its tokens are bound to it) and
@@ -165,7 +174,11 @@ impl SyncEngine {
         ] {
             store.set_device(k, &v)?;
         }
-        Ok(SyncEngine { api, store })
+        Ok(SyncEngine {
+            api,
+            store,
+            push_batch: PUSH_BATCH,
+        })
     }
 
     /// The device's scope as enrolled.
@@ -198,7 +211,7 @@ impl SyncEngine {
         let client_id = self.client_id()?;
         let (mut sent, mut applied, mut rejected, mut conflicts) = (0, 0, 0, 0);
         loop {
-            let batch = self.store.pending_ops(PUSH_BATCH)?;
+            let batch = self.store.pending_ops(self.push_batch.clamp(1, 1000))?;
             let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
                 break;
             };

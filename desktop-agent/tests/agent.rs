@@ -1,0 +1,235 @@
+//! The `daftar-agent` binary against a real server and PostgreSQL (issue #4 items 9 and 12).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use daftar_client_core::client::SyncEngine;
+use daftar_client_core::protocol::sync::PAYMENT_RECORD;
+use daftar_client_core::protocol::LoginRequest;
+use daftar_tests::server::TestServer;
+use daftar_tests::TestDb;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde_json::json;
+use uuid::Uuid;
+
+const PW: &str = "agent-test-password";
+
+fn agent(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_daftar-agent"));
+    c.arg("--data-dir").arg(dir).env_remove("DAFTAR_AGENT_DIR");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<N>(conn)
+        .expect("count")
+        .n
+}
+
+fn demo() -> TestDb {
+    let tdb = TestDb::new();
+    daftar_server::demo::seed(
+        &mut tdb.conn(),
+        Some(PW),
+        &daftar_server::auth::password::hash,
+    )
+    .expect("seed");
+    tdb
+}
+
+#[test]
+fn sigkill_in_the_middle_of_a_push_of_1000_ops_leaves_exactly_1000_effects() {
+    let tdb = demo();
+    let mut conn = tdb.conn();
+    let mut server = TestServer::start(tdb.url());
+    let dir = tempfile::tempdir().expect("tmp");
+    let login = LoginRequest {
+        school: "demo".into(),
+        username: "accountant".into(),
+        password: PW.into(),
+        device_id: None,
+    };
+    let family: Uuid = {
+        let mut e = SyncEngine::init(dir.path(), &server.url(), &login, "till 1").expect("init");
+        e.sync_once(&mut |_, _| {}).expect("bootstrap");
+        server.stop();
+        let family = daftar_client_core::client::office::search_students(&mut e.store, "")
+            .expect("students")[0]
+            .family_id;
+        // 1,000 payments taken while offline (each its own durable outbox transaction).
+        for i in 0..1000 {
+            let args = json!({ "id": Uuid::now_v7(), "family_id": family, "amount": 100 + i,
+                               "currency": "PKR", "method": "cash" });
+            e.store
+                .enqueue(PAYMENT_RECORD, &args, None, &[])
+                .expect("enqueue");
+        }
+        family
+    };
+    server.resume();
+    let before = count(&mut conn, "SELECT count(*) AS n FROM payments");
+
+    // Push in batches of 50 and kill the agent once the server has committed some of them.
+    let mut child = agent(dir.path())
+        .env("DAFTAR_PUSH_BATCH", "50")
+        .arg("sync")
+        .spawn()
+        .expect("spawn agent");
+    let started = Instant::now();
+    loop {
+        let applied = count(&mut conn, "SELECT count(*) AS n FROM applied_ops");
+        if applied > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "agent never pushed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "the agent was still pushing when killed"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let at_kill = count(&mut conn, "SELECT count(*) AS n FROM applied_ops");
+    assert!(
+        at_kill < 1000,
+        "killed mid-push ({at_kill} of 1000 applied)"
+    );
+
+    // Restart: the rest is pushed, the part already applied is replayed, nothing twice.
+    let out = agent(dir.path()).arg("sync").output().expect("run agent");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM payments") - before,
+        1000
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!(
+                "SELECT count(DISTINCT receipt_no) AS n FROM payments WHERE family_id = '{family}' AND amount BETWEEN 100 AND 1099"
+            )
+        ),
+        1000
+    );
+    let status = agent(dir.path())
+        .args(["--json", "status"])
+        .output()
+        .expect("status");
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(v["pending"], 0, "{v}");
+    assert_eq!(v["applied"], 1000, "{v}");
+}
+
+#[test]
+fn an_office_day_offline_through_the_cli() {
+    let tdb = demo();
+    let mut server = TestServer::start(tdb.url());
+    let dir = tempfile::tempdir().expect("tmp");
+    let init = agent(dir.path())
+        .args([
+            "init",
+            "--server",
+            &server.url(),
+            "--school",
+            "demo",
+            "--username",
+            "accountant",
+        ])
+        .env("DAFTAR_PASSWORD", PW)
+        .output()
+        .expect("init");
+    assert!(init.status.success(), "{}", text(&init));
+    assert!(
+        text(&init).contains("receipts will be numbered D"),
+        "{}",
+        text(&init)
+    );
+
+    let found = agent(dir.path())
+        .args(["--json", "students", ""])
+        .output()
+        .expect("students");
+    let students: serde_json::Value = serde_json::from_slice(&found.stdout).expect("json");
+    let family = students[0]["family_id"]
+        .as_str()
+        .expect("family")
+        .to_string();
+
+    server.stop();
+    let pdf = dir.path().join("receipt.pdf");
+    let pay = agent(dir.path())
+        .args(["pay", "--family", &family, "--amount", "1,250.50", "--pdf"])
+        .arg(&pdf)
+        .output()
+        .expect("pay");
+    assert!(pay.status.success(), "{}", text(&pay));
+    let receipt = text(&pay);
+    assert!(receipt.contains("RECEIPT D1-000001"), "{receipt}");
+    assert!(receipt.contains("PKR 1250.50"), "{receipt}");
+    assert!(receipt.contains("offline: queued"), "{receipt}");
+    let bytes = std::fs::read(&pdf).expect("pdf written");
+    assert!(bytes.starts_with(b"%PDF"), "a PDF receipt");
+
+    let status = agent(dir.path())
+        .args(["--json", "status"])
+        .output()
+        .expect("status");
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(v["pending"], 1, "{v}");
+    let offline_sync = agent(dir.path()).arg("sync").output().expect("sync");
+    assert_eq!(
+        offline_sync.status.code(),
+        Some(2),
+        "{}",
+        text(&offline_sync)
+    );
+    assert!(
+        text(&offline_sync).contains("1 edit(s) stay queued"),
+        "{}",
+        text(&offline_sync)
+    );
+
+    server.resume();
+    let sync = agent(dir.path()).arg("sync").output().expect("sync");
+    assert!(sync.status.success(), "{}", text(&sync));
+    let v: serde_json::Value = serde_json::from_slice(
+        &agent(dir.path())
+            .args(["--json", "status"])
+            .output()
+            .expect("status")
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(
+        (v["pending"].as_i64(), v["applied"].as_i64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["receipt_differences"], json!([]), "{v}");
+    let fam = agent(dir.path())
+        .args(["family", &family])
+        .output()
+        .expect("family");
+    assert!(text(&fam).contains("D1-000001"), "{}", text(&fam));
+}
