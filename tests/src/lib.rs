@@ -18,6 +18,15 @@ use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use diesel::prelude::*;
 
 pub mod server;
+pub mod sim;
+
+/// Seeds the demo school with every login's password set to `password`.
+///
+/// Panics on failure (tests only).
+pub fn seed_demo(conn: &mut diesel::PgConnection, password: &str) {
+    daftar_server::demo::seed(conn, Some(password), &daftar_server::auth::password::hash)
+        .expect("seed demo");
+}
 
 const TEMPLATE: &str = "daftar_test_template";
 

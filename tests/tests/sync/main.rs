@@ -4,6 +4,7 @@
 
 mod e2e;
 mod exactly_once;
+mod simulation;
 
 use std::path::Path;
 
