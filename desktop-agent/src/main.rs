@@ -120,9 +120,10 @@ enum Command {
         /// School-local date, YYYY-MM-DD (default: today, UTC).
         #[arg(long)]
         date: Option<NaiveDate>,
-        /// Code for everyone not listed in --mark.
-        #[arg(long, default_value = "P")]
-        default: String,
+        /// Code for everyone not listed in --mark (default P). Without --mark or --default the
+        /// register is only shown.
+        #[arg(long)]
+        default: Option<String>,
         /// Exceptions as STUDENT_ID=CODE (repeatable).
         #[arg(long = "mark")]
         marks: Vec<String>,
@@ -148,6 +149,11 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 fn main() {
+    // Like other Unix tools, end quietly when the reader of our output goes away (`| head`).
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DAFTAR_LOG")
@@ -541,7 +547,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let mut engine = open(&cli)?;
             let date = date.unwrap_or_else(|| Utc::now().date_naive());
-            if !*show {
+            if !*show && (default.is_some() || !marks.is_empty()) {
                 let mut exceptions = Vec::new();
                 for (i, m) in marks.iter().enumerate() {
                     let Some((s, c)) = m.split_once('=') else {
@@ -556,7 +562,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &mut engine.store,
                     *class,
                     date,
-                    default,
+                    default.as_deref().unwrap_or("P"),
                     &exceptions,
                     reason.clone(),
                 )?;

@@ -17,6 +17,8 @@ use crate::protocol::sync::{
 use crate::protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse};
 
 type TokenHook = Arc<dyn Fn(&TokenResponse) + Send + Sync>;
+/// Reads the stored (access, refresh) tokens, which another process may have rotated.
+type TokenLoader = Arc<dyn Fn() -> Option<(Option<String>, String)> + Send + Sync>;
 
 /// The API of one Daftar server (`base_url` like `http://127.0.0.1:8080`, without `/api/v1`).
 #[derive(Clone)]
@@ -25,7 +27,11 @@ pub struct Api {
     agent: ureq::Agent,
     stream_agent: ureq::Agent,
     tokens: Arc<Mutex<(Option<String>, Option<String>)>>,
+    /// One refresh at a time: a refresh token is single-use, and presenting it twice (two
+    /// threads racing) would make the server revoke the whole session family.
+    refresh_lock: Arc<Mutex<()>>,
     on_tokens: Option<TokenHook>,
+    loader: Option<TokenLoader>,
 }
 
 impl std::fmt::Debug for Api {
@@ -51,7 +57,9 @@ impl Api {
             agent,
             stream_agent,
             tokens: Arc::new(Mutex::new((None, None))),
+            refresh_lock: Arc::new(Mutex::new(())),
             on_tokens: None,
+            loader: None,
         }
     }
 
@@ -69,9 +77,28 @@ impl Api {
 
     /// Uses a stored refresh token (the access token is fetched on first use).
     pub fn set_refresh_token(&self, refresh: Option<String>) {
+        self.set_tokens(None, refresh);
+    }
+
+    /// Uses stored tokens (an expired access token is refreshed on its first 401).
+    pub fn set_tokens(&self, access: Option<String>, refresh: Option<String>) {
         if let Ok(mut t) = self.tokens.lock() {
-            *t = (None, refresh);
+            *t = (access, refresh);
         }
+    }
+
+    /// Before refreshing, re-reads the stored tokens with `loader`: if another process
+    /// rotated them meanwhile, those are used instead of presenting a spent refresh token.
+    pub fn with_token_loader(
+        mut self,
+        loader: impl Fn() -> Option<(Option<String>, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.loader = Some(Arc::new(loader));
+        self
+    }
+
+    fn access(&self) -> Option<String> {
+        self.tokens.lock().ok().and_then(|t| t.0.clone())
     }
 
     fn take(&self, t: &TokenResponse) {
@@ -111,8 +138,28 @@ impl Api {
         Ok(())
     }
 
-    fn refresh(&self) -> ClientResult<()> {
-        let refresh = self.tokens.lock().ok().and_then(|t| t.1.clone());
+    /// Gets a new access token because `failed` (the one just refused, or none) is no good.
+    fn refresh(&self, failed: Option<&str>) -> ClientResult<()> {
+        let _one_at_a_time = self
+            .refresh_lock
+            .lock()
+            .map_err(|_| ClientError::Storage("token lock poisoned".into()))?;
+        let current = self.access();
+        if current.is_some() && current.as_deref() != failed {
+            return Ok(()); // another thread refreshed while we waited
+        }
+        let mut refresh = self.tokens.lock().ok().and_then(|t| t.1.clone());
+        if let Some((access, stored)) = self.loader.as_ref().and_then(|l| l()) {
+            if Some(&stored) != refresh.as_ref() {
+                // Another process rotated the tokens: adopt them.
+                let fresh = access.is_some() && access.as_deref() != failed;
+                self.set_tokens(access, Some(stored.clone()));
+                if fresh {
+                    return Ok(());
+                }
+                refresh = Some(stored);
+            }
+        }
         let Some(refresh_token) = refresh else {
             return Err(ClientError::NotEnrolled("no session: log in first".into()));
         };
@@ -140,9 +187,8 @@ impl Api {
         body: Option<&dyn erased::Body>,
     ) -> ClientResult<T> {
         for attempt in 0..2 {
-            let access = self.tokens.lock().ok().and_then(|t| t.0.clone());
-            let Some(access) = access else {
-                self.refresh()?;
+            let Some(access) = self.access() else {
+                self.refresh(None)?;
                 continue;
             };
             let mut req = self
@@ -157,7 +203,7 @@ impl Api {
                 None => req.call(),
             };
             match resp {
-                Err(ureq::Error::Status(401, _)) if attempt == 0 => self.refresh()?,
+                Err(ureq::Error::Status(401, _)) if attempt == 0 => self.refresh(Some(&access))?,
                 r => return decode(r),
             }
         }
@@ -227,9 +273,8 @@ impl Api {
     /// `on_poke` returns false. Errors: network errors (the caller falls back to polling).
     pub fn events(&self, mut on_poke: impl FnMut(i64) -> bool) -> ClientResult<()> {
         for attempt in 0..2 {
-            let access = self.tokens.lock().ok().and_then(|t| t.0.clone());
-            let Some(access) = access else {
-                self.refresh()?;
+            let Some(access) = self.access() else {
+                self.refresh(None)?;
                 continue;
             };
             let resp = self
@@ -240,7 +285,7 @@ impl Api {
                 .call();
             let resp = match resp {
                 Err(ureq::Error::Status(401, _)) if attempt == 0 => {
-                    self.refresh()?;
+                    self.refresh(Some(&access))?;
                     continue;
                 }
                 Err(e) => return Err(into_error(e)),

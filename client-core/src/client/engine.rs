@@ -108,9 +108,11 @@ fn token_hook(dir: &Path) -> impl Fn(&crate::protocol::TokenResponse) + Send + S
             c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             diesel::sql_query(
-                "INSERT OR REPLACE INTO device (key, value) VALUES ('refresh_token', ?)",
+                "INSERT OR REPLACE INTO device (key, value)
+                 VALUES ('refresh_token', ?), ('access_token', ?)",
             )
             .bind::<diesel::sql_types::Text, _>(&t.refresh_token)
+            .bind::<diesel::sql_types::Text, _>(&t.access_token)
             .execute(&mut c)
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
         });
@@ -121,6 +123,28 @@ fn token_hook(dir: &Path) -> impl Fn(&crate::protocol::TokenResponse) + Send + S
 }
 
 use diesel::RunQueryDsl;
+
+fn token_loader(dir: &Path) -> impl Fn() -> Option<(Option<String>, String)> + Send + Sync {
+    let outbox = dir.join("outbox.db").to_string_lossy().to_string();
+    move || {
+        #[derive(diesel::QueryableByName)]
+        struct Kv {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            key: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let mut c = diesel::sqlite::SqliteConnection::establish(&outbox).ok()?;
+        let _ = c.batch_execute("PRAGMA busy_timeout = 5000;");
+        let rows: Vec<Kv> = diesel::sql_query(
+            "SELECT key, value FROM device WHERE key IN ('access_token', 'refresh_token')",
+        )
+        .load(&mut c)
+        .ok()?;
+        let get = |k: &str| rows.iter().find(|r| r.key == k).map(|r| r.value.clone());
+        Some((get("access_token"), get("refresh_token")?))
+    }
+}
 
 impl SyncEngine {
     /// Opens the device store in `dir` (running the lifeboat if needed) and its server.
@@ -134,8 +158,13 @@ impl SyncEngine {
                 dir.display()
             )));
         };
-        let api = Api::new(&url).on_tokens(token_hook(dir));
-        api.set_refresh_token(store.device("refresh_token")?);
+        let api = Api::new(&url)
+            .on_tokens(token_hook(dir))
+            .with_token_loader(token_loader(dir));
+        api.set_tokens(
+            store.device("access_token")?,
+            store.device("refresh_token")?,
+        );
         Ok((
             SyncEngine {
                 api,
@@ -156,7 +185,9 @@ impl SyncEngine {
         device_name: &str,
     ) -> ClientResult<SyncEngine> {
         let (mut store, _) = Store::open(dir)?;
-        let api = Api::new(server_url).on_tokens(token_hook(dir));
+        let api = Api::new(server_url)
+            .on_tokens(token_hook(dir))
+            .with_token_loader(token_loader(dir));
         let who = api.login(login)?;
         let reg = api.register_device(device_name)?;
         for (k, v) in [
