@@ -1,7 +1,7 @@
 //! `push`: exactly-once application of a client's op batch (ARCHITECTURE.md §6).
 //!
-//! The whole batch runs in one transaction, each op inside its own savepoint, and each op's
-//! `applied_ops` row is written in the same transaction as its effects. So after any crash the
+//! A batch runs in transactions of [`COMMIT_EVERY`] ops, each op inside its own savepoint, and
+//! each op's `applied_ops` row is written in the same transaction as its effects. So after any crash the
 //! server has either an op's effects *and* its record, or neither, and a retry replays the
 //! record instead of applying twice.
 
@@ -51,119 +51,169 @@ pub fn push(
             format!("at most {MAX_BATCH} ops per push"),
         ));
     }
-    conn.transaction(|conn| {
-        let client: Option<(Uuid, i64)> = sync_clients::table
-            .find((auth.school_id, req.client_id))
-            .select((sync_clients::device_id, sync_clients::last_seq))
-            .for_update()
-            .first(conn)
-            .optional()?;
-        let mut last_seq = match client {
-            Some((d, s)) if d == device.id => s,
-            _ => {
-                return Err(ApiError::Refused {
-                    code: "client_not_yours",
-                    detail: format!("client {} does not belong to this device", req.client_id),
+    let mut results = Vec::with_capacity(req.ops.len());
+    let mut next_seq = 0;
+    for chunk in req.ops.chunks(COMMIT_EVERY) {
+        let first_chunk = results.is_empty();
+        let end = conn
+            .transaction(|conn| push_chunk(conn, auth, device, req.client_id, chunk, &mut results));
+        match end {
+            Ok((seq, ChunkEnd::Continue)) => next_seq = seq,
+            Ok((seq, ChunkEnd::Stop { retry_after_secs })) => {
+                return Ok(PushResponse {
+                    results,
+                    next_seq: seq,
+                    retry_after_secs,
                 })
             }
-        };
-        let mut results = Vec::with_capacity(req.ops.len());
-        let mut retry_after_secs = None;
-        for op in &req.ops {
-            let hash = op_hash(op);
-            let stored: Option<(Vec<u8>, Value)> = applied_ops::table
-                .find((auth.school_id, op.op_id))
-                .select((applied_ops::request_hash, applied_ops::result))
-                .first(conn)
-                .optional()?;
-            if let Some((stored_hash, outcome)) = stored {
-                if stored_hash != hash {
-                    return Err(ApiError::Conflict {
-                        code: "op_id_reused",
-                        detail: format!("op {} was already pushed with a different body", op.op_id),
-                    });
-                }
-                let mut outcome: OpOutcome = serde_json::from_value(outcome)
-                    .map_err(|e| ApiError::Internal(e.into()))?;
-                outcome.replayed = true;
-                outcome.seq = op.seq;
-                if op.seq == last_seq + 1 {
-                    last_seq = op.seq;
-                }
-                results.push(outcome);
-                continue;
+            Err(e) if first_chunk || !is_transient(&e) => return Err(e),
+            // A later chunk failed transiently as a whole: what committed stands.
+            Err(_) => {
+                return Ok(PushResponse {
+                    results,
+                    next_seq,
+                    retry_after_secs: Some(1),
+                })
             }
-            if op.seq != last_seq + 1 {
+        }
+    }
+    Ok(PushResponse {
+        results,
+        next_seq,
+        retry_after_secs: None,
+    })
+}
+
+/// Ops per transaction within a push. Each op is still atomic with its `applied_ops` record;
+/// committing every few ops keeps the rows every payment of a device updates (its receipt
+/// series, that row's change-log entry) from growing long version chains inside one huge
+/// transaction.
+pub const COMMIT_EVERY: usize = 25;
+
+enum ChunkEnd {
+    Continue,
+    Stop { retry_after_secs: Option<u64> },
+}
+
+/// One transaction's worth of ops; returns the next expected seq and whether to go on.
+fn push_chunk(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    device: &DeviceRow,
+    client_id: Uuid,
+    ops: &[SyncOp],
+    results: &mut Vec<OpOutcome>,
+) -> ApiResult<(i64, ChunkEnd)> {
+    let client: Option<(Uuid, i64)> = sync_clients::table
+        .find((auth.school_id, client_id))
+        .select((sync_clients::device_id, sync_clients::last_seq))
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let mut last_seq = match client {
+        Some((d, s)) if d == device.id => s,
+        _ => {
+            return Err(ApiError::Refused {
+                code: "client_not_yours",
+                detail: format!("client {client_id} does not belong to this device"),
+            })
+        }
+    };
+    let mut end = ChunkEnd::Continue;
+    for op in ops {
+        let hash = op_hash(op);
+        let stored: Option<(Vec<u8>, Value)> = applied_ops::table
+            .find((auth.school_id, op.op_id))
+            .select((applied_ops::request_hash, applied_ops::result))
+            .first(conn)
+            .optional()?;
+        if let Some((stored_hash, outcome)) = stored {
+            if stored_hash != hash {
+                return Err(ApiError::Conflict {
+                    code: "op_id_reused",
+                    detail: format!("op {} was already pushed with a different body", op.op_id),
+                });
+            }
+            let mut outcome: OpOutcome =
+                serde_json::from_value(outcome).map_err(|e| ApiError::Internal(e.into()))?;
+            outcome.replayed = true;
+            outcome.seq = op.seq;
+            if op.seq == last_seq + 1 {
+                last_seq = op.seq;
+            }
+            results.push(outcome);
+            continue;
+        }
+        if op.seq != last_seq + 1 {
+            if results.is_empty() {
+                return Err(ApiError::Conflict {
+                    code: "seq_gap",
+                    detail: format!(
+                        "expected seq {} from client {client_id}, got {}",
+                        last_seq + 1,
+                        op.seq
+                    ),
+                });
+            }
+            end = ChunkEnd::Stop {
+                retry_after_secs: None,
+            };
+            break;
+        }
+        let applied = conn.transaction(|conn| {
+            mutations::apply(conn, auth, &op.mutation, &op.args, op.created_at)
+        });
+        let outcome = match applied {
+            Ok(a) => OpOutcome {
+                op_id: op.op_id,
+                seq: op.seq,
+                status: if a.conflicts.is_empty() {
+                    OpStatus::Applied
+                } else {
+                    OpStatus::Conflict
+                },
+                replayed: false,
+                version: Some(super::take_version(conn, auth.school_id)?),
+                result: a.result,
+                code: None,
+                message: None,
+                field: None,
+                conflicts: a.conflicts,
+            },
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(op_id = %op.op_id, error = %e, "push stopped by a transient failure");
                 if results.is_empty() {
-                    return Err(ApiError::Conflict {
-                        code: "seq_gap",
-                        detail: format!(
-                            "expected seq {} from client {}, got {}",
-                            last_seq + 1,
-                            req.client_id,
-                            op.seq
-                        ),
-                    });
+                    return Err(e);
                 }
+                end = ChunkEnd::Stop {
+                    retry_after_secs: Some(1),
+                };
                 break;
             }
-            let applied = conn.transaction(|conn| {
-                mutations::apply(conn, auth, &op.mutation, &op.args, op.created_at)
-            });
-            let outcome = match applied {
-                Ok(a) => OpOutcome {
+            Err(e) => {
+                let problem = e.problem();
+                OpOutcome {
                     op_id: op.op_id,
                     seq: op.seq,
-                    status: if a.conflicts.is_empty() {
-                        OpStatus::Applied
-                    } else {
-                        OpStatus::Conflict
-                    },
+                    status: OpStatus::Rejected,
                     replayed: false,
-                    version: Some(super::take_version(conn, auth.school_id)?),
-                    result: a.result,
-                    code: None,
-                    message: None,
-                    field: None,
-                    conflicts: a.conflicts,
-                },
-                Err(e) if is_transient(&e) => {
-                    tracing::warn!(op_id = %op.op_id, error = %e, "push stopped by a transient failure");
-                    if results.is_empty() {
-                        return Err(e);
-                    }
-                    retry_after_secs = Some(1);
-                    break;
+                    version: None,
+                    result: Value::Null,
+                    code: Some(problem.code),
+                    message: Some(problem.detail),
+                    field: problem.field,
+                    conflicts: Vec::new(),
                 }
-                Err(e) => {
-                    let problem = e.problem();
-                    OpOutcome {
-                        op_id: op.op_id,
-                        seq: op.seq,
-                        status: OpStatus::Rejected,
-                        replayed: false,
-                        version: None,
-                        result: Value::Null,
-                        code: Some(problem.code),
-                        message: Some(problem.detail),
-                        field: problem.field,
-                        conflicts: Vec::new(),
-                    }
-                }
-            };
-            record(conn, auth, device, req.client_id, op, hash, &outcome)?;
-            last_seq = op.seq;
-            results.push(outcome);
-        }
-        diesel::update(sync_clients::table.find((auth.school_id, req.client_id)))
-            .set(sync_clients::last_seq.eq(last_seq))
-            .execute(conn)?;
-        Ok(PushResponse {
-            results,
-            next_seq: last_seq + 1,
-            retry_after_secs,
-        })
-    })
+            }
+        };
+        record(conn, auth, device, client_id, op, hash, &outcome)?;
+        last_seq = op.seq;
+        results.push(outcome);
+    }
+    diesel::update(sync_clients::table.find((auth.school_id, client_id)))
+        .set(sync_clients::last_seq.eq(last_seq))
+        .execute(conn)?;
+    Ok((last_seq + 1, end))
 }
 
 fn record(

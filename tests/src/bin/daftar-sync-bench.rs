@@ -1,0 +1,527 @@
+//! Benchmarks of offline sync (issue #4 performance targets), printed as a table for
+//! BENCHMARKS.md. Uses the release server binary over an embedded, durable PostgreSQL (fsync and
+//! synchronous commit on), the release `daftar-agent` for the bootstrap, and client-core
+//! engines in this process for push and propagation.
+//!
+//! 1. Bootstrap: a school of 2,000 students with a year of history — 3 terms of invoices
+//!    (4 lines each), two terms paid, 180 school days of attendance (360,000 marks) — pulled by
+//!    a new office device with `daftar-agent init`: wall time and the agent's peak RSS.
+//! 2. Push: 50,000 queued ops (25,000 `payment.record`, 25,000 `attendance.mark_register`
+//!    corrections) drained by one engine; ops/s, and the ratio to a plain multi-row INSERT of
+//!    the same rows (one payment row per payment op, one mark row per register op) into the
+//!    same PostgreSQL in transactions of the same size.
+//! 3. Propagation: a payment pushed by one office engine until it is in another engine's
+//!    replica (that engine runs its SSE-driven loop): p50/p99 over 300 samples.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::Parser;
+use daftar_client_core::client::SyncEngine;
+use daftar_client_core::protocol::sync::{
+    MarkRegisterArgs, ATTENDANCE_MARK_REGISTER, PAYMENT_RECORD,
+};
+use daftar_client_core::protocol::{LoginRequest, MarkException, MarkRegisterRequest, Role};
+use daftar_server::auth::password;
+use daftar_server::db::run_migrations;
+use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
+use daftar_server::schools;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Uuid as SqlUuid};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Students in the bootstrap school.
+    #[arg(long, default_value_t = 2000)]
+    students: i64,
+    /// School days of attendance history.
+    #[arg(long, default_value_t = 180)]
+    days: i64,
+    /// Ops to push (half payments, half register corrections).
+    #[arg(long, default_value_t = 50_000)]
+    ops: usize,
+    /// Propagation samples.
+    #[arg(long, default_value_t = 300)]
+    samples: usize,
+    /// Push only this kind of op (`payments` or `registers`) instead of the half-and-half mix.
+    #[arg(long)]
+    only: Option<String>,
+    /// Measure the push only.
+    #[arg(long)]
+    push_only: bool,
+    /// An empty database to use instead of a private cluster (for profiling with
+    /// pg_stat_statements).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+const PASSWORD: &str = "bench-password-1";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .context("binary dir")?;
+    for b in ["daftar-server", "daftar-agent"] {
+        if !bin_dir.join(b).is_file() {
+            bail!("{b} not found beside this binary: cargo build --release -p daftar-server -p daftar-desktop-agent -p daftar-tests");
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("daftar-sync-bench-")
+        .tempdir_in("/tmp")?;
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let mut _cluster = None;
+    let url = match &args.database_url {
+        Some(u) => u.clone(),
+        None => {
+            let cluster = EmbeddedCluster::start(&ClusterOptions::new(dir.path().join("pg")))?;
+            let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
+            diesel::sql_query("CREATE DATABASE bench").execute(&mut admin)?;
+            let url = cluster.url("bench");
+            _cluster = Some(cluster);
+            url
+        }
+    };
+    let mut conn = PgConnection::establish(&url)?;
+    run_migrations(&mut conn)?;
+
+    let t = Instant::now();
+    let (marks, rows) = seed_school(&mut conn, args.students, args.days)?;
+    eprintln!(
+        "school seeded: {} students, {marks} attendance marks, {rows} change-log rows in {:.1} s",
+        args.students,
+        t.elapsed().as_secs_f64()
+    );
+
+    if args.database_url.is_some() {
+        // Profiling runs: count only what follows the seeding.
+        let _ = diesel::sql_query("SELECT pg_stat_statements_reset()").execute(&mut conn);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut server = Server(
+        Command::new(bin_dir.join("daftar-server"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--pool-size",
+                "16",
+            ])
+            .env("DATABASE_URL", &url)
+            .env(
+                "DAFTAR_JWT_SECRET",
+                "bench-secret-bench-secret-bench-secret!!",
+            )
+            .env("DAFTAR_DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ureq::get(&format!("{base}/readyz")).call().is_err() {
+        if Instant::now() > deadline || server.0.try_wait()?.is_some() {
+            bail!("server did not start");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // 1. Bootstrap through the real agent binary.
+    if !args.push_only {
+        bootstrap(&bin_dir, dir.path(), &base, rows)?;
+    }
+    push_and_propagate(&args, dir.path(), &base, &mut conn)?;
+    drop(server);
+    Ok(())
+}
+
+fn bootstrap(bin_dir: &Path, dir: &Path, base: &str, rows: i64) -> anyhow::Result<()> {
+    let boot_dir = dir.join("agent-boot");
+    let t = Instant::now();
+    let child = Command::new(bin_dir.join("daftar-agent"))
+        .args(["--data-dir"])
+        .arg(&boot_dir)
+        .args([
+            "--json",
+            "init",
+            "--server",
+            base,
+            "--school",
+            "bench",
+            "--username",
+            "office",
+        ])
+        .env("DAFTAR_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let (status, peak_kib) = wait_with_rusage(child)?;
+    let boot_secs = t.elapsed().as_secs_f64();
+    if !status {
+        bail!("agent init failed");
+    }
+    let replica_mib = std::fs::metadata(boot_dir.join("replica.db"))?.len() as f64 / 1048576.0;
+    println!(
+        "bootstrap: {rows} rows in {boot_secs:.1} s ({:.0} rows/s), agent peak RSS {:.0} MiB, replica.db {replica_mib:.0} MiB",
+        rows as f64 / boot_secs,
+        peak_kib as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn push_and_propagate(
+    args: &Args,
+    dir: &Path,
+    base: &str,
+    conn: &mut PgConnection,
+) -> anyhow::Result<()> {
+    // 2. Push.
+    let login = |user: &str| LoginRequest {
+        school: "bench".into(),
+        username: user.into(),
+        password: PASSWORD.into(),
+        device_id: None,
+    };
+    let push_dir = dir.join("agent-push");
+    let mut pusher = SyncEngine::init(&push_dir, base, &login("office"), "pusher")?;
+    let (families, registers) = targets(conn)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let t = Instant::now();
+    for i in 0..args.ops {
+        let payment = match args.only.as_deref() {
+            Some("payments") => true,
+            Some("registers") => false,
+            _ => i % 2 == 0,
+        };
+        if payment {
+            let f = families[rng.gen_range(0..families.len())];
+            let args = json!({ "id": Uuid::now_v7(), "family_id": f, "amount": rng.gen_range(1..50) * 100,
+                               "currency": "PKR", "method": "cash" });
+            pusher.store.enqueue(PAYMENT_RECORD, &args, None, &[])?;
+        } else {
+            let (class_id, on_date, student) = registers[rng.gen_range(0..registers.len())];
+            let code = if rng.gen_bool(0.5) { "A" } else { "L" };
+            let a = MarkRegisterArgs {
+                class_id,
+                on_date,
+                register: MarkRegisterRequest {
+                    period: 0,
+                    default_code: Some("P".into()),
+                    exceptions: vec![MarkException {
+                        student_id: student,
+                        code: code.into(),
+                    }],
+                    reason: Some("bench correction".into()),
+                },
+            };
+            pusher.store.enqueue(
+                ATTENDANCE_MARK_REGISTER,
+                &serde_json::to_value(&a)?,
+                None,
+                &[],
+            )?;
+        }
+    }
+    eprintln!(
+        "{} ops queued in {:.1} s",
+        args.ops,
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let (sent, applied, rejected, _) = pusher.push()?;
+    let push_secs = t.elapsed().as_secs_f64();
+    if sent != args.ops || rejected != 0 {
+        bail!(
+            "push: {sent} sent, {applied} applied, {rejected} rejected of {}",
+            args.ops
+        );
+    }
+    let push_rate = args.ops as f64 / push_secs;
+    let floor_secs = floor_insert(conn, args.ops)?;
+    let floor_rate = args.ops as f64 / floor_secs;
+    println!(
+        "push: {} ops in {push_secs:.1} s = {push_rate:.0} ops/s; plain multi-row INSERT of the same rows: {floor_rate:.0} rows/s; ratio {:.1}x",
+        args.ops,
+        floor_rate / push_rate
+    );
+
+    if args.push_only {
+        return Ok(());
+    }
+    // 3. Propagation: B runs its loop (SSE + pull); A pushes one payment at a time.
+    let b_dir = dir.join("agent-b");
+    let mut b = SyncEngine::init(&b_dir, base, &login("office2"), "watcher")?;
+    b.sync_once(&mut |_, _| {})?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let watcher = std::thread::spawn(move || {
+        b.run(s2, Duration::from_secs(30), |_| {});
+    });
+    let mut probe =
+        diesel::sqlite::SqliteConnection::establish(&b_dir.join("replica.db").to_string_lossy())?;
+    std::thread::sleep(Duration::from_millis(500));
+    let mut lat = Vec::new();
+    for _ in 0..args.samples {
+        let f = families[rng.gen_range(0..families.len())];
+        let id = Uuid::now_v7();
+        let a =
+            json!({ "id": id, "family_id": f, "amount": 100, "currency": "PKR", "method": "cash" });
+        pusher.store.enqueue(PAYMENT_RECORD, &a, None, &[])?;
+        let t = Instant::now();
+        pusher.push()?;
+        loop {
+            #[derive(QueryableByName)]
+            struct One {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            let seen: One = diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM rows WHERE entity = 'payments' AND id = '{id}'"
+            ))
+            .get_result(&mut probe)?;
+            if seen.n == 1 {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                bail!("payment {id} never reached the other replica");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = watcher.join();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
+    println!(
+        "propagation: {} samples, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        lat.len(),
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    Ok(())
+}
+
+/// Waits for `child`, returning success and its peak resident set (KiB, from `wait4`).
+fn wait_with_rusage(child: Child) -> anyhow::Result<(bool, i64)> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if r != pid {
+        bail!("wait4 failed");
+    }
+    std::mem::forget(child);
+    Ok((
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        usage.ru_maxrss,
+    ))
+}
+
+/// The bootstrap school, built with set-based SQL (the change-log triggers fire for every
+/// row, as they would for rows written one by one). Returns (marks, change-log rows).
+fn seed_school(conn: &mut PgConnection, students: i64, days: i64) -> anyhow::Result<(i64, i64)> {
+    let school = schools::create_school(
+        conn,
+        &schools::NewSchool {
+            slug: "bench".into(),
+            name: "Bench School".into(),
+            currency: "PKR".into(),
+            timezone: "Asia/Karachi".into(),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sid = school.id;
+    let hash = password::hash(PASSWORD)?;
+    let mut office = None;
+    for u in ["office", "office2"] {
+        let row = schools::create_user(conn, sid, u, u, Role::Accountant, Some(hash.clone()))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        office.get_or_insert(row.id);
+    }
+    let office = office.context("user")?;
+    let head = daftar_server::ledger::repo::create_fee_head(conn, sid, Uuid::now_v7(), "Tuition")?;
+    let receivable = daftar_server::ledger::repo::system_account(conn, sid, "receivable")?;
+    let cash = daftar_server::ledger::repo::system_account(conn, sid, "cash")?;
+    let families = (students * 6 / 10).max(1);
+    let classes = (students / 33).max(1);
+    let today = Utc::now().date_naive();
+    let script = format!(
+        "BEGIN;
+         INSERT INTO academic_years (school_id, id, name, starts_on, ends_on) VALUES ('{sid}'::uuid, gen_random_uuid(), 'Y', DATE '{today}' - 300, DATE '{today}' + 65);
+         CREATE TEMP TABLE trm AS SELECT gen_random_uuid() AS id, k,
+             DATE '{today}' - 300 + (k - 1) * 122 AS starts_on, DATE '{today}' - 300 + k * 122 - 1 AS ends_on
+             FROM generate_series(1, 3) k;
+         INSERT INTO terms (school_id, id, academic_year_id, name, starts_on, ends_on)
+             SELECT '{sid}'::uuid, t.id, y.id, 'Term ' || t.k, t.starts_on, t.ends_on FROM trm t, academic_years y WHERE y.school_id = '{sid}'::uuid;
+         CREATE TEMP TABLE cls AS SELECT gen_random_uuid() AS id, k FROM generate_series(1, {classes}) k;
+         INSERT INTO classes (school_id, id, academic_year_id, name, grade, section)
+             SELECT '{sid}'::uuid, c.id, y.id, 'Class ' || c.k, (1 + c.k % 10)::text, 'S' || c.k FROM cls c, academic_years y WHERE y.school_id = '{sid}'::uuid;
+         CREATE TEMP TABLE fam AS SELECT gen_random_uuid() AS id, g AS n FROM generate_series(1, {families}) g;
+         INSERT INTO families (school_id, id, name) SELECT '{sid}'::uuid, id, 'Family ' || n FROM fam;
+         CREATE TEMP TABLE stu AS SELECT gen_random_uuid() AS id, f.id AS family_id, g AS n, c.id AS class_id
+             FROM generate_series(1, {students}) g JOIN fam f ON f.n = 1 + (g % {families}) JOIN cls c ON c.k = 1 + (g % {classes});
+         INSERT INTO students (school_id, id, family_id, admission_no, given_name, family_name, grade)
+             SELECT '{sid}'::uuid, id, family_id, 'B-' || n, 'Student', 'N' || n, '1' FROM stu;
+         INSERT INTO enrollments (school_id, id, class_id, student_id)
+             SELECT '{sid}'::uuid, gen_random_uuid(), class_id, id FROM stu;
+         -- Three terms of invoices (4 lines of 5,000.00 each).
+         CREATE TEMP TABLE inv AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS entry_id, s.id AS student_id, s.family_id,
+             row_number() OVER () AS n, t.id AS term_id, t.k, t.starts_on FROM stu s, trm t;
+         INSERT INTO journal_entries (school_id, id, entry_no, kind, occurred_on, memo)
+             SELECT '{sid}'::uuid, entry_id, nextval('journal_entry_no_seq'), 'invoice', starts_on, 'invoice' FROM inv;
+         INSERT INTO journal_lines (school_id, id, entry_id, line_no, account_id, amount, family_id, student_id)
+             SELECT '{sid}'::uuid, gen_random_uuid(), entry_id, 1, '{receivable}'::uuid, 2000000, family_id, student_id FROM inv
+             UNION ALL
+             SELECT '{sid}'::uuid, gen_random_uuid(), entry_id, 2, '{income}'::uuid, -2000000, family_id, student_id FROM inv;
+         INSERT INTO invoices (school_id, id, invoice_no, family_id, student_id, term_id, issued_on, journal_entry_id)
+             SELECT '{sid}'::uuid, id, n, family_id, student_id, term_id, starts_on, entry_id FROM inv;
+         CREATE TEMP TABLE lin AS SELECT gen_random_uuid() AS id, i.id AS invoice_id, l, i.starts_on + 14 AS due_on, i.k, i.family_id, i.n
+             FROM inv i, generate_series(1, 4) l;
+         INSERT INTO invoice_lines (school_id, id, invoice_id, line_no, fee_head_id, description, amount, due_on)
+             SELECT '{sid}'::uuid, id, invoice_id, l, '{head_id}'::uuid, 'Tuition part ' || l, 500000, due_on FROM lin;
+         INSERT INTO school_counters (school_id, name, value) VALUES ('{sid}'::uuid, 'invoice', (SELECT count(*) FROM inv))
+             ON CONFLICT (school_id, name) DO UPDATE SET value = EXCLUDED.value;
+         -- Terms 1 and 2 paid in full, one payment per invoice.
+         CREATE TEMP TABLE pay AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS entry_id, i.id AS invoice_id, i.family_id, i.student_id,
+             i.starts_on + 10 AS paid_on, row_number() OVER () AS n FROM inv i WHERE i.k <= 2;
+         INSERT INTO journal_entries (school_id, id, entry_no, kind, occurred_on, memo)
+             SELECT '{sid}'::uuid, entry_id, nextval('journal_entry_no_seq'), 'payment', paid_on, 'payment' FROM pay;
+         INSERT INTO journal_lines (school_id, id, entry_id, line_no, account_id, amount, family_id, student_id)
+             SELECT '{sid}'::uuid, gen_random_uuid(), entry_id, 1, '{cash}'::uuid, 2000000, family_id, NULL FROM pay
+             UNION ALL
+             SELECT '{sid}'::uuid, gen_random_uuid(), entry_id, 2, '{receivable}'::uuid, -2000000, family_id, student_id FROM pay;
+         INSERT INTO payments (school_id, id, family_id, amount, currency, method, received_at, receipt_no, to_credit, to_suspense, request_hash, journal_entry_id)
+             SELECT '{sid}'::uuid, id, family_id, 2000000, 'PKR', 'cash', paid_on::timestamptz, 'S-' || lpad(n::text, 6, '0'), 0, 0, '\\x00', entry_id FROM pay;
+         INSERT INTO allocations (school_id, id, journal_entry_id, invoice_line_id, amount)
+             SELECT '{sid}'::uuid, gen_random_uuid(), p.entry_id, l.id, 500000 FROM pay p JOIN lin l ON l.invoice_id = p.invoice_id;
+         INSERT INTO receipt_series (school_id, series, next_no) VALUES ('{sid}'::uuid, 'S', (SELECT count(*) + 1 FROM pay));
+         -- {days} school days of registers, everyone present but every 20th mark absent.
+         CREATE TEMP TABLE dys AS SELECT d::date AS d FROM generate_series(DATE '{today}' - 300, DATE '{today}' - 1, '1 day') d
+             WHERE extract(isodow FROM d) <= 5 ORDER BY d DESC LIMIT {days};
+         CREATE TEMP TABLE reg AS SELECT gen_random_uuid() AS id, c.id AS class_id, d.d FROM cls c, dys d;
+         INSERT INTO registers (school_id, id, class_id, on_date, period, taken_at, taken_by)
+             SELECT '{sid}'::uuid, id, class_id, d, 0, d::timestamptz, '{office}'::uuid FROM reg;
+         INSERT INTO attendance_marks (school_id, register_id, student_id, code_id, source, marked_by, marked_at)
+             SELECT '{sid}'::uuid, r.id, s.id,
+                    (SELECT id FROM attendance_codes WHERE school_id = '{sid}'::uuid AND code = CASE WHEN (s.n + extract(doy FROM r.d)::int) % 20 = 0 THEN 'A' ELSE 'P' END),
+                    'teacher', '{office}'::uuid, r.d::timestamptz
+             FROM reg r JOIN stu s ON s.class_id = r.class_id;
+         COMMIT;
+         ANALYZE;",
+        income = head.income_account_id,
+        head_id = head.id,
+    );
+    conn.batch_execute(&script)?;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let marks: N = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM attendance_marks WHERE school_id = '{sid}'"
+    ))
+    .get_result(conn)?;
+    let rows: N = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM change_log WHERE school_id = '{sid}'"
+    ))
+    .get_result(conn)?;
+    Ok((marks.n, rows.n))
+}
+
+type RegisterTarget = (Uuid, chrono::NaiveDate, Uuid);
+
+/// Families of the bench school, and (class, date, student) triples of existing registers.
+fn targets(conn: &mut PgConnection) -> anyhow::Result<(Vec<Uuid>, Vec<RegisterTarget>)> {
+    #[derive(QueryableByName)]
+    struct F {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    #[derive(QueryableByName)]
+    struct R {
+        #[diesel(sql_type = SqlUuid)]
+        class_id: Uuid,
+        #[diesel(sql_type = Date)]
+        on_date: chrono::NaiveDate,
+        #[diesel(sql_type = SqlUuid)]
+        student_id: Uuid,
+    }
+    let fams: Vec<F> = diesel::sql_query(
+        "SELECT f.id FROM families f JOIN schools s ON s.id = f.school_id WHERE s.slug = 'bench'",
+    )
+    .load(conn)?;
+    let regs: Vec<R> = diesel::sql_query(
+        "SELECT DISTINCT ON (r.id) r.class_id, r.on_date, m.student_id
+         FROM registers r JOIN schools s ON s.id = r.school_id AND s.slug = 'bench'
+         JOIN attendance_marks m ON m.school_id = r.school_id AND m.register_id = r.id
+         JOIN terms t ON t.school_id = r.school_id AND r.on_date BETWEEN t.starts_on AND t.ends_on
+         ORDER BY r.id, m.student_id",
+    )
+    .load(conn)?;
+    Ok((
+        fams.into_iter().map(|f| f.id).collect(),
+        regs.into_iter()
+            .map(|r| (r.class_id, r.on_date, r.student_id))
+            .collect(),
+    ))
+}
+
+/// The floor: the same number of rows (payments and marks, half each) written with plain
+/// multi-row INSERTs of 500 rows per transaction into trigger-free copies of the tables.
+fn floor_insert(conn: &mut PgConnection, rows: usize) -> anyhow::Result<f64> {
+    conn.batch_execute(
+        "CREATE TABLE floor_payments (LIKE payments INCLUDING DEFAULTS);
+         CREATE TABLE floor_marks (LIKE attendance_marks INCLUDING DEFAULTS);",
+    )?;
+    let t = Instant::now();
+    let mut done = 0;
+    while done < rows {
+        let n = 500.min(rows - done);
+        let half = n / 2;
+        let sql = format!(
+            "BEGIN;
+             INSERT INTO floor_payments (school_id, id, family_id, amount, currency, method, received_at, receipt_no, to_credit, to_suspense, request_hash, journal_entry_id)
+               SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 100, 'PKR', 'cash', now(), 'F-' || g, 0, 0, '\\x00', gen_random_uuid()
+               FROM generate_series(1, {}) g;
+             INSERT INTO floor_marks (school_id, register_id, student_id, code_id, source, marked_by, marked_at)
+               SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'office', gen_random_uuid(), now()
+               FROM generate_series(1, {}) g;
+             COMMIT;",
+            n - half,
+            half
+        );
+        conn.batch_execute(&sql)?;
+        done += n;
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
