@@ -11,9 +11,8 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS log_change ON %I', t);
   END LOOP;
 END $$;
-DROP TRIGGER IF EXISTS log_change_insert ON attendance_marks;
-DROP TRIGGER IF EXISTS log_change_update ON attendance_marks;
-DROP FUNCTION IF EXISTS log_attendance_marks();
+DROP TRIGGER IF EXISTS stamp_version ON change_log;
+DROP FUNCTION IF EXISTS stamp_change_log();
 DROP FUNCTION IF EXISTS log_change();
 DROP FUNCTION IF EXISTS log_row(text, boolean, jsonb);
 DROP FUNCTION IF EXISTS sync_version(uuid);

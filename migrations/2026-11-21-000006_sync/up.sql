@@ -1,8 +1,11 @@
 -- Sync protocol v1 (ARCHITECTURE.md §6, issue #4).
 --
--- Every writing transaction that touches a synced table takes the school's next version from
--- `sync_versions` (an UPDATE, so the row lock is held to COMMIT: version order equals commit
--- order and a pull never skips a change) and records each changed row in `change_log`. The log
+-- Every writing transaction that touches a synced table records each changed row in
+-- `change_log` and, at COMMIT, takes the school's next version from `sync_versions` (an UPDATE,
+-- so the row lock is held until the commit completes: version order equals commit order and a
+-- pull never skips a change). Rows are logged with a placeholder version (minus the
+-- transaction id) and stamped by a deferred trigger just before COMMIT, so the school's version
+-- row is locked only for the commit itself, not for the whole transaction. The log
 -- keeps one row per (entity, row): the latest image or a tombstone, at the version that last
 -- touched it. A pull is "rows with a version after my cursor", a bootstrap is the same pull
 -- from cursor 0, and nothing needs compacting.
@@ -184,13 +187,40 @@ BEGIN
     IF extra IS NOT NULL THEN img := img || extra; END IF;
     INSERT INTO change_log AS c
         (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-    VALUES (school, tbl, rid, sync_version(school), is_deleted,
+    VALUES (school, tbl, rid, -txid_current(), is_deleted,
             CASE WHEN is_deleted THEN NULL ELSE img END, everyone, cls, fam, stu)
     ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
         version = EXCLUDED.version, deleted = EXCLUDED.deleted, row = EXCLUDED.row,
         everyone = EXCLUDED.everyone, class_id = EXCLUDED.class_id,
         family_id = EXCLUDED.family_id, student_id = EXCLUDED.student_id;
+    -- Count the rows this transaction logged, so the stamp at COMMIT runs once per batch.
+    PERFORM set_config('daftar.l_' || replace(school::text, '-', ''),
+        (coalesce(nullif(current_setting('daftar.l_' || replace(school::text, '-', ''), true), ''), '0')::bigint + 1)::text,
+        true);
 END $$;
+
+-- At COMMIT (deferred), the first logged row of a transaction stamps all of the transaction's
+-- rows with the school's next version. Later firings see (from transaction-local counters) that
+-- nothing was logged since, and return at once; probing the index again would walk every row
+-- version the stamp just replaced.
+CREATE FUNCTION stamp_change_log() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    tag     text := replace(NEW.school_id::text, '-', '');
+    logged  bigint := coalesce(nullif(current_setting('daftar.l_' || tag, true), ''), '0')::bigint;
+    stamped bigint := coalesce(nullif(current_setting('daftar.s_' || tag, true), ''), '0')::bigint;
+BEGIN
+    IF logged > stamped OR logged = 0 THEN
+        UPDATE change_log SET version = sync_version(NEW.school_id)
+        WHERE school_id = NEW.school_id AND version = -txid_current();
+        PERFORM set_config('daftar.s_' || tag, greatest(logged, 1)::text, true);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER stamp_version AFTER INSERT OR UPDATE ON change_log
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.version < 0) EXECUTE FUNCTION stamp_change_log();
 
 CREATE FUNCTION log_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -203,32 +233,6 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Attendance marks arrive a register (30-40 rows) at a time: one set-based statement per
--- INSERT/UPDATE statement instead of a trigger call per row. (Transition tables allow one event
--- per trigger, hence two triggers; deletes are rare and use the row trigger.)
-CREATE FUNCTION log_attendance_marks() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO change_log AS c
-        (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-    SELECT n.school_id, 'attendance_marks', n.register_id::text || ':' || n.student_id::text,
-           sync_version(n.school_id), false,
-           to_jsonb(n) || jsonb_build_object('class_id', r.class_id, 'on_date', r.on_date, 'period', r.period),
-           false, r.class_id, NULL, n.student_id
-    FROM new_rows n
-    JOIN registers r ON r.school_id = n.school_id AND r.id = n.register_id
-    ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
-        version = EXCLUDED.version, deleted = false, row = EXCLUDED.row,
-        class_id = EXCLUDED.class_id, student_id = EXCLUDED.student_id;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER log_change_insert AFTER INSERT ON attendance_marks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION log_attendance_marks();
-CREATE TRIGGER log_change_update AFTER UPDATE ON attendance_marks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION log_attendance_marks();
-CREATE TRIGGER log_change AFTER DELETE ON attendance_marks
-    FOR EACH ROW EXECUTE FUNCTION log_change();
-
 DO $$
 DECLARE t text;
 BEGIN
@@ -238,10 +242,8 @@ BEGIN
     'refunds','suspense_resolutions','journal_entries','journal_lines','registers',
     'attendance_marks','receipt_series']
   LOOP
-    IF t <> 'attendance_marks' THEN
-      EXECUTE format('CREATE TRIGGER log_change AFTER INSERT OR UPDATE OR DELETE ON %I
-                      FOR EACH ROW EXECUTE FUNCTION log_change()', t);
-    END IF;
+    EXECUTE format('CREATE TRIGGER log_change AFTER INSERT OR UPDATE OR DELETE ON %I
+                    FOR EACH ROW EXECUTE FUNCTION log_change()', t);
     -- Rows written before sync existed enter the log at one version per school.
     EXECUTE format('SELECT count(log_row(%L, false, to_jsonb(t))) FROM %I t', t, t);
   END LOOP;

@@ -20,9 +20,9 @@ use uuid::Uuid;
 /// Takes (or returns the already taken) version of `school_id` for the current transaction.
 ///
 /// The version row stays locked until COMMIT, which is what makes version order equal commit
-/// order. Writers that lock other rows (a family, a register) call this first, so every
-/// transaction takes its locks in the same order (version, then rows) and two writers cannot
-/// deadlock on version-vs-row.
+/// order. Ordinary writers never call this: the deferred `stamp_version` trigger takes the
+/// version at COMMIT, after every other lock, so the lock is held only for the commit. A push
+/// calls it as the last statement of a chunk, to tell the client the version its ops commit at.
 pub fn take_version(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<i64> {
     #[derive(QueryableByName)]
     struct V {

@@ -298,8 +298,18 @@ impl SyncEngine {
             None => self.store.cursor()?,
         };
         let mut staged = 0usize;
+        let known_scope = self.store.device("scope")?;
         loop {
             let page = self.api.pull(&cursor, PULL_PAGE)?;
+            let scope = serde_json::to_string(&page.scope)?;
+            if known_scope.as_deref() != Some(scope.as_str()) {
+                // The scope changed: rows that entered it earlier are behind our cursor, so
+                // the replica is rebuilt from the beginning with the new scope.
+                tracing::info!(%scope, "device scope changed; re-snapshotting the replica");
+                self.store.reset_replica()?;
+                self.store.set_device("scope", &scope)?;
+                return self.pull(progress);
+            }
             staged += page.changes.len();
             self.store.stage(&page.changes, &page.cursor)?;
             progress(staged, page.version);

@@ -213,6 +213,10 @@ pub struct PullResponse {
     pub has_more: bool,
     /// The school's version when the page was read.
     pub version: i64,
+    /// The device's scope as of this page. When it differs from the scope the replica was
+    /// built with (a teacher was given another class), the client starts over from an empty
+    /// cursor: rows that entered the scope earlier would otherwise never arrive.
+    pub scope: SyncScope,
 }
 
 /// A position in the change log: everything up to and including (`version`, `entity`, `id`)

@@ -310,8 +310,6 @@ pub fn mark_register(
         .optional()?
         .ok_or(ApiError::NotFound("class"))?;
     let source = check_may_mark(conn, auth, class_id, on_date, now)?;
-    // The school's sync version before the register's rows: one lock order for all writers.
-    crate::sync::take_version(conn, school_id)?;
     let codes = codes(conn, school_id)?;
     let find_code = |field: String, code: &str| {
         codes

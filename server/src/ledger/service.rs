@@ -40,8 +40,6 @@ pub fn lock_family(
     school_id: Uuid,
     family_id: Uuid,
 ) -> QueryResult<Option<Uuid>> {
-    // The school's sync version first, then the family: every writer locks in this order.
-    crate::sync::take_version(conn, school_id)?;
     families::table
         .find((school_id, family_id))
         .select(families::id)

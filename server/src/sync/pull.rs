@@ -135,6 +135,7 @@ pub fn pull(
                 cursor: next.to_string(),
                 has_more,
                 version,
+                scope: scope.clone(),
             })
         })
 }

@@ -120,6 +120,8 @@ fn push_chunk(
         }
     };
     let mut end = ChunkEnd::Continue;
+    // Outcomes in op order; new ones are recorded at the end, once the version is known.
+    let mut decided: Vec<(Option<(&SyncOp, Vec<u8>)>, OpOutcome)> = Vec::new();
     for op in ops {
         let hash = op_hash(op);
         let stored: Option<(Vec<u8>, Value)> = applied_ops::table
@@ -141,11 +143,11 @@ fn push_chunk(
             if op.seq == last_seq + 1 {
                 last_seq = op.seq;
             }
-            results.push(outcome);
+            decided.push((None, outcome));
             continue;
         }
         if op.seq != last_seq + 1 {
-            if results.is_empty() {
+            if results.is_empty() && decided.is_empty() {
                 return Err(ApiError::Conflict {
                     code: "seq_gap",
                     detail: format!(
@@ -173,7 +175,7 @@ fn push_chunk(
                     OpStatus::Conflict
                 },
                 replayed: false,
-                version: Some(super::take_version(conn, auth.school_id)?),
+                version: None,
                 result: a.result,
                 code: None,
                 message: None,
@@ -182,7 +184,7 @@ fn push_chunk(
             },
             Err(e) if is_transient(&e) => {
                 tracing::warn!(op_id = %op.op_id, error = %e, "push stopped by a transient failure");
-                if results.is_empty() {
+                if results.is_empty() && decided.is_empty() {
                     return Err(e);
                 }
                 end = ChunkEnd::Stop {
@@ -206,8 +208,18 @@ fn push_chunk(
                 }
             }
         };
-        record(conn, auth, device, client_id, op, hash, &outcome)?;
         last_seq = op.seq;
+        decided.push((Some((op, hash)), outcome));
+    }
+    // The chunk's version, taken last (the lock is held only until this COMMIT).
+    let version = super::take_version(conn, auth.school_id)?;
+    for (new, mut outcome) in decided {
+        if let Some((op, hash)) = new {
+            if outcome.status != OpStatus::Rejected {
+                outcome.version = Some(version);
+            }
+            record(conn, auth, device, client_id, op, hash, &outcome)?;
+        }
         results.push(outcome);
     }
     diesel::update(sync_clients::table.find((auth.school_id, client_id)))

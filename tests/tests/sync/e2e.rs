@@ -284,3 +284,40 @@ fn offline_edits_on_two_agents_and_a_teacher_converge_with_the_server() {
         }
     }
 }
+
+#[test]
+fn a_teacher_given_another_class_receives_its_existing_students_and_marks() {
+    let tdb = demo_db();
+    let server = TestServer::start(tdb.url());
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut t = enrol(dir.path(), &url, "teacher1");
+    let mine = office::classes(&mut t.store).expect("classes");
+    let admin = token(&url, "admin");
+    let classes = get(&url, &admin, "/classes?limit=50");
+    let other = classes["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id").parse::<Uuid>().expect("uuid"))
+        .find(|id| !mine.iter().any(|m| m.id == *id))
+        .expect("another class");
+    let me = t.store.device("user_id").expect("device").expect("user id");
+    let r = ureq::put(&format!("{url}/api/v1/classes/{other}/teachers/{me}"))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .send_json(json!({}));
+    assert!(r.is_ok(), "{r:?}");
+    let today = Utc::now().date_naive();
+    assert!(office::roster(&mut t.store, other, today)
+        .expect("roster")
+        .is_empty());
+    t.sync_once(&mut |_, _| {}).expect("sync");
+    assert!(
+        !office::roster(&mut t.store, other, today)
+            .expect("roster")
+            .is_empty(),
+        "the new class's students arrived although they changed before the cursor"
+    );
+    let (local, remote) = t.digests().expect("digests");
+    assert_eq!(local, remote);
+}
