@@ -90,6 +90,9 @@ pub fn push(
 /// transaction.
 pub const COMMIT_EVERY: usize = 25;
 
+/// An op decided in this chunk (with its request hash), or `None` for a replay.
+type NewOp<'a> = Option<(&'a SyncOp, Vec<u8>)>;
+
 enum ChunkEnd {
     Continue,
     Stop { retry_after_secs: Option<u64> },
@@ -121,7 +124,7 @@ fn push_chunk(
     };
     let mut end = ChunkEnd::Continue;
     // Outcomes in op order; new ones are recorded at the end, once the version is known.
-    let mut decided: Vec<(Option<(&SyncOp, Vec<u8>)>, OpOutcome)> = Vec::new();
+    let mut decided: Vec<(NewOp<'_>, OpOutcome)> = Vec::new();
     for op in ops {
         let hash = op_hash(op);
         let stored: Option<(Vec<u8>, Value)> = applied_ops::table
