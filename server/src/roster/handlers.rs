@@ -367,22 +367,14 @@ pub async fn create_student(
     auth.require_office()?;
     let req = body.into_inner();
     let now = Utc::now();
-    let mut row = StudentRow {
-        school_id: auth.school_id,
-        id: req.id.unwrap_or_else(Uuid::now_v7),
-        family_id: Uuid::nil(),
-        admission_no: validate::text("admission_no", &req.admission_no, 50)?,
-        given_name: validate::text("given_name", &req.given_name, 100)?,
-        family_name: validate::text("family_name", &req.family_name, 100)?,
-        date_of_birth: req.date_of_birth,
-        gender: validate::opt_text("gender", req.gender.as_deref(), 20)?,
-        grade: req.grade.trim().to_string(),
-        email: None,
-        active: true,
-        sourced_id: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut row = super::service::new_student_row(
+        auth.school_id,
+        req.id.unwrap_or_else(Uuid::now_v7),
+        Uuid::nil(),
+        &req,
+        "",
+        now,
+    )?;
     let family_id = req.family_id;
     let row = db
         .transaction(move |conn| {

@@ -1,8 +1,11 @@
 //! Roster changes shared by the REST handlers and sync mutations (issue #4), each inside the
 //! caller's transaction with its audit row.
 
+use chrono::DateTime;
 use chrono::Utc;
-use daftar_client_core::protocol::{UpdateGuardianRequest, UpdateStudentRequest};
+use daftar_client_core::protocol::{
+    CreateStudentRequest, UpdateGuardianRequest, UpdateStudentRequest,
+};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -13,6 +16,36 @@ use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{guardians, students};
+
+/// A validated, not yet inserted student row from `req` (active, created `now`). Validation
+/// errors name the field with `prefix` in front (`admission_no`, or `args.student.admission_no`
+/// for a sync op): admission number ≤ 50 characters, names ≤ 100, gender ≤ 20.
+pub fn new_student_row(
+    school_id: Uuid,
+    id: Uuid,
+    family_id: Uuid,
+    req: &CreateStudentRequest,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<StudentRow> {
+    let f = |name: &str| format!("{prefix}{name}");
+    Ok(StudentRow {
+        school_id,
+        id,
+        family_id,
+        admission_no: validate::text(&f("admission_no"), &req.admission_no, 50)?,
+        given_name: validate::text(&f("given_name"), &req.given_name, 100)?,
+        family_name: validate::text(&f("family_name"), &req.family_name, 100)?,
+        date_of_birth: req.date_of_birth,
+        gender: validate::opt_text(&f("gender"), req.gender.as_deref(), 20)?,
+        grade: req.grade.trim().to_string(),
+        email: None,
+        active: true,
+        sourced_id: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
 
 /// Changes the fields present in `req` of student `id` (office). Errors: 404 unknown student;
 /// validation naming the field (`family_id`, `admission_no`, `given_name`, …).

@@ -22,7 +22,7 @@ use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
 use crate::ledger::{adjustments, service as ledger};
-use crate::roster::models::{FamilyRow, StudentRow};
+use crate::roster::models::FamilyRow;
 use crate::roster::{repo, service as roster, validate};
 use crate::schema::{enrollments, families, students};
 
@@ -231,23 +231,14 @@ fn admit(conn: &mut PgConnection, auth: &AuthUser, a: &AdmitStudentArgs) -> ApiR
     repo::family(conn, school_id, family_id)
         .optional()?
         .ok_or_else(|| ApiError::validation("args.student.family_id", "no such family"))?;
-    let s = &a.student;
-    let row = StudentRow {
+    let row = roster::new_student_row(
         school_id,
-        id: student_id,
+        student_id,
         family_id,
-        admission_no: validate::text("args.student.admission_no", &s.admission_no, 50)?,
-        given_name: validate::text("args.student.given_name", &s.given_name, 100)?,
-        family_name: validate::text("args.student.family_name", &s.family_name, 100)?,
-        date_of_birth: s.date_of_birth,
-        gender: validate::opt_text("args.student.gender", s.gender.as_deref(), 20)?,
-        grade: s.grade.trim().to_string(),
-        email: None,
-        active: true,
-        sourced_id: None,
-        created_at: now,
-        updated_at: now,
-    };
+        &a.student,
+        "args.student.",
+        now,
+    )?;
     diesel::insert_into(students::table)
         .values(&row)
         .execute(conn)?;

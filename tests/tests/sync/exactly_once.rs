@@ -81,3 +81,55 @@ fn a_repeated_push_replays_and_gaps_and_reused_ids_are_refused() {
         .expect("count");
     assert_eq!(n, 3, "three payments, each once");
 }
+
+#[test]
+fn a_student_admitted_offline_with_a_new_family_reaches_the_server_once() {
+    use daftar_client_core::protocol::sync::STUDENT_ADMIT;
+    let tdb = demo_db();
+    let server = TestServer::start(tdb.url());
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = enrol(dir.path(), &url, "admin");
+    let class = office::classes(&mut a.store).expect("classes")[0].id;
+    let (family, student) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let args = serde_json::json!({
+        "new_family": { "id": family, "name": "Offline family" },
+        "student": { "id": student, "family_id": family, "admission_no": "OFF-1",
+                     "given_name": "Nadia", "family_name": "Offline", "grade": "1" },
+        "class_id": class,
+    });
+    a.store
+        .enqueue(STUDENT_ADMIT, &args, None, &[])
+        .expect("queue");
+    // A bad admission is refused with the field named, and kept.
+    a.store
+        .enqueue(
+            STUDENT_ADMIT,
+            &serde_json::json!({ "student": { "id": uuid::Uuid::now_v7(), "family_id": family,
+                "admission_no": "", "given_name": "X", "family_name": "Y" } }),
+            None,
+            &[],
+        )
+        .expect("queue");
+    a.sync_once(&mut |_, _| {}).expect("sync");
+    let ops = a.store.ops(None).expect("ops");
+    assert_eq!(ops[0].state, "applied");
+    assert_eq!(ops[1].state, "rejected");
+    assert_eq!(
+        ops[1]
+            .outcome
+            .as_ref()
+            .and_then(|o| o.field.clone())
+            .as_deref(),
+        Some("args.student.admission_no")
+    );
+    let admin = token(&url, "admin");
+    let s = get(&url, &admin, &format!("/students/{student}"));
+    assert_eq!(s["family_id"], serde_json::json!(family));
+    let roster =
+        office::roster(&mut a.store, class, chrono::Utc::now().date_naive()).expect("roster");
+    assert!(
+        roster.iter().any(|r| r.id == student),
+        "enrolled and pulled back"
+    );
+}
