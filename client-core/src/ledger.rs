@@ -232,6 +232,20 @@ pub struct FamilyLine {
     pub outstanding: i64,
 }
 
+impl From<&FamilyLine> for OpenLine {
+    /// The line as the allocation rule sees it.
+    fn from(l: &FamilyLine) -> Self {
+        OpenLine {
+            invoice_id: l.invoice_id,
+            invoice_line_id: l.invoice_line_id,
+            due_on: l.due_on,
+            invoice_no: l.invoice_no,
+            line_no: l.line_no,
+            outstanding: l.outstanding,
+        }
+    }
+}
+
 /// Groups `lines` (already in [`payment_order`]) into invoices, keeping lines whose
 /// outstanding is at least `min_outstanding`; an invoice's `amount` counts all its lines.
 pub fn group_invoices(

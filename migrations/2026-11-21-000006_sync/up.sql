@@ -155,7 +155,10 @@ BEGIN
           INTO fam, stu, extra
           FROM invoices i WHERE i.school_id = school AND i.id = (img->>'invoice_id')::uuid;
     WHEN 'allocations', 'discounts' THEN
-        SELECT i.family_id, i.student_id INTO fam, stu
+        -- The family travels in the image too, so a device reads a family's allocations with
+        -- one lookup instead of one per invoice line.
+        SELECT i.family_id, i.student_id, jsonb_build_object('family_id', i.family_id, 'student_id', i.student_id)
+          INTO fam, stu, extra
           FROM invoice_lines l JOIN invoices i ON i.school_id = l.school_id AND i.id = l.invoice_id
          WHERE l.school_id = school AND l.id = (img->>'invoice_line_id')::uuid;
     WHEN 'fines' THEN

@@ -230,22 +230,18 @@ pub fn family_lines(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<Fami
             .map(|i| (i.id, i))
             .collect();
     let lines: Vec<LineRec> = typed(store.rows_where("invoice_lines", "family_id", &fam)?)?;
-    let reversed: HashSet<Uuid> = typed::<EntryRec>(store.rows("journal_entries")?)?
-        .into_iter()
-        .filter_map(|e| e.reverses_entry_id)
-        .collect();
+    // Only entries that reverse another matter: the reversed ones' allocations stop counting.
+    let reversed: HashSet<Uuid> =
+        typed::<EntryRec>(store.rows_with("journal_entries", "reverses_entry_id")?)?
+            .into_iter()
+            .filter_map(|e| e.reverses_entry_id)
+            .collect();
     let mut paid: HashMap<Uuid, i64> = HashMap::new();
-    for l in &lines {
-        for a in typed::<AllocationRec>(store.rows_where(
-            "allocations",
-            "invoice_line_id",
-            &l.id.to_string(),
-        )?)? {
-            if a.journal_entry_id.is_some_and(|e| reversed.contains(&e)) {
-                continue;
-            }
-            *paid.entry(a.invoice_line_id).or_default() += a.amount;
+    for a in typed::<AllocationRec>(store.rows_where("allocations", "family_id", &fam)?)? {
+        if a.journal_entry_id.is_some_and(|e| reversed.contains(&e)) {
+            continue;
         }
+        *paid.entry(a.invoice_line_id).or_default() += a.amount;
     }
     Ok(lines
         .into_iter()
@@ -354,17 +350,7 @@ pub fn record_payment(
     let family = family_name(store, family_id)?;
     let school = school(store)?;
     let lines = family_lines(store, family_id)?;
-    let open: Vec<OpenLine> = lines
-        .iter()
-        .map(|l| OpenLine {
-            invoice_id: l.invoice_id,
-            invoice_line_id: l.invoice_line_id,
-            due_on: l.due_on,
-            invoice_no: l.invoice_no,
-            line_no: l.line_no,
-            outstanding: l.outstanding,
-        })
-        .collect();
+    let open: Vec<OpenLine> = lines.iter().map(OpenLine::from).collect();
     let plan =
         allocate(amount, &open).map_err(|e| ClientError::invalid("amount", e.to_string()))?;
     let receipt_no = next_receipt_no(store)?;

@@ -445,14 +445,7 @@ impl Store {
                 .get_result::<Count>(c)?
                 .n;
             for (entity, id, data) in overlay {
-                diesel::sql_query(
-                    "INSERT OR REPLACE INTO overlay (op_seq, entity, id, data) VALUES (?, ?, ?, ?)",
-                )
-                .bind::<BigInt, _>(seq)
-                .bind::<Text, _>(entity)
-                .bind::<Text, _>(id)
-                .bind::<Text, _>(data.to_string())
-                .execute(c)?;
+                insert_overlay(c, seq, entity, id, &data.to_string())?;
             }
             Ok::<_, diesel::result::Error>(seq)
         })?;
@@ -692,6 +685,23 @@ impl Store {
             .collect())
     }
 
+    /// Rows of `entity` whose JSON `field` is present and not null (replica ∪ overlay).
+    pub fn rows_with(&mut self, entity: &str, field: &str) -> ClientResult<Vec<Value>> {
+        let rows: Vec<DataRow> = diesel::sql_query(format!(
+            "SELECT id, data FROM rows WHERE entity = ? AND json_extract(data, '$.{field}') IS NOT NULL"
+        ))
+        .bind::<Text, _>(entity)
+        .load(&mut self.replica)?;
+        let f = field.to_string();
+        let all = self.union(entity, rows, move |row| {
+            row.get(&f).is_some_and(|x| !x.is_null())
+        })?;
+        Ok(all
+            .into_iter()
+            .filter(|r| r.get(field).is_some_and(|x| !x.is_null()))
+            .collect())
+    }
+
     /// One row by id (replica ∪ overlay).
     pub fn row(&mut self, entity: &str, id: &str) -> ClientResult<Option<Value>> {
         if let Some(v) = self.overlay(entity)?.remove(id) {
@@ -722,6 +732,24 @@ impl Store {
         .load(&mut self.replica)?;
         Ok(rows.into_iter().map(|e| (e.entity, e.n)).collect())
     }
+}
+
+/// One overlay row of the op at `seq`.
+fn insert_overlay(
+    c: &mut SqliteConnection,
+    seq: i64,
+    entity: &str,
+    id: &str,
+    data: &str,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "INSERT OR REPLACE INTO overlay (op_seq, entity, id, data) VALUES (?, ?, ?, ?)",
+    )
+    .bind::<BigInt, _>(seq)
+    .bind::<Text, _>(entity)
+    .bind::<Text, _>(id)
+    .bind::<Text, _>(data)
+    .execute(c)
 }
 
 fn set_meta(c: &mut SqliteConnection, key: &str, value: &str) -> QueryResult<()> {
@@ -827,14 +855,7 @@ fn salvage_from(from: &Path, to: &mut SqliteConnection) -> ClientResult<usize> {
                 .get_result::<Count>(c)?
                 .n;
             for o in &overlay {
-                diesel::sql_query(
-                    "INSERT OR REPLACE INTO overlay (op_seq, entity, id, data) VALUES (?, ?, ?, ?)",
-                )
-                .bind::<BigInt, _>(new_seq)
-                .bind::<Text, _>(&o.entity)
-                .bind::<Text, _>(&o.id)
-                .bind::<Text, _>(&o.data)
-                .execute(c)?;
+                insert_overlay(c, new_seq, &o.entity, &o.id, &o.data)?;
             }
             Ok::<_, diesel::result::Error>(())
         })?;

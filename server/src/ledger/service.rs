@@ -49,16 +49,10 @@ pub fn lock_family(
 }
 
 fn open_lines(rows: &[OpenLineRow]) -> Vec<OpenLine> {
-    rows.iter()
-        .filter(|r| r.outstanding > 0)
-        .map(|r| OpenLine {
-            invoice_id: r.invoice_id,
-            invoice_line_id: r.invoice_line_id,
-            due_on: r.due_on,
-            invoice_no: r.invoice_no,
-            line_no: r.line_no,
-            outstanding: r.outstanding,
-        })
+    family_lines(rows)
+        .iter()
+        .filter(|l| l.outstanding > 0)
+        .map(OpenLine::from)
         .collect()
 }
 

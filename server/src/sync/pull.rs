@@ -69,6 +69,22 @@ fn scope_ids(scope: &SyncScope) -> Vec<Uuid> {
     }
 }
 
+/// Runs `f` in one read-only repeatable-read snapshot with the school's version as of that
+/// snapshot: every change up to that version is visible, none after it.
+fn in_snapshot<T>(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    f: impl FnOnce(&mut PgConnection, i64) -> ApiResult<T>,
+) -> ApiResult<T> {
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(|conn| {
+            let version = super::current_version(conn, school_id)?;
+            f(conn, version)
+        })
+}
+
 /// One page of changes after `cursor` in `scope`, read in one repeatable-read snapshot with the
 /// school's version, so the returned cursor never skips a commit.
 ///
@@ -98,46 +114,42 @@ pub fn pull(
          ORDER BY version, entity, row_key LIMIT $6",
         scope_filter(scope)
     );
-    conn.build_transaction()
-        .repeatable_read()
-        .read_only()
-        .run(|conn| {
-            let version = super::current_version(conn, school_id)?;
-            let rows: Vec<LogRow> = diesel::sql_query(&sql)
-                .bind::<SqlUuid, _>(school_id)
-                .bind::<Array<SqlUuid>, _>(scope_ids(scope))
-                .bind::<BigInt, _>(cursor.version)
-                .bind::<Text, _>(&cursor.entity)
-                .bind::<Text, _>(&cursor.id)
-                .bind::<Integer, _>(limit as i32)
-                .load(conn)?;
-            let has_more = rows.len() == limit as usize;
-            let next = match rows.last() {
-                Some(last) if has_more => Cursor {
-                    version: last.version,
-                    entity: last.entity.clone(),
-                    id: last.row_key.clone(),
-                },
-                // Everything committed up to the snapshot's version has been read.
-                _ => Cursor::at_version(version.max(cursor.version)),
-            };
-            Ok(PullResponse {
-                changes: rows
-                    .into_iter()
-                    .map(|r| ChangeRow {
-                        entity: r.entity,
-                        id: r.row_key,
-                        version: r.version,
-                        deleted: r.deleted,
-                        row: r.row,
-                    })
-                    .collect(),
-                cursor: next.to_string(),
-                has_more,
-                version,
-                scope: scope.clone(),
-            })
+    in_snapshot(conn, school_id, |conn, version| {
+        let rows: Vec<LogRow> = diesel::sql_query(&sql)
+            .bind::<SqlUuid, _>(school_id)
+            .bind::<Array<SqlUuid>, _>(scope_ids(scope))
+            .bind::<BigInt, _>(cursor.version)
+            .bind::<Text, _>(&cursor.entity)
+            .bind::<Text, _>(&cursor.id)
+            .bind::<Integer, _>(limit as i32)
+            .load(conn)?;
+        let has_more = rows.len() == limit as usize;
+        let next = match rows.last() {
+            Some(last) if has_more => Cursor {
+                version: last.version,
+                entity: last.entity.clone(),
+                id: last.row_key.clone(),
+            },
+            // Everything committed up to the snapshot's version has been read.
+            _ => Cursor::at_version(version.max(cursor.version)),
+        };
+        Ok(PullResponse {
+            changes: rows
+                .into_iter()
+                .map(|r| ChangeRow {
+                    entity: r.entity,
+                    id: r.row_key,
+                    version: r.version,
+                    deleted: r.deleted,
+                    row: r.row,
+                })
+                .collect(),
+            cursor: next.to_string(),
+            has_more,
+            version,
+            scope: scope.clone(),
         })
+    })
 }
 
 /// Per-entity count and order-independent hash of the live rows in `scope`, at the school's
@@ -152,22 +164,18 @@ pub fn digest(
          WHERE school_id = $1 AND NOT deleted AND {}",
         scope_filter(scope)
     );
-    conn.build_transaction()
-        .repeatable_read()
-        .read_only()
-        .run(|conn| {
-            let version = super::current_version(conn, school_id)?;
-            let rows: Vec<KeyRow> = diesel::sql_query(&sql)
-                .bind::<SqlUuid, _>(school_id)
-                .bind::<Array<SqlUuid>, _>(scope_ids(scope))
-                .load(conn)?;
-            let mut entities: BTreeMap<String, EntityDigest> = BTreeMap::new();
-            for r in rows {
-                entities
-                    .entry(r.entity.clone())
-                    .or_default()
-                    .add(&r.entity, &r.row_key, r.version);
-            }
-            Ok(SyncDigest { version, entities })
-        })
+    in_snapshot(conn, school_id, |conn, version| {
+        let rows: Vec<KeyRow> = diesel::sql_query(&sql)
+            .bind::<SqlUuid, _>(school_id)
+            .bind::<Array<SqlUuid>, _>(scope_ids(scope))
+            .load(conn)?;
+        let mut entities: BTreeMap<String, EntityDigest> = BTreeMap::new();
+        for r in rows {
+            entities
+                .entry(r.entity.clone())
+                .or_default()
+                .add(&r.entity, &r.row_key, r.version);
+        }
+        Ok(SyncDigest { version, entities })
+    })
 }
