@@ -257,7 +257,8 @@ fn jwt_secret(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
 fn serve(args: &ServeArgs, db: Db, data_dir: &Path, database_url: &str) -> anyhow::Result<()> {
     let notify_db = db.clone();
     let pokes = Pokes::default();
-    pokes.listen(database_url.to_string());
+    // Stopped (dropped) when serving ends, before the caller stops an embedded cluster.
+    let _listener = pokes.listen(database_url.to_string());
     let state = AppState {
         db,
         auth: AuthConfig::new(jwt_secret(args, data_dir)?),

@@ -9,13 +9,16 @@ use std::thread::JoinHandle;
 use daftar_server::app::{build_app, AppState};
 use daftar_server::config::AuthConfig;
 use daftar_server::db::build_pool;
-use daftar_server::sync::events::Pokes;
+use daftar_server::sync::events::{Listener, Pokes};
 
 /// A running (or stopped) server.
 pub struct TestServer {
     port: u16,
     state: AppState,
     running: Option<(actix_web::dev::ServerHandle, JoinHandle<()>)>,
+    /// The sync LISTEN thread; it outlives stop/resume and ends when the server is dropped
+    /// (before the test's database is).
+    listener: Option<Listener>,
 }
 
 impl TestServer {
@@ -25,7 +28,7 @@ impl TestServer {
     pub fn start(database_url: &str) -> TestServer {
         let pool = build_pool(database_url, 8).expect("pool");
         let pokes = Pokes::default();
-        pokes.listen(database_url.to_string());
+        let listener = pokes.listen(database_url.to_string());
         let state = AppState {
             db: daftar_server::db::Db::new(pool),
             auth: AuthConfig::new(b"e2e-secret-e2e-secret-e2e-secret-!!".to_vec()),
@@ -39,6 +42,7 @@ impl TestServer {
             port,
             state,
             running: None,
+            listener: Some(listener),
         };
         s.resume();
         s
@@ -93,5 +97,6 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
+        self.listener.take();
     }
 }

@@ -3,6 +3,8 @@
 //! Every server instance listens, so a write on one instance pokes devices on all of them
 //! (ARCHITECTURE.md §6, §9).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -38,26 +40,42 @@ impl Pokes {
     /// notification; it reconnects (every second) when the connection drops. Notifications are
     /// polled every 10 ms (libpq reads them without a round trip), well inside the issue's
     /// 150 ms propagation budget.
-    pub fn listen(&self, database_url: String) {
+    ///
+    /// The thread runs until the returned [`Listener`] is dropped; drop it before the database
+    /// goes away (a process must not exit while the thread is inside libpq).
+    #[must_use = "the listener stops when this guard is dropped"]
+    pub fn listen(&self, database_url: String) -> Listener {
         let pokes = self.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
         let spawned = thread::Builder::new()
             .name("sync-listen".into())
-            .spawn(move || loop {
-                if let Err(e) = pokes.listen_once(&database_url) {
-                    tracing::warn!(error = %e, "sync LISTEN connection lost; reconnecting");
+            .spawn(move || {
+                while !thread_stop.load(Ordering::Relaxed) {
+                    if let Err(e) = pokes.listen_once(&database_url, &thread_stop) {
+                        tracing::warn!(error = %e, "sync LISTEN connection lost; reconnecting");
+                    }
+                    let until = Instant::now() + Duration::from_secs(1);
+                    while Instant::now() < until && !thread_stop.load(Ordering::Relaxed) {
+                        thread::sleep(Duration::from_millis(10));
+                    }
                 }
-                thread::sleep(Duration::from_secs(1));
             });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the sync listener; devices will poll");
-        }
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "could not start the sync listener; devices will poll");
+                None
+            }
+        };
+        Listener { stop, thread }
     }
 
-    fn listen_once(&self, url: &str) -> anyhow::Result<()> {
+    fn listen_once(&self, url: &str, stop: &AtomicBool) -> anyhow::Result<()> {
         let mut conn = PgConnection::establish(url)?;
         diesel::sql_query("LISTEN daftar_sync").execute(&mut conn)?;
         let mut checked = Instant::now();
-        loop {
+        while !stop.load(Ordering::Relaxed) {
             for n in conn.notifications_iter() {
                 let n = n?;
                 let mut parts = n.payload.split(' ');
@@ -73,6 +91,23 @@ impl Pokes {
                 checked = Instant::now();
             }
             thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+}
+
+/// The running LISTEN thread of [`Pokes::listen`]; dropping it stops the thread (within about
+/// 10 ms) and waits for it, closing its connection.
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
