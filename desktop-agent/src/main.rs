@@ -281,7 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Run { poll_secs } => {
-            let mut engine = open(&cli)?;
+            let engine = std::sync::Mutex::new(open(&cli)?);
             // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
             unsafe {
                 libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
@@ -297,25 +297,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 std::thread::sleep(Duration::from_millis(100));
             });
             let json = cli.json;
-            engine.run(stop, Duration::from_secs(*poll_secs), |r| match r {
-                Ok(rep) if rep.pushed > 0 || rep.pulled > 0 => {
-                    if json {
-                        println!("{}", serde_json::to_string(rep).unwrap_or_default());
-                    } else {
-                        println!(
-                            "{} synced: pushed {}, pulled {}",
-                            Utc::now().format("%H:%M:%S"),
-                            rep.pushed,
-                            rep.pulled
-                        );
+            SyncEngine::run(
+                &engine,
+                stop,
+                Duration::from_secs(*poll_secs),
+                |r| match r {
+                    Ok(rep) if rep.pushed > 0 || rep.pulled > 0 => {
+                        if json {
+                            println!("{}", serde_json::to_string(rep).unwrap_or_default());
+                        } else {
+                            println!(
+                                "{} synced: pushed {}, pulled {}",
+                                Utc::now().format("%H:%M:%S"),
+                                rep.pushed,
+                                rep.pulled
+                            );
+                        }
                     }
-                }
-                Ok(_) => {}
-                Err(e) => eprintln!(
-                    "{} sync failed (will retry): {e}",
-                    Utc::now().format("%H:%M:%S")
-                ),
-            });
+                    Ok(_) => {}
+                    Err(e) => eprintln!(
+                        "{} sync failed (will retry): {e}",
+                        Utc::now().format("%H:%M:%S")
+                    ),
+                },
+            );
             Ok(())
         }
         Command::Status => {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -355,18 +355,23 @@ impl SyncEngine {
         Ok((local, server))
     }
 
-    /// Syncs until `stop` is set: on every SSE poke (a background thread keeps the stream
-    /// open), every `poll` as a fallback, and after failures with [`Backoff`]. The watchdog
-    /// forces an attempt when ops are pending and nothing was tried for twice the backoff, and
-    /// flags the head op `wedged` after 10 failed attempts. `on_pass` sees every outcome.
+    /// Syncs `engine` until `stop` is set: on every SSE poke (a background thread keeps the
+    /// stream open), every `poll` as a fallback, and after failures with [`Backoff`]. The
+    /// watchdog forces an attempt when ops are pending and nothing was tried for twice the
+    /// backoff, and flags the head op `wedged` after 10 failed attempts. `on_pass` sees every
+    /// outcome, called with the engine unlocked.
+    ///
+    /// The engine is locked only for a pass (push + pull), so other threads can use it — or,
+    /// better, their own [`Store`] on the same directory — between passes.
     pub fn run(
-        &mut self,
+        engine: &Mutex<SyncEngine>,
         stop: Arc<AtomicBool>,
         poll: Duration,
         mut on_pass: impl FnMut(&ClientResult<SyncReport>),
     ) {
+        let lock = || engine.lock().unwrap_or_else(|p| p.into_inner());
         let (tx, rx) = mpsc::channel::<i64>();
-        let api = self.api.clone();
+        let api = lock().api.clone();
         let sse_stop = stop.clone();
         let _sse = std::thread::Builder::new()
             .name("sync-events".into())
@@ -399,7 +404,7 @@ impl SyncEngine {
                 }
                 Err(_) => false,
             };
-            let pending = self.store.counts().map(|c| c.pending).unwrap_or(0);
+            let pending = lock().store.counts().map(|c| c.pending).unwrap_or(0);
             let watchdog = pending > 0 && last_try.elapsed() > backoff.ceiling() * 2;
             if !(poked && backoff.ceiling() <= backoff.base * 2)
                 && Instant::now() < next_at
@@ -408,20 +413,26 @@ impl SyncEngine {
                 continue;
             }
             last_try = Instant::now();
-            let r = self.sync_once(&mut |_, _| {});
+            let r = {
+                let mut engine = lock();
+                let r = engine.sync_once(&mut |_, _| {});
+                if r.is_err() {
+                    if let Ok(head) = engine.store.pending_ops(1) {
+                        if let Some(h) = head.first() {
+                            if h.attempts >= 10 && !h.wedged {
+                                let _ = engine.store.mark_wedged(h.op.seq);
+                            }
+                        }
+                    }
+                }
+                r
+            };
             match &r {
                 Ok(_) => {
                     backoff.succeed();
                     next_at = Instant::now() + poll;
                 }
                 Err(e) => {
-                    if let Ok(head) = self.store.pending_ops(1) {
-                        if let Some(h) = head.first() {
-                            if h.attempts >= 10 && !h.wedged {
-                                let _ = self.store.mark_wedged(h.op.seq);
-                            }
-                        }
-                    }
                     let retry_after = match e {
                         ClientError::Server { retry_after, .. } => *retry_after,
                         _ => None,

@@ -281,7 +281,12 @@ fn push_and_propagate(
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let watcher = std::thread::spawn(move || {
-        b.run(s2, Duration::from_secs(30), |_| {});
+        SyncEngine::run(
+            &std::sync::Mutex::new(b),
+            s2,
+            Duration::from_secs(30),
+            |_| {},
+        );
     });
     let mut probe =
         diesel::sqlite::SqliteConnection::establish(&b_dir.join("replica.db").to_string_lossy())?;
