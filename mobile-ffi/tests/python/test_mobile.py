@@ -139,9 +139,25 @@ def teacher():
     on_server = {m["student_id"]: m["code"] for m in register["marks"]}
     check(on_server == {m.student_id: m.code for m in marks}, "the server's register holds exactly those marks")
 
-    # The background loop hears of the server's changes too, and stops on request.
-    phone.start_sync(5)
+    # The background loop: the office overrides one mark online; the phone hears the server's
+    # poke (SSE), pulls, and tells the app through its listener.
+    heard = listener.data_changes
+    phone.start_sync(30)
     check(phone.sync_status().background_sync, "background sync runs")
+    admin = rest_login("admin")
+    excused = codes.get("excused", present)
+    target = roster[1].student_id
+    started = time.time()
+    rest("PUT", f"/classes/{cls.class_id}/registers/{TODAY}", admin,
+         {"period": 0, "exceptions": [{"student_id": target, "code": excused}], "reason": "doctor's note"})
+    while time.time() < started + 20:
+        line = {e.student_id: e for e in phone.register(cls.class_id, TODAY)}[target]
+        if line.code == excused and listener.data_changes > heard:
+            break
+        time.sleep(0.02)
+    check(line.code == excused and line.source == "office",
+          f"the office's override reached the phone in {time.time() - started:.2f} s (poll interval 30 s)")
+    check(listener.data_changes > heard and listener.states, "the listener was told")
     phone.stop_sync()
     check(not phone.sync_status().background_sync, "background sync stopped")
     phone.logout()
