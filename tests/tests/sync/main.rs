@@ -2,6 +2,7 @@
 //! on a real PostgreSQL, office agents and a teacher client on real SQLite files. The server is
 //! stopped to play "the cable is out" and started again on the same port.
 
+mod adjustments;
 mod e2e;
 mod exactly_once;
 mod simulation;
