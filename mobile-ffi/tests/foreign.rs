@@ -26,6 +26,18 @@ fn demo() -> (TestDb, TestServer) {
     (tdb, server)
 }
 
+/// Logs `client` in as the demo's first teacher.
+fn login_teacher(client: &DaftarClient) -> daftar_mobile_ffi::User {
+    client
+        .login(
+            "demo".into(),
+            "teacher1".into(),
+            PASSWORD.into(),
+            "phone".into(),
+        )
+        .expect("login")
+}
+
 /// Today in the demo school's time zone (where the edit window is judged).
 fn school_today() -> NaiveDate {
     let tz: chrono_tz::Tz = "Asia/Karachi".parse().expect("tz");
@@ -147,14 +159,7 @@ fn offline_marks_queue_in_the_outbox_and_reach_the_server_once() {
         client.login("demo".into(), "teacher1".into(), "wrong".into(), "t".into()),
         Err(DaftarError::Auth { .. })
     ));
-    let user = client
-        .login(
-            "demo".into(),
-            "teacher1".into(),
-            PASSWORD.into(),
-            "phone".into(),
-        )
-        .expect("login");
+    let user = login_teacher(&client);
     assert_eq!(user.role, "teacher");
     assert!(matches!(
         client.login(
@@ -269,14 +274,7 @@ fn a_rejected_offline_mark_stays_listed_with_the_servers_reason() {
     let dir = tempfile::tempdir().expect("tmp");
     let client =
         DaftarClient::new(server.url(), dir.path().to_string_lossy().to_string()).expect("open");
-    client
-        .login(
-            "demo".into(),
-            "teacher1".into(),
-            PASSWORD.into(),
-            "phone".into(),
-        )
-        .expect("login");
+    login_teacher(&client);
     let class_id = client.my_classes().expect("classes")[0].class_id.clone();
     let roster = client.roster(class_id.clone()).expect("roster");
     // While the phone is offline the office takes the teacher off the class.

@@ -34,6 +34,21 @@ fn count(conn: &mut PgConnection, sql: &str, id: Uuid) -> i64 {
         .n
 }
 
+/// Exactly one reversal (row and reversing journal entry) of `payment` and one `discount`.
+fn posted_once(conn: &mut PgConnection, payment: Uuid, discount: Uuid) {
+    let reversals = [
+        "SELECT count(*) AS n FROM payment_reversals WHERE payment_id = $1",
+        "SELECT count(*) AS n FROM journal_entries e
+           JOIN payments p ON p.school_id = e.school_id AND p.journal_entry_id = e.reverses_entry_id
+          WHERE p.id = $1",
+    ];
+    for sql in reversals {
+        assert_eq!(count(conn, sql, payment), 1, "{sql}");
+    }
+    let discounts = "SELECT count(*) AS n FROM discounts WHERE id = $1";
+    assert_eq!(count(conn, discounts, discount), 1);
+}
+
 #[test]
 fn reversals_discounts_and_guardian_edits_made_offline_apply_once() {
     let tdb = demo_db();
@@ -130,28 +145,9 @@ fn reversals_discounts_and_guardian_edits_made_offline_apply_once() {
         "{second:?}"
     );
 
-    // The bounced cheque is reversed once, and its invoices are owed again.
-    let reversing_entries = "SELECT count(*) AS n FROM journal_entries e
-        JOIN payments p ON p.school_id = e.school_id AND p.journal_entry_id = e.reverses_entry_id
-        WHERE p.id = $1";
-    assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM payment_reversals WHERE payment_id = $1",
-            paid.id
-        ),
-        1
-    );
-    assert_eq!(count(&mut conn, reversing_entries, paid.id), 1);
-    // The waiver is posted once and lowers what the family owes by exactly its amount.
-    assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM discounts WHERE id = $1",
-            discount_id
-        ),
-        1
-    );
+    // The bounced cheque is reversed once (one reversing entry), the waiver posted once.
+    posted_once(&mut conn, paid.id, discount_id);
+    // The waiver lowers what the family owes by exactly its amount.
     let dues_after = get(
         &url,
         &office,
@@ -203,23 +199,7 @@ fn reversals_discounts_and_guardian_edits_made_offline_apply_once() {
             OpStatus::Applied
         ]
     );
-    assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM payment_reversals WHERE payment_id = $1",
-            paid.id
-        ),
-        1
-    );
-    assert_eq!(count(&mut conn, reversing_entries, paid.id), 1);
-    assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM discounts WHERE id = $1",
-            discount_id
-        ),
-        1
-    );
+    posted_once(&mut conn, paid.id, discount_id);
     // And the device's copy equals the server's.
     a.sync_once(&mut |_, _| {}).expect("sync");
     let (local, remote) = a.digests().expect("digests");
