@@ -286,6 +286,12 @@ pub fn group_invoices(
     out
 }
 
+/// Orders a family's lines as dues and statements list them: due date, then invoice number,
+/// then line number (ties broken by line id), oldest first.
+pub fn sort_oldest_due_first(lines: &mut [FamilyLine]) {
+    lines.sort_by_key(|l| (l.due_on, l.invoice_no, l.line_no, l.invoice_line_id));
+}
+
 /// What a family owes (issue #3 `GET /families/{id}/dues`): per student and per invoice
 /// (oldest due first, lines with money owing only), total, Family Credit held (`credit`, ≥ 0)
 /// and `net_due` = total − credit. Sorts `lines` into [`payment_order`] first, so the server
@@ -297,14 +303,7 @@ pub fn family_dues(
     credit: i64,
 ) -> crate::protocol::FamilyDues {
     use crate::protocol::{FamilyDues, StudentDue};
-    lines.sort_by(|a, b| {
-        (a.due_on, a.invoice_no, a.line_no, a.invoice_line_id).cmp(&(
-            b.due_on,
-            b.invoice_no,
-            b.line_no,
-            b.invoice_line_id,
-        ))
-    });
+    sort_oldest_due_first(&mut lines);
     let mut per_student: Vec<StudentDue> = Vec::new();
     for r in lines.iter().filter(|r| r.outstanding > 0) {
         match per_student

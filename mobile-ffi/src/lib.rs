@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, NaiveDate, Utc};
 use daftar_client_core::client::office;
 use daftar_client_core::client::store::StoredOp;
-use daftar_client_core::client::{ClientError, Store, SyncEngine};
+use daftar_client_core::client::{Store, SyncEngine};
 use daftar_client_core::protocol::sync::SyncScope;
 use daftar_client_core::protocol::LoginRequest;
 use uuid::Uuid;
@@ -569,6 +569,15 @@ impl DaftarClient {
                     ));
                 }
             }
+            let codes = office::attendance_codes(s)?;
+            for (i, (_, code)) in wanted.iter().enumerate() {
+                if !codes.iter().any(|c| c.code.eq_ignore_ascii_case(code)) {
+                    return Err(DaftarError::invalid(
+                        &format!("marks[{i}].code"),
+                        format!("`{code}` is not an attendance code of this school"),
+                    ));
+                }
+            }
             let missing: Vec<String> = roster
                 .iter()
                 .filter(|r| !wanted.iter().any(|(id, _)| *id == r.id))
@@ -602,21 +611,14 @@ impl DaftarClient {
                 .filter(|(_, c)| !c.eq_ignore_ascii_case(&default))
                 .cloned()
                 .collect();
-            office::mark_register(s, class, on, &default, &exceptions, None).map_err(|e| {
-                // Name the caller's mark, not the internal default/exception split.
-                match e {
-                    ClientError::Invalid { field, message }
-                        if field == "default_code" || field.starts_with("exceptions[") =>
-                    {
-                        let bad = wanted
-                            .iter()
-                            .position(|(_, c)| message.contains(&format!("`{c}`")))
-                            .unwrap_or(0);
-                        DaftarError::invalid(&format!("marks[{bad}].code"), message)
-                    }
-                    other => other.into(),
-                }
-            })
+            Ok(office::mark_register(
+                s,
+                class,
+                on,
+                &default,
+                &exceptions,
+                None,
+            )?)
         })?;
         self.notify_data_changed();
         Ok(op_id.to_string())
@@ -650,13 +652,8 @@ impl DaftarClient {
                 if !families.contains(&st.family_id) || !st.active {
                     continue;
                 }
-                let class_name = classes
-                    .iter()
-                    .find(|c| {
-                        office::roster(s, c.id, today)
-                            .map(|r| r.iter().any(|x| x.id == st.id))
-                            .unwrap_or(false)
-                    })
+                let class_name = office::enrolled_class(s, st.id, today)?
+                    .and_then(|id| classes.iter().find(|c| c.id == id))
                     .map(|c| c.name.clone());
                 out.push(Child {
                     student_id: st.id.to_string(),
@@ -718,9 +715,7 @@ impl DaftarClient {
             let mut out = Vec::new();
             for family in families {
                 let mut lines = office::family_lines(s, family)?;
-                lines.sort_by(|a, b| {
-                    (a.due_on, a.invoice_no, a.line_no).cmp(&(b.due_on, b.invoice_no, b.line_no))
-                });
+                daftar_client_core::ledger::sort_oldest_due_first(&mut lines);
                 out.extend(
                     daftar_client_core::ledger::group_invoices(&lines, 0)
                         .iter()

@@ -87,6 +87,15 @@ struct EnrollmentRec {
     active: bool,
 }
 
+impl EnrollmentRec {
+    /// Active on `on_date` (start and end dates inclusive).
+    fn covers(&self, on_date: NaiveDate) -> bool {
+        self.active
+            && self.starts_on.is_none_or(|s| s <= on_date)
+            && self.ends_on.is_none_or(|e| on_date <= e)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 struct InvoiceRec {
     id: Uuid,
@@ -501,6 +510,23 @@ pub fn attendance_codes(store: &mut Store) -> ClientResult<Vec<CodeRec>> {
     Ok(c)
 }
 
+/// The class `student_id` is enrolled in on `on_date` (active enrolment, dates inclusive), if
+/// any on this device.
+pub fn enrolled_class(
+    store: &mut Store,
+    student_id: Uuid,
+    on_date: NaiveDate,
+) -> ClientResult<Option<Uuid>> {
+    Ok(typed::<EnrollmentRec>(store.rows_where(
+        "enrollments",
+        "student_id",
+        &student_id.to_string(),
+    )?)?
+    .into_iter()
+    .find(|e| e.covers(on_date))
+    .map(|e| e.class_id))
+}
+
 /// Students enrolled in `class_id` on `on_date` (active enrolment, dates inclusive), by name.
 pub fn roster(
     store: &mut Store,
@@ -513,12 +539,7 @@ pub fn roster(
         &class_id.to_string(),
     )?)?
     .into_iter()
-    .filter(|e| {
-        e.class_id == class_id
-            && e.active
-            && e.starts_on.is_none_or(|s| s <= on_date)
-            && e.ends_on.is_none_or(|s| on_date <= s)
-    })
+    .filter(|e| e.class_id == class_id && e.covers(on_date))
     .map(|e| e.student_id)
     .collect();
     let mut s: Vec<StudentRec> = Vec::new();
