@@ -32,15 +32,17 @@ impl From<&AuthUser> for Actor {
     }
 }
 
-#[derive(Insertable)]
+/// One audit row ready to insert; made by [`AuditEntry::created_row`] and written with
+/// others by [`insert_all`].
+#[derive(Debug, Insertable)]
 #[diesel(table_name = audit_log)]
-struct NewAuditRow<'a> {
+pub struct NewAuditRow {
     school_id: Uuid,
     id: Uuid,
     actor_id: Option<Uuid>,
     device_id: Option<Uuid>,
-    action: &'a str,
-    entity: &'a str,
+    action: String,
+    entity: String,
     entity_id: String,
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
@@ -103,6 +105,31 @@ impl<'a> AuditEntry<'a> {
         self.write(conn, action, None, after)
     }
 
+    /// The row [`AuditEntry::created`] would write, for [`insert_all`] to write with others
+    /// (batched paths: one INSERT for a whole push batch).
+    pub fn created_row<A: Serialize>(&self, after: &A) -> QueryResult<NewAuditRow> {
+        Ok(self.row("create", None, Some(to_json(after)?)))
+    }
+
+    fn row(
+        &self,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> NewAuditRow {
+        NewAuditRow {
+            school_id: self.school_id,
+            id: Uuid::now_v7(),
+            actor_id: self.actor.user_id,
+            device_id: self.actor.device_id,
+            action: action.to_string(),
+            entity: self.entity.to_string(),
+            entity_id: self.entity_id.clone(),
+            before,
+            after,
+        }
+    }
+
     fn write(
         &self,
         conn: &mut PgConnection,
@@ -110,22 +137,21 @@ impl<'a> AuditEntry<'a> {
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) -> QueryResult<()> {
-        let row = NewAuditRow {
-            school_id: self.school_id,
-            id: Uuid::now_v7(),
-            actor_id: self.actor.user_id,
-            device_id: self.actor.device_id,
-            action,
-            entity: self.entity,
-            entity_id: self.entity_id.clone(),
-            before,
-            after,
-        };
         diesel::insert_into(audit_log::table)
-            .values(&row)
+            .values(&self.row(action, before, after))
             .execute(conn)
             .map(|_| ())
     }
+}
+
+/// Writes `rows` with multi-row INSERTs (1,000 rows per statement).
+pub fn insert_all(conn: &mut PgConnection, rows: &[NewAuditRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(1000) {
+        diesel::insert_into(audit_log::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 fn to_json<T: Serialize>(v: &T) -> QueryResult<serde_json::Value> {

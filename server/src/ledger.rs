@@ -6,5 +6,6 @@
 pub mod adjustments;
 pub mod handlers;
 pub mod models;
+pub mod payments;
 pub mod repo;
 pub mod service;

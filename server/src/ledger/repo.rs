@@ -97,7 +97,35 @@ pub fn next_receipt_no(
         .returning(receipt_series::next_no)
         .get_result::<i64>(conn)?
         - 1;
-    Ok(format!("{series}-{taken:06}"))
+    Ok(receipt_no(series, taken))
+}
+
+/// Takes `count` consecutive numbers of `series` at once and returns the first one (the
+/// numbers are `first .. first + count`); gapless within the series, like
+/// [`next_receipt_no`], whose format [`receipt_no`] gives.
+pub fn take_receipt_nos(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    series: &str,
+    count: i64,
+) -> QueryResult<i64> {
+    let next: i64 = diesel::insert_into(receipt_series::table)
+        .values((
+            receipt_series::school_id.eq(school_id),
+            receipt_series::series.eq(series),
+            receipt_series::next_no.eq(1 + count),
+        ))
+        .on_conflict((receipt_series::school_id, receipt_series::series))
+        .do_update()
+        .set(receipt_series::next_no.eq(receipt_series::next_no + count))
+        .returning(receipt_series::next_no)
+        .get_result(conn)?;
+    Ok(next - count)
+}
+
+/// Receipt number `n` of `series` as printed: `SERIES-000123`.
+pub fn receipt_no(series: &str, n: i64) -> String {
+    format!("{series}-{n:06}")
 }
 
 /// One posting line before it is numbered: account, signed amount (debit > 0), and the
@@ -130,13 +158,51 @@ pub fn post_entry(
     header: &EntryHeader<'_>,
     postings: &[Posting],
 ) -> QueryResult<JournalEntryRow> {
+    let entry_no = next_entry_nos(conn, 1)?
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)?;
+    let (entry, lines) = entry_rows(school_id, entry_no, header, postings);
+    diesel::insert_into(journal_entries::table)
+        .values(&entry)
+        .execute(conn)?;
+    diesel::insert_into(journal_lines::table)
+        .values(&lines)
+        .execute(conn)?;
+    Ok(entry)
+}
+
+/// `count` numbers from `journal_entry_no_seq`, ascending, in one round trip.
+pub fn next_entry_nos(conn: &mut PgConnection, count: usize) -> QueryResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct No {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut nos: Vec<i64> = diesel::sql_query(
+        "SELECT nextval('journal_entry_no_seq') AS n FROM generate_series(1, $1)",
+    )
+    .bind::<Integer, _>(i32::try_from(count).unwrap_or(i32::MAX))
+    .load::<No>(conn)?
+    .into_iter()
+    .map(|r| r.n)
+    .collect();
+    nos.sort_unstable();
+    Ok(nos)
+}
+
+/// The rows of one journal entry numbered `entry_no`: its header and one line per non-zero
+/// posting (line numbers from 1). Pure: [`post_entry`] and the batched payment path insert
+/// what this returns, so both number and shape entries the same way.
+pub fn entry_rows(
+    school_id: Uuid,
+    entry_no: i64,
+    header: &EntryHeader<'_>,
+    postings: &[Posting],
+) -> (JournalEntryRow, Vec<JournalLineRow>) {
     let entry = JournalEntryRow {
         school_id,
         id: Uuid::now_v7(),
-        entry_no: diesel::select(diesel::dsl::sql::<BigInt>(
-            "nextval('journal_entry_no_seq')",
-        ))
-        .get_result(conn)?,
+        entry_no,
         kind: header.kind.to_string(),
         occurred_on: header.occurred_on,
         memo: header.memo.clone(),
@@ -145,9 +211,6 @@ pub fn post_entry(
         device_id: header.device_id,
         posted_at: Utc::now(),
     };
-    diesel::insert_into(journal_entries::table)
-        .values(&entry)
-        .execute(conn)?;
     let lines: Vec<JournalLineRow> = postings
         .iter()
         .filter(|p| p.amount != 0)
@@ -163,10 +226,7 @@ pub fn post_entry(
             student_id: p.student_id,
         })
         .collect();
-    diesel::insert_into(journal_lines::table)
-        .values(&lines)
-        .execute(conn)?;
-    Ok(entry)
+    (entry, lines)
 }
 
 /// Records which invoice lines an entry paid.
@@ -246,6 +306,62 @@ pub fn family_invoice_lines(
     .bind::<SqlUuid, _>(school_id)
     .bind::<SqlUuid, _>(family_id)
     .load(conn)
+}
+
+/// An [`OpenLineRow`] with the family whose invoice it is.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct FamilyOpenLineRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub family_id: Uuid,
+    #[diesel(embed)]
+    pub line: OpenLineRow,
+}
+
+/// [`family_invoice_lines`] for several families in one query: every invoice line of each of
+/// `family_ids` with its outstanding amount, each family's lines in payment order.
+pub fn families_invoice_lines(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    family_ids: &[Uuid],
+) -> QueryResult<Vec<FamilyOpenLineRow>> {
+    diesel::sql_query(
+        "SELECT i.family_id, il.id AS invoice_line_id, il.invoice_id, i.invoice_no, il.line_no,
+                il.due_on, i.student_id, i.term_id, i.issued_on, il.description, il.amount,
+                il.amount - COALESCE((
+                    SELECT sum(a.amount) FROM allocations a
+                    WHERE a.school_id = il.school_id AND a.invoice_line_id = il.id
+                      AND NOT EXISTS (SELECT 1 FROM journal_entries r
+                                      WHERE r.school_id = a.school_id AND r.reverses_entry_id = a.journal_entry_id)
+                ), 0)::bigint AS outstanding
+         FROM invoice_lines il
+         JOIN invoices i ON i.school_id = il.school_id AND i.id = il.invoice_id
+         WHERE il.school_id = $1 AND i.family_id = ANY($2)
+         ORDER BY i.family_id, il.due_on, i.invoice_no, il.line_no, il.id",
+    )
+    .bind::<SqlUuid, _>(school_id)
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(family_ids)
+    .load(conn)
+}
+
+/// The ids of the school's system accounts by key (see [`CHART`]), seeding the chart on first
+/// use.
+pub fn system_accounts(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+) -> QueryResult<std::collections::HashMap<String, Uuid>> {
+    let load = |conn: &mut PgConnection| {
+        accounts::table
+            .filter(accounts::school_id.eq(school_id))
+            .filter(accounts::system_key.is_not_null())
+            .select((accounts::system_key.assume_not_null(), accounts::id))
+            .load::<(String, Uuid)>(conn)
+    };
+    let mut found = load(conn)?;
+    if found.len() < CHART.len() {
+        ensure_chart(conn, school_id)?;
+        found = load(conn)?;
+    }
+    Ok(found.into_iter().collect())
 }
 
 /// Sum of the journal lines on account `account_id` for `family_id` (minor units, signed:

@@ -18,7 +18,7 @@ use super::repo::{self, EntryHeader, OpenLineRow, Posting};
 use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{
-    allocations, devices, enrollments, families, fee_heads, fee_schedules, invoice_lines, invoices,
+    allocations, enrollments, families, fee_heads, fee_schedules, invoice_lines, invoices,
     journal_entries, journal_lines, payment_reversals, payments, schools, students,
     suspense_resolutions,
 };
@@ -120,14 +120,47 @@ fn post_family_allocation(
     debit: Posting,
     header: &EntryHeader<'_>,
 ) -> ApiResult<(JournalEntryRow, AllocationPlan)> {
-    let plan = allocate(debit.amount, &open_lines(rows))
-        .map_err(|e| ApiError::validation("amount", e.to_string()))?;
+    let plan = plan_allocation(debit.amount, rows)?;
+    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let credit = repo::system_account(conn, school_id, "family_credit")?;
+    let postings = allocation_postings(&plan, rows, debit, receivable, credit, family_id);
+    let entry = repo::post_entry(conn, school_id, header, &postings)?;
+    repo::insert_allocations(
+        conn,
+        school_id,
+        entry.id,
+        &plan
+            .allocations
+            .iter()
+            .map(|a| (a.invoice_line_id, a.amount))
+            .collect::<Vec<_>>(),
+    )?;
+    Ok((entry, plan))
+}
+
+/// Allocates `amount` over the family's invoice `rows` (those with something outstanding)
+/// with `daftar_client_core::ledger::allocate`.
+///
+/// Errors: validation naming `amount` when it is not positive.
+pub(crate) fn plan_allocation(amount: i64, rows: &[OpenLineRow]) -> ApiResult<AllocationPlan> {
+    allocate(amount, &open_lines(rows)).map_err(|e| ApiError::validation("amount", e.to_string()))
+}
+
+/// The postings of an allocating entry: `debit`, Cr Receivable per student for the allocated
+/// part (in first-allocated order), Cr Family Credit for `plan.unallocated`. Pure, shared by
+/// [`post_family_allocation`] and the batched payment path.
+pub(crate) fn allocation_postings(
+    plan: &AllocationPlan,
+    rows: &[OpenLineRow],
+    debit: Posting,
+    receivable: Uuid,
+    credit: Uuid,
+    family_id: Uuid,
+) -> Vec<Posting> {
     let student_of: HashMap<Uuid, Uuid> = rows
         .iter()
         .map(|r| (r.invoice_line_id, r.student_id))
         .collect();
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
-    let credit = repo::system_account(conn, school_id, "family_credit")?;
     let mut postings = vec![debit];
     postings.extend(per_student_credits(
         &plan
@@ -144,18 +177,7 @@ fn post_family_allocation(
         family_id: Some(family_id),
         student_id: None,
     });
-    let entry = repo::post_entry(conn, school_id, header, &postings)?;
-    repo::insert_allocations(
-        conn,
-        school_id,
-        entry.id,
-        &plan
-            .allocations
-            .iter()
-            .map(|a| (a.invoice_line_id, a.amount))
-            .collect::<Vec<_>>(),
-    )?;
-    Ok((entry, plan))
+    postings
 }
 
 /// Credit postings to Receivable, one per student (amounts summed), in first-seen order.
@@ -571,6 +593,7 @@ pub enum Recorded {
 /// student) and Cr Family Credit (excess), and issues the next receipt number of the
 /// recording device's series (the server's own series `S` without a device). With no or an
 /// unknown family the cash is posted Dr Cash/Bank, Cr Suspense and kept for the office.
+/// A batch of one of [`super::payments::record_payments`].
 ///
 /// Errors: validation naming `amount`, `currency` or `reference`; 409
 /// `idempotency_key_reused` when `req.id` was used for a different request.
@@ -580,152 +603,9 @@ pub fn record_payment(
     actor: Actor,
     req: &RecordPaymentRequest,
 ) -> ApiResult<Recorded> {
-    if req.amount <= 0 {
-        return Err(ApiError::validation(
-            "amount",
-            "must be a positive number of minor units",
-        ));
-    }
-    if req
-        .reference
-        .as_deref()
-        .is_some_and(|r| r.chars().count() > 100)
-    {
-        return Err(ApiError::validation(
-            "reference",
-            "must be at most 100 characters",
-        ));
-    }
-    let hash = request_hash(req);
-    if let Some(stored) = payments::table
-        .find((school_id, req.id))
-        .select(payments::request_hash)
-        .first::<Vec<u8>>(conn)
-        .optional()?
-    {
-        if stored != hash {
-            return Err(ApiError::Conflict {
-                code: "idempotency_key_reused",
-                detail: format!(
-                    "payment {} was already recorded with a different body",
-                    req.id
-                ),
-            });
-        }
-        return load_payment(conn, school_id, req.id).map(Recorded::Replayed);
-    }
-    let currency = school_currency(conn, school_id)?;
-    if req.currency != currency {
-        return Err(ApiError::validation(
-            "currency",
-            format!("must be the school's currency {currency}"),
-        ));
-    }
-    let received_at = req.received_at.unwrap_or_else(Utc::now);
-    let family = match req.family_id {
-        Some(f) => lock_family(conn, school_id, f)?,
-        None => None,
-    };
-    let series = match actor.device_id {
-        Some(d) => devices::table
-            .find((school_id, d))
-            .select(devices::receipt_series)
-            .first::<String>(conn)
-            .optional()?
-            .unwrap_or_else(|| SERVER_RECEIPT_SERIES.into()),
-        None => SERVER_RECEIPT_SERIES.into(),
-    };
-    let money_in = repo::system_account(
-        conn,
-        school_id,
-        if req.method == PaymentMethod::Cash {
-            "cash"
-        } else {
-            "bank"
-        },
-    )?;
-    let received_on = crate::schools::local_date(conn, school_id, received_at)?;
-    let header = |memo: String| EntryHeader {
-        kind: "payment",
-        occurred_on: received_on,
-        memo,
-        reverses_entry_id: None,
-        posted_by: actor.user_id,
-        device_id: actor.device_id,
-    };
-    let (entry, receipt_no, to_credit, to_suspense) = match family {
-        None => {
-            // Numbers from the series are taken last, so its row is locked only briefly.
-            let receipt_no = repo::next_receipt_no(conn, school_id, &series)?;
-            let suspense = repo::system_account(conn, school_id, "suspense")?;
-            let memo = match req.family_id {
-                Some(f) => format!("Receipt {receipt_no}: unknown family {f}; held in Suspense"),
-                None => format!("Receipt {receipt_no}: no family given; held in Suspense"),
-            };
-            let entry = repo::post_entry(
-                conn,
-                school_id,
-                &header(memo),
-                &[
-                    Posting {
-                        account_id: money_in,
-                        amount: req.amount,
-                        family_id: None,
-                        student_id: None,
-                    },
-                    Posting {
-                        account_id: suspense,
-                        amount: -req.amount,
-                        family_id: None,
-                        student_id: None,
-                    },
-                ],
-            )?;
-            (entry, receipt_no, 0, req.amount)
-        }
-        Some(family_id) => {
-            let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
-            let receipt_no = repo::next_receipt_no(conn, school_id, &series)?;
-            let debit = Posting {
-                account_id: money_in,
-                amount: req.amount,
-                family_id: Some(family_id),
-                student_id: None,
-            };
-            let (entry, plan) = post_family_allocation(
-                conn,
-                school_id,
-                family_id,
-                &rows,
-                debit,
-                &header(format!("Receipt {receipt_no}")),
-            )?;
-            (entry, receipt_no, plan.unallocated, 0)
-        }
-    };
-    let row = PaymentRow {
-        school_id,
-        id: req.id,
-        family_id: family,
-        amount: req.amount,
-        currency,
-        method: req.method.as_str().into(),
-        reference: req.reference.clone().filter(|r| !r.trim().is_empty()),
-        received_at,
-        received_by: actor.user_id,
-        device_id: actor.device_id,
-        receipt_no,
-        to_credit,
-        to_suspense,
-        request_hash: hash,
-        journal_entry_id: entry.id,
-        created_at: Utc::now(),
-    };
-    diesel::insert_into(payments::table)
-        .values(&row)
-        .execute(conn)?;
-    AuditEntry::new(school_id, actor, "payment", row.id).created(conn, &row)?;
-    load_payment(conn, school_id, req.id).map(Recorded::New)
+    super::payments::record_payments(conn, school_id, actor, std::slice::from_ref(req))?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("no payment recorded"))))
 }
 
 /// Groups invoice lines into invoices (payment order), keeping lines with `outstanding`

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use daftar_client_core::protocol::sync::{
     AdmitStudentArgs, FieldConflict, FieldEdit, GrantDiscountArgs, MarkRegisterArgs,
-    ReversePaymentArgs, UpdateRecordArgs, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE,
+    ReversePaymentArgs, SyncOp, UpdateRecordArgs, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE,
     DISCOUNT_GRANT, GUARDIAN_UPDATE, PAYMENT_RECORD, PAYMENT_REVERSE, STUDENT_ADMIT,
     STUDENT_UPDATE,
 };
@@ -69,8 +69,7 @@ pub fn apply(
     };
     match mutation {
         PAYMENT_RECORD => {
-            auth.require_office()?;
-            let req: RecordPaymentRequest = args(raw)?;
+            let req = payment_args(auth, raw)?;
             let payment = match ledger::record_payment(conn, school_id, actor, &req)? {
                 ledger::Recorded::New(p) | ledger::Recorded::Replayed(p) => p,
             };
@@ -151,6 +150,71 @@ pub fn apply(
             format!("`{other}` is not a v1 mutation"),
         )),
     }
+}
+
+fn payment_args(auth: &AuthUser, raw: &Value) -> ApiResult<RecordPaymentRequest> {
+    auth.require_office()?;
+    args(raw)
+}
+
+/// Applies a run of `payment.record@1` ops as one batch with
+/// [`crate::ledger::payments::record_payments`]: the same rules and results as [`apply`] op by
+/// op, in a handful of statements for the whole run.
+///
+/// Returns one result per op, in order (an op's own refusal is its `Err`); the outer error is a
+/// database failure of the batch as a whole.
+pub fn apply_payments(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    ops: &[&SyncOp],
+) -> ApiResult<Vec<ApiResult<Applied>>> {
+    let parsed: Vec<ApiResult<RecordPaymentRequest>> =
+        ops.iter().map(|op| payment_args(auth, &op.args)).collect();
+    let reqs: Vec<RecordPaymentRequest> = parsed
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    let mut recorded =
+        crate::ledger::payments::record_payments(conn, auth.school_id, Actor::from(auth), &reqs)?
+            .into_iter();
+    Ok(parsed
+        .into_iter()
+        .map(|p| {
+            p?;
+            match recorded.next() {
+                Some(Ok(ledger::Recorded::New(p) | ledger::Recorded::Replayed(p))) => Ok(Applied {
+                    result: json(&p)?,
+                    conflicts: Vec::new(),
+                }),
+                Some(Err(e)) => Err(e),
+                None => Err(ApiError::Internal(anyhow::anyhow!(
+                    "the payment batch returned too few results"
+                ))),
+            }
+        })
+        .collect())
+}
+
+/// Applies a run of `attendance.mark_register@1` / `attendance.override@1` ops in seq order,
+/// each in its own savepoint, as [`apply`] would.
+///
+/// Returns one result per op; the outer error is a transient failure, which ends the batch.
+pub fn apply_marks(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    ops: &[&SyncOp],
+) -> ApiResult<Vec<ApiResult<Applied>>> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let r = conn.transaction(|conn| apply(conn, auth, &op.mutation, &op.args, op.created_at));
+        if let Err(e) = &r {
+            if matches!(e, ApiError::Unavailable | ApiError::Internal(_)) {
+                return Err(r.err().unwrap_or(ApiError::Unavailable));
+            }
+        }
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// Field-level three-way merge (ARCHITECTURE.md §6 "Conflicts"): a field is applied when the

@@ -5,8 +5,13 @@
 //! server has either an op's effects *and* its record, or neither, and a retry replays the
 //! record instead of applying twice.
 
-use chrono::Utc;
-use daftar_client_core::protocol::sync::{OpOutcome, OpStatus, PushRequest, PushResponse, SyncOp};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use daftar_client_core::protocol::sync::{
+    OpOutcome, OpStatus, PushRequest, PushResponse, SyncOp, ATTENDANCE_MARK_REGISTER,
+    ATTENDANCE_OVERRIDE, PAYMENT_RECORD,
+};
 use diesel::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -85,20 +90,47 @@ pub fn push(
 }
 
 /// Ops per transaction within a push. Each op is still atomic with its `applied_ops` record;
-/// committing every few ops keeps the rows every payment of a device updates (its receipt
-/// series, that row's change-log entry) from growing long version chains inside one huge
-/// transaction.
-pub const COMMIT_EVERY: usize = 25;
-
-/// An op decided in this chunk (with its request hash), or `None` for a replay.
-type NewOp<'a> = Option<(&'a SyncOp, Vec<u8>)>;
+/// a chunk's payments are recorded with one batched write (one receipt-series update), and its
+/// register marks likewise, so a chunk as large as a client's batch keeps every row it
+/// updates to one new version.
+pub const COMMIT_EVERY: usize = 500;
 
 enum ChunkEnd {
     Continue,
     Stop { retry_after_secs: Option<u64> },
 }
 
+/// One op of a chunk: replayed from its stored outcome, or new and decided in this chunk.
+struct Slot<'a> {
+    op: &'a SyncOp,
+    hash: Vec<u8>,
+    new: bool,
+    outcome: Option<OpOutcome>,
+}
+
+/// How an op is applied within a chunk. Payments only touch the ledger and register marks only
+/// attendance, so between two other ops ("barriers") all payments are recorded as one batch and
+/// all marks as another, each in seq order; every other op is applied alone, in seq order,
+/// after everything before it.
+#[derive(PartialEq)]
+enum Lane {
+    Payment,
+    Attendance,
+    Barrier,
+}
+
+fn lane(mutation: &str) -> Lane {
+    match mutation {
+        PAYMENT_RECORD => Lane::Payment,
+        ATTENDANCE_MARK_REGISTER | ATTENDANCE_OVERRIDE => Lane::Attendance,
+        _ => Lane::Barrier,
+    }
+}
+
 /// One transaction's worth of ops; returns the next expected seq and whether to go on.
+///
+/// A transient failure anywhere aborts the chunk: its transaction rolls back whole, so the
+/// committed ops are always a prefix of the client's seq order.
 fn push_chunk(
     conn: &mut PgConnection,
     auth: &AuthUser,
@@ -122,22 +154,27 @@ fn push_chunk(
             })
         }
     };
+    let ids: Vec<Uuid> = ops.iter().map(|o| o.op_id).collect();
+    let mut stored: HashMap<Uuid, (Vec<u8>, Value)> = applied_ops::table
+        .filter(applied_ops::school_id.eq(auth.school_id))
+        .filter(applied_ops::op_id.eq_any(&ids))
+        .select((
+            applied_ops::op_id,
+            applied_ops::request_hash,
+            applied_ops::result,
+        ))
+        .load::<(Uuid, Vec<u8>, Value)>(conn)?
+        .into_iter()
+        .map(|(id, h, r)| (id, (h, r)))
+        .collect();
     let mut end = ChunkEnd::Continue;
-    // Outcomes in op order; new ones are recorded at the end, once the version is known.
-    let mut decided: Vec<(NewOp<'_>, OpOutcome)> = Vec::new();
+    let mut slots: Vec<Slot<'_>> = Vec::with_capacity(ops.len());
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
     for op in ops {
         let hash = op_hash(op);
-        let stored: Option<(Vec<u8>, Value)> = applied_ops::table
-            .find((auth.school_id, op.op_id))
-            .select((applied_ops::request_hash, applied_ops::result))
-            .first(conn)
-            .optional()?;
-        if let Some((stored_hash, outcome)) = stored {
+        if let Some((stored_hash, outcome)) = stored.remove(&op.op_id) {
             if stored_hash != hash {
-                return Err(ApiError::Conflict {
-                    code: "op_id_reused",
-                    detail: format!("op {} was already pushed with a different body", op.op_id),
-                });
+                return Err(reused(op));
             }
             let mut outcome: OpOutcome =
                 serde_json::from_value(outcome).map_err(|e| ApiError::Internal(e.into()))?;
@@ -146,11 +183,33 @@ fn push_chunk(
             if op.seq == last_seq + 1 {
                 last_seq = op.seq;
             }
-            decided.push((None, outcome));
+            seen.insert(op.op_id, slots.len());
+            slots.push(Slot {
+                op,
+                hash,
+                new: false,
+                outcome: Some(outcome),
+            });
+            continue;
+        }
+        if let Some(&j) = seen.get(&op.op_id) {
+            // The same op twice in one push: the second is a replay of the first.
+            if slots[j].hash != hash {
+                return Err(reused(op));
+            }
+            if op.seq == last_seq + 1 {
+                last_seq = op.seq;
+            }
+            slots.push(Slot {
+                op,
+                hash,
+                new: false,
+                outcome: None,
+            });
             continue;
         }
         if op.seq != last_seq + 1 {
-            if results.is_empty() && decided.is_empty() {
+            if results.is_empty() && slots.is_empty() {
                 return Err(ApiError::Conflict {
                     code: "seq_gap",
                     detail: format!(
@@ -165,124 +224,280 @@ fn push_chunk(
             };
             break;
         }
-        let applied = conn.transaction(|conn| {
-            mutations::apply(conn, auth, &op.mutation, &op.args, op.created_at)
+        last_seq = op.seq;
+        seen.insert(op.op_id, slots.len());
+        slots.push(Slot {
+            op,
+            hash,
+            new: true,
+            outcome: None,
         });
-        let outcome = match applied {
-            Ok(a) => OpOutcome {
-                op_id: op.op_id,
-                seq: op.seq,
-                status: if a.conflicts.is_empty() {
-                    OpStatus::Applied
-                } else {
-                    OpStatus::Conflict
-                },
-                replayed: false,
-                version: None,
-                result: a.result,
-                code: None,
-                message: None,
-                field: None,
-                conflicts: a.conflicts,
-            },
-            Err(e) if is_transient(&e) => {
-                tracing::warn!(op_id = %op.op_id, error = %e, "push stopped by a transient failure");
-                if results.is_empty() && decided.is_empty() {
-                    return Err(e);
-                }
-                end = ChunkEnd::Stop {
-                    retry_after_secs: Some(1),
-                };
-                break;
+    }
+
+    // Apply the new ops: payments and marks gathered between barriers, barriers alone.
+    let mut payments: Vec<usize> = Vec::new();
+    let mut marks: Vec<usize> = Vec::new();
+    for i in 0..slots.len() {
+        if !slots[i].new {
+            continue;
+        }
+        match lane(&slots[i].op.mutation) {
+            Lane::Payment => payments.push(i),
+            Lane::Attendance => marks.push(i),
+            Lane::Barrier => {
+                flush(conn, auth, &mut slots, &mut payments, &mut marks)?;
+                let outcome = apply_one(conn, auth, slots[i].op)?;
+                slots[i].outcome = Some(outcome);
             }
-            Err(e) => {
-                let problem = e.problem();
+        }
+    }
+    flush(conn, auth, &mut slots, &mut payments, &mut marks)?;
+
+    // The chunk's version, taken last (the lock is held only until this COMMIT).
+    let version = super::take_version(conn, auth.school_id)?;
+    let mut records = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut outcomes = Vec::with_capacity(slots.len());
+    for slot in slots.iter_mut() {
+        let outcome = match slot.outcome.take() {
+            Some(mut o) => {
+                if slot.new {
+                    if o.status != OpStatus::Rejected {
+                        o.version = Some(version);
+                    }
+                    records.push(record(auth, device, client_id, slot, &o)?);
+                    conflicts.extend(conflict_rows(auth, slot.op, &o));
+                }
+                o
+            }
+            None => {
+                // A repeat of an op earlier in this push.
+                let first = seen
+                    .get(&slot.op.op_id)
+                    .and_then(|&j| outcomes.get(j))
+                    .cloned()
+                    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("op left undecided")))?;
                 OpOutcome {
-                    op_id: op.op_id,
-                    seq: op.seq,
-                    status: OpStatus::Rejected,
-                    replayed: false,
-                    version: None,
-                    result: Value::Null,
-                    code: Some(problem.code),
-                    message: Some(problem.detail),
-                    field: problem.field,
-                    conflicts: Vec::new(),
+                    replayed: true,
+                    seq: slot.op.seq,
+                    ..first
                 }
             }
         };
-        last_seq = op.seq;
-        decided.push((Some((op, hash)), outcome));
+        outcomes.push(outcome);
     }
-    // The chunk's version, taken last (the lock is held only until this COMMIT).
-    let version = super::take_version(conn, auth.school_id)?;
-    for (new, mut outcome) in decided {
-        if let Some((op, hash)) = new {
-            if outcome.status != OpStatus::Rejected {
-                outcome.version = Some(version);
-            }
-            record(conn, auth, device, client_id, op, hash, &outcome)?;
-        }
-        results.push(outcome);
+    for chunk in records.chunks(1000) {
+        diesel::insert_into(applied_ops::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    if !conflicts.is_empty() {
+        diesel::insert_into(sync_conflicts::table)
+            .values(&conflicts)
+            .execute(conn)?;
     }
     diesel::update(sync_clients::table.find((auth.school_id, client_id)))
         .set(sync_clients::last_seq.eq(last_seq))
         .execute(conn)?;
+    results.extend(outcomes);
     Ok((last_seq + 1, end))
 }
 
-fn record(
+fn reused(op: &SyncOp) -> ApiError {
+    ApiError::Conflict {
+        code: "op_id_reused",
+        detail: format!("op {} was already pushed with a different body", op.op_id),
+    }
+}
+
+/// Applies the gathered payments, then the gathered marks (they touch disjoint tables, so
+/// their relative order does not matter; within each, seq order is kept).
+fn flush(
     conn: &mut PgConnection,
+    auth: &AuthUser,
+    slots: &mut [Slot<'_>],
+    payments: &mut Vec<usize>,
+    marks: &mut Vec<usize>,
+) -> ApiResult<()> {
+    for (lane_ops, batch) in [
+        (std::mem::take(payments), Lane::Payment),
+        (std::mem::take(marks), Lane::Attendance),
+    ] {
+        if lane_ops.is_empty() {
+            continue;
+        }
+        let ops: Vec<&SyncOp> = lane_ops.iter().map(|&i| slots[i].op).collect();
+        let outcomes = apply_batch(conn, auth, &ops, &batch)?;
+        for (i, o) in lane_ops.into_iter().zip(outcomes) {
+            slots[i].outcome = Some(o);
+        }
+    }
+    Ok(())
+}
+
+/// Applies a lane's ops as one batch inside a savepoint. If the batch as a whole fails for a
+/// reason that is not transient (a constraint the batch did not foresee), it is rolled back and
+/// its ops are applied one by one, so that only the op at fault is rejected.
+fn apply_batch(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    ops: &[&SyncOp],
+    lane: &Lane,
+) -> ApiResult<Vec<OpOutcome>> {
+    if ops.len() > 1 {
+        let batch = conn.transaction(|conn| match lane {
+            Lane::Payment => mutations::apply_payments(conn, auth, ops),
+            _ => mutations::apply_marks(conn, auth, ops),
+        });
+        match batch {
+            Ok(results) => {
+                return ops
+                    .iter()
+                    .zip(results)
+                    .map(|(op, r)| outcome(op, r))
+                    .collect()
+            }
+            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) => {
+                tracing::info!(error = %e, ops = ops.len(), "batch refused; applying its ops one by one");
+            }
+        }
+    }
+    ops.iter().map(|op| apply_one(conn, auth, op)).collect()
+}
+
+/// Applies one op in its own savepoint; a refusal becomes a `rejected` outcome, a transient
+/// failure aborts the chunk.
+fn apply_one(conn: &mut PgConnection, auth: &AuthUser, op: &SyncOp) -> ApiResult<OpOutcome> {
+    let applied = conn
+        .transaction(|conn| mutations::apply(conn, auth, &op.mutation, &op.args, op.created_at));
+    outcome(op, applied)
+}
+
+/// The outcome of `op` from what applying it gave; transient failures are passed up.
+fn outcome(op: &SyncOp, applied: ApiResult<mutations::Applied>) -> ApiResult<OpOutcome> {
+    Ok(match applied {
+        Ok(a) => OpOutcome {
+            op_id: op.op_id,
+            seq: op.seq,
+            status: if a.conflicts.is_empty() {
+                OpStatus::Applied
+            } else {
+                OpStatus::Conflict
+            },
+            replayed: false,
+            version: None,
+            result: a.result,
+            code: None,
+            message: None,
+            field: None,
+            conflicts: a.conflicts,
+        },
+        Err(e) if is_transient(&e) => {
+            tracing::warn!(op_id = %op.op_id, error = %e, "push stopped by a transient failure");
+            return Err(e);
+        }
+        Err(e) => {
+            let problem = e.problem();
+            OpOutcome {
+                op_id: op.op_id,
+                seq: op.seq,
+                status: OpStatus::Rejected,
+                replayed: false,
+                version: None,
+                result: Value::Null,
+                code: Some(problem.code),
+                message: Some(problem.detail),
+                field: problem.field,
+                conflicts: Vec::new(),
+            }
+        }
+    })
+}
+
+/// An `applied_ops` row.
+#[derive(Insertable)]
+#[diesel(table_name = applied_ops)]
+struct NewAppliedOp {
+    school_id: Uuid,
+    op_id: Uuid,
+    client_id: Uuid,
+    device_id: Uuid,
+    seq: i64,
+    mutation: String,
+    request_hash: Vec<u8>,
+    status: &'static str,
+    version: Option<i64>,
+    result: Value,
+    args: Value,
+    device_created_at: Option<DateTime<Utc>>,
+    applied_at: DateTime<Utc>,
+}
+
+fn record(
     auth: &AuthUser,
     device: &DeviceRow,
     client_id: Uuid,
-    op: &SyncOp,
-    hash: Vec<u8>,
+    slot: &Slot<'_>,
     outcome: &OpOutcome,
-) -> ApiResult<()> {
-    let status = match outcome.status {
-        OpStatus::Applied => "applied",
-        OpStatus::Rejected => "rejected",
-        OpStatus::Conflict => "conflict",
-    };
-    diesel::insert_into(applied_ops::table)
-        .values((
-            applied_ops::school_id.eq(auth.school_id),
-            applied_ops::op_id.eq(op.op_id),
-            applied_ops::client_id.eq(client_id),
-            applied_ops::device_id.eq(device.id),
-            applied_ops::seq.eq(op.seq),
-            applied_ops::mutation.eq(&op.mutation),
-            applied_ops::request_hash.eq(hash),
-            applied_ops::status.eq(status),
-            applied_ops::version.eq(outcome.version),
-            applied_ops::result
-                .eq(serde_json::to_value(outcome).map_err(|e| ApiError::Internal(e.into()))?),
-            applied_ops::args.eq(&op.args),
-            applied_ops::device_created_at.eq(op.created_at),
-            applied_ops::applied_at.eq(Utc::now()),
-        ))
-        .execute(conn)?;
-    for c in &outcome.conflicts {
-        let row_id = op
-            .args
-            .get("id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<Uuid>().ok())
-            .unwrap_or_default();
-        diesel::insert_into(sync_conflicts::table)
-            .values((
-                sync_conflicts::school_id.eq(auth.school_id),
-                sync_conflicts::id.eq(Uuid::now_v7()),
-                sync_conflicts::op_id.eq(op.op_id),
-                sync_conflicts::entity.eq(op.mutation.split('.').next().unwrap_or("")),
-                sync_conflicts::row_id.eq(row_id),
-                sync_conflicts::field.eq(&c.field),
-                sync_conflicts::base_value.eq(&c.base_value),
-                sync_conflicts::server_value.eq(&c.server_value),
-                sync_conflicts::losing_value.eq(&c.losing_value),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+) -> ApiResult<NewAppliedOp> {
+    let op = slot.op;
+    Ok(NewAppliedOp {
+        school_id: auth.school_id,
+        op_id: op.op_id,
+        client_id,
+        device_id: device.id,
+        seq: op.seq,
+        mutation: op.mutation.clone(),
+        request_hash: slot.hash.clone(),
+        status: match outcome.status {
+            OpStatus::Applied => "applied",
+            OpStatus::Rejected => "rejected",
+            OpStatus::Conflict => "conflict",
+        },
+        version: outcome.version,
+        result: serde_json::to_value(outcome).map_err(|e| ApiError::Internal(e.into()))?,
+        args: op.args.clone(),
+        device_created_at: Some(op.created_at),
+        applied_at: Utc::now(),
+    })
+}
+
+/// A `sync_conflicts` row.
+#[derive(Insertable)]
+#[diesel(table_name = sync_conflicts)]
+struct NewConflict {
+    school_id: Uuid,
+    id: Uuid,
+    op_id: Uuid,
+    entity: String,
+    row_id: Uuid,
+    field: String,
+    base_value: Option<Value>,
+    server_value: Option<Value>,
+    losing_value: Option<Value>,
+}
+
+fn conflict_rows(auth: &AuthUser, op: &SyncOp, outcome: &OpOutcome) -> Vec<NewConflict> {
+    let row_id = op
+        .args
+        .get("id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<Uuid>().ok())
+        .unwrap_or_default();
+    outcome
+        .conflicts
+        .iter()
+        .map(|c| NewConflict {
+            school_id: auth.school_id,
+            id: Uuid::now_v7(),
+            op_id: op.op_id,
+            entity: op.mutation.split('.').next().unwrap_or("").to_string(),
+            row_id,
+            field: c.field.clone(),
+            base_value: Some(c.base_value.clone()),
+            server_value: Some(c.server_value.clone()),
+            losing_value: Some(c.losing_value.clone()),
+        })
+        .collect()
 }
