@@ -12,3 +12,5 @@ BEGIN
   END LOOP;
 END $$;
 DROP FUNCTION log_change_rows();
+DROP FUNCTION log_version(uuid);
+ALTER TABLE change_log ADD CONSTRAINT change_log_school_id_fkey FOREIGN KEY (school_id) REFERENCES schools (id);

@@ -4,4 +4,5 @@
 
 pub mod handlers;
 pub mod notify;
+pub mod registers;
 pub mod service;

@@ -111,6 +111,16 @@ impl<'a> AuditEntry<'a> {
         Ok(self.row("create", None, Some(to_json(after)?)))
     }
 
+    /// The row [`AuditEntry::event`] would write, for [`insert_all`].
+    pub fn event_row<A: Serialize>(
+        &self,
+        action: &str,
+        detail: Option<&A>,
+    ) -> QueryResult<NewAuditRow> {
+        let after = detail.map(to_json).transpose()?;
+        Ok(self.row(action, None, after))
+    }
+
     fn row(
         &self,
         action: &str,

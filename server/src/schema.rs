@@ -564,7 +564,6 @@ diesel::joinable!(accounts -> schools (school_id));
 diesel::joinable!(attendance_codes -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(campuses -> schools (school_id));
-diesel::joinable!(change_log -> schools (school_id));
 diesel::joinable!(families -> schools (school_id));
 diesel::joinable!(fee_heads -> schools (school_id));
 diesel::joinable!(journal_entries -> schools (school_id));

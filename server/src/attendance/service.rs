@@ -11,17 +11,14 @@ use daftar_client_core::protocol::{
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::audit::{Actor, AuditEntry};
+use super::registers::{mark_registers, RegisterMarking};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
 use crate::roster::access;
 use crate::schema::{
-    attendance_codes, attendance_mark_history, attendance_marks, class_teachers, classes,
-    enrollments, guardian_notifications, guardians, registers, schools, students, terms,
+    attendance_codes, attendance_marks, class_teachers, classes, enrollments, registers, schools,
+    students, terms,
 };
-
-/// A stored mark: student, code, source, reason, marked by, marked at.
-type MarkRow = (Uuid, Uuid, String, Option<String>, Uuid, DateTime<Utc>);
 
 /// The default codes seeded for every school (issue #3 §9).
 pub const DEFAULT_CODES: [(&str, &str, AttendanceCategory); 5] = [
@@ -246,12 +243,6 @@ pub fn check_may_mark(
     now: DateTime<Utc>,
 ) -> ApiResult<&'static str> {
     let (today, window) = school_today(conn, auth.school_id, now)?;
-    if on_date > today {
-        return Err(ApiError::Unprocessable {
-            code: "future_date",
-            detail: format!("{on_date} is in the future (today is {today} at the school)"),
-        });
-    }
     let in_term: i64 = terms::table
         .filter(terms::school_id.eq(auth.school_id))
         .filter(terms::active.eq(true))
@@ -259,17 +250,56 @@ pub fn check_may_mark(
         .filter(terms::ends_on.ge(on_date))
         .count()
         .get_result(conn)?;
-    if in_term == 0 {
+    let assigned = match auth.role {
+        Role::Teacher => Some(access::teacher_class_ids(
+            conn,
+            auth.school_id,
+            auth.user_id,
+        )?),
+        _ => None,
+    };
+    mark_source(
+        auth.role,
+        assigned.as_deref(),
+        today,
+        window,
+        in_term > 0,
+        class_id,
+        on_date,
+    )
+}
+
+/// The rule of [`check_may_mark`] on facts already read (pure): `role` marking `class_id` on
+/// `on_date` when it is `today` at the school, with the teacher edit `window` in days, whether
+/// the date is `in_term`, and (for a teacher) the classes `assigned` to them.
+///
+/// Errors: as [`check_may_mark`].
+pub(crate) fn mark_source(
+    role: Role,
+    assigned: Option<&[Uuid]>,
+    today: NaiveDate,
+    window: i32,
+    in_term: bool,
+    class_id: Uuid,
+    on_date: NaiveDate,
+) -> ApiResult<&'static str> {
+    if on_date > today {
+        return Err(ApiError::Unprocessable {
+            code: "future_date",
+            detail: format!("{on_date} is in the future (today is {today} at the school)"),
+        });
+    }
+    if !in_term {
         return Err(ApiError::Unprocessable {
             code: "outside_term",
             detail: format!("{on_date} is not within any term of the school"),
         });
     }
-    match auth.role {
+    match role {
         Role::Admin | Role::Accountant => Ok("office"),
         Role::Parent => Err(ApiError::forbidden("parents may not mark attendance")),
         Role::Teacher => {
-            if !access::teacher_class_ids(conn, auth.school_id, auth.user_id)?.contains(&class_id) {
+            if !assigned.unwrap_or_default().contains(&class_id) {
                 return Err(ApiError::forbidden("this class is not assigned to you"));
             }
             let age = (today - on_date).num_days();
@@ -302,338 +332,15 @@ pub fn mark_register(
     req: &MarkRegisterRequest,
     now: DateTime<Utc>,
 ) -> ApiResult<MarkRegisterResult> {
-    let school_id = auth.school_id;
-    let class_name: String = classes::table
-        .find((school_id, class_id))
-        .select(classes::name)
-        .first(conn)
-        .optional()?
-        .ok_or(ApiError::NotFound("class"))?;
-    let source = check_may_mark(conn, auth, class_id, on_date, now)?;
-    let codes = codes(conn, school_id)?;
-    let find_code = |field: String, code: &str| {
-        codes
-            .iter()
-            .find(|c| c.active && c.code.eq_ignore_ascii_case(code))
-            .ok_or_else(|| {
-                ApiError::validation(
-                    field,
-                    format!("`{code}` is not an attendance code of this school"),
-                )
-            })
-    };
-    let default = find_code(
-        "default_code".into(),
-        req.default_code.as_deref().unwrap_or("P"),
-    )?;
-    let enrolled = enrolled_on(conn, school_id, class_id, on_date)?;
-    let mut wanted: HashMap<Uuid, &AttendanceCode> =
-        enrolled.iter().map(|(s, _)| (*s, default)).collect();
-    for (i, e) in req.exceptions.iter().enumerate() {
-        let code = find_code(format!("exceptions[{i}].code"), &e.code)?;
-        match wanted.get_mut(&e.student_id) {
-            Some(slot) => *slot = code,
-            None => {
-                return Err(ApiError::validation(
-                    format!("exceptions[{i}].student_id"),
-                    format!(
-                        "student {} is not enrolled in {class_name} on {on_date}",
-                        e.student_id
-                    ),
-                ))
-            }
-        }
-    }
-    let reason = req
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_string);
-
-    // One statement creates or locks the register and marks it taken.
-    let (register_id, taken_at): (Uuid, Option<DateTime<Utc>>) =
-        diesel::insert_into(registers::table)
-            .values((
-                registers::school_id.eq(school_id),
-                registers::id.eq(Uuid::now_v7()),
-                registers::class_id.eq(class_id),
-                registers::on_date.eq(on_date),
-                registers::period.eq(req.period),
-                registers::taken_at.eq(Some(now)),
-                registers::taken_by.eq(Some(auth.user_id)),
-            ))
-            .on_conflict((
-                registers::school_id,
-                registers::class_id,
-                registers::on_date,
-                registers::period,
-            ))
-            .do_update()
-            .set((
-                registers::taken_at.eq(diesel::dsl::sql::<
-                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-                >(
-                    "COALESCE(registers.taken_at, EXCLUDED.taken_at)"
-                )),
-                registers::taken_by.eq(diesel::dsl::sql::<
-                    diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
-                >(
-                    "COALESCE(registers.taken_by, EXCLUDED.taken_by)"
-                )),
-            ))
-            .returning((registers::id, registers::taken_at))
-            .get_result(conn)?;
-    let existing_rows: Vec<MarkRow> = attendance_marks::table
-        .filter(attendance_marks::school_id.eq(school_id))
-        .filter(attendance_marks::register_id.eq(register_id))
-        .select((
-            attendance_marks::student_id,
-            attendance_marks::code_id,
-            attendance_marks::source,
-            attendance_marks::reason,
-            attendance_marks::marked_by,
-            attendance_marks::marked_at,
-        ))
-        .load(conn)?;
-    let existing: HashMap<Uuid, (Uuid, String)> = existing_rows
-        .iter()
-        .map(|(s, c, src, ..)| (*s, (*c, src.clone())))
-        .collect();
-    let category_of: HashMap<Uuid, AttendanceCategory> =
-        codes.iter().map(|c| (c.id, c.category)).collect();
-
-    let mut kept = Vec::new();
-    let mut upserts = Vec::new();
-    let mut history = Vec::new();
-    let mut new_absences = Vec::new();
-    let mut no_longer_absent = Vec::new();
-    let mut written: Vec<(Uuid, Uuid, Option<String>)> = Vec::new();
-    for (student, _) in &enrolled {
-        let code = wanted[student];
-        match existing.get(student) {
-            Some((old, src)) if src == "office" && source == "teacher" => {
-                if *old != code.id {
-                    kept.push(*student);
-                }
-                continue;
-            }
-            Some((old, src)) if *old == code.id && src == source => continue,
-            Some((old, src))
-                if src == "teacher"
-                    && source == "office"
-                    && *old != code.id
-                    && reason.is_none() =>
-            {
-                return Err(ApiError::validation(
-                    "reason",
-                    format!("changing a teacher's mark (student {student}) needs a reason"),
-                ));
-            }
-            Some((old, _)) => {
-                let was_absent = category_of.get(old) == Some(&AttendanceCategory::Absent);
-                let is_absent = code.category == AttendanceCategory::Absent;
-                if is_absent && !was_absent {
-                    new_absences.push(*student);
-                }
-                if was_absent && !is_absent {
-                    no_longer_absent.push(*student);
-                }
-            }
-            None => {
-                if code.category == AttendanceCategory::Absent {
-                    new_absences.push(*student);
-                }
-            }
-        }
-        let mark_reason = if source == "office" {
-            reason.clone()
-        } else {
-            None
-        };
-        written.push((*student, code.id, mark_reason.clone()));
-        upserts.push((
-            attendance_marks::school_id.eq(school_id),
-            attendance_marks::register_id.eq(register_id),
-            attendance_marks::student_id.eq(*student),
-            attendance_marks::code_id.eq(code.id),
-            attendance_marks::source.eq(source),
-            attendance_marks::reason.eq(mark_reason.clone()),
-            attendance_marks::marked_by.eq(auth.user_id),
-            attendance_marks::device_id.eq(auth.device_id),
-            attendance_marks::marked_at.eq(now),
-        ));
-        history.push((
-            attendance_mark_history::school_id.eq(school_id),
-            attendance_mark_history::id.eq(Uuid::now_v7()),
-            attendance_mark_history::register_id.eq(register_id),
-            attendance_mark_history::student_id.eq(*student),
-            attendance_mark_history::code_id.eq(code.id),
-            attendance_mark_history::source.eq(source),
-            attendance_mark_history::reason.eq(mark_reason),
-            attendance_mark_history::marked_by.eq(auth.user_id),
-            attendance_mark_history::device_id.eq(auth.device_id),
-            attendance_mark_history::marked_at.eq(now),
-        ));
-    }
-    if !upserts.is_empty() {
-        use diesel::upsert::excluded;
-        diesel::insert_into(attendance_marks::table)
-            .values(&upserts)
-            .on_conflict((
-                attendance_marks::school_id,
-                attendance_marks::register_id,
-                attendance_marks::student_id,
-            ))
-            .do_update()
-            .set((
-                attendance_marks::code_id.eq(excluded(attendance_marks::code_id)),
-                attendance_marks::source.eq(excluded(attendance_marks::source)),
-                attendance_marks::reason.eq(excluded(attendance_marks::reason)),
-                attendance_marks::marked_by.eq(excluded(attendance_marks::marked_by)),
-                attendance_marks::device_id.eq(excluded(attendance_marks::device_id)),
-                attendance_marks::marked_at.eq(excluded(attendance_marks::marked_at)),
-            ))
-            .execute(conn)?;
-        diesel::insert_into(attendance_mark_history::table)
-            .values(&history)
-            .execute(conn)?;
-    }
-    queue_absence_notices(
-        conn,
-        school_id,
-        register_id,
-        &class_name,
-        on_date,
-        &new_absences,
-    )?;
-    if !no_longer_absent.is_empty() {
-        diesel::update(
-            guardian_notifications::table
-                .filter(guardian_notifications::school_id.eq(school_id))
-                .filter(guardian_notifications::register_id.eq(register_id))
-                .filter(guardian_notifications::student_id.eq_any(&no_longer_absent))
-                .filter(guardian_notifications::status.eq("pending")),
-        )
-        .set(guardian_notifications::status.eq("cancelled"))
-        .execute(conn)?;
-    }
-    let changed = upserts.len() as u32;
-    // The register as stored, from what was read and written above (no re-read).
-    let by_code: HashMap<Uuid, &AttendanceCode> = codes.iter().map(|c| (c.id, c)).collect();
-    let mut current: HashMap<Uuid, AttendanceMark> = existing_rows
-        .into_iter()
-        .filter_map(
-            |(student_id, code_id, src, mark_reason, marked_by, marked_at)| {
-                by_code.get(&code_id).map(|c| {
-                    (
-                        student_id,
-                        AttendanceMark {
-                            student_id,
-                            code: c.code.clone(),
-                            category: c.category,
-                            source: src,
-                            reason: mark_reason,
-                            marked_by,
-                            marked_at,
-                        },
-                    )
-                })
-            },
-        )
-        .collect();
-    for (student_id, code_id, mark_reason) in written {
-        if let Some(c) = by_code.get(&code_id) {
-            current.insert(
-                student_id,
-                AttendanceMark {
-                    student_id,
-                    code: c.code.clone(),
-                    category: c.category,
-                    source: source.to_string(),
-                    reason: mark_reason,
-                    marked_by: auth.user_id,
-                    marked_at: now,
-                },
-            );
-        }
-    }
-    let mut marks: Vec<AttendanceMark> = current.into_values().collect();
-    marks.sort_by_key(|m| m.student_id);
-    let register = Register {
-        id: register_id,
+    let item = RegisterMarking {
         class_id,
         on_date,
-        period: req.period,
-        taken_at,
-        marks,
+        request: req,
+        at: now,
     };
-    if changed > 0 {
-        AuditEntry::new(school_id, Actor::from(auth), "register", register_id).event(
-            conn,
-            "mark",
-            Some(&serde_json::json!({ "class_id": class_id, "on_date": on_date, "period": req.period, "source": source, "changed": changed, "reason": reason })),
-        )?;
-    }
-    Ok(MarkRegisterResult {
-        register,
-        changed,
-        kept_office_overrides: kept,
-    })
-}
-
-fn queue_absence_notices(
-    conn: &mut PgConnection,
-    school_id: Uuid,
-    register_id: Uuid,
-    class_name: &str,
-    on_date: NaiveDate,
-    absent: &[Uuid],
-) -> QueryResult<()> {
-    if absent.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(Uuid, Uuid, Option<String>, String)> = guardians::table
-        .inner_join(
-            students::table.on(students::school_id
-                .eq(guardians::school_id)
-                .and(students::family_id.eq(guardians::family_id))),
-        )
-        .filter(guardians::school_id.eq(school_id))
-        .filter(guardians::active.eq(true))
-        .filter(guardians::phone.is_not_null())
-        .filter(students::id.eq_any(absent))
-        .select((
-            students::id,
-            guardians::id,
-            guardians::phone,
-            students::given_name,
-        ))
-        .load(conn)?;
-    let values: Vec<_> = rows
-        .into_iter()
-        .map(|(student, guardian, phone, name)| {
-            (
-                guardian_notifications::school_id.eq(school_id),
-                guardian_notifications::id.eq(Uuid::now_v7()),
-                guardian_notifications::kind.eq("absence"),
-                guardian_notifications::register_id.eq(register_id),
-                guardian_notifications::student_id.eq(student),
-                guardian_notifications::guardian_id.eq(guardian),
-                guardian_notifications::phone.eq(phone),
-                guardian_notifications::message.eq(format!(
-                    "{name} was marked absent from {class_name} on {on_date}."
-                )),
-            )
-        })
-        .collect();
-    if !values.is_empty() {
-        diesel::insert_into(guardian_notifications::table)
-            .values(&values)
-            .on_conflict_do_nothing()
-            .execute(conn)?;
-    }
-    Ok(())
+    mark_registers(conn, auth, &[item])?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("no register marked"))))
 }
 
 /// A student's marks between `from` and `to` (inclusive) with counts and percentage.

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::attendance::registers::{mark_registers, RegisterMarking};
 use crate::attendance::service as attendance;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
@@ -94,22 +95,7 @@ pub fn apply(
             Ok(plain(json(&d)?))
         }
         ATTENDANCE_MARK_REGISTER | ATTENDANCE_OVERRIDE => {
-            let a: MarkRegisterArgs = args(raw)?;
-            if mutation == ATTENDANCE_OVERRIDE {
-                auth.require_office()?;
-                if a.register
-                    .reason
-                    .as_deref()
-                    .is_none_or(|r| r.trim().is_empty())
-                {
-                    return Err(ApiError::validation(
-                        "args.reason",
-                        "an office override needs a reason",
-                    ));
-                }
-            } else {
-                auth.require(&[Role::Admin, Role::Accountant, Role::Teacher])?;
-            }
+            let a = mark_args(auth, mutation, raw)?;
             let now = device_time.min(Utc::now());
             let r = attendance::mark_register(conn, auth, a.class_id, a.on_date, &a.register, now)?;
             Ok(plain(json(&r)?))
@@ -195,26 +181,73 @@ pub fn apply_payments(
         .collect())
 }
 
-/// Applies a run of `attendance.mark_register@1` / `attendance.override@1` ops in seq order,
-/// each in its own savepoint, as [`apply`] would.
+/// Applies a run of `attendance.mark_register@1` / `attendance.override@1` ops as one batch
+/// with [`crate::attendance::registers::mark_registers`]: the same rules and results as
+/// [`apply`] op by op (two ops on one register apply one after the other).
 ///
-/// Returns one result per op; the outer error is a transient failure, which ends the batch.
+/// Returns one result per op, in order (an op's own refusal is its `Err`); the outer error is a
+/// database failure of the batch as a whole.
 pub fn apply_marks(
     conn: &mut PgConnection,
     auth: &AuthUser,
     ops: &[&SyncOp],
 ) -> ApiResult<Vec<ApiResult<Applied>>> {
-    let mut out = Vec::with_capacity(ops.len());
-    for op in ops {
-        let r = conn.transaction(|conn| apply(conn, auth, &op.mutation, &op.args, op.created_at));
-        if let Err(e) = &r {
-            if matches!(e, ApiError::Unavailable | ApiError::Internal(_)) {
-                return Err(r.err().unwrap_or(ApiError::Unavailable));
+    let parsed: Vec<ApiResult<MarkRegisterArgs>> = ops
+        .iter()
+        .map(|op| mark_args(auth, &op.mutation, &op.args))
+        .collect();
+    let now = Utc::now();
+    let items: Vec<RegisterMarking<'_>> = parsed
+        .iter()
+        .zip(ops)
+        .filter_map(|(a, op)| {
+            a.as_ref().ok().map(|a| RegisterMarking {
+                class_id: a.class_id,
+                on_date: a.on_date,
+                request: &a.register,
+                at: op.created_at.min(now),
+            })
+        })
+        .collect();
+    let mut marked = mark_registers(conn, auth, &items)?.into_iter();
+    drop(items);
+    Ok(parsed
+        .into_iter()
+        .map(|a| {
+            a?;
+            match marked.next() {
+                Some(r) => Ok(Applied {
+                    result: json(&r?)?,
+                    conflicts: Vec::new(),
+                }),
+                None => Err(ApiError::Internal(anyhow::anyhow!(
+                    "the register batch returned too few results"
+                ))),
             }
+        })
+        .collect())
+}
+
+/// The args of an attendance op, after the role rules of its mutation: an override is the
+/// office's and needs a reason; a register may be marked by the office or a teacher.
+fn mark_args(auth: &AuthUser, mutation: &str, raw: &Value) -> ApiResult<MarkRegisterArgs> {
+    let a: MarkRegisterArgs = args(raw)?;
+    if mutation == ATTENDANCE_OVERRIDE {
+        auth.require_office()?;
+        if a.register
+            .reason
+            .as_deref()
+            .is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(ApiError::validation(
+                "args.reason",
+                "an office override needs a reason",
+            ));
         }
-        out.push(r);
+    } else {
+        auth.require(&[Role::Admin, Role::Accountant, Role::Teacher])?;
     }
-    Ok(out)
+    Ok(a)
 }
 
 /// Field-level three-way merge (ARCHITECTURE.md §6 "Conflicts"): a field is applied when the
