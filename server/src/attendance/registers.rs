@@ -47,6 +47,12 @@ pub struct RegisterMarking<'a> {
 /// A register row's key: class, date, period.
 type RegisterKey = (Uuid, NaiveDate, i16);
 
+/// An enrolment of a class's roster: student, first and last day (inclusive; open when absent).
+type Enrolment = (Uuid, Option<NaiveDate>, Option<NaiveDate>);
+
+/// A register as its upsert returns it: id, key, taken at.
+type LockedRegister = (Uuid, Uuid, NaiveDate, i16, Option<DateTime<Utc>>);
+
 /// A marking that passed every check that needs no current marks.
 struct Prepared<'a> {
     item: RegisterMarking<'a>,
@@ -67,7 +73,7 @@ struct Context {
     codes: Vec<AttendanceCode>,
     /// Per class, in roster order (family name, given name, id): student, enrolment start and
     /// end.
-    roster: HashMap<Uuid, Vec<(Uuid, Option<NaiveDate>, Option<NaiveDate>)>>,
+    roster: HashMap<Uuid, Vec<Enrolment>>,
 }
 
 impl Context {
@@ -244,7 +250,8 @@ struct Decided {
 
 /// Marks each of `items` as `auth`, in order, inside the caller's transaction, with the rules
 /// of [`super::service::mark_register`]: every enrolled student gets the default code except the
-/// listed exceptions; a teacher's mark never replaces an office mark (returned in
+/// listed exceptions; a student who already has the wanted code keeps the mark as it is (its
+/// source included); a teacher's mark never replaces an office mark (returned in
 /// `kept_office_overrides`); an office change of a teacher's mark needs a reason; every change
 /// goes to the history; a new absence queues a notice to each active guardian with a phone, and
 /// a mark that is no longer an absence cancels the pending notice. Two markings of one register
@@ -322,36 +329,35 @@ fn mark_round(
             )
         })
         .collect();
-    let locked: Vec<(Uuid, Uuid, NaiveDate, i16, Option<DateTime<Utc>>)> =
-        diesel::insert_into(registers::table)
-            .values(&new_rows)
-            .on_conflict((
-                registers::school_id,
-                registers::class_id,
-                registers::on_date,
-                registers::period,
-            ))
-            .do_update()
-            .set((
-                registers::taken_at.eq(diesel::dsl::sql::<
-                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-                >(
-                    "COALESCE(registers.taken_at, EXCLUDED.taken_at)"
-                )),
-                registers::taken_by.eq(diesel::dsl::sql::<
-                    diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
-                >(
-                    "COALESCE(registers.taken_by, EXCLUDED.taken_by)"
-                )),
-            ))
-            .returning((
-                registers::id,
-                registers::class_id,
-                registers::on_date,
-                registers::period,
-                registers::taken_at,
-            ))
-            .get_results(conn)?;
+    let locked: Vec<LockedRegister> = diesel::insert_into(registers::table)
+        .values(&new_rows)
+        .on_conflict((
+            registers::school_id,
+            registers::class_id,
+            registers::on_date,
+            registers::period,
+        ))
+        .do_update()
+        .set((
+            registers::taken_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >(
+                "COALESCE(registers.taken_at, EXCLUDED.taken_at)"
+            )),
+            registers::taken_by.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
+            >(
+                "COALESCE(registers.taken_by, EXCLUDED.taken_by)"
+            )),
+        ))
+        .returning((
+            registers::id,
+            registers::class_id,
+            registers::on_date,
+            registers::period,
+            registers::taken_at,
+        ))
+        .get_results(conn)?;
     let by_key: HashMap<RegisterKey, (Uuid, Option<DateTime<Utc>>)> = locked
         .into_iter()
         .map(|(id, c, d, p, t)| ((c, d, p), (id, t)))
@@ -572,7 +578,9 @@ fn decide(
                 }
                 continue;
             }
-            Some((old, src, ..)) if *old == code.id && src == source => continue,
+            // Already that code: nothing changes, and the mark keeps who made it (an office
+            // re-marking a whole register does not turn every teacher mark into its own).
+            Some((old, ..)) if *old == code.id => continue,
             Some((old, src, ..))
                 if src == "teacher"
                     && source == "office"

@@ -317,10 +317,12 @@ pub(crate) fn mark_source(
 }
 
 /// Marks a whole class register in one transaction: every enrolled student gets the default
-/// code except the listed exceptions. A teacher's mark never replaces an office mark (those
+/// code except the listed exceptions. A student who already has that code keeps the mark as it
+/// is, source included. A teacher's mark never replaces an office mark (those
 /// students are returned in `kept_office_overrides`); an office change of a teacher's mark
 /// needs `reason`. Every change is kept in the history; a new absence queues a notification to
-/// each active guardian with a phone.
+/// each active guardian with a phone. A batch of one of
+/// [`super::registers::mark_registers`], which a sync push uses for many.
 ///
 /// Errors: as [`check_may_mark`]; 404 unknown class; validation naming `default_code`,
 /// `exceptions[i].code`, `exceptions[i].student_id` (not enrolled that day) or `reason`.

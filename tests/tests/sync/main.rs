@@ -3,6 +3,7 @@
 //! stopped to play "the cable is out" and started again on the same port.
 
 mod adjustments;
+mod batched;
 mod e2e;
 mod exactly_once;
 mod simulation;

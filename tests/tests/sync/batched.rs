@@ -1,0 +1,241 @@
+//! Issue #4 push throughput: the server records all the payments of a push chunk as one batch
+//! and all its register marks as another. One push here carries what op-by-op application
+//! would have to get right: two payments of one family (the second sees what the first
+//! paid), a refused payment between them, two markings of one register (applied one after the
+//! other) and a refused marking — and gives the same results as the REST calls.
+
+use chrono::Utc;
+use daftar_client_core::client::office;
+use daftar_client_core::protocol::sync::{OpStatus, ATTENDANCE_OVERRIDE, PAYMENT_RECORD};
+use daftar_client_core::protocol::PaymentMethod;
+use daftar_tests::server::TestServer;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::*;
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str, id: Uuid) -> i64 {
+    diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(id)
+        .get_result::<N>(conn)
+        .expect("count")
+        .n
+}
+
+#[test]
+fn one_push_applies_its_payments_and_marks_in_seq_order() {
+    let tdb = demo_db();
+    let mut conn = tdb.conn();
+    let server = TestServer::start(tdb.url());
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = enrol(dir.path(), &url, "accountant");
+    let office_token = token(&url, "accountant");
+
+    // A family whose oldest open line is bigger than both payments together.
+    let family = diesel::sql_query(
+        "SELECT i.family_id AS id FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+          WHERE l.amount > 10000
+            AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.invoice_line_id = l.id)
+          ORDER BY i.family_id LIMIT 1",
+    )
+    .get_result::<IdRow>(&mut conn)
+    .expect("a family owing")
+    .id;
+    let dues_before = get(&url, &office_token, &format!("/families/{family}/dues"));
+    let owed_before = dues_before["total_outstanding"].as_i64().expect("owed");
+
+    // Offline: pay 1,000; a payment of 0 (refused by the server); pay 2,000.
+    let r1 = office::record_payment(&mut a.store, family, 1_000, PaymentMethod::Cash, None)
+        .expect("pay");
+    let bad_payment = json!({ "id": Uuid::now_v7(), "family_id": family, "amount": 0,
+                              "currency": "PKR", "method": "cash" });
+    a.store
+        .enqueue(PAYMENT_RECORD, &bad_payment, None, &[])
+        .expect("queue");
+    let r2 = office::record_payment(&mut a.store, family, 2_000, PaymentMethod::Cash, None)
+        .expect("pay");
+
+    // Offline: today's register of a class marked twice by the office (absent, then late) and
+    // once with a code the school does not have.
+    let tz: chrono_tz::Tz = "Asia/Karachi".parse().expect("tz");
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let class = office::classes(&mut a.store).expect("classes")[0].id;
+    let roster = office::roster(&mut a.store, class, today).expect("roster");
+    let student = roster[0].id;
+    for code in ["A", "L"] {
+        office::mark_register(
+            &mut a.store,
+            class,
+            today,
+            "P",
+            &[(student, code.into())],
+            Some(format!("office correction to {code}")),
+        )
+        .expect("mark");
+    }
+    let bad_mark = json!({ "class_id": class, "on_date": today, "default_code": "P",
+                           "reason": "typo",
+                           "exceptions": [{ "student_id": student, "code": "Z" }] });
+    a.store
+        .enqueue(ATTENDANCE_OVERRIDE, &bad_mark, None, &[])
+        .expect("queue");
+
+    let client_id: Uuid = a
+        .store
+        .device("client_id")
+        .expect("device")
+        .expect("client")
+        .parse()
+        .expect("uuid");
+    let ops: Vec<_> = a
+        .store
+        .pending_ops(100)
+        .expect("ops")
+        .into_iter()
+        .map(|s| s.op)
+        .collect();
+    assert_eq!(ops.len(), 6);
+    let req = daftar_client_core::protocol::sync::PushRequest { client_id, ops };
+    let resp = a.api.push(&req).expect("one push");
+    let statuses: Vec<OpStatus> = resp.results.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            OpStatus::Applied,
+            OpStatus::Rejected,
+            OpStatus::Applied,
+            OpStatus::Applied,
+            OpStatus::Applied,
+            OpStatus::Rejected
+        ]
+    );
+    assert_eq!(resp.results[1].field.as_deref(), Some("amount"));
+    assert_eq!(resp.results[5].field.as_deref(), Some("exceptions[0].code"));
+    assert_eq!(resp.next_seq, 7);
+    let versions: Vec<Option<i64>> = resp.results.iter().map(|r| r.version).collect();
+    assert!(versions[0].is_some() && versions.iter().all(|v| v.is_none() || *v == versions[0]));
+
+    // Payments: consecutive receipts as the device printed them, the second allocated after
+    // the first on the same line, 3,000 less owed, and each equal to the server's own view.
+    let p1 = &resp.results[0].result;
+    let p2 = &resp.results[2].result;
+    assert_eq!(p1["receipt_no"], json!(r1.receipt_no));
+    assert_eq!(p2["receipt_no"], json!(r2.receipt_no));
+    let line = |p: &Value| p["allocations"][0]["invoice_line_id"].clone();
+    assert_eq!(line(p1), line(p2), "both on the oldest open line");
+    assert_eq!(p1["allocations"][0]["amount"], json!(1_000));
+    assert_eq!(p2["allocations"][0]["amount"], json!(2_000));
+    for p in [p1, p2] {
+        let stored = get(
+            &url,
+            &office_token,
+            &format!("/payments/{}", p["id"].as_str().expect("id")),
+        );
+        assert_eq!(&stored, p, "the push's result is the stored payment");
+    }
+    let dues_after = get(&url, &office_token, &format!("/families/{family}/dues"));
+    assert_eq!(
+        dues_after["total_outstanding"].as_i64().expect("owed"),
+        owed_before - 3_000
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM payments WHERE family_id = $1 AND amount = 0",
+            family
+        ),
+        0
+    );
+
+    // Registers: the two markings applied one after the other (A, then L), both in the
+    // history, the absence's guardian notice cancelled once the student was only late.
+    let first = &resp.results[3].result;
+    let second = &resp.results[4].result;
+    let code_of = |r: &Value| {
+        r["register"]["marks"]
+            .as_array()
+            .expect("marks")
+            .iter()
+            .find(|m| m["student_id"] == json!(student))
+            .map(|m| m["code"].clone())
+    };
+    assert_eq!(code_of(first), Some(json!("A")));
+    assert_eq!(code_of(second), Some(json!("L")));
+    assert_eq!(first["register"]["id"], second["register"]["id"]);
+    let register = get(
+        &url,
+        &office_token,
+        &format!("/classes/{class}/registers/{today}"),
+    );
+    let mark = register["marks"]
+        .as_array()
+        .expect("marks")
+        .iter()
+        .find(|m| m["student_id"] == json!(student))
+        .cloned()
+        .expect("mark");
+    assert_eq!(mark["code"], json!("L"));
+    assert_eq!(mark["source"], json!("office"));
+    assert_eq!(mark["reason"], json!("office correction to L"));
+    let history = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM attendance_mark_history h
+           JOIN attendance_codes c ON c.id = h.code_id
+          WHERE h.student_id = $1 AND h.source = 'office' AND c.code IN ('A', 'L')
+            AND h.reason LIKE 'office correction to %'",
+        student,
+    );
+    assert_eq!(history, 2);
+    let pending_notices = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM guardian_notifications n
+           JOIN registers r ON r.id = n.register_id
+          WHERE n.student_id = $1 AND r.on_date = (now() AT TIME ZONE 'Asia/Karachi')::date
+            AND n.status = 'pending'",
+        student,
+    );
+    assert_eq!(
+        pending_notices, 0,
+        "no absence notice once the student was late"
+    );
+
+    // A lost acknowledgement: the same push replays every outcome and writes nothing new.
+    let again = a.api.push(&req).expect("push again");
+    assert!(again.results.iter().all(|r| r.replayed));
+    assert_eq!(
+        again.results.iter().map(|r| &r.result).collect::<Vec<_>>(),
+        resp.results.iter().map(|r| &r.result).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM payments WHERE family_id = $1 AND amount IN (1000, 2000)
+               AND created_at > now() - interval '1 hour'",
+            family
+        ),
+        2
+    );
+
+    // And the device converges on the server.
+    a.sync_once(&mut |_, _| {}).expect("sync");
+    let (local, remote) = a.digests().expect("digests");
+    assert_eq!(local, remote);
+    assert!(office::receipt_differences(&mut a.store)
+        .expect("differences")
+        .is_empty());
+}
