@@ -22,10 +22,11 @@ pub const PAYMENT_RECORD: &str = "payment.record@1";
 pub const PAYMENT_REVERSE: &str = "payment.reverse@1";
 /// `discount.grant@1`: args [`GrantDiscountArgs`]; result [`super::Discount`].
 pub const DISCOUNT_GRANT: &str = "discount.grant@1";
-/// `attendance.mark_register@1`: args [`MarkRegisterArgs`]; result
-/// [`super::MarkRegisterResult`]. Teachers and office.
+/// `attendance.mark_register@1`: args [`MarkRegisterArgs`]; result [`RegisterMarked`] (the
+/// marks themselves reach devices by pull). Teachers and office.
 pub const ATTENDANCE_MARK_REGISTER: &str = "attendance.mark_register@1";
-/// `attendance.override@1`: args [`MarkRegisterArgs`] with a `reason`; office only.
+/// `attendance.override@1`: args [`MarkRegisterArgs`] with a `reason`; result
+/// [`RegisterMarked`]; office only.
 pub const ATTENDANCE_OVERRIDE: &str = "attendance.override@1";
 /// `student.update@1`: args [`UpdateRecordArgs`], merged field by field.
 pub const STUDENT_UPDATE: &str = "student.update@1";
@@ -378,6 +379,39 @@ pub struct MarkRegisterArgs {
     pub on_date: NaiveDate,
     #[serde(flatten)]
     pub register: MarkRegisterRequest,
+}
+
+/// Result of `attendance.mark_register@1` and `attendance.override@1`: which register, how
+/// many marks the op changed, and the students whose office marks a teacher's op left alone.
+/// Unlike the REST answer ([`super::MarkRegisterResult`]) it carries no marks: a push's
+/// results are stored with every op, and a whole register per op made them most of a push's
+/// bytes; the marks reach devices by pull.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterMarked {
+    pub register_id: Uuid,
+    pub class_id: Uuid,
+    /// The register's date in the school's calendar.
+    pub on_date: NaiveDate,
+    pub period: i16,
+    /// When the register was first taken (UTC).
+    pub taken_at: Option<DateTime<Utc>>,
+    /// Marks this op wrote (new or different codes).
+    pub changed: u32,
+    pub kept_office_overrides: Vec<Uuid>,
+}
+
+impl From<&super::MarkRegisterResult> for RegisterMarked {
+    fn from(r: &super::MarkRegisterResult) -> Self {
+        RegisterMarked {
+            register_id: r.register.id,
+            class_id: r.register.class_id,
+            on_date: r.register.on_date,
+            period: r.register.period,
+            taken_at: r.register.taken_at,
+            changed: r.changed,
+            kept_office_overrides: r.kept_office_overrides.clone(),
+        }
+    }
 }
 
 /// Args of `payment.reverse@1`.

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use daftar_client_core::protocol::sync::{
     AdmitStudentArgs, FieldConflict, FieldEdit, GrantDiscountArgs, MarkRegisterArgs,
-    ReversePaymentArgs, SyncOp, UpdateRecordArgs, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE,
-    DISCOUNT_GRANT, GUARDIAN_UPDATE, PAYMENT_RECORD, PAYMENT_REVERSE, STUDENT_ADMIT,
-    STUDENT_UPDATE,
+    RegisterMarked, ReversePaymentArgs, SyncOp, UpdateRecordArgs, ATTENDANCE_MARK_REGISTER,
+    ATTENDANCE_OVERRIDE, DISCOUNT_GRANT, GUARDIAN_UPDATE, PAYMENT_RECORD, PAYMENT_REVERSE,
+    STUDENT_ADMIT, STUDENT_UPDATE,
 };
 use daftar_client_core::protocol::{
     RecordPaymentRequest, Role, Student, UpdateGuardianRequest, UpdateStudentRequest,
@@ -98,7 +98,7 @@ pub fn apply(
             let a = mark_args(auth, mutation, raw)?;
             let now = device_time.min(Utc::now());
             let r = attendance::mark_register(conn, auth, a.class_id, a.on_date, &a.register, now)?;
-            Ok(plain(json(&r)?))
+            Ok(plain(json(&RegisterMarked::from(&r))?))
         }
         STUDENT_UPDATE => {
             auth.require_office()?;
@@ -217,7 +217,7 @@ pub fn apply_marks(
             a?;
             match marked.next() {
                 Some(r) => Ok(Applied {
-                    result: json(&r?)?,
+                    result: json(&RegisterMarked::from(&r?))?,
                     conflicts: Vec::new(),
                 }),
                 None => Err(ApiError::Internal(anyhow::anyhow!(
