@@ -167,7 +167,10 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
     let first = &resp.results[3].result;
     let second = &resp.results[4].result;
     assert_eq!(first["register_id"], second["register_id"]);
-    assert!(first.get("marks").is_none(), "marks travel by pull, not in results");
+    assert!(
+        first.get("marks").is_none(),
+        "marks travel by pull, not in results"
+    );
     // The first wrote the absence (and any seeded mark that was not P), the second only the
     // change from A to L.
     assert!(first["changed"].as_u64().expect("changed") >= 1);
