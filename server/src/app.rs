@@ -92,6 +92,9 @@ pub fn build_app(
         .app_data(web::Data::new(state.db.clone()))
         .app_data(web::Data::new(state.auth.clone()))
         .app_data(web::Data::new(state.pokes.clone()))
+        // Request bodies are read by `crate::json::Json` up to its own limit; without this the
+        // extractor's default (256 KiB) refused a full push batch of larger ops.
+        .app_data(web::PayloadConfig::new(crate::json::MAX_JSON_BODY))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .service(health::healthz)

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 
 use crate::errors::ApiError;
 
-/// Largest JSON body accepted (bytes).
-pub const MAX_JSON_BODY: usize = 1 << 20;
+/// Largest JSON body accepted (bytes): 4 MiB, room for a sync push of 1,000 ops of up to 4 KiB
+/// each (`crate::sync::push::MAX_BATCH`).
+pub const MAX_JSON_BODY: usize = 4 << 20;
 
 /// A JSON request body of type `T`.
 #[derive(Debug)]

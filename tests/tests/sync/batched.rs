@@ -237,3 +237,49 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
         .expect("differences")
         .is_empty());
 }
+
+#[test]
+fn a_full_push_batch_of_large_ops_is_accepted() {
+    // The server takes up to 1,000 ops per push. 1,000 payments with 100-character references
+    // make a body of about 430 KB: more than the body extractor's default limit (256 KiB),
+    // which refused the whole batch, so such an outbox could never drain.
+    let tdb = demo_db();
+    let mut conn = tdb.conn();
+    let server = TestServer::start(tdb.url());
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = enrol(dir.path(), &server.url(), "accountant");
+    let families: Vec<Uuid> = diesel::sql_query("SELECT id FROM families ORDER BY id LIMIT 50")
+        .load::<IdRow>(&mut conn)
+        .expect("families")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let reference = "R".repeat(100);
+    a.push_batch = 1000;
+    for i in 0..1000 {
+        let args = json!({ "id": Uuid::now_v7(), "family_id": families[i % families.len()],
+                           "amount": 100 + i, "currency": "PKR", "method": "bank_transfer",
+                           "reference": reference });
+        a.store
+            .enqueue(PAYMENT_RECORD, &args, None, &[])
+            .expect("queue");
+    }
+    let ops: Vec<_> = a
+        .store
+        .pending_ops(1000)
+        .expect("ops")
+        .into_iter()
+        .map(|s| s.op)
+        .collect();
+    let body = serde_json::to_vec(&ops).expect("json");
+    assert!(body.len() > 256 * 1024, "{} bytes", body.len());
+    let (sent, applied, rejected, _) = a.push().expect("push");
+    assert_eq!((sent, applied, rejected), (1000, 1000, 0));
+    let stored = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM payments WHERE reference = repeat('R', 100)
+            AND device_id IS NOT NULL AND received_by IS NOT NULL AND $1 IS NOT NULL",
+        Uuid::nil(),
+    );
+    assert_eq!(stored, 1000);
+}
