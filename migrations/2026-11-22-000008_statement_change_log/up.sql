@@ -5,6 +5,10 @@
 -- are exactly what `log_row` records for the same rows (the digest and the pull tests compare
 -- them), so nothing a device sees changes. Deletes, rare on these tables, stay row by row.
 --
+-- Lookups of the row's invoice or register are LATERAL … LIMIT 1, so they stay index probes per
+-- row whatever the statement's size: a plain join let the planner hash-join a whole table
+-- (a sequential scan of every register of the school) to log a 40-mark register.
+--
 -- PostgreSQL allows a transition table only on a single-event trigger, hence one trigger for
 -- INSERT and one for UPDATE (an `INSERT … ON CONFLICT DO UPDATE` fires both, each with its own
 -- rows).
@@ -64,8 +68,11 @@ BEGIN
                     ELSE to_jsonb(r) || jsonb_build_object('family_id', i.family_id, 'student_id', i.student_id) END,
                false, NULL, i.family_id, i.student_id
           FROM changed_rows r
-          LEFT JOIN invoice_lines l ON l.school_id = r.school_id AND l.id = r.invoice_line_id
-          LEFT JOIN invoices i ON i.school_id = l.school_id AND i.id = l.invoice_id
+          LEFT JOIN LATERAL (
+              SELECT i.id, i.family_id, i.student_id
+                FROM invoice_lines l JOIN invoices i ON i.school_id = l.school_id AND i.id = l.invoice_id
+               WHERE l.school_id = r.school_id AND l.id = r.invoice_line_id
+               LIMIT 1) i ON true
         ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
             version = EXCLUDED.version, deleted = EXCLUDED.deleted, row = EXCLUDED.row,
             everyone = EXCLUDED.everyone, class_id = EXCLUDED.class_id,
@@ -99,7 +106,10 @@ BEGIN
                     ELSE to_jsonb(r) || jsonb_build_object('class_id', g.class_id, 'on_date', g.on_date, 'period', g.period) END,
                false, g.class_id, NULL, r.student_id
           FROM changed_rows r
-          LEFT JOIN registers g ON g.school_id = r.school_id AND g.id = r.register_id
+          LEFT JOIN LATERAL (
+              SELECT g.id, g.class_id, g.on_date, g.period FROM registers g
+               WHERE g.school_id = r.school_id AND g.id = r.register_id
+               LIMIT 1) g ON true
         ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
             version = EXCLUDED.version, deleted = EXCLUDED.deleted, row = EXCLUDED.row,
             everyone = EXCLUDED.everyone, class_id = EXCLUDED.class_id,
