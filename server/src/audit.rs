@@ -156,6 +156,13 @@ impl<'a> AuditEntry<'a> {
 
 /// Writes `rows` with multi-row INSERTs (1,000 rows per statement).
 pub fn insert_all(conn: &mut PgConnection, rows: &[NewAuditRow]) -> QueryResult<()> {
+    if let [one] = rows {
+        // A statement the connection keeps prepared (every REST change is one row).
+        return diesel::insert_into(audit_log::table)
+            .values(one)
+            .execute(conn)
+            .map(|_| ());
+    }
     for chunk in rows.chunks(1000) {
         diesel::insert_into(audit_log::table)
             .values(chunk)

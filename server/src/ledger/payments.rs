@@ -32,6 +32,21 @@ use crate::schema::{
 /// widest row here has 16 columns).
 const INSERT_ROWS: usize = 2000;
 
+/// Inserts `rows` into `table`: one row as a single-row INSERT (a statement the connection
+/// keeps prepared, as every REST payment is one), more as multi-row INSERTs of
+/// [`INSERT_ROWS`].
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        if let [one] = $rows.as_slice() {
+            diesel::insert_into($table).values(one).execute($conn)?;
+        } else {
+            for chunk in $rows.chunks(INSERT_ROWS) {
+                diesel::insert_into($table).values(chunk).execute($conn)?;
+            }
+        }
+    };
+}
+
 /// What one request of a batch came to before anything was written.
 enum Decision {
     /// Refused (validation, idempotency key reused): nothing is written for it.
@@ -369,26 +384,10 @@ fn write_new(
         entry_lines.extend(line_rows);
         payment_rows.push(row);
     }
-    for chunk in entries.chunks(INSERT_ROWS) {
-        diesel::insert_into(journal_entries::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    for chunk in entry_lines.chunks(INSERT_ROWS) {
-        diesel::insert_into(journal_lines::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    for chunk in allocation_rows.chunks(INSERT_ROWS) {
-        diesel::insert_into(allocations::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    for chunk in payment_rows.chunks(INSERT_ROWS) {
-        diesel::insert_into(payments::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
+    insert_rows!(conn, journal_entries::table, entries);
+    insert_rows!(conn, journal_lines::table, entry_lines);
+    insert_rows!(conn, allocations::table, allocation_rows);
+    insert_rows!(conn, payments::table, payment_rows);
     audit::insert_all(conn, &audits)?;
     Ok(shown)
 }

@@ -178,6 +178,13 @@ pub fn next_entry_nos(conn: &mut PgConnection, count: usize) -> QueryResult<Vec<
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
+    if count == 1 {
+        // One number (every REST posting): a statement PostgreSQL keeps prepared.
+        return Ok(vec![diesel::select(diesel::dsl::sql::<BigInt>(
+            "nextval('journal_entry_no_seq')",
+        ))
+        .get_result(conn)?]);
+    }
     let mut nos: Vec<i64> = diesel::sql_query(
         "SELECT nextval('journal_entry_no_seq') AS n FROM generate_series(1, $1)",
     )
