@@ -1,9 +1,12 @@
 //! `push`: exactly-once application of a client's op batch (ARCHITECTURE.md §6).
 //!
-//! A batch runs in transactions of [`COMMIT_EVERY`] ops, each op inside its own savepoint, and
-//! each op's `applied_ops` row is written in the same transaction as its effects. So after any crash the
-//! server has either an op's effects *and* its record, or neither, and a retry replays the
-//! record instead of applying twice.
+//! A batch runs in transactions of [`COMMIT_EVERY`] ops, and each op's `applied_ops` row is
+//! written in the same transaction as its effects. So after any crash the server has either an
+//! op's effects *and* its record, or neither, and a retry replays the record instead of
+//! applying twice. Within a transaction, payments are recorded as one batch and register marks
+//! as another (each in a savepoint; a batch refused as a whole is re-applied op by op, each in
+//! its own savepoint, so only the op at fault is rejected); every other op runs alone in its
+//! own savepoint, in seq order.
 
 use std::collections::HashMap;
 
