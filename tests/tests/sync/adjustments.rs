@@ -6,7 +6,7 @@ use daftar_client_core::protocol::sync::{
 };
 use daftar_tests::server::TestServer;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+use diesel::sql_types::Uuid as SqlUuid;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -20,20 +20,6 @@ struct Pick {
     family_id: Uuid,
 }
 
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut PgConnection, sql: &str, id: Uuid) -> i64 {
-    diesel::sql_query(sql)
-        .bind::<SqlUuid, _>(id)
-        .get_result::<N>(conn)
-        .expect("count")
-        .n
-}
-
 /// Exactly one reversal (row and reversing journal entry) of `payment` and one `discount`.
 fn posted_once(conn: &mut PgConnection, payment: Uuid, discount: Uuid) {
     let reversals = [
@@ -43,10 +29,10 @@ fn posted_once(conn: &mut PgConnection, payment: Uuid, discount: Uuid) {
           WHERE p.id = $1",
     ];
     for sql in reversals {
-        assert_eq!(count(conn, sql, payment), 1, "{sql}");
+        assert_eq!(count_for(conn, sql, payment), 1, "{sql}");
     }
     let discounts = "SELECT count(*) AS n FROM discounts WHERE id = $1";
-    assert_eq!(count(conn, discounts, discount), 1);
+    assert_eq!(count_for(conn, discounts, discount), 1);
 }
 
 #[test]
@@ -167,7 +153,7 @@ fn reversals_discounts_and_guardian_edits_made_offline_apply_once() {
     assert_eq!(conflicts[0].field, "email");
     assert_eq!(conflicts[0].losing_value, json!("parent@example.org"));
     assert_eq!(
-        count(
+        count_for(
             &mut conn,
             "SELECT count(*) AS n FROM sync_conflicts WHERE row_id = $1",
             guardian_id

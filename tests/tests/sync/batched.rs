@@ -10,31 +10,10 @@ use daftar_client_core::protocol::sync::{OpStatus, ATTENDANCE_OVERRIDE, PAYMENT_
 use daftar_client_core::protocol::PaymentMethod;
 use daftar_tests::server::TestServer;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::*;
-
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-}
-
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut PgConnection, sql: &str, id: Uuid) -> i64 {
-    diesel::sql_query(sql)
-        .bind::<SqlUuid, _>(id)
-        .get_result::<N>(conn)
-        .expect("count")
-        .n
-}
 
 #[test]
 fn one_push_applies_its_payments_and_marks_in_seq_order() {
@@ -154,7 +133,7 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
         owed_before - 3_000
     );
     assert_eq!(
-        count(
+        count_for(
             &mut conn,
             "SELECT count(*) AS n FROM payments WHERE family_id = $1 AND amount = 0",
             family
@@ -190,7 +169,7 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
     assert_eq!(mark["code"], json!("L"));
     assert_eq!(mark["source"], json!("office"));
     assert_eq!(mark["reason"], json!("office correction to L"));
-    let history = count(
+    let history = count_for(
         &mut conn,
         "SELECT count(*) AS n FROM attendance_mark_history h
            JOIN attendance_codes c ON c.id = h.code_id
@@ -199,7 +178,7 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
         student,
     );
     assert_eq!(history, 2);
-    let pending_notices = count(
+    let pending_notices = count_for(
         &mut conn,
         "SELECT count(*) AS n FROM guardian_notifications n
            JOIN registers r ON r.id = n.register_id
@@ -220,7 +199,7 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
         resp.results.iter().map(|r| &r.result).collect::<Vec<_>>()
     );
     assert_eq!(
-        count(
+        count_for(
             &mut conn,
             "SELECT count(*) AS n FROM payments WHERE family_id = $1 AND amount IN (1000, 2000)
                AND created_at > now() - interval '1 hour'",
@@ -275,7 +254,7 @@ fn a_full_push_batch_of_large_ops_is_accepted() {
     assert!(body.len() > 256 * 1024, "{} bytes", body.len());
     let (sent, applied, rejected, _) = a.push().expect("push");
     assert_eq!((sent, applied, rejected), (1000, 1000, 0));
-    let stored = count(
+    let stored = count_for(
         &mut conn,
         "SELECT count(*) AS n FROM payments WHERE reference = repeat('R', 100)
             AND device_id IS NOT NULL AND received_by IS NOT NULL AND $1 IS NOT NULL",

@@ -7,30 +7,10 @@ use daftar_client_core::protocol::sync::{OpStatus, STUDENT_UPDATE};
 use daftar_client_core::protocol::PaymentMethod;
 use daftar_tests::server::TestServer;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
-
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-}
-
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut diesel::PgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<N>(conn)
-        .expect("count")
-        .n
-}
 
 #[test]
 fn offline_edits_on_two_agents_and_a_teacher_converge_with_the_server() {

@@ -13,10 +13,43 @@ use std::path::Path;
 use daftar_client_core::client::SyncEngine;
 use daftar_client_core::protocol::LoginRequest;
 use daftar_tests::TestDb;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use serde_json::Value;
+use uuid::Uuid;
 
 /// Every demo login's password in these tests.
 pub const PW: &str = "e2e-password-1234";
+
+/// A row of one uuid column named `id`.
+#[derive(QueryableByName)]
+pub struct IdRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The `n` of `sql`, a `SELECT count(*) AS n …` without parameters.
+pub fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .expect("count")
+        .n
+}
+
+/// The `n` of `sql`, a `SELECT count(*) AS n …` whose one parameter `$1` is `id`.
+pub fn count_for(conn: &mut PgConnection, sql: &str, id: Uuid) -> i64 {
+    diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(id)
+        .get_result::<Count>(conn)
+        .expect("count")
+        .n
+}
 
 /// A database with the demo school (600 students, invoices, payments, attendance).
 pub fn demo_db() -> TestDb {
