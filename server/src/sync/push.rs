@@ -59,6 +59,25 @@ pub fn push(
             format!("at most {MAX_BATCH} ops per push"),
         ));
     }
+    let started = std::time::Instant::now();
+    let resp = push_chunks(conn, auth, device, req)?;
+    tracing::info!(
+        ops = req.ops.len(),
+        decided = resp.results.len(),
+        next_seq = resp.next_seq,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "push applied"
+    );
+    Ok(resp)
+}
+
+/// [`push`] without the summary log line.
+fn push_chunks(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    device: &DeviceRow,
+    req: &PushRequest,
+) -> ApiResult<PushResponse> {
     let mut results = Vec::with_capacity(req.ops.len());
     let mut next_seq = 0;
     for chunk in req.ops.chunks(COMMIT_EVERY) {
