@@ -53,6 +53,21 @@ type Enrolment = (Uuid, Option<NaiveDate>, Option<NaiveDate>);
 /// A register as its upsert returns it: id, key, taken at.
 type LockedRegister = (Uuid, Uuid, NaiveDate, i16, Option<DateTime<Utc>>);
 
+/// A register that was already taken, read after the upsert that locked it.
+#[derive(QueryableByName)]
+struct TakenRegister {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    class_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    on_date: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::SmallInt)]
+    period: i16,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    taken_at: Option<DateTime<Utc>>,
+}
+
 /// A marking that passed every check that needs no current marks.
 struct Prepared<'a> {
     item: RegisterMarking<'a>,
@@ -314,7 +329,10 @@ fn mark_round(
 ) -> ApiResult<Vec<(usize, ApiResult<MarkRegisterResult>)>> {
     use diesel::upsert::excluded;
     let school_id = auth.school_id;
-    // One statement creates or locks every register and marks it taken.
+    // One statement creates or locks every register and marks it taken. A register already
+    // taken is locked but left as it is (`WHERE … taken_at IS NULL`): rewriting it would cost a
+    // new row version and a change-log entry that every device would pull for nothing. Such
+    // rows are not returned, so they are read after the upsert, under the lock it took.
     let new_rows: Vec<_> = round
         .iter()
         .map(|(_, p)| {
@@ -329,7 +347,7 @@ fn mark_round(
             )
         })
         .collect();
-    let locked: Vec<LockedRegister> = diesel::insert_into(registers::table)
+    let upsert = diesel::insert_into(registers::table)
         .values(&new_rows)
         .on_conflict((
             registers::school_id,
@@ -339,29 +357,52 @@ fn mark_round(
         ))
         .do_update()
         .set((
-            registers::taken_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >(
-                "COALESCE(registers.taken_at, EXCLUDED.taken_at)"
-            )),
-            registers::taken_by.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
-            >(
-                "COALESCE(registers.taken_by, EXCLUDED.taken_by)"
-            )),
-        ))
-        .returning((
-            registers::id,
-            registers::class_id,
-            registers::on_date,
-            registers::period,
-            registers::taken_at,
-        ))
-        .get_results(conn)?;
-    let by_key: HashMap<RegisterKey, (Uuid, Option<DateTime<Utc>>)> = locked
+            registers::taken_at.eq(excluded(registers::taken_at)),
+            registers::taken_by.eq(excluded(registers::taken_by)),
+        ));
+    let locked: Vec<LockedRegister> =
+        diesel::query_dsl::methods::FilterDsl::filter(upsert, registers::taken_at.is_null())
+            .returning((
+                registers::id,
+                registers::class_id,
+                registers::on_date,
+                registers::period,
+                registers::taken_at,
+            ))
+            .get_results(conn)?;
+    let mut by_key: HashMap<RegisterKey, (Uuid, Option<DateTime<Utc>>)> = locked
         .into_iter()
         .map(|(id, c, d, p, t)| ((c, d, p), (id, t)))
         .collect();
+    let wanted: HashSet<RegisterKey> = round
+        .iter()
+        .map(|(_, p)| (p.item.class_id, p.item.on_date, p.item.request.period))
+        .filter(|k| !by_key.contains_key(k))
+        .collect();
+    if !wanted.is_empty() {
+        let (mut classes, mut dates, mut periods) = (Vec::new(), Vec::new(), Vec::new());
+        for (c, d, p) in &wanted {
+            classes.push(*c);
+            dates.push(*d);
+            periods.push(*p);
+        }
+        let taken: Vec<TakenRegister> = diesel::sql_query(
+            "SELECT r.id, r.class_id, r.on_date, r.period, r.taken_at
+               FROM unnest($2::uuid[], $3::date[], $4::int2[]) AS k (class_id, on_date, period)
+               JOIN registers r ON r.school_id = $1 AND r.class_id = k.class_id
+                               AND r.on_date = k.on_date AND r.period = k.period",
+        )
+        .bind::<SqlUuid, _>(school_id)
+        .bind::<Array<SqlUuid>, _>(&classes)
+        .bind::<Array<diesel::sql_types::Date>, _>(&dates)
+        .bind::<Array<diesel::sql_types::SmallInt>, _>(&periods)
+        .load(conn)?;
+        by_key.extend(
+            taken
+                .into_iter()
+                .map(|r| ((r.class_id, r.on_date, r.period), (r.id, r.taken_at))),
+        );
+    }
     let ids: Vec<Uuid> = by_key.values().map(|(id, _)| *id).collect();
     let mut stored: HashMap<Uuid, HashMap<Uuid, StoredMark>> = HashMap::new();
     for (register, student, code, source, reason, by, at) in attendance_marks::table
