@@ -313,7 +313,7 @@ async fn an_office_override_needs_a_reason_and_beats_later_teacher_marks() {
     let t1 = login(&app, "alpha", "t1").await;
     let today = school_today();
     let path = format!("/api/v1/classes/{}/registers/{today}", a.c1);
-    send(
+    let first = send(
         &app,
         Method::PUT,
         &path,
@@ -321,6 +321,24 @@ async fn an_office_override_needs_a_reason_and_beats_later_teacher_marks() {
         Some(json!({"exceptions": [{"student_id": a.s1, "code": "A"}]})),
     )
     .await;
+    let taken_register = first.json["register"]["id"]
+        .as_str()
+        .expect("register id")
+        .to_string();
+    let logged_version = |key: String| {
+        use daftar_server::schema::change_log::dsl as cl;
+        let mut conn = t.tdb.conn();
+        cl::change_log
+            .filter(cl::row_key.eq(key))
+            .select(cl::version)
+            .first::<i64>(&mut conn)
+            .expect("change log row")
+    };
+    let s1_key = format!("{taken_register}:{}", a.s1);
+    let (register_v1, s1_v1) = (
+        logged_version(taken_register.clone()),
+        logged_version(s1_key.clone()),
+    );
 
     let r = send(
         &app,
@@ -351,6 +369,14 @@ async fn an_office_override_needs_a_reason_and_beats_later_teacher_marks() {
         (s1["code"].as_str(), s1["source"].as_str()),
         (Some("L"), Some("office"))
     );
+    // Re-marking a taken register changes its marks, not the register: the register keeps
+    // when it was first taken and its change-log version, so devices do not pull it again.
+    assert_eq!(
+        r.json["register"]["taken_at"],
+        first.json["register"]["taken_at"]
+    );
+    assert_eq!(logged_version(taken_register.clone()), register_v1);
+    assert!(logged_version(s1_key) > s1_v1);
 
     // Full history kept: teacher A, office L.
     let mut conn = t.tdb.conn();
