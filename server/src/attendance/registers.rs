@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::service::{codes, mark_source};
+use super::service::{attendance_mark, codes, mark_source, StoredMark};
 use crate::audit::{self, Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
@@ -247,9 +247,6 @@ impl Context {
         })
     }
 }
-
-/// A stored mark: code, source, reason, marked by, marked at.
-type StoredMark = (Uuid, String, Option<String>, Uuid, DateTime<Utc>);
 
 /// The writes one marking decided on, against the register's current marks.
 struct Decided {
@@ -557,19 +554,7 @@ fn mark_round(
         }
         let mut marks: Vec<AttendanceMark> = current
             .into_iter()
-            .filter_map(
-                |(student_id, (code_id, source, reason, marked_by, marked_at))| {
-                    by_code.get(&code_id).map(|c| AttendanceMark {
-                        student_id,
-                        code: c.code.clone(),
-                        category: c.category,
-                        source,
-                        reason,
-                        marked_by,
-                        marked_at,
-                    })
-                },
-            )
+            .filter_map(|(student_id, mark)| attendance_mark(&by_code, student_id, mark))
             .collect();
         marks.sort_by_key(|m| m.student_id);
         results.push((

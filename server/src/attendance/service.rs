@@ -144,6 +144,27 @@ pub fn enrolled_on(
         .load(conn)
 }
 
+/// A stored mark: code id, source (`teacher` | `office`), reason, who marked it and when (UTC).
+pub(crate) type StoredMark = (Uuid, String, Option<String>, Uuid, DateTime<Utc>);
+
+/// The wire form of `student_id`'s stored mark, or `None` when its code is not among `codes`
+/// (by id).
+pub(crate) fn attendance_mark(
+    codes: &HashMap<Uuid, &AttendanceCode>,
+    student_id: Uuid,
+    (code_id, source, reason, marked_by, marked_at): StoredMark,
+) -> Option<AttendanceMark> {
+    codes.get(&code_id).map(|c| AttendanceMark {
+        student_id,
+        code: c.code.clone(),
+        category: c.category,
+        source,
+        reason,
+        marked_by,
+        marked_at,
+    })
+}
+
 fn load_register(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -183,15 +204,11 @@ fn load_register(
         .into_iter()
         .filter_map(
             |(student_id, code_id, source, reason, marked_by, marked_at)| {
-                by_id.get(&code_id).map(|c| AttendanceMark {
+                attendance_mark(
+                    &by_id,
                     student_id,
-                    code: c.code.clone(),
-                    category: c.category,
-                    source,
-                    reason,
-                    marked_by,
-                    marked_at,
-                })
+                    (code_id, source, reason, marked_by, marked_at),
+                )
             },
         )
         .collect();
