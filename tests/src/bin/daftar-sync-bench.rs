@@ -53,6 +53,9 @@ struct Args {
     /// school and device) and report each rate and the median: the VM is noisy.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Ops per push request (the engine's default is 500; the server takes up to 1,000).
+    #[arg(long)]
+    push_batch: Option<i64>,
     /// Propagation samples.
     #[arg(long, default_value_t = 300)]
     samples: usize,
@@ -221,6 +224,9 @@ fn push_and_propagate(
     };
     let push_dir = dir.join("agent-push");
     let mut pusher = SyncEngine::init(&push_dir, base, &login("office"), "pusher")?;
+    if let Some(n) = args.push_batch {
+        pusher.push_batch = n;
+    }
     let (families, registers) = targets(conn)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut rates = Vec::new();
