@@ -117,3 +117,151 @@ impl Db {
         self.run(move |conn| conn.transaction(f)).await
     }
 }
+
+/// Keeps the planner statistics of the tables one long transaction fills up to date while it
+/// fills them with one school's rows: roster imports and invoice runs write thousands of rows,
+/// one statement per row.
+///
+/// Why: for a school the statistics have never seen (a new school in a database where the
+/// statistics know only a few other schools), PostgreSQL estimates `school_id = $1` at about
+/// one row. The foreign-key check it runs for every inserted row (`SELECT 1 FROM families
+/// WHERE school_id = $1 AND id = $2 FOR KEY SHARE`) then ties between the primary key and any
+/// smaller index that starts with `school_id`; with the smaller one it reads every row of the
+/// school written so far, so the transaction turns quadratic (BENCHMARKS.md, "the stalled
+/// 100,000-student load"; test `api::new_school_bulk`).
+///
+/// The same stale statistics also keep cached plans stale: a generic plan (Diesel's prepared
+/// statements, PostgreSQL's own foreign-key checks) made while a table was tiny is a
+/// sequential scan, and it is only planned again when the table's statistics change. In a
+/// small database a new school's import grows its tables many times over, so that scan reads
+/// the whole table once per row.
+///
+/// How: [`StatisticsRefresh::wrote`] counts rows per table. When a table's count reaches
+/// [`StatisticsRefresh::FIRST_CHECK_AT`], and then at each doubling of it, it checks what the
+/// planner knows: the rows it expects for `school_id = <school>` (`EXPLAIN`) and the table's
+/// rows at its last `ANALYZE` (`pg_class.reltuples`). When the first is below a quarter of the
+/// rows written, or the second below twice the rows written (the table has grown by a third or
+/// more since), it runs `ANALYZE <table> (school_id)` inside the transaction, which counts the
+/// transaction's own uncommitted rows and makes cached plans be planned again. A big database
+/// whose statistics already give a new school a sensible size (many schools: the average) pays
+/// two small queries per doubling and no `ANALYZE`.
+///
+/// `ANALYZE` holds a SHARE UPDATE EXCLUSIVE lock on the table until the transaction ends. It
+/// does not block reads or writes, but two bulk transactions refreshing the same tables would
+/// wait on each other (or deadlock). So a refresh waits at most
+/// [`StatisticsRefresh::LOCK_WAIT`] for the lock and is skipped (and tried again at the next
+/// doubling) when another transaction holds it. A refresh is an optimisation: its failure is
+/// logged and never fails the caller's transaction (it runs in a savepoint).
+#[derive(Debug)]
+pub struct StatisticsRefresh {
+    school_id: uuid::Uuid,
+    /// Table → (rows written, count at which to check next).
+    tables: std::collections::BTreeMap<&'static str, (u64, u64)>,
+}
+
+impl StatisticsRefresh {
+    /// Rows written to a table before its statistics are first checked.
+    pub const FIRST_CHECK_AT: u64 = 64;
+    /// Longest wait for a table's `ANALYZE` lock, as a PostgreSQL `lock_timeout`.
+    pub const LOCK_WAIT: &'static str = "200ms";
+
+    /// Nothing counted yet; rows will be written for `school_id`.
+    pub fn new(school_id: uuid::Uuid) -> Self {
+        StatisticsRefresh {
+            school_id,
+            tables: Default::default(),
+        }
+    }
+
+    /// Notes `rows` more rows of the school written to `table` (a table name from the code,
+    /// never from input) in the current transaction; at a threshold, refreshes the table's
+    /// statistics if the planner underestimates the school.
+    ///
+    /// Never fails: a failed check or refresh is logged (a broken connection fails the
+    /// caller's next statement anyway).
+    pub fn wrote(&mut self, conn: &mut PgConnection, table: &'static str, rows: u64) {
+        debug_assert!(table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        let (written, next) = self
+            .tables
+            .entry(table)
+            .or_insert((0, Self::FIRST_CHECK_AT));
+        *written += rows;
+        if *written < *next {
+            return;
+        }
+        let written = *written;
+        *next = written.saturating_mul(2);
+        let started = std::time::Instant::now();
+        let school_id = self.school_id;
+        let refreshed = conn.transaction(|c| {
+            let expected = estimated_rows(c, table, school_id)?;
+            let analysed = analysed_rows(c, table)?;
+            if expected.saturating_mul(4) >= written && analysed >= written.saturating_mul(2) {
+                return Ok(None);
+            }
+            #[derive(QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                value: String,
+            }
+            let before = diesel::sql_query(
+                "SELECT current_setting('lock_timeout') AS value, \
+                        set_config('lock_timeout', $1, true) AS _set",
+            )
+            .bind::<diesel::sql_types::Text, _>(Self::LOCK_WAIT)
+            .get_result::<Setting>(c)?;
+            diesel::sql_query(format!("ANALYZE {table} (school_id)")).execute(c)?;
+            diesel::sql_query("SELECT set_config('lock_timeout', $1, true)")
+                .bind::<diesel::sql_types::Text, _>(before.value)
+                .execute(c)?;
+            Ok::<_, diesel::result::Error>(Some((expected, analysed)))
+        });
+        match refreshed {
+            Ok(None) => {}
+            Ok(Some((expected, analysed))) => tracing::debug!(
+                table,
+                rows = written,
+                expected,
+                analysed,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "planner statistics refreshed"
+            ),
+            Err(e) => tracing::warn!(
+                table,
+                rows = written,
+                error = %e,
+                "planner statistics not refreshed; will try again"
+            ),
+        }
+    }
+}
+
+/// The planner's estimate of `table`'s rows with `school_id` (from `EXPLAIN (FORMAT JSON)`).
+fn estimated_rows(conn: &mut PgConnection, table: &str, school_id: uuid::Uuid) -> QueryResult<u64> {
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Json, column_name = "QUERY PLAN")]
+        plan: serde_json::Value,
+    }
+    let plan = diesel::sql_query(format!(
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE school_id = $1"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(school_id)
+    .get_result::<Plan>(conn)?;
+    Ok(plan.plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as u64)
+}
+
+/// `table`'s rows at its last `ANALYZE` or `VACUUM` (`pg_class.reltuples`; 0 when never).
+fn analysed_rows(conn: &mut PgConnection, table: &str) -> QueryResult<u64> {
+    #[derive(QueryableByName)]
+    struct Rows {
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        rows: f64,
+    }
+    let rows = diesel::sql_query(
+        "SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = $1::regclass",
+    )
+    .bind::<diesel::sql_types::Text, _>(table)
+    .get_result::<Rows>(conn)?;
+    Ok(rows.rows as u64)
+}

@@ -17,6 +17,7 @@ use daftar_server::db::{build_pool, run_migrations, Db};
 use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use diesel::prelude::*;
 
+pub mod bulk;
 pub mod server;
 pub mod sim;
 

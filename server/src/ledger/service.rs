@@ -1,7 +1,7 @@
 //! Ledger rules that span repos: issuing a term's invoices, applying Family Credit, recording
 //! a family payment, and reading a family's dues and statement from the journal.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
 use daftar_client_core::ledger::{allocate, group_invoices, AllocationPlan, FamilyLine, OpenLine};
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::models::*;
 use super::repo::{self, EntryHeader, OpenLineRow, Posting};
 use crate::audit::{Actor, AuditEntry};
+use crate::db::StatisticsRefresh;
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{
     allocations, enrollments, families, fee_heads, fee_schedules, invoice_lines, invoices,
@@ -257,11 +258,13 @@ pub fn issue_invoices(
             students::admission_no,
         ))
         .load(conn)?;
-    let invoiced: Vec<Uuid> = invoices::table
+    let invoiced: HashSet<Uuid> = invoices::table
         .filter(invoices::school_id.eq(school_id))
         .filter(invoices::term_id.eq(term_id))
         .select(invoices::student_id)
-        .load(conn)?;
+        .load::<Uuid>(conn)?
+        .into_iter()
+        .collect();
     // Student → (family, classes), in family then admission-number order.
     let mut order: Vec<Uuid> = Vec::new();
     let mut by_student: HashMap<Uuid, (Uuid, Vec<Uuid>)> = HashMap::new();
@@ -284,6 +287,8 @@ pub fn issue_invoices(
         ..IssueInvoicesReport::default()
     };
     let mut families_touched: BTreeMap<Uuid, ()> = BTreeMap::new();
+    // A term's invoice run may be the new school's first ledger rows (see StatisticsRefresh).
+    let mut stats = StatisticsRefresh::new(school_id);
     for student in order {
         let (family, classes) = &by_student[&student];
         // One line per fee head: the first schedule (by due date) among the student's classes.
@@ -325,6 +330,8 @@ pub fn issue_invoices(
             },
             &postings,
         )?;
+        stats.wrote(conn, "journal_entries", 1);
+        stats.wrote(conn, "journal_lines", postings.len() as u64);
         let invoice = InvoiceRow {
             school_id,
             id: Uuid::now_v7(),
@@ -356,6 +363,8 @@ pub fn issue_invoices(
         diesel::insert_into(invoice_lines::table)
             .values(&line_rows)
             .execute(conn)?;
+        stats.wrote(conn, "invoices", 1);
+        stats.wrote(conn, "invoice_lines", line_rows.len() as u64);
         report.invoices_issued += 1;
         report.amount_invoiced += total;
         families_touched.insert(*family, ());

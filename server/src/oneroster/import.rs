@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::csv_source::{ImportError, RosterFiles, Row};
 use crate::audit::{Actor, AuditEntry};
+use crate::db::StatisticsRefresh;
 use crate::roster::models::*;
 use crate::roster::validate;
 use crate::schema::{
@@ -70,9 +71,10 @@ impl Change {
 }
 
 /// Inserts `desired` or, when a row with its `sourced_id` exists, updates it only if a field
-/// other than those listed in `keep` (copied from the stored row) differs.
+/// other than those listed in `keep` (copied from the stored row) differs. Inserts are counted
+/// in `cx.stats` (planner statistics of a new school, see [`StatisticsRefresh`]).
 macro_rules! upsert {
-    ($conn:expr, $table:ident, $Row:ty, $desired:expr, $lookup:expr, keep = [$($keep:ident),*]) => {{
+    ($conn:expr, $cx:expr, $table:ident, $Row:ty, $desired:expr, $lookup:expr, keep = [$($keep:ident),*]) => {{
         let desired: $Row = $desired;
         let existing: Option<$Row> = $lookup
             .select(<$Row>::as_select())
@@ -81,6 +83,7 @@ macro_rules! upsert {
         match existing {
             None => {
                 diesel::insert_into($table::table).values(&desired).execute($conn)?;
+                $cx.stats.wrote($conn, stringify!($table), 1);
                 (Change::Inserted, desired)
             }
             Some(old) => {
@@ -103,6 +106,7 @@ struct Ctx {
     school_id: Uuid,
     now: chrono::DateTime<Utc>,
     report: ImportReport,
+    stats: StatisticsRefresh,
 }
 
 impl Ctx {
@@ -157,6 +161,7 @@ pub fn import(
             warnings,
             ..ImportReport::default()
         },
+        stats: StatisticsRefresh::new(school.id),
     };
     let org_id = school.sourced_id.clone().unwrap_or_default();
 
@@ -487,6 +492,7 @@ fn import_sessions(
             .filter(academic_years::sourced_id.eq(key.clone()));
         let (_, row) = upsert!(
             conn,
+            cx,
             academic_years,
             AcademicYearRow,
             desired,
@@ -526,6 +532,7 @@ fn import_sessions(
         };
         let (change, term) = upsert!(
             conn,
+            cx,
             terms,
             TermRow,
             desired,
@@ -625,6 +632,7 @@ fn import_classes(
         };
         let (change, _) = upsert!(
             conn,
+            cx,
             classes,
             ClassRow,
             desired,
@@ -786,6 +794,7 @@ fn import_users(
                 diesel::insert_into(families::table)
                     .values(&fam)
                     .execute(conn)?;
+                cx.stats.wrote(conn, "families", 1);
                 fam.id
             }
         };
@@ -887,6 +896,7 @@ fn import_users(
                     .filter(students::sourced_id.eq(sid.clone()));
                 let (c, s) = upsert!(
                     conn,
+                    cx,
                     students,
                     StudentRow,
                     desired,
@@ -928,6 +938,7 @@ fn import_users(
                     .filter(guardians::sourced_id.eq(sid.clone()));
                 let (c, _) = upsert!(
                     conn,
+                    cx,
                     guardians,
                     GuardianRow,
                     desired,
@@ -1018,10 +1029,11 @@ fn import_users(
         })
         .collect();
     if !link_rows.is_empty() {
-        diesel::insert_into(student_guardians::table)
+        let linked = diesel::insert_into(student_guardians::table)
             .values(&link_rows)
             .on_conflict_do_nothing()
             .execute(conn)?;
+        cx.stats.wrote(conn, "student_guardians", linked as u64);
     }
     Ok(people)
 }
@@ -1079,6 +1091,7 @@ fn upsert_login(
         .filter(users::role.eq(role.to_string()));
     let (change, user) = upsert!(
         conn,
+        cx,
         users,
         UserRow,
         desired,
@@ -1197,6 +1210,7 @@ fn import_enrollments(
                     .filter(enrollments::sourced_id.eq(sid.clone()));
                 let (change, _) = upsert!(
                     conn,
+                    cx,
                     enrollments,
                     EnrollmentRow,
                     desired,
@@ -1248,6 +1262,7 @@ fn import_enrollments(
                                 created_at: cx.now,
                             })
                             .execute(conn)?;
+                        cx.stats.wrote(conn, "class_teachers", 1);
                         cx.report.enrollments += 1;
                     }
                 }

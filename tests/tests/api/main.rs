@@ -6,6 +6,7 @@ mod auth;
 mod generated;
 mod ledger;
 mod ledger_properties;
+mod new_school_bulk;
 mod oneroster;
 mod roster;
 mod schema_rules;
