@@ -1028,15 +1028,19 @@ fn import_users(
             guardian_id,
         })
         .collect();
-    if !link_rows.is_empty() {
+    // PostgreSQL takes at most 65,535 bind parameters per statement (3 per link).
+    for chunk in link_rows.chunks(LINKS_PER_INSERT) {
         let linked = diesel::insert_into(student_guardians::table)
-            .values(&link_rows)
+            .values(chunk)
             .on_conflict_do_nothing()
             .execute(conn)?;
         cx.stats.wrote(conn, "student_guardians", linked as u64);
     }
     Ok(people)
 }
+
+/// Student–guardian links per INSERT: 3 bind parameters each, under PostgreSQL's 65,535.
+const LINKS_PER_INSERT: usize = 10_000;
 
 #[allow(clippy::too_many_arguments)]
 fn upsert_login(

@@ -247,6 +247,52 @@ fn tobedeleted_in_a_delta_deactivates() {
     assert!(again.is_unchanged(), "{again:#?}");
 }
 
+/// A family whose student–guardian links need more bind parameters than one PostgreSQL
+/// statement takes (65,535; 3 per link): 150 siblings who each name the same 150 guardians,
+/// 22,500 links. Found by `daftar-import-bench` at 32,000 students.
+#[test]
+fn a_family_with_more_links_than_one_statement_can_bind_imports() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    const SIBLINGS: usize = 150;
+    let guardians: Vec<String> = (0..SIBLINGS).map(|g| format!("g{g}")).collect();
+    let mut users = String::from(
+        "sourcedId,role,username,givenName,familyName,agentSourcedIds
+",
+    );
+    for g in &guardians {
+        users.push_str(&format!("{g},guardian,{g},Guardian,Khan,\n"));
+    }
+    for s in 0..SIBLINGS {
+        users.push_str(&format!(
+            "s{s},student,s{s},Pupil,Khan,\"{}\"\n",
+            guardians.join(",")
+        ));
+    }
+    let mut files = RosterFiles::default();
+    files.insert(
+        "manifest.csv",
+        "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,bulk\n",
+    );
+    files.insert(
+        "orgs.csv",
+        "sourcedId,name,type\norg-big,Big Family School,school\n",
+    );
+    files.insert("users.csv", users);
+    let report = run(&mut conn, &files).expect("import");
+    assert_eq!(report.users, (2 * SIBLINGS) as u64, "{report:#?}");
+    let links: i64 = student_guardians::table
+        .count()
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(links, (SIBLINGS * SIBLINGS) as i64);
+    let family_count: i64 = families::table
+        .count()
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(family_count, 1);
+}
+
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write;
     let mut buf = std::io::Cursor::new(Vec::new());
