@@ -110,3 +110,75 @@ fn every_id_is_a_uuid_and_every_instant_a_timestamptz() {
     .expect("query");
     assert!(ok.ok, "ids must be uuid and *_at columns timestamptz");
 }
+
+#[derive(QueryableByName, Debug)]
+struct LoggedRows {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    checked: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    missing: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    different: i64,
+}
+
+/// The scope rule (which devices see a row, ARCHITECTURE.md §6) and the row images are
+/// written once in `log_image` (migration 000009), which deletes use row by row, and again,
+/// set-wise for speed, in 000008's `log_change_rows` (journal entries and lines, allocations,
+/// payments, registers, marks) and in `log_statement_rows`' invoice-line branch. For every row
+/// the demo seed writes, its change-log entry must carry exactly what `log_image` gives the
+/// live row, so a tombstone reaches the same devices as the rows it deletes.
+#[test]
+fn every_logged_row_carries_the_scope_and_image_log_image_gives_it() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    daftar_tests::seed_demo(&mut conn, PW);
+    #[derive(QueryableByName)]
+    struct Entity {
+        #[diesel(sql_type = Text)]
+        entity: String,
+    }
+    let entities: Vec<String> =
+        diesel::sql_query("SELECT DISTINCT entity FROM change_log ORDER BY entity")
+            .load::<Entity>(&mut conn)
+            .expect("entities")
+            .into_iter()
+            .map(|e| e.entity)
+            .collect();
+    let mut checked = Vec::new();
+    for table in &entities {
+        assert!(table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        let rows: LoggedRows = diesel::sql_query(format!(
+            "SELECT count(*) AS checked, \
+                    count(*) FILTER (WHERE c.row_key IS NULL) AS missing, \
+                    count(*) FILTER (WHERE c.row_key IS NOT NULL AND \
+                        (c.deleted, c.everyone, c.class_id, c.family_id, c.student_id, c.row) \
+                        IS DISTINCT FROM (false, k.everyone, k.cls, k.fam, k.stu, k.img)) AS different \
+             FROM {table} r \
+             CROSS JOIN LATERAL log_image('{table}', to_jsonb(r)) k \
+             LEFT JOIN change_log c \
+               ON c.school_id = k.school AND c.entity = '{table}' AND c.row_key = k.rid"
+        ))
+        .get_result(&mut conn)
+        .expect("compare");
+        assert_eq!(
+            (rows.missing, rows.different),
+            (0, 0),
+            "{table}: {rows:?} (rows not logged, rows logged with another scope or image)"
+        );
+        checked.push((table.as_str(), rows.checked));
+    }
+    for copy in [
+        "journal_entries",
+        "journal_lines",
+        "allocations",
+        "payments",
+        "registers",
+        "attendance_marks",
+        "invoice_lines",
+    ] {
+        assert!(
+            checked.iter().any(|(t, n)| *t == copy && *n > 0),
+            "the seed wrote no {copy} to compare: {checked:?}"
+        );
+    }
+}
