@@ -66,17 +66,35 @@ pub fn system_account(conn: &mut PgConnection, school_id: Uuid, key: &str) -> Qu
 /// Next value of the school's gapless counter `name` (1, 2, 3 …); rolls back with the caller's
 /// transaction.
 pub fn next_counter(conn: &mut PgConnection, school_id: Uuid, name: &str) -> QueryResult<i64> {
-    diesel::insert_into(school_counters::table)
+    take_counter(conn, school_id, name, 1)
+}
+
+/// Takes the next `count` (≥ 1) values of the school's gapless counter `name` at once and
+/// returns the first (the values are `first .. first + count`); rolls back with the caller's
+/// transaction.
+///
+/// Bulk paths take their numbers here in one statement: every UPDATE of the counter row
+/// leaves a row version that stays until the transaction ends, and each later UPDATE of it in
+/// the same transaction walks past all of them, so numbering N rows one UPDATE at a time costs
+/// O(N²) (a 32,000-invoice run: BENCHMARKS.md, "A new school's first import and invoice run").
+pub fn take_counter(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    name: &str,
+    count: i64,
+) -> QueryResult<i64> {
+    let last: i64 = diesel::insert_into(school_counters::table)
         .values((
             school_counters::school_id.eq(school_id),
             school_counters::name.eq(name),
-            school_counters::value.eq(1i64),
+            school_counters::value.eq(count),
         ))
         .on_conflict((school_counters::school_id, school_counters::name))
         .do_update()
-        .set(school_counters::value.eq(school_counters::value + 1))
+        .set(school_counters::value.eq(school_counters::value + count))
         .returning(school_counters::value)
-        .get_result(conn)
+        .get_result(conn)?;
+    Ok(last - count + 1)
 }
 
 /// Next receipt number of `series`, formatted `SERIES-000123`; gapless within the series.

@@ -289,6 +289,11 @@ pub fn issue_invoices(
     let mut families_touched: BTreeMap<Uuid, ()> = BTreeMap::new();
     // A term's invoice run may be the new school's first ledger rows (see StatisticsRefresh).
     let mut stats = StatisticsRefresh::new(school_id);
+    let first_invoice_no = if order.is_empty() {
+        0
+    } else {
+        repo::take_counter(conn, school_id, "invoice", order.len() as i64)?
+    };
     for student in order {
         let (family, classes) = &by_student[&student];
         // One line per fee head: the first schedule (by due date) among the student's classes.
@@ -304,7 +309,7 @@ pub fn issue_invoices(
             .collect();
         let total: i64 = lines.iter().map(|s| s.0.amount).sum();
         lock_family(conn, school_id, *family)?;
-        let invoice_no = repo::next_counter(conn, school_id, "invoice")?;
+        let invoice_no = first_invoice_no + report.invoices_issued as i64;
         let mut postings = vec![Posting {
             account_id: receivable,
             amount: total,
