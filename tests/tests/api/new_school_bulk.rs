@@ -154,6 +154,14 @@ fn import_new_school(conn: &mut PgConnection, org: &str, students: usize) -> (Uu
 fn invoice_new_school(conn: &mut PgConnection, org: &str, school: Uuid, students: usize) -> f64 {
     let (invoices, read) = invoice_the_term(conn, school);
     assert_eq!(invoices, students);
+    // Numbered 1..=n, gapless, in the school's own series.
+    let numbers: Vec<i64> = daftar_server::schema::invoices::table
+        .filter(daftar_server::schema::invoices::school_id.eq(school))
+        .select(daftar_server::schema::invoices::invoice_no)
+        .order(daftar_server::schema::invoices::invoice_no)
+        .load(conn)
+        .expect("invoice numbers");
+    assert_eq!(numbers, (1..=students as i64).collect::<Vec<_>>());
     let per_row = total(&read) as f64 / (invoices * 5) as f64;
     eprintln!("{org}: invoice run of {invoices} invoices: {per_row:.1} rows read per row written: {read:?}");
     per_row
