@@ -66,6 +66,14 @@ pub enum Command {
         #[arg(long, default_value = "Administrator")]
         display_name: String,
     },
+    /// Remove change-log tombstones (deleted rows) older than the retention period, for every
+    /// school. Devices whose cursor is older rebuild their replica on their next pull (410
+    /// `cursor_expired`); their outboxes are untouched. Run it daily, e.g. from cron.
+    CompactChangeLog {
+        /// Keep tombstones this many days (a device offline longer re-snapshots).
+        #[arg(long, default_value_t = 90)]
+        retention_days: u32,
+    },
 }
 
 /// Flags of `serve` (and `demo`).

@@ -48,6 +48,10 @@ pub enum ApiError {
     /// 409 with a specific code (e.g. `already_exists`).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// 410 with a specific code (e.g. `cursor_expired`): what the request refers to is gone
+    /// for good.
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     /// 429 `too_many_attempts` with `Retry-After` seconds.
     #[error("too many failed logins; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
@@ -84,6 +88,7 @@ impl ApiError {
             ApiError::Validation { .. } => "validation_failed",
             ApiError::Unprocessable { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::Gone { code, .. }
             | ApiError::Refused { code, .. } => code,
             ApiError::Throttled { .. } => "too_many_attempts",
             ApiError::Unavailable => "service_unavailable",
@@ -120,6 +125,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

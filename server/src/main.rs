@@ -1,5 +1,5 @@
 //! `daftar-server`: `serve`, `migrate`, `demo`, `import-oneroster`, `create-school`,
-//! `create-admin`. With no `DATABASE_URL` the server owns an embedded PostgreSQL cluster under
+//! `create-admin`, `compact-change-log`. With no `DATABASE_URL` the server owns an embedded PostgreSQL cluster under
 //! the data directory, started at launch and stopped on exit (Ctrl-C / SIGTERM).
 
 use std::io::BufRead;
@@ -209,6 +209,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "created admin `{}` ({}) in school `{school}`",
                 user.username, user.id
             );
+            Ok(())
+        }
+        Command::CompactChangeLog { retention_days } => {
+            let pool = build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            run_migrations(&mut conn)?;
+            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(*retention_days));
+            let all = schools::all_schools(&mut conn)?;
+            println!("compacting the change log of {} school(s)", all.len());
+            for school in all {
+                let done = conn.transaction(|c| {
+                    daftar_server::sync::compaction::compact(c, school.id, before)
+                })?;
+                println!(
+                    "{}: {} tombstone(s) older than {retention_days} days removed; horizon {}",
+                    school.slug, done.removed, done.horizon
+                );
+            }
             Ok(())
         }
     }

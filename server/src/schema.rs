@@ -134,6 +134,15 @@ diesel::table! {
         class_id -> Nullable<Uuid>,
         family_id -> Nullable<Uuid>,
         student_id -> Nullable<Uuid>,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    change_log_horizons (school_id) {
+        school_id -> Uuid,
+        version -> Int8,
+        compacted_at -> Timestamptz,
     }
 }
 
@@ -564,6 +573,7 @@ diesel::joinable!(accounts -> schools (school_id));
 diesel::joinable!(attendance_codes -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(campuses -> schools (school_id));
+diesel::joinable!(change_log_horizons -> schools (school_id));
 diesel::joinable!(families -> schools (school_id));
 diesel::joinable!(fee_heads -> schools (school_id));
 diesel::joinable!(journal_entries -> schools (school_id));
@@ -583,6 +593,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     campuses,
     change_log,
+    change_log_horizons,
     class_teachers,
     classes,
     devices,

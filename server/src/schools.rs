@@ -80,6 +80,14 @@ pub fn school_by_slug(conn: &mut PgConnection, slug: &str) -> ApiResult<SchoolRo
         .ok_or(ApiError::NotFound("school"))
 }
 
+/// Every school, by slug (operator commands that run per school).
+pub fn all_schools(conn: &mut PgConnection) -> QueryResult<Vec<SchoolRow>> {
+    schools::table
+        .order(schools::slug)
+        .select(SchoolRow::as_select())
+        .load(conn)
+}
+
 /// Creates a login with an already computed argon2id `password_hash` (see
 /// `auth::password::hash`; `None` makes a login that cannot sign in until a password is set).
 ///

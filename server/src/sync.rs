@@ -6,6 +6,7 @@
 //! writing transaction — a pushed op or a plain REST call — takes the school's next version
 //! and logs its rows, with no code path able to forget it.
 
+pub mod compaction;
 pub mod devices;
 pub mod events;
 pub mod handlers;

@@ -291,7 +291,9 @@ impl SyncEngine {
 
     /// Pulls every change after the cursor: pages are staged as they arrive (memory stays
     /// bounded, an interrupted pull resumes) and applied with the new cursor in one
-    /// transaction at the end. Returns the rows applied.
+    /// transaction at the end. Returns the rows applied. A cursor the server has compacted
+    /// away (410 `cursor_expired`) starts a fresh snapshot that replaces the replica when
+    /// complete.
     pub fn pull(&mut self, progress: PullProgress<'_>) -> ClientResult<usize> {
         let mut cursor = match self.store.staged_cursor()? {
             Some(c) => c,
@@ -300,7 +302,21 @@ impl SyncEngine {
         let mut staged = 0usize;
         let known_scope = self.store.device("scope")?;
         loop {
-            let page = self.api.pull(&cursor, PULL_PAGE)?;
+            let page = match self.api.pull(&cursor, PULL_PAGE) {
+                Err(ClientError::Server { problem, .. })
+                    if problem.code == "cursor_expired" && !cursor.is_empty() =>
+                {
+                    // The server compacted the change log behind our cursor: deletions we
+                    // have not seen may be gone, so take a whole new snapshot. The replica
+                    // stays readable until the snapshot replaces it; the outbox is untouched.
+                    tracing::info!(%cursor, "cursor expired; taking a fresh snapshot");
+                    self.store.begin_resnapshot()?;
+                    cursor = String::new();
+                    staged = 0;
+                    continue;
+                }
+                page => page?,
+            };
             let scope = serde_json::to_string(&page.scope)?;
             if known_scope.as_deref() != Some(scope.as_str()) {
                 // The scope changed: rows that entered it earlier are behind our cursor, so

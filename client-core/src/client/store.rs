@@ -368,10 +368,38 @@ impl Store {
         Ok(())
     }
 
+    /// Starts a full re-snapshot while keeping the replica readable: drops what was staged
+    /// and notes that the next [`Store::apply_staged`] replaces every replica row instead of
+    /// merging (the server compacted the change log behind our cursor, issue #4 §2). Survives
+    /// a restart: a resumed pull still ends in a replacement.
+    pub fn begin_resnapshot(&mut self) -> ClientResult<()> {
+        self.replica.immediate_transaction(|c| {
+            diesel::sql_query("DELETE FROM staging").execute(c)?;
+            diesel::sql_query("DELETE FROM meta WHERE key = 'staging_cursor'").execute(c)?;
+            set_meta(c, "resnapshot", "1")
+        })?;
+        Ok(())
+    }
+
     /// Applies every staged row and moves the cursor, in one transaction; returns the number
-    /// of rows applied.
+    /// of rows applied. After [`Store::begin_resnapshot`] the staged snapshot replaces the
+    /// replica's rows.
     pub fn apply_staged(&mut self, cursor: &str, server_version: i64) -> ClientResult<usize> {
         let n = self.replica.immediate_transaction(|c| {
+            #[derive(QueryableByName)]
+            struct Flag {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            let resnapshot = diesel::sql_query(
+                "SELECT count(*) AS n FROM meta WHERE key = 'resnapshot'",
+            )
+            .get_result::<Flag>(c)?
+            .n > 0;
+            if resnapshot {
+                diesel::sql_query("DELETE FROM rows").execute(c)?;
+                diesel::sql_query("DELETE FROM meta WHERE key = 'resnapshot'").execute(c)?;
+            }
             diesel::sql_query(
                 "DELETE FROM rows WHERE (entity, id) IN (SELECT entity, id FROM staging WHERE deleted = 1)",
             )

@@ -109,9 +109,12 @@ pub async fn push_ops(
 }
 
 /// Changes in the device's scope after `cursor`, oldest first. Stage pages locally and apply
-/// them with the final cursor in one transaction when `has_more` is false.
+/// them with the final cursor in one transaction when `has_more` is false. A cursor behind the
+/// school's compaction horizon is answered 410 `cursor_expired`.
 #[utoipa::path(tag = "sync", params(PullQuery), security(("bearer" = [])),
-    responses((status = 200, body = PullResponse), (status = 422, body = Problem)))]
+    responses((status = 200, body = PullResponse),
+        (status = 410, description = "`cursor_expired`: the change log behind the cursor was compacted; pull without a cursor to rebuild the replica", body = Problem),
+        (status = 422, body = Problem)))]
 #[get("/sync/pull")]
 pub async fn pull_changes(
     db: web::Data<Db>,

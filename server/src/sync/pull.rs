@@ -88,7 +88,8 @@ fn in_snapshot<T>(
 /// One page of changes after `cursor` in `scope`, read in one repeatable-read snapshot with the
 /// school's version, so the returned cursor never skips a commit.
 ///
-/// Errors: validation naming `cursor` or `limit` (1..=5000).
+/// Errors: validation naming `cursor` or `limit` (1..=5000); 410 `cursor_expired` when the
+/// change log behind the cursor was compacted ([`super::compaction`]).
 pub fn pull(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -115,6 +116,7 @@ pub fn pull(
         scope_filter(scope)
     );
     in_snapshot(conn, school_id, |conn, version| {
+        super::compaction::check_cursor(conn, school_id, &cursor)?;
         let rows: Vec<LogRow> = diesel::sql_query(&sql)
             .bind::<SqlUuid, _>(school_id)
             .bind::<Array<SqlUuid>, _>(scope_ids(scope))

@@ -4,6 +4,7 @@
 
 mod adjustments;
 mod batched;
+mod compaction;
 mod e2e;
 mod exactly_once;
 mod simulation;
