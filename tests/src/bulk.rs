@@ -115,3 +115,44 @@ pub fn schedule_tuition(conn: &mut PgConnection, school: Uuid) -> QueryResult<Uu
         .execute(conn)?;
     Ok(term)
 }
+
+/// A benchmark's working directory and migrated database.
+pub struct BenchDatabase {
+    /// A fresh directory under `/tmp` (mode 0755, so the cluster's OS user can enter it),
+    /// removed on drop.
+    pub dir: tempfile::TempDir,
+    /// The database's URL.
+    pub url: String,
+    /// The embedded cluster when the benchmark owns one (stopped on drop).
+    _cluster: Option<daftar_server::embedded_pg::EmbeddedCluster>,
+}
+
+/// Makes a directory `/tmp/<prefix>…` and a migrated database for a benchmark: `database_url`
+/// (an empty database of your own, e.g. for `pg_stat_statements`) or database `bench` in a
+/// private, durable embedded cluster under the directory.
+///
+/// Errors: the directory, the cluster, the connection or a migration failed.
+pub fn bench_database(prefix: &str, database_url: Option<&str>) -> anyhow::Result<BenchDatabase> {
+    use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in("/tmp")?;
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let (url, cluster) = match database_url {
+        Some(u) => (u.to_string(), None),
+        None => {
+            let cluster = EmbeddedCluster::start(&ClusterOptions::new(dir.path().join("pg")))?;
+            let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
+            diesel::sql_query("CREATE DATABASE bench").execute(&mut admin)?;
+            (cluster.url("bench"), Some(cluster))
+        }
+    };
+    let mut conn = PgConnection::establish(&url)?;
+    daftar_server::db::run_migrations(&mut conn)?;
+    Ok(BenchDatabase {
+        dir,
+        url,
+        _cluster: cluster,
+    })
+}

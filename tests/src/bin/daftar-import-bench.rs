@@ -12,11 +12,11 @@ use std::time::Instant;
 
 use clap::Parser;
 use daftar_server::audit::Actor;
-use daftar_server::db::run_migrations;
-use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use daftar_server::ledger::service::issue_invoices;
 use daftar_server::oneroster::import::ImportFailure;
-use daftar_tests::bulk::{import_roster, oneroster_export, schedule_tuition, tuition_due};
+use daftar_tests::bulk::{
+    bench_database, import_roster, oneroster_export, schedule_tuition, tuition_due,
+};
 use diesel::prelude::*;
 
 #[derive(Parser)]
@@ -35,27 +35,8 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::Builder::new()
-        .prefix("daftar-import-bench-")
-        .tempdir_in("/tmp")?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )?;
-    let mut _cluster = None;
-    let url = match &args.database_url {
-        Some(u) => u.clone(),
-        None => {
-            let cluster = EmbeddedCluster::start(&ClusterOptions::new(dir.path().join("pg")))?;
-            let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
-            diesel::sql_query("CREATE DATABASE bench").execute(&mut admin)?;
-            let url = cluster.url("bench");
-            _cluster = Some(cluster);
-            url
-        }
-    };
-    let mut conn = PgConnection::establish(&url)?;
-    run_migrations(&mut conn)?;
+    let bench = bench_database("daftar-import-bench-", args.database_url.as_deref())?;
+    let mut conn = PgConnection::establish(&bench.url)?;
 
     // The school the statistics know: roster and a term's invoices, then ANALYZE (what
     // autovacuum would have done by the time a second school arrives).

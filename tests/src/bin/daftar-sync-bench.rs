@@ -28,8 +28,6 @@ use daftar_client_core::protocol::sync::{
 };
 use daftar_client_core::protocol::{LoginRequest, MarkException, MarkRegisterRequest, Role};
 use daftar_server::auth::password;
-use daftar_server::db::run_migrations;
-use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use daftar_server::schools;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -97,27 +95,10 @@ fn main() -> anyhow::Result<()> {
             bail!("{b} not found beside this binary: cargo build --release -p daftar-server -p daftar-desktop-agent -p daftar-tests");
         }
     }
-    let dir = tempfile::Builder::new()
-        .prefix("daftar-sync-bench-")
-        .tempdir_in("/tmp")?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )?;
-    let mut _cluster = None;
-    let url = match &args.database_url {
-        Some(u) => u.clone(),
-        None => {
-            let cluster = EmbeddedCluster::start(&ClusterOptions::new(dir.path().join("pg")))?;
-            let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
-            diesel::sql_query("CREATE DATABASE bench").execute(&mut admin)?;
-            let url = cluster.url("bench");
-            _cluster = Some(cluster);
-            url
-        }
-    };
+    let bench =
+        daftar_tests::bulk::bench_database("daftar-sync-bench-", args.database_url.as_deref())?;
+    let (dir, url) = (&bench.dir, bench.url.clone());
     let mut conn = PgConnection::establish(&url)?;
-    run_migrations(&mut conn)?;
 
     let t = Instant::now();
     let (marks, rows) = seed_school(&mut conn, args.students, args.days, !args.no_vacuum)?;
