@@ -294,7 +294,7 @@ pub fn issue_invoices(
     } else {
         repo::take_counter(conn, school_id, "invoice", order.len() as i64)?
     };
-    for student in order {
+    for (i, student) in order.into_iter().enumerate() {
         let (family, classes) = &by_student[&student];
         // One line per fee head: the first schedule (by due date) among the student's classes.
         let mut heads_seen = Vec::new();
@@ -309,7 +309,7 @@ pub fn issue_invoices(
             .collect();
         let total: i64 = lines.iter().map(|s| s.0.amount).sum();
         lock_family(conn, school_id, *family)?;
-        let invoice_no = first_invoice_no + report.invoices_issued as i64;
+        let invoice_no = first_invoice_no + i as i64;
         let mut postings = vec![Posting {
             account_id: receivable,
             amount: total,
