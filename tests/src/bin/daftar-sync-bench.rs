@@ -71,6 +71,14 @@ struct Args {
     /// pg_stat_statements).
     #[arg(long)]
     database_url: Option<String>,
+    /// Diagnostic, not a product setting: after seeding, run the server's sessions with
+    /// `session_replication_role = replica`, which switches off every trigger and
+    /// foreign-key check (the change log, the journal balance check, referential integrity).
+    /// The push then measures what the rest of the work costs, the floor under the design's
+    /// integrity machinery. Pushed rows are not logged, so it needs `--push-only`. Needs a
+    /// superuser (the private cluster is one).
+    #[arg(long, requires = "push_only")]
+    without_integrity_checks: bool,
 }
 
 const PASSWORD: &str = "bench-password-1";
@@ -108,6 +116,14 @@ fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
+    if args.without_integrity_checks {
+        diesel::sql_query(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_replication_role = replica', \
+             current_database()); END $$",
+        )
+        .execute(&mut conn)?;
+        eprintln!("without integrity checks: no triggers and no foreign-key checks in the server's sessions");
+    }
     if args.database_url.is_some() {
         // Profiling runs: count only what follows the seeding.
         let _ = diesel::sql_query("SELECT pg_stat_statements_reset()").execute(&mut conn);
