@@ -76,7 +76,8 @@ struct Args {
     /// foreign-key check (the change log, the journal balance check, referential integrity).
     /// The push then measures what the rest of the work costs, the floor under the design's
     /// integrity machinery. Pushed rows are not logged, so it needs `--push-only`. Needs a
-    /// superuser (the private cluster is one).
+    /// superuser (the private cluster is one); the setting is reset when the bench ends, but a
+    /// `--database-url` database should be thrown away afterwards all the same.
     #[arg(long, requires = "push_only")]
     without_integrity_checks: bool,
 }
@@ -167,9 +168,17 @@ fn main() -> anyhow::Result<()> {
     if !args.push_only {
         bootstrap(&bin_dir, dir.path(), &base, rows)?;
     }
-    push_and_propagate(&args, dir.path(), &base, &mut conn)?;
+    let pushed = push_and_propagate(&args, dir.path(), &base, &mut conn);
     drop(server);
-    Ok(())
+    if args.without_integrity_checks {
+        // A `--database-url` database outlives the bench: later sessions must check again.
+        diesel::sql_query(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET session_replication_role', \
+             current_database()); END $$",
+        )
+        .execute(&mut conn)?;
+    }
+    pushed
 }
 
 fn bootstrap(bin_dir: &Path, dir: &Path, base: &str, rows: i64) -> anyhow::Result<()> {
