@@ -185,7 +185,10 @@ mod tests {
                 let l = lines.iter().find(|l| l.invoice_line_id == a.invoice_line_id).expect("known line");
                 prop_assert!(a.amount > 0 && a.amount <= l.outstanding);
             }
-            let owing: i64 = lines.iter().map(|l| l.outstanding.max(0)).sum();
+            let owing: i64 = lines
+                .iter()
+                .map(|l| l.outstanding.max(0))
+                .fold(0, i64::saturating_add);
             // Credit only arises once every open line is fully paid.
             prop_assert_eq!(plan.unallocated, (amount - owing).max(0));
         }
@@ -264,7 +267,7 @@ pub fn group_invoices(
         };
         match out.iter_mut().find(|i| i.invoice_id == r.invoice_id) {
             Some(inv) => {
-                inv.outstanding += r.outstanding;
+                inv.outstanding = inv.outstanding.saturating_add(r.outstanding);
                 inv.lines.push(line);
             }
             None => out.push(InvoiceDue {
@@ -277,7 +280,7 @@ pub fn group_invoices(
                     .iter()
                     .filter(|x| x.invoice_id == r.invoice_id)
                     .map(|x| x.amount)
-                    .sum(),
+                    .fold(0, i64::saturating_add),
                 outstanding: r.outstanding,
                 lines: vec![line],
             }),
@@ -310,20 +313,25 @@ pub fn family_dues(
             .iter_mut()
             .find(|s| s.student_id == r.student_id)
         {
-            Some(s) => s.outstanding += r.outstanding,
+            Some(s) => s.outstanding = s.outstanding.saturating_add(r.outstanding),
             None => per_student.push(StudentDue {
                 student_id: r.student_id,
                 outstanding: r.outstanding,
             }),
         }
     }
-    let total: i64 = per_student.iter().map(|s| s.outstanding).sum();
+    // Saturating: a family's lines are each at most the school's limit (10^13), so only
+    // data beyond that limit could reach i64::MAX; it must not wrap or panic (issue #13).
+    let total: i64 = per_student
+        .iter()
+        .map(|s| s.outstanding)
+        .fold(0, i64::saturating_add);
     FamilyDues {
         family_id,
         currency: currency.to_string(),
         total_outstanding: total,
         credit_balance: credit,
-        net_due: total - credit,
+        net_due: total.saturating_sub(credit),
         per_student,
         invoices: group_invoices(&lines, 1),
     }

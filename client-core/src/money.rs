@@ -13,17 +13,22 @@ pub fn minor_unit_exponent(currency: &str) -> u32 {
 
 /// `12345` PKR → `"123.45"`; exact (integer arithmetic).
 pub fn format_money(minor: i64, currency: &str) -> String {
+    format_money_wide(i128::from(minor), currency)
+}
+
+/// [`format_money`] for totals that may pass `i64` (report sums); exact.
+pub fn format_money_wide(minor: i128, currency: &str) -> String {
     let exp = minor_unit_exponent(currency);
     if exp == 0 {
         return minor.to_string();
     }
-    let div = 10i64.pow(exp);
+    let div = 10u128.pow(exp);
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
     format!(
         "{sign}{}.{:0width$}",
-        abs / div as u64,
-        abs % div as u64,
+        abs / div,
+        abs % div,
         width = exp as usize
     )
 }

@@ -90,7 +90,9 @@ pub struct Page<T> {
 #[cfg_attr(feature = "openapi", derive(ToSchema, IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListQuery {
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<i64>,
+    #[cfg_attr(feature = "openapi", param(minimum = 0))]
     pub offset: Option<i64>,
     pub q: Option<String>,
     /// Only rows linked to this class (students, enrollments).
@@ -147,6 +149,9 @@ pub struct School {
     pub name: String,
     pub currency: String,
     pub timezone: String,
+    /// The largest amount one money input (payment, discount, fine, refund, fee amount) may
+    /// carry, in minor units of `currency`; at most 10^13 (issue #13).
+    pub max_amount: i64,
 }
 
 /// An academic term (or the year's terms listing).
@@ -1106,12 +1111,14 @@ pub struct ReportColumn {
     pub kind: ColumnKind,
 }
 
-/// One cell: text, an integer (money in minor units, or a count), or empty.
+/// One cell: text, an integer (money in minor units, or a count), or empty. Integers are
+/// `i128` because a total over the whole journal may pass `i64::MAX` (issue #13); JSON
+/// carries them as exact integer literals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(untagged)]
 pub enum ReportCell {
-    Int(i64),
+    Int(i128),
     Text(String),
     Empty,
 }

@@ -165,7 +165,7 @@ impl DaftarClient {
 
     fn family_ids(&self) -> DaftarResult<Vec<Uuid>> {
         Ok(match self.scope()? {
-            Some(SyncScope::Families { family_ids }) => family_ids,
+            Some(SyncScope::Families { family_ids, .. }) => family_ids,
             _ => Vec::new(),
         })
     }

@@ -12,6 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::AuthConfig;
 use crate::db::Db;
+use crate::edge::RouteTable;
 use crate::errors::ApiError;
 use crate::sync::events::Pokes;
 use crate::{attendance, auth, health, ledger, oneroster, reports, roster, sync};
@@ -74,7 +75,12 @@ fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web
     ApiError::validation("path", err.to_string()).into()
 }
 
-/// Registers every route; returns the OpenAPI document they describe.
+/// Path of the served OpenAPI document.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// Registers every route: Swagger UI at `/docs/`, the OpenAPI document at [`OPENAPI_PATH`],
+/// the API under `/api/v1`, and a default service answering unrouted requests with 404 or 405
+/// problem documents ([`crate::edge`]).
 pub fn build_app(
     state: AppState,
 ) -> App<
@@ -86,12 +92,19 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let (app, api) = App::new()
+    let spec = openapi_document();
+    let table = RouteTable::from_openapi(&spec, &[(OPENAPI_PATH, "get")]);
+    // The spec and Swagger UI come before the `/api/v1` scope: a scope that matches a prefix
+    // never falls through to later services, which is how `openapi.json` used to answer 404.
+    let (app, _) = App::new()
+        .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked(OPENAPI_PATH, spec))
+        .service(web::redirect("/docs", "/docs/"))
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .app_data(web::Data::new(state.db.clone()))
         .app_data(web::Data::new(state.auth.clone()))
         .app_data(web::Data::new(state.pokes.clone()))
+        .app_data(web::Data::new(table))
         // Request bodies are read by `crate::json::Json` up to its own limit; without this the
         // extractor's default (256 KiB) refused a full push batch of larger ops.
         .app_data(web::PayloadConfig::new(crate::json::MAX_JSON_BODY))
@@ -101,9 +114,11 @@ pub fn build_app(
         .service(health::readyz)
         .service(routes())
         .split_for_parts();
-    app.wrap(tracing_actix_web::TracingLogger::default())
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", api))
-        .service(web::redirect("/docs", "/docs/"))
+    app.default_service(web::to(crate::edge::unrouted))
+        .wrap(actix_web::middleware::from_fn(
+            crate::edge::reject_nul_in_query,
+        ))
+        .wrap(tracing_actix_web::TracingLogger::default())
 }
 
 fn routes() -> utoipa_actix_web::scope::Scope<
@@ -193,12 +208,19 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(attendance::handlers::not_taken)
         .service(attendance::handlers::daily_summary)
         .service(attendance::handlers::my_registers)
-        .service(reports::handlers::report)
+        .service(reports::handlers::trial_balance)
+        .service(reports::handlers::dues)
+        .service(reports::handlers::collections)
+        .service(reports::handlers::income)
+        .service(reports::handlers::defaulters)
+        .service(reports::handlers::zero_activity)
+        .service(reports::handlers::family_statement)
 }
 
-/// The OpenAPI document as pretty JSON with a trailing newline: exactly what
-/// `openapi/openapi.json` must contain.
-pub fn openapi_json() -> String {
+/// The OpenAPI document the routes describe, completed by [`crate::spec::complete`] (error
+/// media types and the error statuses every operation can answer). Served at
+/// [`OPENAPI_PATH`] and committed as `openapi/openapi.json`.
+pub fn openapi_document() -> serde_json::Value {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -206,7 +228,15 @@ pub fn openapi_json() -> String {
         .service(health::readyz)
         .service(routes())
         .split_for_parts();
-    let mut s = api.to_pretty_json().unwrap_or_default();
+    let mut spec = serde_json::to_value(&api).unwrap_or_default();
+    crate::spec::complete(&mut spec);
+    spec
+}
+
+/// The OpenAPI document as pretty JSON with a trailing newline: exactly what
+/// `openapi/openapi.json` must contain.
+pub fn openapi_json() -> String {
+    let mut s = serde_json::to_string_pretty(&openapi_document()).unwrap_or_default();
     s.push('\n');
     s
 }

@@ -228,13 +228,21 @@ fn seed_history(
     use crate::ledger::{adjustments, repo as ledger_repo, service as ledger};
     use crate::schema::{fee_schedules, guardian_notifications};
 
-    let Some(term) = terms
+    // The latest term that began at least two weeks ago (so its history has payments in it),
+    // else the latest begun, else the first. Nothing is dated after today or received after
+    // now in the school's time zone (issue #13, item 11): a term that has not begun is invoiced
+    // today.
+    let begun: Vec<&TermRow> = terms.iter().filter(|t| t.starts_on <= today).collect();
+    let Some(term) = begun
         .iter()
-        .rfind(|t| t.starts_on <= today)
+        .rfind(|t| t.starts_on + Duration::days(14) <= today)
+        .or(begun.last())
+        .copied()
         .or(terms.first())
     else {
         return Ok(());
     };
+    let issued_on = term.starts_on.min(today);
     let tuition = ledger_repo::create_fee_head(conn, sid, Uuid::now_v7(), "Tuition")?;
     let exam = ledger_repo::create_fee_head(conn, sid, Uuid::now_v7(), "Examination")?;
     for class in classes {
@@ -260,11 +268,14 @@ fn seed_history(
         user_id: Some(accountant),
         device_id: None,
     };
-    ledger::issue_invoices(conn, sid, term.id, office, term.starts_on)?;
+    ledger::issue_invoices(conn, sid, term.id, office, issued_on)?;
 
     let tz = chrono_tz::Asia::Karachi;
-    let window_end = today.min(term.starts_on + Duration::days(60));
-    let span = (window_end - term.starts_on).num_days().max(4);
+    let now = Utc::now();
+    let window_end = today.min(issued_on + Duration::days(60));
+    let span = (window_end - issued_on).num_days().max(0);
+    // Payments from the third day after issue when the window allows, else from issue day.
+    let first_day = if span >= 4 { 3 } else { 0 };
     let mut cheque: Option<Uuid> = None;
     for family in families {
         let owed = ledger::family_dues(conn, sid, family.id)?.total_outstanding;
@@ -281,7 +292,7 @@ fn seed_history(
         if amount <= 0 {
             continue;
         }
-        let day = term.starts_on + Duration::days(rng.gen_range(3..span));
+        let day = issued_on + Duration::days(rng.gen_range(first_day..=span));
         let received_at = tz
             .with_ymd_and_hms(
                 day.year(),
@@ -293,7 +304,9 @@ fn seed_history(
             )
             .single()
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(Utc::now);
+            .unwrap_or(now)
+            // Today's payments before now, never after.
+            .min(now - Duration::minutes(rng.gen_range(1..120)));
         let method = match (cheque.is_none(), rng.gen_range(0..20)) {
             (true, _) => PaymentMethod::Cheque,
             (_, 0..=11) => PaymentMethod::Cash,

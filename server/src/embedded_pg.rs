@@ -148,13 +148,87 @@ pub struct EmbeddedCluster {
     password: String,
     run_as: Option<RunAs>,
     running: bool,
+    relocated: Option<PathBuf>,
+}
+
+/// Where clusters live whose own directory the PostgreSQL OS user cannot enter.
+pub const RELOCATED_ROOT: &str = "/var/lib/daftar/clusters";
+
+/// Name of the file, in the directory asked for, that records where its cluster was put.
+pub const LOCATION_FILE: &str = "cluster-location";
+
+/// True when OS user `run_as` can reach `dir` (search permission on it and every ancestor):
+/// asked of the kernel by running `test -x` as that user, so ACLs and groups count.
+fn can_enter(dir: &Path, run_as: RunAs) -> bool {
+    Command::new("/bin/sh")
+        .arg("-c")
+        .arg("test -x \"$1\"")
+        .arg("sh")
+        .arg(dir)
+        .uid(run_as.uid)
+        .gid(run_as.gid)
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The directory for the cluster of `dir` under [`RELOCATED_ROOT`] (named after `dir`'s last
+/// component and a hash of its path, so one data directory always maps to the same cluster),
+/// created and recorded in `dir`/[`LOCATION_FILE`].
+///
+/// Errors: the directories or the record cannot be written.
+fn relocated_dir(dir: &Path) -> Result<PathBuf, EmbeddedPgError> {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    let hex: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let parent_name = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "data".into());
+    let target = Path::new(RELOCATED_ROOT).join(format!("{parent_name}-{hex}"));
+    fs::create_dir_all(&target).map_err(io_err(format!("creating {}", target.display())))?;
+    for p in [
+        Path::new("/var/lib/daftar"),
+        Path::new(RELOCATED_ROOT),
+        &target,
+    ] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755))
+            .map_err(io_err(format!("chmod {}", p.display())))?;
+    }
+    let record = dir.join(LOCATION_FILE);
+    write_private(
+        &record,
+        &format!(
+            "{}\n# PostgreSQL's OS user cannot enter {}, so this data directory's cluster lives \
+             at the path above.\n",
+            target.display(),
+            dir.display()
+        ),
+    )?;
+    Ok(target)
 }
 
 impl EmbeddedCluster {
+    /// When the directory asked for could not be entered by PostgreSQL's OS user (e.g. it is
+    /// under `/root`), the directory the cluster was put in instead.
+    pub fn relocated(&self) -> Option<&Path> {
+        self.relocated.as_deref()
+    }
+
     /// Initialises the cluster on first use (`initdb`, SCRAM auth, superuser [`SUPERUSER`] with
     /// a random password kept in `<dir>/superuser-password`, mode 0600), then starts it on a
     /// free loopback port and waits until it accepts connections. A cluster already running in
     /// `dir` (e.g. after a crash of ours) is adopted.
+    ///
+    /// Run as root from a folder the PostgreSQL OS user cannot enter (anything under `/root`, a
+    /// `mktemp -d`), the cluster goes under [`RELOCATED_ROOT`] instead, the same place every
+    /// time for the same `dir`, and `dir`/[`LOCATION_FILE`] says where (issue #13, item 2):
+    /// the server works from any folder.
     ///
     /// Errors: missing binaries or OS user, or the failing PostgreSQL command's output.
     pub fn start(options: &ClusterOptions) -> Result<Self, EmbeddedPgError> {
@@ -162,10 +236,18 @@ impl EmbeddedCluster {
         let run_as = Self::unprivileged_identity(&options.os_user)?;
         fs::create_dir_all(&options.dir)
             .map_err(io_err(format!("creating {}", options.dir.display())))?;
-        let dir = options
+        let mut dir = options
             .dir
             .canonicalize()
             .map_err(io_err(format!("resolving {}", options.dir.display())))?;
+        let mut relocated = None;
+        if let Some(run_as) = run_as {
+            if !can_enter(&dir, run_as) {
+                let elsewhere = relocated_dir(&dir)?;
+                relocated = Some(elsewhere.clone());
+                dir = elsewhere;
+            }
+        }
         let pgdata = dir.join("pgdata");
         let password_file = dir.join("superuser-password");
 
@@ -176,6 +258,7 @@ impl EmbeddedCluster {
             password: String::new(),
             run_as,
             running: false,
+            relocated,
         };
         if !cluster.pgdata.join("PG_VERSION").is_file() {
             cluster.init(options, &password_file)?;

@@ -52,6 +52,17 @@ pub enum ApiError {
     /// for good.
     #[error("{detail}")]
     Gone { code: &'static str, detail: String },
+    /// 405 `method_not_allowed`: the path exists, the method does not (RFC 9110 §15.5.6);
+    /// answered with an `Allow` header listing the methods it has.
+    #[error("{method} is not allowed here (allowed: {})", allow.join(", "))]
+    MethodNotAllowed { method: String, allow: Vec<String> },
+    /// 413 `payload_too_large`: the request body is over `limit` bytes (RFC 9110 §15.5.14).
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 415 `unsupported_media_type`: the body's `Content-Type` is not the one the endpoint
+    /// reads (`expected`, e.g. `application/json`; RFC 9110 §15.5.16).
+    #[error("Content-Type must be {expected}")]
+    UnsupportedMediaType { expected: &'static str },
     /// 429 `too_many_attempts` with `Retry-After` seconds.
     #[error("too many failed logins; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
@@ -90,6 +101,9 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Gone { code, .. }
             | ApiError::Refused { code, .. } => code,
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Throttled { .. } => "too_many_attempts",
             ApiError::Unavailable => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -125,6 +139,9 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -148,6 +165,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => {
                 resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                resp.insert_header((header::ALLOW, allow.join(", ")));
+            }
             _ => {}
         }
         resp.body(serde_json::to_string(&self.problem()).unwrap_or_default())
@@ -158,6 +178,16 @@ impl From<DieselError> for ApiError {
     fn from(e: DieselError) -> Self {
         match e {
             DieselError::NotFound => ApiError::NotFound("record"),
+            DieselError::DeserializationError(inner)
+                if inner
+                    .downcast_ref::<crate::sums::AmountOutOfRange>()
+                    .is_some() =>
+            {
+                ApiError::Unprocessable {
+                    code: "amount_out_of_range",
+                    detail: inner.to_string(),
+                }
+            }
             DieselError::DatabaseError(kind, info) => {
                 let constraint = info.constraint_name().unwrap_or("").to_string();
                 match kind {
@@ -185,10 +215,25 @@ impl From<DieselError> for ApiError {
                     | DatabaseErrorKind::SerializationFailure => ApiError::Unavailable,
                     // 40P01: PostgreSQL broke a lock cycle; retrying succeeds.
                     _ if info.message().contains("deadlock detected") => ApiError::Unavailable,
+                    // 22003 / 22008: a value the request carried (a date, a number) is
+                    // outside what PostgreSQL can store; the request is at fault, not us.
+                    _ if info.message().contains("out of range") => ApiError::Unprocessable {
+                        code: "value_out_of_range",
+                        detail: format!("a value is out of range: {}", info.message()),
+                    },
                     _ => ApiError::Internal(anyhow::anyhow!("database error: {}", info.message())),
                 }
             }
             other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<crate::sums::AmountOutOfRange> for ApiError {
+    fn from(e: crate::sums::AmountOutOfRange) -> Self {
+        ApiError::Unprocessable {
+            code: "amount_out_of_range",
+            detail: e.to_string(),
         }
     }
 }

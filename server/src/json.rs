@@ -37,8 +37,22 @@ impl<T> std::ops::Deref for Json<T> {
 /// Parses `bytes` as `T`, naming the field on failure.
 ///
 /// Errors: [`ApiError::Validation`] with the JSON path of the bad value (`body` for syntax
-/// errors, the missing field's name for a missing field).
+/// errors, the missing field's name for a missing field), or of a string holding U+0000, which
+/// PostgreSQL cannot store ([`crate::edge::NUL_MESSAGE`]; issue #13, item 3).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // JSON can carry NUL only as the escape `\u0000`; look closer only when it appears.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(path) = nul_path(&value, String::new()) {
+                let field = if path.is_empty() {
+                    "body".to_string()
+                } else {
+                    path
+                };
+                return Err(ApiError::validation(field, crate::edge::NUL_MESSAGE));
+            }
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -62,6 +76,46 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// The path (`ops[2].args.name`) of the first string or key in `value` holding U+0000.
+fn nul_path(value: &serde_json::Value, here: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(here),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{here}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let path = if here.is_empty() {
+                k.clone()
+            } else {
+                format!("{here}.{k}")
+            };
+            if k.contains('\0') {
+                Some(if here.is_empty() {
+                    "body".into()
+                } else {
+                    here.clone()
+                })
+            } else {
+                nul_path(v, path)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a `Content-Type` header value is JSON: `application/json`, with or without
+/// parameters (`; charset=utf-8`). Other `+json` types are refused: a body declared as
+/// `application/evil+json` is not this API's format (issue #13, item 7).
+pub fn is_json_content_type(value: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .map(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or(false)
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -71,27 +125,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .headers()
             .get(actix_web::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.starts_with("application/json") || v.contains("+json"))
+            .map(is_json_content_type)
             .unwrap_or(false);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !content_type_ok {
-                return Err(ApiError::validation(
-                    "content-type",
-                    "must be application/json",
-                ));
+                return Err(ApiError::UnsupportedMediaType {
+                    expected: "application/json",
+                });
             }
-            let bytes = bytes
-                .await
-                .map_err(|e| ApiError::validation("body", e.to_string()))?;
+            let bytes = bytes.await.map_err(body_error)?;
             if bytes.len() > MAX_JSON_BODY {
-                return Err(ApiError::validation(
-                    "body",
-                    format!("larger than {MAX_JSON_BODY} bytes"),
-                ));
+                return Err(ApiError::PayloadTooLarge {
+                    limit: MAX_JSON_BODY,
+                });
             }
             parse(&bytes).map(Json)
         })
+    }
+}
+
+/// Maps a failure to read the body: over the limit is 413, anything else names `body`.
+pub fn body_error(e: actix_web::Error) -> ApiError {
+    use actix_web::error::PayloadError;
+    match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge {
+            limit: MAX_JSON_BODY,
+        },
+        _ => ApiError::validation("body", e.to_string()),
     }
 }
 
@@ -127,5 +188,31 @@ mod tests {
             "terms[0].starts_on"
         );
         assert_eq!(field_of::<CreateUserRequest>("{not json"), "body");
+    }
+
+    #[test]
+    fn nul_in_any_string_is_refused_with_its_path() {
+        assert_eq!(
+            field_of::<CreateUserRequest>(
+                r#"{"username":"a\u0000b","display_name":"A","role":"admin","password":"x"}"#
+            ),
+            "username"
+        );
+        assert_eq!(
+            field_of::<serde_json::Value>(r#"{"ops":[{"a":1},{"args":{"name":"\u0000"}}]}"#),
+            "ops[1].args.name"
+        );
+        // An escaped backslash followed by `u0000` is six ordinary characters.
+        assert!(super::parse::<serde_json::Value>(br#"{"a":"\\u0000"}"#).is_ok());
+    }
+
+    #[test]
+    fn only_application_json_is_json() {
+        use super::is_json_content_type as json;
+        assert!(json("application/json"));
+        assert!(json("Application/JSON; charset=utf-8"));
+        assert!(!json("application/evil+json"));
+        assert!(!json("application/jsonx"));
+        assert!(!json("text/plain"));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod adjustments;
 pub mod handlers;
+pub mod limits;
 pub mod models;
 pub mod payments;
 pub mod repo;

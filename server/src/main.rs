@@ -53,6 +53,16 @@ fn database(cli: &Cli) -> anyhow::Result<Database> {
     }
     let dir = cli.data_dir.join("postgres");
     let cluster = EmbeddedCluster::start(&ClusterOptions::new(&dir))?;
+    if let Some(elsewhere) = cluster.relocated() {
+        eprintln!(
+            "PostgreSQL's OS user cannot enter {}, so the embedded cluster lives in {} \
+             (recorded in {}/{})",
+            dir.display(),
+            elsewhere.display(),
+            dir.display(),
+            daftar_server::embedded_pg::LOCATION_FILE
+        );
+    }
     eprintln!(
         "embedded PostgreSQL running on 127.0.0.1:{}, data in {}",
         cluster.port(),

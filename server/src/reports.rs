@@ -8,33 +8,264 @@ pub mod handlers;
 use chrono::NaiveDate;
 use daftar_client_core::protocol::{ColumnKind, ReportCell, ReportColumn, ReportTable};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text, Uuid as SqlUuid};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::schools;
+use crate::sums::Sum128;
 
-/// Reports this module knows, by URL name.
-pub const REPORTS: [&str; 6] = [
-    "trial_balance",
-    "dues",
-    "collections",
-    "income",
-    "defaulters",
-    "zero_activity",
-];
+/// The reports this module builds, by URL name (`GET /api/v1/reports/{name}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportName {
+    TrialBalance,
+    Dues,
+    Collections,
+    Income,
+    Defaulters,
+    ZeroActivity,
+    FamilyStatement,
+}
 
-/// Parameters of a report request (each report reads the ones it needs).
+impl ReportName {
+    /// Every report, in the order the API lists them.
+    pub const ALL: [ReportName; 7] = [
+        ReportName::TrialBalance,
+        ReportName::Dues,
+        ReportName::Collections,
+        ReportName::Income,
+        ReportName::Defaulters,
+        ReportName::ZeroActivity,
+        ReportName::FamilyStatement,
+    ];
+
+    /// The URL name, e.g. `trial_balance`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportName::TrialBalance => "trial_balance",
+            ReportName::Dues => "dues",
+            ReportName::Collections => "collections",
+            ReportName::Income => "income",
+            ReportName::Defaulters => "defaulters",
+            ReportName::ZeroActivity => "zero_activity",
+            ReportName::FamilyStatement => "family_statement",
+        }
+    }
+
+    /// The name of this report's response schema in the OpenAPI document.
+    pub fn schema_name(self) -> &'static str {
+        match self {
+            ReportName::TrialBalance => "TrialBalanceReport",
+            ReportName::Dues => "DuesReport",
+            ReportName::Collections => "CollectionsReport",
+            ReportName::Income => "IncomeReport",
+            ReportName::Defaulters => "DefaultersReport",
+            ReportName::ZeroActivity => "ZeroActivityReport",
+            ReportName::FamilyStatement => "FamilyStatementReport",
+        }
+    }
+
+    /// The columns of this report. `group` matters to `dues` only (its first column is the
+    /// group).
+    pub fn columns(self, group: DuesGroup) -> Vec<ReportColumn> {
+        use ColumnKind::{Count, Date as D, Money, Text as T};
+        let spec: Vec<(&str, &str, ColumnKind)> = match self {
+            ReportName::TrialBalance => vec![
+                ("code", "Code", T),
+                ("account", "Account", T),
+                ("kind", "Kind", T),
+                ("debit", "Debit", Money),
+                ("credit", "Credit", Money),
+            ],
+            ReportName::Dues => vec![
+                (group.as_str(), group.label(), T),
+                ("not_due", "Not yet due", Money),
+                ("days_0_30", "0–30 days", Money),
+                ("days_31_60", "31–60 days", Money),
+                ("days_61_90", "61–90 days", Money),
+                ("days_90_plus", "90+ days", Money),
+                ("total", "Total", Money),
+            ],
+            ReportName::Collections => vec![
+                ("date", "Date", D),
+                ("cashier", "Cashier", T),
+                ("method", "Method", T),
+                ("receipts", "Receipts", Count),
+                ("collected", "Collected", Money),
+                ("reversed", "Reversed", Money),
+                ("net", "Net", Money),
+            ],
+            ReportName::Income => vec![
+                ("code", "Code", T),
+                ("account", "Income account", T),
+                ("amount", "Amount", Money),
+            ],
+            ReportName::Defaulters => vec![
+                ("family", "Family", T),
+                ("phones", "Guardian phones", T),
+                ("students", "Students", Count),
+                ("oldest_due", "Oldest due", D),
+                ("overdue", "Overdue", Money),
+                ("total", "Total owing", Money),
+            ],
+            ReportName::ZeroActivity => vec![
+                ("kind", "Kind", T),
+                ("name", "Name", T),
+                ("last_activity", "Last activity", D),
+            ],
+            ReportName::FamilyStatement => vec![
+                ("entry_no", "Entry", Count),
+                ("date", "Date", D),
+                ("kind", "Kind", T),
+                ("memo", "Details", T),
+                ("debit", "Debit", Money),
+                ("credit", "Credit", Money),
+                ("balance", "Balance", Money),
+            ],
+        };
+        spec.into_iter()
+            .map(|(k, l, kind)| col(k, l, kind))
+            .collect()
+    }
+
+    /// Whether the report ends with a totals row.
+    pub fn has_totals(self) -> bool {
+        !matches!(self, ReportName::ZeroActivity | ReportName::FamilyStatement)
+    }
+
+    /// Whether a cell of column `key` may be empty (`null`): only a never-active row's
+    /// `last_activity`.
+    pub fn may_be_empty(self, key: &str) -> bool {
+        self == ReportName::ZeroActivity && key == "last_activity"
+    }
+}
+
+/// The JSON Schema (OpenAPI 3.1) of one report's JSON answer: a [`ReportTable`] whose
+/// `report` is `name`, whose `columns` are exactly [`ReportName::columns`], and whose rows and
+/// totals hold one cell per column of that column's kind (issue #13, item 7).
+pub fn openapi_schema(name: ReportName) -> serde_json::Value {
+    use serde_json::json;
+    let groups: Vec<Vec<ReportColumn>> = match name {
+        ReportName::Dues => DuesGroup::ALL.iter().map(|g| name.columns(*g)).collect(),
+        _ => vec![name.columns(DuesGroup::Family)],
+    };
+    let columns = &groups[0];
+    let kind_str = |k: ColumnKind| match k {
+        ColumnKind::Text => "text",
+        ColumnKind::Money => "money",
+        ColumnKind::Count => "count",
+        ColumnKind::Date => "date",
+    };
+    let column_schemas: Vec<serde_json::Value> = (0..columns.len())
+        .map(|i| {
+            let keys: Vec<&str> = groups.iter().map(|g| g[i].key.as_str()).collect();
+            json!({
+                "type": "object",
+                "required": ["key", "label", "kind"],
+                "properties": {
+                    "key": {"type": "string", "enum": keys},
+                    "label": {"type": "string"},
+                    "kind": {"type": "string", "enum": [kind_str(columns[i].kind)]},
+                }
+            })
+        })
+        .collect();
+    let cell = |c: &ReportColumn| {
+        let mut schema = match c.kind {
+            ColumnKind::Text => json!({"type": "string"}),
+            ColumnKind::Money | ColumnKind::Count => json!({"type": "integer"}),
+            ColumnKind::Date => json!({"type": "string", "format": "date"}),
+        };
+        if name.may_be_empty(&c.key) {
+            schema["type"] = json!([schema["type"].clone(), "null"]);
+        }
+        schema
+    };
+    let n = columns.len();
+    let row = json!({
+        "type": "array",
+        "minItems": n,
+        "maxItems": n,
+        "prefixItems": columns.iter().map(cell).collect::<Vec<_>>(),
+    });
+    let totals = if name.has_totals() {
+        let cells: Vec<serde_json::Value> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match c.kind {
+                ColumnKind::Money | ColumnKind::Count => json!({"type": "integer"}),
+                _ if i == 0 => json!({"type": "string", "enum": ["Total"]}),
+                _ => json!({"type": "null"}),
+            })
+            .collect();
+        json!({"type": "array", "minItems": n, "maxItems": n, "prefixItems": cells})
+    } else {
+        json!({"type": "null"})
+    };
+    json!({
+        "type": "object",
+        "description": format!(
+            "The `{}` report: columns {}.",
+            name.as_str(),
+            columns.iter().map(|c| format!("`{}` ({})", c.key, kind_str(c.kind))).collect::<Vec<_>>().join(", ")
+        ),
+        "required": ["report", "title", "currency", "columns", "rows"],
+        "properties": {
+            "report": {"type": "string", "enum": [name.as_str()]},
+            "title": {"type": "string"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "columns": {"type": "array", "minItems": n, "maxItems": n, "prefixItems": column_schemas},
+            "rows": {"type": "array", "items": row},
+            "totals": totals,
+        }
+    })
+}
+
+/// How the dues report groups open lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DuesGroup {
+    #[default]
+    Family,
+    Student,
+    Class,
+}
+
+impl DuesGroup {
+    /// Every grouping.
+    pub const ALL: [DuesGroup; 3] = [DuesGroup::Family, DuesGroup::Student, DuesGroup::Class];
+
+    /// The column key, e.g. `family`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DuesGroup::Family => "family",
+            DuesGroup::Student => "student",
+            DuesGroup::Class => "class",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            DuesGroup::Family => "Family",
+            DuesGroup::Student => "Student",
+            DuesGroup::Class => "Class",
+        }
+    }
+}
+
+/// Parameters of a report request (each report reads the ones it needs), already validated by
+/// the handler: `from <= to`; dates are school-local calendar dates.
 #[derive(Debug, Clone)]
 pub struct ReportParams {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub as_of: NaiveDate,
-    /// `family`, `student` or `class` (dues).
-    pub group: String,
-    /// Minimum days past due (defaulters).
+    /// Grouping of `dues`.
+    pub group: DuesGroup,
+    /// Minimum days past due (defaulters), 0..=36,500.
     pub min_days: i64,
-    /// Minimum overdue amount in minor units (defaulters).
+    /// Minimum overdue amount in minor units (defaulters), 1..=10^13.
     pub min_amount: i64,
     /// The family (family_statement).
     pub family_id: Option<Uuid>,
@@ -52,6 +283,12 @@ fn text(s: impl Into<String>) -> ReportCell {
     ReportCell::Text(s.into())
 }
 
+fn int(n: impl Into<i128>) -> ReportCell {
+    ReportCell::Int(n.into())
+}
+
+/// Column totals of money and count columns, added in `i128` (saturating past ±1.7·10^38,
+/// which no journal of `i64` amounts can reach before 2^64 rows).
 fn totals(columns: &[ReportColumn], rows: &[Vec<ReportCell>], label: &str) -> Vec<ReportCell> {
     columns
         .iter()
@@ -60,7 +297,7 @@ fn totals(columns: &[ReportColumn], rows: &[Vec<ReportCell>], label: &str) -> Ve
             ColumnKind::Money | ColumnKind::Count => ReportCell::Int(
                 rows.iter()
                     .map(|r| if let ReportCell::Int(n) = r[i] { n } else { 0 })
-                    .sum(),
+                    .fold(0i128, i128::saturating_add),
             ),
             _ if i == 0 => text(label),
             _ => ReportCell::Empty,
@@ -70,30 +307,31 @@ fn totals(columns: &[ReportColumn], rows: &[Vec<ReportCell>], label: &str) -> Ve
 
 /// Builds report `name` for `school_id`.
 ///
-/// Errors: 404 for an unknown report; validation naming `group` or `to`.
+/// Errors: 404 for an unknown family (`family_statement`); validation naming `family_id` when
+/// it is missing for the family statement.
 pub fn build(
     conn: &mut PgConnection,
     school_id: Uuid,
-    name: &str,
+    name: ReportName,
     p: &ReportParams,
 ) -> ApiResult<ReportTable> {
     let currency: String = schools::table
         .find(school_id)
         .select(schools::currency)
         .first(conn)?;
-    let (title, columns, rows, with_totals) = match name {
-        "trial_balance" => trial_balance(conn, school_id, p)?,
-        "dues" => dues(conn, school_id, p)?,
-        "collections" => collections(conn, school_id, p)?,
-        "income" => income(conn, school_id, p)?,
-        "defaulters" => defaulters(conn, school_id, p)?,
-        "zero_activity" => zero_activity(conn, school_id, p)?,
-        "family_statement" => family_statement(conn, school_id, p)?,
-        _ => return Err(ApiError::NotFound("report")),
+    let (title, rows) = match name {
+        ReportName::TrialBalance => trial_balance(conn, school_id, p)?,
+        ReportName::Dues => dues(conn, school_id, p)?,
+        ReportName::Collections => collections(conn, school_id, p)?,
+        ReportName::Income => income(conn, school_id, p)?,
+        ReportName::Defaulters => defaulters(conn, school_id, p)?,
+        ReportName::ZeroActivity => zero_activity(conn, school_id, p)?,
+        ReportName::FamilyStatement => family_statement(conn, school_id, p)?,
     };
-    let totals = with_totals.then(|| totals(&columns, &rows, "Total"));
+    let columns = name.columns(p.group);
+    let totals = name.has_totals().then(|| totals(&columns, &rows, "Total"));
     Ok(ReportTable {
-        report: name.into(),
+        report: name.as_str().into(),
         title,
         currency,
         columns,
@@ -102,7 +340,8 @@ pub fn build(
     })
 }
 
-type Built = (String, Vec<ReportColumn>, Vec<Vec<ReportCell>>, bool);
+/// A report's title and rows (its columns come from [`ReportName::columns`]).
+type Built = (String, Vec<Vec<ReportCell>>);
 
 #[derive(QueryableByName)]
 struct TbRow {
@@ -112,13 +351,13 @@ struct TbRow {
     name: String,
     #[diesel(sql_type = Text)]
     kind: String,
-    #[diesel(sql_type = BigInt)]
-    balance: i64,
+    #[diesel(sql_type = Numeric)]
+    balance: Sum128,
 }
 
 fn trial_balance(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResult<Built> {
     let rows: Vec<TbRow> = diesel::sql_query(
-        "SELECT a.code, a.name, a.kind, COALESCE(sum(l.amount) FILTER (WHERE e.occurred_on <= $2), 0)::bigint AS balance
+        "SELECT a.code, a.name, a.kind, COALESCE(sum(l.amount) FILTER (WHERE e.occurred_on <= $2), 0)::numeric AS balance
          FROM accounts a
          LEFT JOIN journal_lines l ON l.school_id = a.school_id AND l.account_id = a.id
          LEFT JOIN journal_entries e ON e.school_id = l.school_id AND e.id = l.entry_id
@@ -128,13 +367,6 @@ fn trial_balance(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> 
     .bind::<SqlUuid, _>(school_id)
     .bind::<Date, _>(p.as_of)
     .load(conn)?;
-    let columns = vec![
-        col("code", "Code", ColumnKind::Text),
-        col("account", "Account", ColumnKind::Text),
-        col("kind", "Kind", ColumnKind::Text),
-        col("debit", "Debit", ColumnKind::Money),
-        col("credit", "Credit", ColumnKind::Money),
-    ];
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -142,17 +374,12 @@ fn trial_balance(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> 
                 text(r.code),
                 text(r.name),
                 text(r.kind),
-                ReportCell::Int(r.balance.max(0)),
-                ReportCell::Int((-r.balance).max(0)),
+                int(r.balance.0.max(0)),
+                int((-r.balance.0).max(0)),
             ]
         })
         .collect();
-    Ok((
-        format!("Trial balance as of {}", p.as_of),
-        columns,
-        rows,
-        true,
-    ))
+    Ok((format!("Trial balance as of {}", p.as_of), rows))
 }
 
 #[derive(QueryableByName)]
@@ -163,15 +390,15 @@ struct DueRow {
     group_name: String,
     #[diesel(sql_type = Date)]
     due_on: NaiveDate,
-    #[diesel(sql_type = BigInt)]
-    outstanding: i64,
+    #[diesel(sql_type = Numeric)]
+    outstanding: Sum128,
 }
 
 /// Open invoice lines with their outstanding amount (SQL fragment shared by dues and
-/// defaulters): one row per line, `outstanding > 0`.
+/// defaulters): one row per line, `outstanding > 0`, as `numeric`.
 const OPEN_LINES: &str = "
     SELECT il.school_id, il.id, il.due_on, i.family_id, i.student_id,
-           il.amount - COALESCE((SELECT sum(a.amount) FROM allocations a
+           il.amount::numeric - COALESCE((SELECT sum(a.amount) FROM allocations a
                WHERE a.school_id = il.school_id AND a.invoice_line_id = il.id
                  AND NOT EXISTS (SELECT 1 FROM journal_entries r
                                  WHERE r.school_id = a.school_id AND r.reverses_entry_id = a.journal_entry_id)), 0) AS outstanding
@@ -179,23 +406,17 @@ const OPEN_LINES: &str = "
     WHERE il.school_id = $1";
 
 fn dues(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResult<Built> {
-    let (key, name) = match p.group.as_str() {
-        "family" => ("o.family_id::text", "f.name"),
-        "student" => (
+    let (key, name) = match p.group {
+        DuesGroup::Family => ("o.family_id::text", "f.name"),
+        DuesGroup::Student => (
             "o.student_id::text",
             "s.admission_no || ' ' || s.given_name || ' ' || s.family_name",
         ),
-        "class" => ("COALESCE(c.id::text, '')", "COALESCE(c.name, '(no class)')"),
-        _ => {
-            return Err(ApiError::validation(
-                "group",
-                "must be family, student or class",
-            ))
-        }
+        DuesGroup::Class => ("COALESCE(c.id::text, '')", "COALESCE(c.name, '(no class)')"),
     };
     let sql = format!(
         "WITH o AS ({OPEN_LINES})
-         SELECT {key} AS group_key, {name} AS group_name, o.due_on, o.outstanding::bigint AS outstanding
+         SELECT {key} AS group_key, {name} AS group_name, o.due_on, o.outstanding
          FROM o
          JOIN families f ON f.school_id = o.school_id AND f.id = o.family_id
          JOIN students s ON s.school_id = o.school_id AND s.id = o.student_id
@@ -208,7 +429,7 @@ fn dues(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResult
         .bind::<SqlUuid, _>(school_id)
         .load(conn)?;
     // group → [not due, 0–30, 31–60, 61–90, 90+]
-    let mut groups: std::collections::BTreeMap<(String, String), [i64; 5]> =
+    let mut groups: std::collections::BTreeMap<(String, String), [i128; 5]> =
         std::collections::BTreeMap::new();
     for l in lines {
         let overdue = (p.as_of - l.due_on).num_days();
@@ -219,39 +440,21 @@ fn dues(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResult
             61..=90 => 3,
             _ => 4,
         };
-        groups.entry((l.group_name, l.group_key)).or_default()[bucket] += l.outstanding;
+        let cell = &mut groups.entry((l.group_name, l.group_key)).or_default()[bucket];
+        *cell = cell.saturating_add(l.outstanding.0);
     }
-    let columns = vec![
-        col(
-            &p.group,
-            match p.group.as_str() {
-                "family" => "Family",
-                "student" => "Student",
-                _ => "Class",
-            },
-            ColumnKind::Text,
-        ),
-        col("not_due", "Not yet due", ColumnKind::Money),
-        col("days_0_30", "0–30 days", ColumnKind::Money),
-        col("days_31_60", "31–60 days", ColumnKind::Money),
-        col("days_61_90", "61–90 days", ColumnKind::Money),
-        col("days_90_plus", "90+ days", ColumnKind::Money),
-        col("total", "Total", ColumnKind::Money),
-    ];
     let rows = groups
         .into_iter()
         .map(|((name, _), b)| {
             let mut row = vec![text(name)];
-            row.extend(b.iter().map(|v| ReportCell::Int(*v)));
-            row.push(ReportCell::Int(b.iter().sum()));
+            row.extend(b.iter().map(|v| int(*v)));
+            row.push(int(b.iter().fold(0i128, |a, v| a.saturating_add(*v))));
             row
         })
         .collect();
     Ok((
-        format!("Dues by {} as of {}", p.group, p.as_of),
-        columns,
+        format!("Dues by {} as of {}", p.group.as_str(), p.as_of),
         rows,
-        true,
     ))
 }
 
@@ -265,26 +468,26 @@ struct CollectionRow {
     method: String,
     #[diesel(sql_type = BigInt)]
     receipts: i64,
-    #[diesel(sql_type = BigInt)]
-    collected: i64,
-    #[diesel(sql_type = BigInt)]
-    reversed: i64,
+    #[diesel(sql_type = Numeric)]
+    collected: Sum128,
+    #[diesel(sql_type = Numeric)]
+    reversed: Sum128,
 }
 
 fn collections(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResult<Built> {
     let rows: Vec<CollectionRow> = diesel::sql_query(
         "WITH moves AS (
-            SELECT e.occurred_on AS day, p.received_by, p.method, 1 AS receipts, p.amount AS collected, 0 AS reversed
+            SELECT e.occurred_on AS day, p.received_by, p.method, 1 AS receipts, p.amount AS collected, 0::bigint AS reversed
             FROM payments p JOIN journal_entries e ON e.school_id = p.school_id AND e.id = p.journal_entry_id
             WHERE p.school_id = $1
             UNION ALL
-            SELECT e.occurred_on, p.received_by, p.method, 0, 0, p.amount
+            SELECT e.occurred_on, p.received_by, p.method, 0, 0::bigint, p.amount
             FROM payment_reversals r
             JOIN payments p ON p.school_id = r.school_id AND p.id = r.payment_id
             JOIN journal_entries e ON e.school_id = r.school_id AND e.id = r.journal_entry_id
             WHERE r.school_id = $1)
          SELECT m.day, COALESCE(u.display_name, '(system)') AS cashier, m.method,
-                sum(m.receipts)::bigint AS receipts, sum(m.collected)::bigint AS collected, sum(m.reversed)::bigint AS reversed
+                sum(m.receipts)::bigint AS receipts, sum(m.collected)::numeric AS collected, sum(m.reversed)::numeric AS reversed
          FROM moves m LEFT JOIN users u ON u.school_id = $1 AND u.id = m.received_by
          WHERE m.day BETWEEN $2 AND $3
          GROUP BY m.day, cashier, m.method ORDER BY m.day, cashier, m.method",
@@ -293,15 +496,6 @@ fn collections(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> Ap
     .bind::<Date, _>(p.from)
     .bind::<Date, _>(p.to)
     .load(conn)?;
-    let columns = vec![
-        col("date", "Date", ColumnKind::Date),
-        col("cashier", "Cashier", ColumnKind::Text),
-        col("method", "Method", ColumnKind::Text),
-        col("receipts", "Receipts", ColumnKind::Count),
-        col("collected", "Collected", ColumnKind::Money),
-        col("reversed", "Reversed", ColumnKind::Money),
-        col("net", "Net", ColumnKind::Money),
-    ];
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -309,24 +503,19 @@ fn collections(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> Ap
                 text(r.day.to_string()),
                 text(r.cashier),
                 text(r.method),
-                ReportCell::Int(r.receipts),
-                ReportCell::Int(r.collected),
-                ReportCell::Int(r.reversed),
-                ReportCell::Int(r.collected - r.reversed),
+                int(r.receipts),
+                int(r.collected.0),
+                int(r.reversed.0),
+                int(r.collected.0 - r.reversed.0),
             ]
         })
         .collect();
-    Ok((
-        format!("Collections {} to {}", p.from, p.to),
-        columns,
-        rows,
-        true,
-    ))
+    Ok((format!("Collections {} to {}", p.from, p.to), rows))
 }
 
 fn income(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResult<Built> {
     let rows: Vec<TbRow> = diesel::sql_query(
-        "SELECT a.code, a.name, a.kind, COALESCE(-sum(l.amount), 0)::bigint AS balance
+        "SELECT a.code, a.name, a.kind, COALESCE(-sum(l.amount), 0)::numeric AS balance
          FROM accounts a
          JOIN journal_lines l ON l.school_id = a.school_id AND l.account_id = a.id
          JOIN journal_entries e ON e.school_id = l.school_id AND e.id = l.entry_id
@@ -337,21 +526,11 @@ fn income(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResu
     .bind::<Date, _>(p.from)
     .bind::<Date, _>(p.to)
     .load(conn)?;
-    let columns = vec![
-        col("code", "Code", ColumnKind::Text),
-        col("account", "Income account", ColumnKind::Text),
-        col("amount", "Amount", ColumnKind::Money),
-    ];
     let rows = rows
         .into_iter()
-        .map(|r| vec![text(r.code), text(r.name), ReportCell::Int(r.balance)])
+        .map(|r| vec![text(r.code), text(r.name), int(r.balance.0)])
         .collect();
-    Ok((
-        format!("Income by fee head {} to {}", p.from, p.to),
-        columns,
-        rows,
-        true,
-    ))
+    Ok((format!("Income by fee head {} to {}", p.from, p.to), rows))
 }
 
 #[derive(QueryableByName)]
@@ -364,14 +543,17 @@ struct DefaulterRow {
     students: i64,
     #[diesel(sql_type = Date)]
     oldest_due: NaiveDate,
-    #[diesel(sql_type = BigInt)]
-    overdue: i64,
-    #[diesel(sql_type = BigInt)]
-    total: i64,
+    #[diesel(sql_type = Numeric)]
+    overdue: Sum128,
+    #[diesel(sql_type = Numeric)]
+    total: Sum128,
 }
 
 fn defaulters(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> ApiResult<Built> {
-    let cutoff = p.as_of - chrono::Duration::days(p.min_days.max(0));
+    let cutoff = p
+        .as_of
+        .checked_sub_days(chrono::Days::new(p.min_days.max(0).unsigned_abs()))
+        .ok_or_else(|| ApiError::validation("min_days", "reaches before the calendar begins"))?;
     let sql = format!(
         "WITH o AS ({OPEN_LINES})
          SELECT f.name AS family,
@@ -379,8 +561,8 @@ fn defaulters(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> Api
                           WHERE g.school_id = f.school_id AND g.family_id = f.id AND g.active AND g.phone IS NOT NULL), '') AS phones,
                 count(DISTINCT o.student_id)::bigint AS students,
                 min(o.due_on) AS oldest_due,
-                COALESCE(sum(o.outstanding) FILTER (WHERE o.due_on <= $2), 0)::bigint AS overdue,
-                sum(o.outstanding)::bigint AS total
+                COALESCE(sum(o.outstanding) FILTER (WHERE o.due_on <= $2), 0) AS overdue,
+                sum(o.outstanding) AS total
          FROM o JOIN families f ON f.school_id = o.school_id AND f.id = o.family_id
          WHERE o.outstanding > 0
          GROUP BY f.school_id, f.id, f.name
@@ -392,24 +574,16 @@ fn defaulters(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> Api
         .bind::<Date, _>(cutoff)
         .bind::<BigInt, _>(p.min_amount.max(1))
         .load(conn)?;
-    let columns = vec![
-        col("family", "Family", ColumnKind::Text),
-        col("phones", "Guardian phones", ColumnKind::Text),
-        col("students", "Students", ColumnKind::Count),
-        col("oldest_due", "Oldest due", ColumnKind::Date),
-        col("overdue", "Overdue", ColumnKind::Money),
-        col("total", "Total owing", ColumnKind::Money),
-    ];
     let rows = rows
         .into_iter()
         .map(|r| {
             vec![
                 text(r.family),
                 text(r.phones),
-                ReportCell::Int(r.students),
+                int(r.students),
                 text(r.oldest_due.to_string()),
-                ReportCell::Int(r.overdue),
-                ReportCell::Int(r.total),
+                int(r.overdue.0),
+                int(r.total.0),
             ]
         })
         .collect();
@@ -418,9 +592,7 @@ fn defaulters(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> Api
             "Defaulters: more than {} days overdue as of {}",
             p.min_days, p.as_of
         ),
-        columns,
         rows,
-        true,
     ))
 }
 
@@ -457,11 +629,6 @@ fn zero_activity(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> 
     .bind::<Date, _>(p.from)
     .bind::<Date, _>(p.to)
     .load(conn)?;
-    let columns = vec![
-        col("kind", "Kind", ColumnKind::Text),
-        col("name", "Name", ColumnKind::Text),
-        col("last_activity", "Last activity", ColumnKind::Date),
-    ];
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -476,9 +643,7 @@ fn zero_activity(conn: &mut PgConnection, school_id: Uuid, p: &ReportParams) -> 
         .collect();
     Ok((
         format!("No financial activity {} to {}", p.from, p.to),
-        columns,
         rows,
-        false,
     ))
 }
 
@@ -494,34 +659,60 @@ fn family_statement(
         .map_err(|_| ApiError::NotFound("family"))?
         .name;
     let st = crate::ledger::service::family_statement(conn, school_id, family_id)?;
-    let columns = vec![
-        col("entry_no", "Entry", ColumnKind::Count),
-        col("date", "Date", ColumnKind::Date),
-        col("kind", "Kind", ColumnKind::Text),
-        col("memo", "Details", ColumnKind::Text),
-        col("debit", "Debit", ColumnKind::Money),
-        col("credit", "Credit", ColumnKind::Money),
-        col("balance", "Balance", ColumnKind::Money),
-    ];
     let rows = st
         .lines
         .into_iter()
         .map(|l| {
             vec![
-                ReportCell::Int(l.entry_no),
+                int(l.entry_no),
                 text(l.occurred_on.to_string()),
                 text(l.kind),
                 text(l.memo),
-                ReportCell::Int(l.debit),
-                ReportCell::Int(l.credit),
-                ReportCell::Int(l.balance),
+                int(l.debit),
+                int(l.credit),
+                int(l.balance),
             ]
         })
         .collect();
-    Ok((
-        format!("Statement of account: {name}"),
-        columns,
-        rows,
-        false,
-    ))
+    Ok((format!("Statement of account: {name}"), rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Column totals are the exact i128 sums of the cells, at and past `i64`'s bounds.
+        #[test]
+        fn totals_are_exact_at_the_bounds(
+            cells in proptest::collection::vec(
+                prop_oneof![Just(i64::MAX), Just(i64::MIN), any::<i64>()], 0..200)
+        ) {
+            let columns = ReportName::Income.columns(DuesGroup::Family);
+            let rows: Vec<Vec<ReportCell>> = cells
+                .iter()
+                .map(|v| vec![text("4000"), text("Tuition"), int(*v)])
+                .collect();
+            let t = totals(&columns, &rows, "Total");
+            let exact: i128 = cells.iter().map(|v| i128::from(*v)).sum();
+            prop_assert_eq!(&t[2], &ReportCell::Int(exact));
+            prop_assert_eq!(&t[0], &text("Total"));
+        }
+    }
+
+    #[test]
+    fn every_report_schema_names_each_column() {
+        for name in ReportName::ALL {
+            let schema = openapi_schema(name);
+            let n = name.columns(DuesGroup::Family).len();
+            assert_eq!(
+                schema["properties"]["columns"]["prefixItems"]
+                    .as_array()
+                    .map(Vec::len),
+                Some(n)
+            );
+            assert_eq!(schema["properties"]["report"]["enum"][0], name.as_str());
+        }
+    }
 }

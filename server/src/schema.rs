@@ -360,6 +360,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_throttles (attempt_key) {
+        attempt_key -> Bytea,
+        failures -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        last_failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     payment_reversals (school_id, payment_id) {
         school_id -> Uuid,
         payment_id -> Uuid,
@@ -462,6 +471,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         attendance_edit_window_days -> Int4,
+        max_amount -> Int8,
     }
 }
 
@@ -609,6 +619,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     journal_entries,
     journal_lines,
+    login_throttles,
     payment_reversals,
     payments,
     receipt_series,

@@ -311,3 +311,51 @@ fn demo_serves_on_embedded_postgres_stops_it_on_ctrl_c_and_reuses_data() {
     assert!(out.contains("already seeded"), "{out}");
     assert!(!pgdata.join("postmaster.pid").exists());
 }
+
+#[test]
+fn demo_runs_from_a_private_folder_with_the_default_data_dir() {
+    // `mktemp -d` is 0700 and owned by whoever runs the tests; as root, PostgreSQL's OS user
+    // cannot enter it (issue #13, item 2: initdb used to die on its password file).
+    let dir = tempfile::Builder::new()
+        .prefix("daftar-private-")
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let port = free_port();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DAFTAR_DEMO_PASSWORD", "demo-password-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn demo");
+    wait_healthy(port, &mut child);
+    let login = ureq::post(&format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+        .send_json(serde_json::json!({"school": "demo", "username": "admin", "password": "demo-password-1"}))
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let out = interrupt_and_wait(child);
+    let record = dir.path().join("daftar-data/postgres/cluster-location");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(
+            out.contains("cannot enter"),
+            "says where the cluster went: {out}"
+        );
+        let text = std::fs::read_to_string(&record).expect("location recorded");
+        let elsewhere = PathBuf::from(text.lines().next().expect("path"));
+        assert!(elsewhere.join("pgdata/PG_VERSION").exists());
+        std::fs::remove_dir_all(&elsewhere).expect("clean up the relocated cluster");
+    } else {
+        assert!(!record.exists(), "no relocation needed for a normal user");
+        assert!(dir
+            .path()
+            .join("daftar-data/postgres/pgdata/PG_VERSION")
+            .exists());
+    }
+}

@@ -65,8 +65,14 @@ pub enum SyncScope {
     School,
     /// Teacher device: the rosters, registers and marks of these (assigned) classes.
     Classes { class_ids: Vec<Uuid> },
-    /// Parent device: these families' students, invoices, payments and attendance.
-    Families { family_ids: Vec<Uuid> },
+    /// Parent device: these families' students, invoices, payments and attendance, and the
+    /// classes their children are or were enrolled in (`class_ids`, so that a child joining a
+    /// class changes the scope and the device re-reads the class; issue #13, item 9).
+    Families {
+        family_ids: Vec<Uuid>,
+        #[serde(default)]
+        class_ids: Vec<Uuid>,
+    },
 }
 
 /// An enrolled device: its id, its first `client_id`, its receipt series (office devices;

@@ -146,7 +146,7 @@ pub async fn get_register(
     db: web::Data<Db>,
     auth: AuthUser,
     path: web::Path<(Uuid, NaiveDate)>,
-    q: web::Query<PeriodQuery>,
+    q: crate::query::Query<PeriodQuery>,
 ) -> ApiResult<web::Json<Register>> {
     let (class_id, on_date) = path.into_inner();
     let period = q.period;
@@ -191,7 +191,7 @@ pub async fn class_grid(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    q: web::Query<DateRange>,
+    q: crate::query::Query<DateRange>,
 ) -> ApiResult<web::Json<ClassAttendanceGrid>> {
     q.check()?;
     let class_id = id.into_inner();
@@ -214,7 +214,7 @@ pub async fn student_attendance(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    q: web::Query<DateRange>,
+    q: crate::query::Query<DateRange>,
 ) -> ApiResult<web::Json<StudentAttendance>> {
     q.check()?;
     let student_id = id.into_inner();
@@ -251,7 +251,7 @@ pub async fn student_attendance(
 pub async fn not_taken(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<DayQuery>,
+    q: crate::query::Query<DayQuery>,
 ) -> ApiResult<web::Json<Vec<RegisterNotTaken>>> {
     auth.require_office()?;
     let date = q.date;
@@ -271,7 +271,7 @@ pub async fn not_taken(
 pub async fn daily_summary(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<DayQuery>,
+    q: crate::query::Query<DayQuery>,
 ) -> ApiResult<web::Json<DailyAttendanceSummary>> {
     auth.require_office()?;
     let date = q.date;
@@ -292,7 +292,7 @@ pub async fn daily_summary(
 pub async fn my_registers(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<DayQuery>,
+    q: crate::query::Query<DayQuery>,
 ) -> ApiResult<web::Json<Vec<MyRegister>>> {
     auth.require(&[Role::Admin, Role::Accountant, Role::Teacher])?;
     let date = q.date;

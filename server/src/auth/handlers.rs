@@ -41,7 +41,9 @@ enum LoginLookup {
 /// Log in with school slug, username and password.
 ///
 /// After 5 consecutive failures the account is locked and answered 429 with `Retry-After`
-/// (30 s, doubling per further failure, at most 1 h) without checking the password.
+/// (30 s, doubling per further failure, at most 1 h) without checking the password. The same
+/// holds for a (school, username) that names no account that can log in, so throttling does
+/// not tell which accounts exist (issue #13, item 8).
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -62,21 +64,31 @@ pub async fn login(
         req.school.trim().to_string(),
         req.username.trim().to_string(),
     );
+    let attempt = repo::attempt_key(&school, &username);
+    let probe = attempt.clone();
     let lookup = db
         .run(move |conn| {
-            let Some(school) = repo::school_by_slug(conn, &school)? else {
-                return Ok(LoginLookup::Unknown);
+            let user = match repo::school_by_slug(conn, &school)? {
+                Some(school) => repo::user_by_username(conn, school.id, &username)?,
+                None => None,
             };
-            let Some(user) = repo::user_by_username(conn, school.id, &username)? else {
-                return Ok(LoginLookup::Unknown);
+            // Accounts that can log in count failures on their own row; any other
+            // (school, username) — no such school or user, disabled, no password — counts them
+            // in `login_throttles`, so 429 says nothing about which accounts exist.
+            let locked_until = match &user {
+                Some(u) if u.active && u.password_hash.is_some() => u.locked_until,
+                _ => repo::throttle_locked_until(conn, &probe)?,
             };
-            if let Some(until) = user.locked_until {
+            if let Some(until) = locked_until {
                 let left = (until - Utc::now()).num_seconds();
                 if left > 0 {
                     return Ok(LoginLookup::Locked(left));
                 }
             }
-            Ok(LoginLookup::Found(Box::new(user)))
+            Ok(match user {
+                Some(u) => LoginLookup::Found(Box::new(u)),
+                None => LoginLookup::Unknown,
+            })
         })
         .await?;
 
@@ -99,7 +111,17 @@ pub async fn login(
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("password check: {e}")))?;
     let user = match user {
         Some(u) if u.active && u.password_hash.is_some() => u,
-        _ => return Err(ApiError::InvalidCredentials),
+        _ => {
+            db.transaction(move |conn| {
+                let failures = repo::count_failed_attempt(conn, &attempt)?;
+                if let Some(secs) = lock_secs(failures) {
+                    repo::lock_attempt(conn, &attempt, Utc::now() + Duration::seconds(secs))?;
+                }
+                Ok(())
+            })
+            .await?;
+            return Err(ApiError::InvalidCredentials);
+        }
     };
 
     let config = config.into_inner();
@@ -155,7 +177,7 @@ pub async fn login(
                 device_id,
             };
             AuditEntry::new(school_id, actor, "user", user_id).event(conn, "login", None::<&()>)?;
-            token_response(&config, user, device_id, refresh_token)
+            token_response(&config, user, device_id, family_id, refresh_token)
         })
         .await?;
     Ok(web::Json(response))
@@ -192,10 +214,17 @@ fn token_response(
     config: &AuthConfig,
     user: UserRow,
     device_id: Option<Uuid>,
+    family_id: Uuid,
     refresh_token: String,
 ) -> ApiResult<TokenResponse> {
-    let access_token =
-        tokens::issue_access_token(config, user.id, user.school_id, user.role(), device_id)?;
+    let access_token = tokens::issue_access_token(
+        config,
+        user.id,
+        user.school_id,
+        user.role(),
+        device_id,
+        family_id,
+    )?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
@@ -257,7 +286,7 @@ pub async fn refresh(
             }
             repo::mark_rotated(conn, school_id, row.id)?;
             let token = issue_refresh(conn, &config, &user, row.family_id, row.device_id)?;
-            token_response(&config, user, row.device_id, token)
+            token_response(&config, user, row.device_id, row.family_id, token)
                 .map(|t| RefreshOutcome::Issued(Box::new(t)))
         })
         .await?;
@@ -321,8 +350,9 @@ pub(crate) fn device_tokens(
     device_id: Uuid,
 ) -> ApiResult<TokenResponse> {
     let user = repo::user_by_id(conn, auth.school_id, auth.user_id)?;
-    let refresh_token = issue_refresh(conn, config, &user, Uuid::now_v7(), Some(device_id))?;
-    token_response(config, user, Some(device_id), refresh_token)
+    let family_id = Uuid::now_v7();
+    let refresh_token = issue_refresh(conn, config, &user, family_id, Some(device_id))?;
+    token_response(config, user, Some(device_id), family_id, refresh_token)
 }
 
 #[cfg(test)]

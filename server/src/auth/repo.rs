@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::roster::models::{SchoolRow, UserRow};
-use crate::schema::{refresh_tokens, schools, users};
+use crate::schema::{login_throttles, refresh_tokens, schools, users};
 
 /// A stored refresh token (hash only).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -84,6 +84,67 @@ pub fn reset_failed_logins(
         .execute(conn)
 }
 
+/// The `login_throttles` key of a login attempt: SHA-256 of `<school slug> "\n" <username>`
+/// as typed (trimmed).
+pub fn attempt_key(school: &str, username: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(school.as_bytes());
+    h.update(b"\n");
+    h.update(username.as_bytes());
+    h.finalize().to_vec()
+}
+
+/// Until when attempts with `key` are locked, if they are.
+pub fn throttle_locked_until(
+    conn: &mut PgConnection,
+    key: &[u8],
+) -> QueryResult<Option<DateTime<Utc>>> {
+    Ok(login_throttles::table
+        .find(key)
+        .select(login_throttles::locked_until)
+        .first::<Option<DateTime<Utc>>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Atomically counts one more failed attempt with `key` and returns the new count; also
+/// prunes up to 100 rows whose last failure is a day old, so a flood of made-up usernames
+/// cannot grow the table without bound.
+pub fn count_failed_attempt(conn: &mut PgConnection, key: &[u8]) -> QueryResult<i32> {
+    diesel::sql_query(
+        "DELETE FROM login_throttles WHERE attempt_key IN (
+             SELECT attempt_key FROM login_throttles
+             WHERE last_failed_at < now() - interval '1 day' LIMIT 100)",
+    )
+    .execute(conn)?;
+    diesel::insert_into(login_throttles::table)
+        .values((
+            login_throttles::attempt_key.eq(key),
+            login_throttles::failures.eq(1),
+            login_throttles::last_failed_at.eq(diesel::dsl::now),
+        ))
+        .on_conflict(login_throttles::attempt_key)
+        .do_update()
+        .set((
+            login_throttles::failures.eq(login_throttles::failures + 1),
+            login_throttles::last_failed_at.eq(diesel::dsl::now),
+        ))
+        .returning(login_throttles::failures)
+        .get_result(conn)
+}
+
+/// Locks attempts with `key` until `until`.
+pub fn lock_attempt(
+    conn: &mut PgConnection,
+    key: &[u8],
+    until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(login_throttles::table.find(key))
+        .set(login_throttles::locked_until.eq(Some(until)))
+        .execute(conn)
+}
+
 /// Stores a new refresh token.
 pub fn insert_refresh_token(conn: &mut PgConnection, row: &RefreshTokenRow) -> QueryResult<usize> {
     diesel::insert_into(refresh_tokens::table)
@@ -127,6 +188,28 @@ pub fn revoke_family(
     )
     .set(refresh_tokens::revoked_at.eq(Some(Utc::now())))
     .execute(conn)
+}
+
+/// True while an access token of `user_id` under refresh-token family `family_id` may be used:
+/// the user exists and is active, and no token of the family is revoked (a family is revoked
+/// as a whole, by logout or by refresh-token reuse). Two index probes
+/// (`users` primary key, `refresh_tokens_by_family`).
+pub fn login_is_live(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> QueryResult<bool> {
+    let revoked = refresh_tokens::table
+        .filter(refresh_tokens::school_id.eq(school_id))
+        .filter(refresh_tokens::family_id.eq(family_id))
+        .filter(refresh_tokens::revoked_at.is_not_null());
+    users::table
+        .find((school_id, user_id))
+        .select(users::active.and(diesel::dsl::not(diesel::dsl::exists(revoked))))
+        .first::<bool>(conn)
+        .optional()
+        .map(|live| live.unwrap_or(false))
 }
 
 /// The user `user_id` of `school_id`.

@@ -1,6 +1,7 @@
 //! Access tokens (JWT, RFC 7519, HS256) and opaque refresh tokens.
 
-use std::future::{ready, Ready};
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use base64::Engine;
@@ -12,10 +13,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
+use crate::db::Db;
 use crate::errors::ApiError;
 
 /// Claims of an access token. `sub` is the user id, `sch` the school (tenant) id; every query a
-/// handler makes is filtered by `sch`.
+/// handler makes is filtered by `sch`. `fam` is the refresh-token family (one per login) the
+/// token was issued under: when that family is revoked (logout, refresh-token reuse) the access
+/// token stops working at once, not at its expiry (issue #13, item 8).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,
@@ -23,13 +27,15 @@ pub struct Claims {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<Uuid>,
+    pub fam: Uuid,
     /// Expiry, seconds since the Unix epoch (UTC).
     pub exp: i64,
     /// Issued at, seconds since the Unix epoch (UTC).
     pub iat: i64,
 }
 
-/// Signs an access token for `user` valid for `config.access_ttl_secs`.
+/// Signs an access token for `user` valid for `config.access_ttl_secs`, under refresh-token
+/// family `family_id`.
 ///
 /// Errors: only on an internal signing failure.
 pub fn issue_access_token(
@@ -38,6 +44,7 @@ pub fn issue_access_token(
     school_id: Uuid,
     role: Role,
     device_id: Option<Uuid>,
+    family_id: Uuid,
 ) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
@@ -45,6 +52,7 @@ pub fn issue_access_token(
         sch: school_id,
         role,
         dev: device_id,
+        fam: family_id,
         iat: now,
         exp: now + config.access_ttl_secs,
     };
@@ -99,8 +107,11 @@ pub fn parse_refresh_token(token: &str) -> Result<(Uuid, Vec<u8>), ApiError> {
     Ok((school_id, Sha256::digest(secret.as_bytes()).to_vec()))
 }
 
-/// The authenticated caller, taken from `Authorization: Bearer <jwt>`. Handlers scope every
-/// query to `school_id` and check `role` with [`AuthUser::require`].
+/// The authenticated caller, taken from `Authorization: Bearer <jwt>` (the scheme name is
+/// case-insensitive, RFC 7235 §2.1). Besides the signature and expiry, extraction checks in the
+/// database that the token's login is still live: its refresh-token family is not revoked and
+/// the user is active (one primary-key probe per request). Handlers scope every query to
+/// `school_id` and check `role` with [`AuthUser::require`].
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
     pub user_id: Uuid,
@@ -138,14 +149,39 @@ impl AuthUser {
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(extract(req))
+        let claims = extract(req);
+        let db = req.app_data::<web::Data<Db>>().cloned();
+        Box::pin(async move {
+            let claims = claims?;
+            let db =
+                db.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("Db missing from app data")))?;
+            let (school_id, user_id, family_id) = (claims.sch, claims.sub, claims.fam);
+            let live = db
+                .run(move |conn| {
+                    Ok(super::repo::login_is_live(
+                        conn, school_id, user_id, family_id,
+                    )?)
+                })
+                .await?;
+            if !live {
+                return Err(ApiError::Unauthorized(
+                    "this login was signed out or the account disabled; log in again".into(),
+                ));
+            }
+            Ok(AuthUser {
+                user_id: claims.sub,
+                school_id: claims.sch,
+                role: claims.role,
+                device_id: claims.dev,
+            })
+        })
     }
 }
 
-fn extract(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+fn extract(req: &HttpRequest) -> Result<Claims, ApiError> {
     let config = req
         .app_data::<web::Data<AuthConfig>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AuthConfig missing from app data")))?;
@@ -155,15 +191,12 @@ fn extract(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::Unauthorized("Authorization: Bearer token required".into()))?;
     let token = header
-        .strip_prefix("Bearer ")
+        .trim_start()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or_else(|| ApiError::Unauthorized("Authorization must be a Bearer token".into()))?;
-    let claims = verify_access_token(config, token.trim())?;
-    Ok(AuthUser {
-        user_id: claims.sub,
-        school_id: claims.sch,
-        role: claims.role,
-        device_id: claims.dev,
-    })
+    verify_access_token(config, token.trim())
 }
 
 #[cfg(test)]
@@ -174,7 +207,7 @@ mod tests {
     fn access_token_round_trips_and_rejects_other_keys() {
         let cfg = AuthConfig::new(b"0123456789abcdef0123456789abcdef".to_vec());
         let (u, s) = (Uuid::now_v7(), Uuid::now_v7());
-        let t = issue_access_token(&cfg, u, s, Role::Teacher, None).expect("sign");
+        let t = issue_access_token(&cfg, u, s, Role::Teacher, None, Uuid::now_v7()).expect("sign");
         let c = verify_access_token(&cfg, &t).expect("verify");
         assert_eq!((c.sub, c.sch, c.role), (u, s, Role::Teacher));
         let other = AuthConfig::new(b"another-secret-another-secret-xx".to_vec());

@@ -149,10 +149,19 @@ pub fn grant_discount(
         .select((invoices::family_id, invoices::student_id))
         .first(conn)?;
     super::service::lock_family(conn, school_id, family_id)?;
+    let max = super::limits::max_amount(conn, school_id)?;
     let amount = match (req.amount, req.percent_bp) {
-        (Some(a), None) if a > 0 => a,
+        (Some(a), None) if a > 0 && a <= max => a,
         (None, Some(bp)) if (1..=10_000).contains(&bp) => {
-            (line_amount * i64::from(bp) + 5_000) / 10_000
+            // i128: a line of up to i64::MAX times 10,000 basis points does not overflow.
+            i64::try_from((i128::from(line_amount) * i128::from(bp) + 5_000) / 10_000)
+                .unwrap_or(i64::MAX)
+        }
+        (Some(a), None) if a > max => {
+            return Err(ApiError::validation(
+                "amount",
+                format!("must be at most {max} minor units (this school's largest single amount)"),
+            ))
         }
         (Some(_), None) => {
             return Err(ApiError::validation(
@@ -272,12 +281,11 @@ pub fn add_fine(
     if replay(stored, &hash, "fine", req.id)? {
         return wire(conn);
     }
-    if req.amount <= 0 {
-        return Err(ApiError::validation(
-            "amount",
-            "must be a positive number of minor units",
-        ));
-    }
+    super::limits::check_amount(
+        "amount",
+        req.amount,
+        super::limits::max_amount(conn, school_id)?,
+    )?;
     let reason = validate::text("reason", &req.reason, 500)?;
     let invoice: InvoiceRow = invoices::table
         .find((school_id, invoice_id))
@@ -404,8 +412,13 @@ pub fn refund(
     if super::service::lock_family(conn, school_id, family_id)?.is_none() {
         return Err(ApiError::NotFound("family"));
     }
+    super::limits::check_amount(
+        "amount",
+        req.amount,
+        super::limits::max_amount(conn, school_id)?,
+    )?;
     let credit = credit_balance(conn, school_id, family_id)?;
-    if req.amount <= 0 || req.amount > credit {
+    if req.amount > credit {
         return Err(ApiError::validation(
             "amount",
             format!("must be 1 to {credit}, the family's credit balance"),

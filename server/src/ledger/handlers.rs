@@ -93,7 +93,7 @@ pub async fn create_fee_head(
 pub async fn list_fee_schedules(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<TermFilter>,
+    q: crate::query::Query<TermFilter>,
 ) -> ApiResult<web::Json<Vec<FeeSchedule>>> {
     auth.require_office()?;
     let term = q.term_id;
@@ -131,12 +131,7 @@ pub async fn create_fee_schedule(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
-    if req.amount <= 0 {
-        return Err(ApiError::validation(
-            "amount",
-            "must be a positive number of minor units",
-        ));
-    }
+    super::limits::check_amount("amount", req.amount, super::limits::MAX_AMOUNT_CEILING)?;
     let row = FeeScheduleRow {
         school_id: auth.school_id,
         id: req.id.unwrap_or_else(Uuid::now_v7),
@@ -149,6 +144,11 @@ pub async fn create_fee_schedule(
     };
     let row = db
         .transaction(move |conn| {
+            super::limits::check_amount(
+                "amount",
+                row.amount,
+                super::limits::max_amount(conn, auth.school_id)?,
+            )?;
             let exists = |n: i64, field: &str, what: &str| {
                 if n == 0 {
                     Err(ApiError::validation(
@@ -435,22 +435,30 @@ pub async fn family_payments(
     read_family(&db, auth, id.into_inner(), service::family_payments).await
 }
 
-/// The school's chart of accounts (office), by code.
+/// The school's chart of accounts, by code: every account for the office; for teachers and
+/// parents the system accounts only (Cash, Bank, Receivable, Family Credit, …), which is what
+/// their devices are sent, so a phone can read a family's lines (issue #13, item 9).
 #[utoipa::path(tag = "fees", security(("bearer" = [])), responses((status = 200, body = Vec<Account>), (status = 403, body = Problem)))]
 #[get("/accounts")]
 pub async fn list_accounts(
     db: web::Data<Db>,
     auth: AuthUser,
 ) -> ApiResult<web::Json<Vec<Account>>> {
-    auth.require_office()?;
+    let office = auth.require_office().is_ok();
     let rows: Vec<AccountRow> = db
         .run(move |conn| {
-            repo::ensure_chart(conn, auth.school_id)?;
-            Ok(accounts::table
+            if office {
+                repo::ensure_chart(conn, auth.school_id)?;
+            }
+            let mut q = accounts::table
                 .filter(accounts::school_id.eq(auth.school_id))
                 .order(accounts::code)
                 .select(AccountRow::as_select())
-                .load(conn)?)
+                .into_boxed();
+            if !office {
+                q = q.filter(accounts::system_key.is_not_null());
+            }
+            Ok(q.load(conn)?)
         })
         .await?;
     Ok(web::Json(

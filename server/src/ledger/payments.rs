@@ -78,9 +78,9 @@ pub fn record_payments(
     actor: Actor,
     reqs: &[RecordPaymentRequest],
 ) -> ApiResult<Vec<ApiResult<Recorded>>> {
-    let (currency, timezone): (String, String) = schools::table
+    let (currency, timezone, max_amount): (String, String, i64) = schools::table
         .find(school_id)
-        .select((schools::currency, schools::timezone))
+        .select((schools::currency, schools::timezone, schools::max_amount))
         .first(conn)?;
     let hashes: Vec<Vec<u8>> = reqs.iter().map(request_hash).collect();
     let ids: Vec<Uuid> = reqs.iter().map(|r| r.id).collect();
@@ -102,7 +102,7 @@ pub fn record_payments(
                 req.id
             ),
         };
-        let decision = if let Err(e) = validate(req, &currency) {
+        let decision = if let Err(e) = validate(req, &currency, max_amount) {
             Decision::Refused(e)
         } else if let Some(h) = stored.get(&req.id) {
             if *h == hashes[i] {
@@ -167,14 +167,9 @@ pub fn record_payments(
     Ok(out)
 }
 
-/// The checks that need no database: amount, reference length, currency.
-fn validate(req: &RecordPaymentRequest, currency: &str) -> ApiResult<()> {
-    if req.amount <= 0 {
-        return Err(ApiError::validation(
-            "amount",
-            "must be a positive number of minor units",
-        ));
-    }
+/// The checks that need no database: amount (1..=`max_amount`), reference length, currency.
+fn validate(req: &RecordPaymentRequest, currency: &str, max_amount: i64) -> ApiResult<()> {
+    super::limits::check_amount("amount", req.amount, max_amount)?;
     if req
         .reference
         .as_deref()

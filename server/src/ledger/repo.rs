@@ -414,7 +414,10 @@ pub fn system_accounts(
 }
 
 /// Sum of the journal lines on account `account_id` for `family_id` (minor units, signed:
-/// debit positive).
+/// debit positive), summed in `numeric`.
+///
+/// Errors: a deserialization error holding [`crate::sums::AmountOutOfRange`] (422) when stored
+/// amounts put it beyond `i64`.
 pub fn family_account_balance(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -425,10 +428,11 @@ pub fn family_account_balance(
         .filter(journal_lines::school_id.eq(school_id))
         .filter(journal_lines::account_id.eq(account_id))
         .filter(journal_lines::family_id.eq(family_id))
-        .select(diesel::dsl::sql::<BigInt>(
-            "COALESCE(sum(amount), 0)::bigint",
+        .select(diesel::dsl::sql::<diesel::sql_types::Numeric>(
+            "COALESCE(sum(amount), 0)",
         ))
-        .first(conn)
+        .first::<crate::sums::Sum64>(conn)
+        .map(|s| s.0)
 }
 
 #[derive(QueryableByName)]

@@ -702,7 +702,7 @@ pub fn family_statement(
 ) -> ApiResult<FamilyStatement> {
     let receivable = repo::system_account(conn, school_id, "receivable")?;
     let credit = repo::system_account(conn, school_id, "family_credit")?;
-    let rows: Vec<(i64, NaiveDate, String, String, i64)> = journal_lines::table
+    let rows: Vec<(i64, NaiveDate, String, String, crate::sums::Sum128)> = journal_lines::table
         .inner_join(
             journal_entries::table.on(journal_entries::school_id
                 .eq(journal_lines::school_id)
@@ -723,30 +723,34 @@ pub fn family_statement(
             journal_entries::occurred_on,
             journal_entries::kind,
             journal_entries::memo,
-            diesel::dsl::sql::<diesel::sql_types::BigInt>("sum(journal_lines.amount)::bigint"),
+            diesel::dsl::sql::<diesel::sql_types::Numeric>("sum(journal_lines.amount)"),
         ))
         .load(conn)?;
-    let mut balance = 0i64;
-    let lines = rows
-        .into_iter()
-        .filter(|r| r.4 != 0)
-        .map(|(entry_no, occurred_on, kind, memo, net)| {
-            balance += net;
-            StatementLine {
-                entry_no,
-                occurred_on,
-                kind,
-                memo,
-                debit: net.max(0),
-                credit: (-net).max(0),
-                balance,
-            }
-        })
-        .collect();
+    // Summed in i128 and numeric, so stored amounts beyond the school's limit give a clear
+    // 422 `amount_out_of_range` rather than a wrapped balance (issue #13).
+    use crate::sums::to_i64;
+    let mut balance = 0i128;
+    let mut lines = Vec::with_capacity(rows.len());
+    for (entry_no, occurred_on, kind, memo, net) in rows {
+        let net = net.0;
+        if net == 0 {
+            continue;
+        }
+        balance = balance.saturating_add(net);
+        lines.push(StatementLine {
+            entry_no,
+            occurred_on,
+            kind,
+            memo,
+            debit: to_i64(net.max(0))?,
+            credit: to_i64((-net).max(0))?,
+            balance: to_i64(balance)?,
+        });
+    }
     Ok(FamilyStatement {
         family_id,
         currency: school_currency(conn, school_id)?,
         lines,
-        closing_balance: balance,
+        closing_balance: to_i64(balance)?,
     })
 }

@@ -30,6 +30,24 @@ impl ImportError {
     }
 }
 
+/// Largest inflated size of one file of an uploaded export (bytes): 64 MiB, about 300,000
+/// OneRoster user rows.
+pub const MAX_INFLATED_ENTRY: u64 = 64 << 20;
+/// Largest inflated size of all files of an uploaded export together (bytes).
+pub const MAX_INFLATED_TOTAL: u64 = 160 << 20;
+
+fn too_large(name: &str, at_least: u64) -> ImportError {
+    ImportError::file(
+        name,
+        format!(
+            "inflates to more than {} MiB (at least {at_least} bytes); the limit per file is {} \
+             MiB",
+            MAX_INFLATED_ENTRY >> 20,
+            MAX_INFLATED_ENTRY >> 20
+        ),
+    )
+}
+
 /// The raw files of one export, by file name (`users.csv`, …).
 #[derive(Debug, Clone, Default)]
 pub struct RosterFiles {
@@ -57,13 +75,18 @@ impl RosterFiles {
         Ok(RosterFiles { files })
     }
 
-    /// Reads every `*.csv` in a zip archive (at its root or in one folder).
+    /// Reads every `*.csv` in a zip archive (at its root or in one folder), inflating each
+    /// entry as a stream that stops at [`MAX_INFLATED_ENTRY`] bytes, and all of them at
+    /// [`MAX_INFLATED_TOTAL`]: a small archive that inflates to gigabytes (a "zip bomb") is
+    /// refused naming its entry, having used at most those bytes of memory (issue #13, item 6).
     ///
-    /// Errors: not a zip, or an entry cannot be inflated.
+    /// Errors: not a zip, an entry cannot be inflated, or an entry or the whole export
+    /// inflates past its limit.
     pub fn from_zip(bytes: &[u8]) -> Result<Self, ImportError> {
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
             .map_err(|e| ImportError::file("upload", format!("not a readable zip archive: {e}")))?;
         let mut files = BTreeMap::new();
+        let mut total: u64 = 0;
         for i in 0..archive.len() {
             let mut f = archive
                 .by_index(i)
@@ -75,9 +98,30 @@ impl RosterFiles {
             if !name.ends_with(".csv") {
                 continue;
             }
+            if f.size() > MAX_INFLATED_ENTRY {
+                return Err(too_large(&name, f.size()));
+            }
+            let room = MAX_INFLATED_ENTRY.min(MAX_INFLATED_TOTAL - total);
             let mut buf = Vec::new();
-            f.read_to_end(&mut buf)
+            (&mut f)
+                .take(room + 1)
+                .read_to_end(&mut buf)
                 .map_err(|e| ImportError::file(&name, format!("cannot inflate: {e}")))?;
+            if buf.len() as u64 > room {
+                return Err(if room < MAX_INFLATED_ENTRY {
+                    ImportError::file(
+                        &name,
+                        format!(
+                            "the export inflates to more than {} MiB in all; split it or \
+                             import it with `daftar-server import-oneroster DIR`",
+                            MAX_INFLATED_TOTAL >> 20
+                        ),
+                    )
+                } else {
+                    too_large(&name, buf.len() as u64)
+                });
+            }
+            total += buf.len() as u64;
             files.insert(name, buf);
         }
         Ok(RosterFiles { files })
@@ -107,10 +151,18 @@ impl RosterFiles {
             .from_reader(bytes);
         let headers: Vec<String> = reader
             .headers()
-            .map_err(|e| csv_error(name, &e))?
+            .map_err(|e| csv_error(name, &e, &mut LineCounter::new(bytes)))?
             .iter()
             .map(str::to_string)
             .collect();
+        if let Some(h) = headers.iter().find(|h| h.contains('\0')) {
+            return Err(ImportError {
+                file: name.to_string(),
+                line: Some(1),
+                column: Some(h.replace('\0', "")),
+                message: crate::edge::NUL_MESSAGE.into(),
+            });
+        }
         for r in required {
             if !headers.iter().any(|h| h == r) {
                 return Err(ImportError {
@@ -122,11 +174,23 @@ impl RosterFiles {
             }
         }
         let mut rows = Vec::new();
+        let mut lines = LineCounter::new(bytes);
         for record in reader.records() {
-            let record = record.map_err(|e| csv_error(name, &e))?;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let record = record.map_err(|e| csv_error(name, &e, &mut lines))?;
+            let line = record
+                .position()
+                .map(|p| lines.line_at(p.byte()))
+                .unwrap_or(0);
             if record.iter().all(str::is_empty) {
                 continue;
+            }
+            if let Some((i, _)) = record.iter().enumerate().find(|(_, v)| v.contains('\0')) {
+                return Err(ImportError {
+                    file: name.to_string(),
+                    line: Some(line),
+                    column: headers.get(i).cloned(),
+                    message: crate::edge::NUL_MESSAGE.into(),
+                });
             }
             rows.push(Row {
                 file: name.to_string(),
@@ -142,8 +206,50 @@ impl RosterFiles {
     }
 }
 
-fn csv_error(file: &str, e: &csv::Error) -> ImportError {
-    let line = e.position().map(|p| p.line());
+/// Line numbers as a person's editor shows them (the header is line 1), from byte offsets:
+/// the `csv` crate's own line count is one short on CRLF files. Offsets must be asked in
+/// increasing order (records come in file order), so the whole file is counted once.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut target = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        // On CRLF files the reader reports a record as starting at the `\n` that ends the line
+        // before it; a record never starts with a line terminator, so step over them.
+        while target < self.bytes.len() && matches!(self.bytes[target], b'\r' | b'\n') {
+            target += 1;
+        }
+        if target < self.offset {
+            // Out of order: count from the start.
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.bytes[self.offset..target]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.offset = target;
+        self.line
+    }
+}
+
+fn csv_error(file: &str, e: &csv::Error, lines: &mut LineCounter) -> ImportError {
+    let line = e.position().map(|p| lines.line_at(p.byte()));
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -238,6 +344,55 @@ mod tests {
         assert_eq!(err.file, "orgs.csv");
         assert_eq!(err.line, Some(3));
         assert!(err.to_string().starts_with("orgs.csv line 3:"), "{err}");
+    }
+
+    #[test]
+    fn lines_are_counted_as_an_editor_shows_them_in_crlf_files() {
+        let mut files = RosterFiles::default();
+        files.insert("orgs.csv", "sourcedId,name\r\nor1,A\r\nor2,B,extra\r\n");
+        let err = files.table("orgs.csv", &["sourcedId"]).expect_err("ragged");
+        assert_eq!(err.line, Some(3), "{err}");
+        files.insert("orgs.csv", "sourcedId,name\r\nor1,A\r\n\r\nor2,B\r\n");
+        let t = files.table("orgs.csv", &[]).expect("ok").expect("present");
+        assert_eq!(t.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 4]);
+    }
+
+    #[test]
+    fn nul_in_a_field_names_file_line_and_column() {
+        let mut files = RosterFiles::default();
+        files.insert("users.csv", "sourcedId,givenName\nus1,A\nus2,B\0b\n");
+        let err = files.table("users.csv", &[]).expect_err("nul");
+        assert_eq!(
+            (err.line, err.column.as_deref()),
+            (Some(3), Some("givenName"))
+        );
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_naming_its_entry() {
+        use std::io::Write;
+        let mut zipped = Vec::new();
+        {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zipped));
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            w.start_file("orgs.csv", opts).expect("entry");
+            w.write_all(b"sourcedId,name\nor1,A\n").expect("write");
+            w.start_file("users.csv", opts).expect("entry");
+            let block = vec![b'a'; 1 << 20];
+            for _ in 0..(MAX_INFLATED_ENTRY >> 20) + 1 {
+                w.write_all(&block).expect("write");
+            }
+            w.finish().expect("finish");
+        }
+        assert!(
+            zipped.len() < 1 << 20,
+            "the archive is small: {}",
+            zipped.len()
+        );
+        let err = RosterFiles::from_zip(&zipped).expect_err("bomb");
+        assert_eq!(err.file, "users.csv");
+        assert!(err.message.contains("64 MiB"), "{err}");
     }
 
     #[test]

@@ -39,9 +39,27 @@ impl From<ImportFailure> for ApiError {
 pub async fn import_oneroster(
     db: web::Data<Db>,
     auth: AuthUser,
+    req: actix_web::HttpRequest,
     body: web::Bytes,
 ) -> ApiResult<web::Json<ImportReport>> {
     auth.require_admin()?;
+    let zip = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| {
+            let essence = essence.trim();
+            // Browsers on Windows label a .zip `application/x-zip-compressed`.
+            essence.eq_ignore_ascii_case("application/zip")
+                || essence.eq_ignore_ascii_case("application/x-zip-compressed")
+        })
+        .unwrap_or(false);
+    if !zip {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/zip",
+        });
+    }
     let files = RosterFiles::from_zip(&body).map_err(ImportFailure::from)?;
     let school = db
         .run(move |conn| Ok(crate::roster::repo::school(conn, auth.school_id)?))

@@ -1,6 +1,6 @@
 //! The OneRoster → Daftar mapping. Runs inside the caller's transaction.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
 use daftar_client_core::protocol::{ImportReport, ImportWarning};
@@ -152,6 +152,7 @@ pub fn import(
         .into());
     }
     let (school, school_change) = resolve_school(conn, &orgs, options)?;
+    let ours = orgs_of_school(&orgs, school.sourced_id.as_deref().unwrap_or_default())?;
     let mut cx = Ctx {
         school_id: school.id,
         now: Utc::now(),
@@ -188,11 +189,11 @@ pub fn import(
             "termSourcedIds",
         ],
     )?;
-    let class_ids = import_classes(
+    let (class_ids, set_aside) = import_classes(
         conn,
         &mut cx,
         &classes_rows,
-        &org_id,
+        &ours,
         &term_ids,
         &course_grades,
     )?;
@@ -205,8 +206,15 @@ pub fn import(
         "enrollments.csv",
         &["sourcedId", "classSourcedId", "userSourcedId", "role"],
     )?;
-    let people = import_users(conn, &mut cx, &users_rows, &enrollment_rows, &org_id)?;
-    import_enrollments(conn, &mut cx, &enrollment_rows, &class_ids, &people)?;
+    let people = import_users(conn, &mut cx, &users_rows, &enrollment_rows, &ours)?;
+    import_enrollments(
+        conn,
+        &mut cx,
+        &enrollment_rows,
+        &class_ids,
+        &set_aside,
+        &people,
+    )?;
 
     let summary = serde_json::json!({
         "schools": cx.report.schools, "terms": cx.report.terms, "classes": cx.report.classes,
@@ -234,6 +242,25 @@ fn read_manifest(
                 "is missing; a OneRoster 1.1 export must have one",
             )
         })?;
+    // The version decides how everything else reads, so it is checked before any other row
+    // (issue #13, item 10d): a OneRoster 1.2 export differs in files and columns, and would
+    // otherwise fail on its first unexpected column with a confusing message.
+    if let Some(row) = manifest
+        .rows
+        .iter()
+        .find(|r| r.get("propertyName") == "oneroster.version")
+    {
+        let version = row.get("value");
+        if version != "1.1" {
+            return Err(row.error(
+                "value",
+                format!(
+                    "OneRoster version {version} is not supported: this importer reads \
+                     OneRoster 1.1 CSV exports (export as 1.1, or convert the files)"
+                ),
+            ));
+        }
+    }
     let mut modes = BTreeMap::new();
     for row in &manifest.rows {
         let key = row.get("propertyName");
@@ -278,12 +305,7 @@ fn read_manifest(
             }
             modes.insert(file.to_string(), mode);
         } else if key == "oneroster.version" {
-            if value != "1.1" {
-                warn(
-                    warnings,
-                    format!("oneroster.version is `{value}`; this importer reads 1.1"),
-                );
-            }
+            // Checked above.
         } else if !matches!(
             key,
             "manifest.version" | "source.systemName" | "source.systemCode"
@@ -405,6 +427,58 @@ fn resolve_school(
             Ok((s, Change::Inserted))
         }
     }
+}
+
+/// The orgs whose classes and users belong to the school `school_sid`: the school itself and
+/// every `department` under it (a department rolls up to its parent, possibly through other
+/// departments; OneRoster 1.1 §4.5 `parentSourcedId`).
+///
+/// Errors: a department whose parent is not in `orgs.csv`, naming the department's line, or
+/// a cycle of departments.
+fn orgs_of_school(orgs: &[Row], school_sid: &str) -> Result<HashSet<String>, ImportError> {
+    let by_id: HashMap<&str, &Row> = orgs.iter().map(|r| (r.get("sourcedId"), r)).collect();
+    let mut ours = HashSet::from([school_sid.to_string()]);
+    for row in orgs
+        .iter()
+        .filter(|r| r.get("type").eq_ignore_ascii_case("department") && !r.to_be_deleted())
+    {
+        let mut at: &Row = row;
+        let mut seen = HashSet::new();
+        // Walk up to the first org that is not a department.
+        while at.get("type").eq_ignore_ascii_case("department") {
+            if !seen.insert(at.get("sourcedId")) {
+                return Err(row.error(
+                    "parentSourcedId",
+                    format!("department `{}` is its own ancestor", row.get("sourcedId")),
+                ));
+            }
+            let parent = at.get("parentSourcedId");
+            at = match by_id.get(parent) {
+                Some(p) => *p,
+                None => {
+                    return Err(at.error(
+                        "parentSourcedId",
+                        if parent.is_empty() {
+                            format!(
+                                "department `{}` names no parent school; a department must sit \
+                                 under a school",
+                                at.get("sourcedId")
+                            )
+                        } else {
+                            format!(
+                                "department `{}` has parent `{parent}`, which is not in orgs.csv",
+                                at.get("sourcedId")
+                            )
+                        },
+                    ))
+                }
+            };
+        }
+        if at.get("sourcedId") == school_sid {
+            ours.insert(row.get("sourcedId").to_string());
+        }
+    }
+    Ok(ours)
 }
 
 /// Imports academic sessions; returns term `sourcedId` → (term id, academic year id).
@@ -555,14 +629,21 @@ fn import_sessions(
     Ok(out)
 }
 
+/// Classes of `classes.csv` set aside by the import, by `sourcedId` → why (naming their line).
+type SetAside = HashMap<String, String>;
+
+/// Imports classes; returns class `sourcedId` → id for the school's classes, and the classes of
+/// this file that were set aside (marked `tobedeleted`, or of another school) → why, naming
+/// their line, so an enrollment into one is skipped with a warning rather than refused.
 fn import_classes(
     conn: &mut PgConnection,
     cx: &mut Ctx,
     rows: &[Row],
-    org_id: &str,
+    ours: &HashSet<String>,
     term_ids: &HashMap<String, (Uuid, Uuid)>,
     course_grades: &HashMap<String, String>,
-) -> Result<HashMap<String, Uuid>, ImportFailure> {
+) -> Result<(HashMap<String, Uuid>, SetAside), ImportFailure> {
+    let mut set_aside = HashMap::new();
     for row in rows {
         let sid = row.required("sourcedId")?;
         let lookup = classes::table
@@ -573,15 +654,24 @@ fn import_classes(
                 .set((classes::active.eq(false), classes::updated_at.eq(cx.now)))
                 .execute(conn)?;
             cx.report.deactivated += n as u64;
+            set_aside.insert(
+                sid,
+                format!("is marked tobedeleted ({} line {})", row.file, row.line),
+            );
             continue;
         }
-        if row.get("schoolSourcedId") != org_id {
+        if !ours.contains(row.get("schoolSourcedId")) {
             cx.warn(
                 row,
                 format!(
-                    "class {sid} belongs to school `{}`, not `{org_id}`; skipped",
+                    "class {sid} belongs to org `{}`, which is not this school or one of its \
+                     departments; skipped",
                     row.get("schoolSourcedId")
                 ),
+            );
+            set_aside.insert(
+                sid,
+                format!("belongs to another school ({} line {})", row.file, row.line),
             );
             continue;
         }
@@ -652,10 +742,12 @@ fn import_classes(
         .filter(classes::school_id.eq(cx.school_id))
         .select((classes::sourced_id, classes::id))
         .load(conn)?;
-    Ok(known
+    let known = known
         .into_iter()
         .filter_map(|(s, id)| s.map(|s| (s, id)))
-        .collect())
+        .filter(|(s, _)| !set_aside.contains_key(s))
+        .collect();
+    Ok((known, set_aside))
 }
 
 /// Database ids of imported people by OneRoster `sourcedId`.
@@ -700,7 +792,7 @@ fn import_users(
     cx: &mut Ctx,
     rows: &[Row],
     enrollment_rows: &[Row],
-    org_id: &str,
+    ours: &HashSet<String>,
 ) -> Result<People, ImportFailure> {
     let mut kinds: HashMap<String, Kind> = HashMap::new();
     let mut live: Vec<&Row> = Vec::new();
@@ -712,10 +804,13 @@ fn import_users(
             continue;
         }
         let orgs = row.list("orgSourcedIds");
-        if !orgs.is_empty() && !orgs.iter().any(|o| o == org_id) {
+        if !orgs.is_empty() && !orgs.iter().any(|o| ours.contains(o)) {
             cx.warn(
                 row,
-                format!("user {sid} is not in school `{org_id}` (orgSourcedIds); skipped"),
+                format!(
+                    "user {sid} is not in this school or one of its departments \
+                     (orgSourcedIds); skipped"
+                ),
             );
             continue;
         }
@@ -1151,6 +1246,7 @@ fn import_enrollments(
     cx: &mut Ctx,
     rows: &[Row],
     class_ids: &HashMap<String, Uuid>,
+    set_aside: &SetAside,
     people: &People,
 ) -> Result<(), ImportFailure> {
     for row in rows {
@@ -1174,6 +1270,13 @@ fn import_enrollments(
             )
             .execute(conn)?;
             cx.report.deactivated += (n + m) as u64;
+            continue;
+        }
+        if let Some(why) = set_aside.get(&class_sid) {
+            cx.warn(
+                row,
+                format!("enrollment {sid} is into class `{class_sid}`, which {why}; skipped"),
+            );
             continue;
         }
         let Some(&class_id) = class_ids.get(&class_sid) else {

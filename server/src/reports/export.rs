@@ -5,11 +5,11 @@
 use daftar_client_core::protocol::{ColumnKind, ReportCell, ReportTable};
 use rust_xlsxwriter::{Format, Workbook};
 
-pub use daftar_client_core::money::{format_money, minor_unit_exponent};
+pub use daftar_client_core::money::{format_money, format_money_wide, minor_unit_exponent};
 
 fn cell_text(cell: &ReportCell, kind: ColumnKind, currency: &str) -> String {
     match (cell, kind) {
-        (ReportCell::Int(n), ColumnKind::Money) => format_money(*n, currency),
+        (ReportCell::Int(n), ColumnKind::Money) => format_money_wide(*n, currency),
         (ReportCell::Int(n), _) => n.to_string(),
         (ReportCell::Text(s), _) => s.clone(),
         (ReportCell::Empty, _) => String::new(),

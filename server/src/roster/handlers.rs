@@ -161,15 +161,17 @@ fn ensure_student_visible(
     responses((status = 200, body = School), (status = 401, body = Problem)))]
 #[get("/school")]
 pub async fn get_school(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Json<School>> {
-    let row = db
+    let school = db
         .run(move |conn| {
-            Ok(schools::table
+            let row = schools::table
                 .find(auth.school_id)
                 .select(SchoolRow::as_select())
-                .first(conn)?)
+                .first(conn)?;
+            let max = crate::ledger::limits::max_amount(conn, auth.school_id)?;
+            Ok(row.into_wire(max))
         })
         .await?;
-    Ok(web::Json(row.into()))
+    Ok(web::Json(school))
 }
 
 /// The school's terms, by start date.
@@ -315,7 +317,7 @@ pub async fn create_academic_year(
 pub async fn list_students(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<ListQuery>,
+    q: crate::query::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<Student>>> {
     let (limit, offset) = paging(&q)?;
     let mut f = filter_from(q.into_inner());
@@ -463,7 +465,7 @@ pub async fn delete_student(
 pub async fn list_families(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<ListQuery>,
+    q: crate::query::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<Family>>> {
     auth.require(&[Role::Admin, Role::Accountant, Role::Parent])?;
     let (limit, offset) = paging(&q)?;
@@ -615,7 +617,7 @@ pub async fn delete_family(
 pub async fn list_guardians(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<ListQuery>,
+    q: crate::query::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<Guardian>>> {
     auth.require(&[Role::Admin, Role::Accountant, Role::Parent])?;
     let (limit, offset) = paging(&q)?;
@@ -772,7 +774,7 @@ pub async fn delete_guardian(
 pub async fn list_classes(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<ListQuery>,
+    q: crate::query::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<Class>>> {
     let (limit, offset) = paging(&q)?;
     let mut f = filter_from(q.into_inner());
@@ -826,7 +828,7 @@ pub async fn class_roster(
     db: web::Data<Db>,
     auth: AuthUser,
     id: web::Path<Uuid>,
-    q: web::Query<ListQuery>,
+    q: crate::query::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<Student>>> {
     auth.require(&[Role::Admin, Role::Accountant, Role::Teacher])?;
     let id = id.into_inner();
@@ -1097,7 +1099,7 @@ pub async fn unassign_teacher(
 pub async fn list_enrollments(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<ListQuery>,
+    q: crate::query::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<Enrollment>>> {
     let (limit, offset) = paging(&q)?;
     let mut f = filter_from(q.into_inner());
@@ -1211,7 +1213,7 @@ pub async fn delete_enrollment(
 pub async fn list_users(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<ListQuery>,
+    q: crate::query::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<User>>> {
     auth.require_office()?;
     let (limit, offset) = paging(&q)?;

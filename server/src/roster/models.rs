@@ -26,14 +26,16 @@ pub struct SchoolRow {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<SchoolRow> for wire::School {
-    fn from(r: SchoolRow) -> Self {
+impl SchoolRow {
+    /// The wire form, with the school's money limit (`schools.max_amount`, not part of the row).
+    pub fn into_wire(self, max_amount: i64) -> wire::School {
         wire::School {
-            id: r.id,
-            slug: r.slug,
-            name: r.name,
-            currency: r.currency,
-            timezone: r.timezone,
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            currency: self.currency,
+            timezone: self.timezone,
+            max_amount,
         }
     }
 }

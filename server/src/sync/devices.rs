@@ -117,11 +117,21 @@ pub fn caller_device(conn: &mut PgConnection, auth: &AuthUser) -> ApiResult<Devi
 pub fn scope_of(conn: &mut PgConnection, auth: &AuthUser) -> QueryResult<SyncScope> {
     Ok(match auth.role {
         Role::Admin | Role::Accountant => SyncScope::School,
-        Role::Teacher => SyncScope::Classes {
-            class_ids: access::teacher_class_ids(conn, auth.school_id, auth.user_id)?,
-        },
-        Role::Parent => SyncScope::Families {
-            family_ids: access::parent_family_ids(conn, auth.school_id, auth.user_id)?,
-        },
+        Role::Teacher => {
+            let mut class_ids = access::teacher_class_ids(conn, auth.school_id, auth.user_id)?;
+            class_ids.sort();
+            SyncScope::Classes { class_ids }
+        }
+        Role::Parent => {
+            // Sorted: the device compares scopes as text to notice a change.
+            let mut family_ids = access::parent_family_ids(conn, auth.school_id, auth.user_id)?;
+            family_ids.sort();
+            let mut class_ids = access::classes_of_families(conn, auth.school_id, &family_ids)?;
+            class_ids.sort();
+            SyncScope::Families {
+                family_ids,
+                class_ids,
+            }
+        }
     })
 }

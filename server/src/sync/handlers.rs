@@ -119,7 +119,7 @@ pub async fn push_ops(
 pub async fn pull_changes(
     db: web::Data<Db>,
     auth: AuthUser,
-    q: web::Query<PullQuery>,
+    q: crate::query::Query<PullQuery>,
 ) -> ApiResult<web::Json<PullResponse>> {
     let q = q.into_inner();
     let page = db

@@ -44,19 +44,24 @@ struct KeyRow {
 fn scope_filter(scope: &SyncScope) -> &'static str {
     match scope {
         SyncScope::School => "TRUE",
-        // Teachers: what everyone sees, their classes' rows (enrolments, registers, marks,
-        // assignments) and the students enrolled in those classes.
+        // Teachers: what everyone sees, their classes' rows (the classes themselves,
+        // enrolments, registers, marks, assignments) and the students enrolled in those
+        // classes.
         SyncScope::Classes { .. } => {
             "(everyone OR class_id = ANY($2) OR (entity = 'students' AND student_id IN (
                 SELECT e.student_id FROM enrollments e
                 WHERE e.school_id = $1 AND e.class_id = ANY($2) AND e.active)))"
         }
-        // Parents: what everyone sees, their families' rows, and their children's marks and
-        // enrolments.
+        // Parents: what everyone sees, their families' rows, their children's marks and
+        // enrolments, and the classes their children are or were enrolled in (as REST's
+        // `roster::access::classes_of_families`).
         SyncScope::Families { .. } => {
             "(everyone OR family_id = ANY($2) OR (entity IN ('attendance_marks', 'enrollments')
                 AND student_id IN (SELECT s.id FROM students s
-                    WHERE s.school_id = $1 AND s.family_id = ANY($2))))"
+                    WHERE s.school_id = $1 AND s.family_id = ANY($2)))
+              OR (entity = 'classes' AND class_id IN (SELECT e.class_id FROM enrollments e
+                    JOIN students s ON s.school_id = e.school_id AND s.id = e.student_id
+                    WHERE e.school_id = $1 AND s.family_id = ANY($2))))"
         }
     }
 }
@@ -65,7 +70,7 @@ fn scope_ids(scope: &SyncScope) -> Vec<Uuid> {
     match scope {
         SyncScope::School => Vec::new(),
         SyncScope::Classes { class_ids } => class_ids.clone(),
-        SyncScope::Families { family_ids } => family_ids.clone(),
+        SyncScope::Families { family_ids, .. } => family_ids.clone(),
     }
 }
 

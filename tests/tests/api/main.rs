@@ -4,6 +4,7 @@
 mod attendance;
 mod auth;
 mod generated;
+mod hardening;
 mod ledger;
 mod ledger_properties;
 mod new_school_bulk;

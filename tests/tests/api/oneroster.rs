@@ -371,3 +371,103 @@ async fn the_http_endpoint_imports_a_zip_for_admins_only() {
     let resp = post(tx, body).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+// ----- real district exports (issue #13, item 10), on fixtures written here -------------------
+
+/// The fixture with `name` replaced by `contents`.
+fn fixture_with(changes: &[(&str, &str)]) -> RosterFiles {
+    let mut files = fixture();
+    for (name, contents) in changes {
+        files.insert(name, contents.to_string());
+    }
+    files
+}
+
+#[test]
+fn classes_and_users_of_a_department_roll_up_to_its_school() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    let orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n\
+                org-green,,,Green Valley School,school,GVS,\n\
+                dep-math,,,Mathematics Department,department,,org-green\n\
+                dep-algebra,,,Algebra Unit,department,,dep-math\n";
+    let classes = "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\n\
+                   cl-3a,,,Mathematics 3A,,co-math,M3A,scheduled,,dep-math,t1,,,1\n\
+                   cl-3b,,,Mathematics 3B,03,co-math,M3B,scheduled,,dep-algebra,\"t1,t2\",,,2\n";
+    let report = run(
+        &mut conn,
+        &fixture_with(&[("orgs.csv", orgs), ("classes.csv", classes)]),
+    )
+    .expect("a department's classes are the school's (refused before: not in classes.csv)");
+    assert_eq!((report.classes, report.enrollments), (2, 7), "{report:#?}");
+}
+
+#[test]
+fn a_department_whose_school_is_missing_is_named_with_its_line() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    let orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n\
+                org-green,,,Green Valley School,school,GVS,\n\
+                dep-art,,,Art Department,department,,org-elsewhere\n";
+    let err = run(&mut conn, &fixture_with(&[("orgs.csv", orgs)])).expect_err("orphan department");
+    assert_eq!(
+        err.to_string(),
+        "orgs.csv line 3 column `parentSourcedId`: department `dep-art` has parent \
+         `org-elsewhere`, which is not in orgs.csv"
+    );
+}
+
+#[test]
+fn line_numbers_in_a_crlf_export_are_the_editors() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    let sessions = "sourcedId,title,type,startDate,endDate,schoolYear\r\n\
+                    t1,Spring,term,2026-04-01,2026-07-31,2027\r\n\
+                    t2,Autumn,term,2026-08-01,2026-02-30,2027\r\n";
+    let err = run(
+        &mut conn,
+        &fixture_with(&[("academicSessions.csv", sessions)]),
+    )
+    .expect_err("bad date");
+    assert!(
+        err.to_string()
+            .starts_with("academicSessions.csv line 3 column `endDate`"),
+        "the header is line 1 in the user's editor: {err}"
+    );
+}
+
+#[test]
+fn an_active_enrollment_into_a_class_to_be_deleted_is_a_warning_naming_both_lines() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    let classes = "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\n\
+                   cl-3a,,,Mathematics 3A,,co-math,M3A,scheduled,,org-green,t1,,,1\n\
+                   cl-3b,tobedeleted,,Mathematics 3B,03,co-math,M3B,scheduled,,org-green,\"t1,t2\",,,2\n";
+    let report = run(&mut conn, &fixture_with(&[("classes.csv", classes)]))
+        .expect("refused before: class is not in classes.csv");
+    let warning = report
+        .warnings
+        .iter()
+        .find(|w| w.file == "enrollments.csv" && w.message.contains("cl-3b"))
+        .unwrap_or_else(|| panic!("a warning about cl-3b: {:#?}", report.warnings));
+    assert!(
+        warning.message.contains("tobedeleted (classes.csv line 3)"),
+        "names the class's line too: {}",
+        warning.message
+    );
+    assert_eq!(report.classes, 1);
+}
+
+#[test]
+fn a_oneroster_1_2_manifest_is_refused_before_anything_else() {
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    // A 1.2 export: its own version, and files this importer would trip over first.
+    let manifest = "propertyName,value\nmanifest.version,1.0\nfile.academicSessions,maybe\noneroster.version,1.2\n";
+    let err = run(&mut conn, &fixture_with(&[("manifest.csv", manifest)])).expect_err("1.2");
+    assert_eq!(
+        err.to_string(),
+        "manifest.csv line 4 column `value`: OneRoster version 1.2 is not supported: this \
+         importer reads OneRoster 1.1 CSV exports (export as 1.1, or convert the files)"
+    );
+}

@@ -26,7 +26,9 @@ WITH tenant AS (
     SELECT c.oid, c.relname
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND c.relkind = 'r'
-      AND c.relname NOT IN ('schools', '__diesel_schema_migrations')
+      -- Not tenant rows: the tenants themselves, Diesel's bookkeeping, and login attempts,
+      -- which are throttled before (or without) any school being known (issue #13, item 8).
+      AND c.relname NOT IN ('schools', '__diesel_schema_migrations', 'login_throttles')
 ),
 school_col AS (
     SELECT t.oid, a.attnum FROM tenant t

@@ -7,6 +7,7 @@ mod batched;
 mod compaction;
 mod e2e;
 mod exactly_once;
+mod scope_agreement;
 mod simulation;
 
 use std::path::Path;

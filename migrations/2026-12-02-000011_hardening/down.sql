@@ -1,0 +1,2 @@
+ALTER TABLE schools DROP COLUMN max_amount;
+DROP TABLE login_throttles;
