@@ -180,6 +180,14 @@ pub struct AcademicYear {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NewTerm {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
@@ -191,6 +199,14 @@ pub struct NewTerm {
 pub struct CreateAcademicYearRequest {
     #[serde(default)]
     pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
@@ -220,13 +236,37 @@ pub struct User {
 pub struct CreateUserRequest {
     #[serde(default)]
     pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*[A-Za-z0-9._@+-]{1,100}\s*$")
+    )]
     pub username: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub display_name: String,
     pub role: Role,
+    #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 256))]
     pub password: String,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
     pub email: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
     pub phone: Option<String>,
 }
 
@@ -234,10 +274,30 @@ pub struct CreateUserRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateUserRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub display_name: Option<String>,
     pub role: Option<Role>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 256))]
     pub password: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
     pub email: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
     pub phone: Option<String>,
     pub active: Option<bool>,
 }
@@ -268,12 +328,21 @@ pub struct CreateClassRequest {
     pub academic_year_id: Uuid,
     #[serde(default)]
     pub term_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
     #[serde(default)]
     pub grade: String,
     #[serde(default)]
     pub section: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
     pub code: Option<String>,
     #[serde(default)]
     pub homeroom_teacher_id: Option<Uuid>,
@@ -283,9 +352,18 @@ pub struct CreateClassRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateClassRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: Option<String>,
     pub grade: Option<String>,
     pub section: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
     pub code: Option<String>,
     pub homeroom_teacher_id: Option<Uuid>,
     pub active: Option<bool>,
@@ -327,6 +405,14 @@ pub struct FamilyDetail {
 pub struct CreateFamilyRequest {
     #[serde(default)]
     pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
 }
 
@@ -334,6 +420,14 @@ pub struct CreateFamilyRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateFamilyRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: Option<String>,
     pub active: Option<bool>,
 }
@@ -362,12 +456,37 @@ pub struct CreateStudentRequest {
     pub id: Option<Uuid>,
     #[serde(default)]
     pub family_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 50,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub admission_no: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub given_name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub family_name: String,
     #[serde(default)]
     pub date_of_birth: Option<NaiveDate>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub gender: Option<String>,
     #[serde(default)]
     pub grade: String,
@@ -378,10 +497,35 @@ pub struct CreateStudentRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateStudentRequest {
     pub family_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 50,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub admission_no: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub given_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub family_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub gender: Option<String>,
     pub grade: Option<String>,
     pub active: Option<bool>,
@@ -411,13 +555,41 @@ pub struct CreateGuardianRequest {
     pub family_id: Uuid,
     #[serde(default)]
     pub user_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub given_name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub family_name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
     pub relationship: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
     pub phone: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
     pub email: Option<String>,
 }
 
@@ -427,10 +599,45 @@ pub struct CreateGuardianRequest {
 pub struct UpdateGuardianRequest {
     pub family_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub given_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub family_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 50,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub relationship: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
     pub phone: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
     pub email: Option<String>,
     pub active: Option<bool>,
 }
@@ -548,6 +755,14 @@ pub struct FeeHead {
 pub struct CreateFeeHeadRequest {
     #[serde(default)]
     pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
 }
 
@@ -573,6 +788,10 @@ pub struct CreateFeeScheduleRequest {
     pub term_id: Uuid,
     pub class_id: Uuid,
     pub fee_head_id: Uuid,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
     pub amount: i64,
     pub due_on: NaiveDate,
 }
@@ -626,11 +845,17 @@ pub struct RecordPaymentRequest {
     #[serde(default)]
     pub family_id: Option<Uuid>,
     /// Minor units, > 0.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
     pub amount: i64,
     /// ISO 4217; must be the school's currency.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Z]{3}$"))]
     pub currency: String,
     pub method: PaymentMethod,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub reference: Option<String>,
     /// When the money was received (UTC); defaults to now.
     #[serde(default)]
@@ -770,9 +995,22 @@ pub struct GrantDiscountRequest {
     pub id: Uuid,
     pub kind: DiscountKind,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
     pub amount: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub percent_bp: Option<i32>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub reason: String,
     /// The admin or accountant who approved it.
     pub approved_by: Uuid,
@@ -798,7 +1036,19 @@ pub struct Discount {
 pub struct AddFineRequest {
     pub id: Uuid,
     /// Minor units, > 0.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
     pub amount: i64,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub reason: String,
     /// Due date of the fine line (default: today).
     #[serde(default)]
@@ -823,8 +1073,20 @@ pub struct Fine {
 pub struct RefundRequest {
     pub id: Uuid,
     /// Minor units, > 0 and at most the family's credit balance.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
     pub amount: i64,
     pub method: PaymentMethod,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub reason: String,
 }
 
@@ -844,6 +1106,14 @@ pub struct Refund {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ReversePaymentRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub reason: String,
 }
 
@@ -914,7 +1184,16 @@ pub struct AttendanceCode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateAttendanceCodeRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\s*[A-Za-z0-9]{1,4}\s*$"))]
     pub code: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 50,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub label: String,
     pub category: AttendanceCategory,
 }
@@ -935,6 +1214,7 @@ pub struct MarkException {
 pub struct MarkRegisterRequest {
     /// 0 = the whole day (default), else the lesson period.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 20))]
     pub period: i16,
     #[serde(default)]
     pub default_code: Option<String>,
@@ -1172,8 +1452,21 @@ pub struct CreateAccountRequest {
     #[serde(default)]
     pub id: Option<Uuid>,
     /// 1..=20 of letters, digits, `.` and `-`; unique in the school.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\s*[A-Za-z0-9.-]{1,20}\s*$"))]
     pub code: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^(asset|liability|equity|income|contra_income|expense)$")
+    )]
     pub kind: String,
 }
 

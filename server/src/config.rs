@@ -54,6 +54,10 @@ pub enum Command {
         /// IANA time zone of the school.
         #[arg(long, default_value = "Asia/Karachi")]
         timezone: String,
+        /// The largest amount one payment, discount, fine, refund or fee may carry, in minor
+        /// units of the currency (1 to 10^13; default 10^13).
+        #[arg(long)]
+        max_amount: Option<i64>,
     },
     /// Create a user with the admin role in a school. The password is read from
     /// DAFTAR_ADMIN_PASSWORD or the first line of standard input.

@@ -53,27 +53,76 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+    // Every request body of this API is a JSON object; serde would also read a struct from an
+    // array (`[null, null]`), which the OpenAPI document does not allow.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
-        let field = if let Some(missing) = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
+    match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => Ok(v),
+        // JSON does not tell 5 from 5.0, and JSON Schema's `integer` admits both (2020-12
+        // §6.1.1); serde does not. Integral numbers written with a fraction are read again as
+        // integers.
+        Err(e)
+            if e.inner()
+                .to_string()
+                .starts_with("invalid type: floating point") =>
         {
-            if path == "." {
-                missing.to_string()
-            } else {
-                format!("{path}.{missing}")
-            }
-        } else if path == "." || inner.is_syntax() || inner.is_eof() {
-            "body".to_string()
+            let mut value: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| ApiError::validation("body", e.to_string()))?;
+            integral_floats_to_integers(&mut value);
+            serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                field_error(&path, &inner.to_string(), false)
+            })
+        }
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let syntax = inner.is_syntax() || inner.is_eof();
+            Err(field_error(&path, &inner.to_string(), syntax))
+        }
+    }
+}
+
+/// The validation error of a deserialization failure at `path` (`.` is the top level).
+fn field_error(path: &str, message: &str, syntax: bool) -> ApiError {
+    let field = if let Some(missing) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        if path == "." {
+            missing.to_string()
         } else {
-            path
-        };
-        ApiError::validation(field, message)
-    })
+            format!("{path}.{missing}")
+        }
+    } else if path == "." || syntax {
+        "body".to_string()
+    } else {
+        path.to_string()
+    };
+    ApiError::validation(field, message)
+}
+
+/// Rewrites every number with a zero fraction that fits `i64` (`1730514.0`) as that integer.
+fn integral_floats_to_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                // 2^63 as f64; every integral f64 below it in magnitude is an exact i64.
+                if f.fract() == 0.0 && f.abs() < 9.223_372_036_854_776e18 {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
 }
 
 /// The path (`ops[2].args.name`) of the first string or key in `value` holding U+0000.
@@ -188,6 +237,23 @@ mod tests {
             "terms[0].starts_on"
         );
         assert_eq!(field_of::<CreateUserRequest>("{not json"), "body");
+        assert_eq!(field_of::<CreateUserRequest>("[null, null]"), "body");
+    }
+
+    #[test]
+    fn integral_numbers_with_a_fraction_are_integers() {
+        #[derive(serde::Deserialize)]
+        struct Amount {
+            amount: i64,
+        }
+        let a: Amount = super::parse(br#"{"amount": 1730514.0}"#).expect("integral");
+        assert_eq!(a.amount, 1_730_514);
+        assert_eq!(
+            super::parse::<Amount>(br#"{"amount": 1.5}"#)
+                .err()
+                .and_then(|e| e.problem().field),
+            Some("amount".to_string())
+        );
     }
 
     #[test]

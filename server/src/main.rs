@@ -174,6 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             currency,
             timezone,
+            max_amount,
         } => {
             let pool = build_pool(&database.url, 1)?;
             let mut conn = pool.get()?;
@@ -185,7 +186,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 timezone: timezone.clone(),
             };
             let school = conn
-                .transaction(|c| schools::create_school(c, &new))
+                .transaction(|c| {
+                    let school = schools::create_school(c, &new)?;
+                    if let Some(max) = max_amount {
+                        schools::set_max_amount(c, school.id, *max)?;
+                    }
+                    Ok::<_, daftar_server::errors::ApiError>(school)
+                })
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created school `{}` ({})", school.slug, school.id);
             Ok(())

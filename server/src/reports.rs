@@ -157,49 +157,43 @@ pub fn openapi_schema(name: ReportName) -> serde_json::Value {
         ColumnKind::Count => "count",
         ColumnKind::Date => "date",
     };
-    let column_schemas: Vec<serde_json::Value> = (0..columns.len())
-        .map(|i| {
-            let keys: Vec<&str> = groups.iter().map(|g| g[i].key.as_str()).collect();
-            json!({
-                "type": "object",
-                "required": ["key", "label", "kind"],
-                "properties": {
-                    "key": {"type": "string", "enum": keys},
-                    "label": {"type": "string"},
-                    "kind": {"type": "string", "enum": [kind_str(columns[i].kind)]},
-                }
-            })
-        })
-        .collect();
-    let cell = |c: &ReportColumn| {
-        let mut schema = match c.kind {
-            ColumnKind::Text => json!({"type": "string"}),
-            ColumnKind::Money | ColumnKind::Count => json!({"type": "integer"}),
-            ColumnKind::Date => json!({"type": "string", "format": "date"}),
-        };
-        if name.may_be_empty(&c.key) {
-            schema["type"] = json!([schema["type"].clone(), "null"]);
+    let mut keys: Vec<&str> = groups.iter().flatten().map(|c| c.key.as_str()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut kinds: Vec<&str> = columns.iter().map(|c| kind_str(c.kind)).collect();
+    kinds.sort();
+    kinds.dedup();
+    let column = json!({
+        "type": "object",
+        "required": ["key", "label", "kind"],
+        "properties": {
+            "key": {"type": "string", "enum": keys},
+            "label": {"type": "string"},
+            "kind": {"type": "string", "enum": kinds},
         }
-        schema
-    };
+    });
+    // One cell per column; a cell is text, an integer (money in minor units, or a count) or,
+    // where a column may be empty, null.
+    let mut cell_types = vec!["string"];
+    if columns
+        .iter()
+        .any(|c| matches!(c.kind, ColumnKind::Money | ColumnKind::Count))
+    {
+        cell_types.push("integer");
+    }
+    if columns.iter().any(|c| name.may_be_empty(&c.key)) {
+        cell_types.push("null");
+    }
     let n = columns.len();
     let row = json!({
         "type": "array",
         "minItems": n,
         "maxItems": n,
-        "prefixItems": columns.iter().map(cell).collect::<Vec<_>>(),
+        "items": {"type": cell_types},
     });
     let totals = if name.has_totals() {
-        let cells: Vec<serde_json::Value> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| match c.kind {
-                ColumnKind::Money | ColumnKind::Count => json!({"type": "integer"}),
-                _ if i == 0 => json!({"type": "string", "enum": ["Total"]}),
-                _ => json!({"type": "null"}),
-            })
-            .collect();
-        json!({"type": "array", "minItems": n, "maxItems": n, "prefixItems": cells})
+        json!({"type": "array", "minItems": n, "maxItems": n,
+               "items": {"type": ["string", "integer", "null"]}})
     } else {
         json!({"type": "null"})
     };
@@ -215,7 +209,7 @@ pub fn openapi_schema(name: ReportName) -> serde_json::Value {
             "report": {"type": "string", "enum": [name.as_str()]},
             "title": {"type": "string"},
             "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-            "columns": {"type": "array", "minItems": n, "maxItems": n, "prefixItems": column_schemas},
+            "columns": {"type": "array", "minItems": n, "maxItems": n, "items": column},
             "rows": {"type": "array", "items": row},
             "totals": totals,
         }

@@ -143,3 +143,21 @@ pub fn local_date(
         .first(conn)?;
     Ok(local_date_in(&tz, instant))
 }
+
+/// Sets the school's largest single money amount (`schools.max_amount`, minor units).
+///
+/// Errors: validation naming `max_amount` outside 1..=10^13
+/// ([`crate::ledger::limits::MAX_AMOUNT_CEILING`]).
+pub fn set_max_amount(conn: &mut PgConnection, school_id: Uuid, max: i64) -> ApiResult<()> {
+    use crate::ledger::limits::MAX_AMOUNT_CEILING;
+    if !(1..=MAX_AMOUNT_CEILING).contains(&max) {
+        return Err(ApiError::validation(
+            "max_amount",
+            format!("must be 1 to {MAX_AMOUNT_CEILING} minor units"),
+        ));
+    }
+    diesel::update(schools::table.find(school_id))
+        .set(schools::max_amount.eq(max))
+        .execute(conn)?;
+    Ok(())
+}

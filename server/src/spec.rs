@@ -10,6 +10,7 @@
 //! | the path has a `{parameter}` | 404 `not_found` |
 //! | the operation takes parameters or a body | 422 `validation_failed` |
 //! | the operation takes a body | 413 `payload_too_large`, 415 `unsupported_media_type` |
+//! | the operation takes a body (not login/refresh/logout) | 409 `already_exists` and kin |
 //! | every `/api/v1` operation (the database is busy or down) | 503 `service_unavailable` |
 //!
 //! Every error response is an RFC 9457 problem document, so its media type is
@@ -26,6 +27,7 @@ const METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "head", "op
 /// response the problem media type (see the module doc).
 pub fn complete(spec: &mut Value) {
     report_schemas(spec);
+    string_rules(spec);
     let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -38,6 +40,45 @@ pub fn complete(spec: &mut Value) {
                 complete_operation(path, op);
             }
         }
+    }
+}
+
+/// Strings PostgreSQL can store hold no U+0000 (refused with 422, [`crate::edge`]); every
+/// free-text string schema says so with a pattern. UUIDs and dates also get the pattern of
+/// their format, for generators that do not honour `format`.
+const NO_NUL: &str = "^[^\\u0000]*$";
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+const DATE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+const DATE_TIME_PATTERN: &str =
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$";
+
+fn string_rules(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            let is_string = match map.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            if is_string && !map.contains_key("pattern") && !map.contains_key("enum") {
+                let pattern = match map.get("format").and_then(Value::as_str) {
+                    None => Some(NO_NUL),
+                    Some("uuid") => Some(UUID_PATTERN),
+                    Some("date") => Some(DATE_PATTERN),
+                    Some("date-time") => Some(DATE_TIME_PATTERN),
+                    Some(_) => None,
+                };
+                if let Some(p) = pattern {
+                    map.insert("pattern".into(), Value::String(p.into()));
+                }
+            }
+            for v in map.values_mut() {
+                string_rules(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(string_rules),
+        _ => {}
     }
 }
 
@@ -91,6 +132,12 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
             "A parameter or body field is invalid; `field` names it",
         ));
     }
+    if has_body && !path.starts_with("/api/v1/auth/") {
+        common.push((
+            "409",
+            "Conflicts with what is stored: the id, or a field that must be unique, is in use",
+        ));
+    }
     if has_body {
         common.push(("413", "The request body is too large"));
         common.push((
@@ -124,6 +171,18 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
         let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
             continue;
         };
+        if let Some(stream) = content.get_mut("text/event-stream") {
+            // Each Server-Sent Event (WHATWG HTML §9.2) is `event: poke` with the school's
+            // version as `data` (`crate::sync::events`).
+            stream["schema"] = json!({
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"type": "string", "enum": ["poke"]},
+                    "data": {"type": "string", "pattern": "^[0-9]+$"}
+                }
+            });
+        }
         if is_error {
             if let Some(body) = content.remove("application/json") {
                 content.insert(PROBLEM_JSON.to_string(), body);

@@ -359,3 +359,37 @@ fn demo_runs_from_a_private_folder_with_the_default_data_dir() {
             .exists());
     }
 }
+
+#[test]
+fn create_school_takes_a_money_limit_and_refuses_one_out_of_range() {
+    let tdb = TestDb::new();
+    let run = |slug: &str, max: &str| {
+        bin()
+            .env("DATABASE_URL", tdb.url())
+            .args([
+                "create-school",
+                "--slug",
+                slug,
+                "--name",
+                "Capped",
+                "--max-amount",
+                max,
+            ])
+            .output()
+            .expect("run")
+    };
+    let ok = run("capped", "5000000");
+    assert!(ok.status.success(), "{}", text(&ok));
+    let mut conn = tdb.conn();
+    let max: i64 = diesel::RunQueryDsl::get_result(
+        diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT max_amount FROM schools WHERE slug = 'capped')",
+        )),
+        &mut conn,
+    )
+    .expect("max");
+    assert_eq!(max, 5_000_000);
+    let bad = run("too-big", "10000000000001");
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("max_amount"), "{}", text(&bad));
+}

@@ -53,6 +53,14 @@ pub const MUTATIONS: &[&str] = &[
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct RegisterDeviceRequest {
     /// A name people recognise ("Front office PC"), 1..=100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
 }
 
@@ -105,6 +113,7 @@ pub struct NewClient {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SyncOp {
     pub op_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub seq: i64,
     /// `name@version`, one of [`MUTATIONS`].
     pub mutation: String,
@@ -192,8 +201,13 @@ pub struct PushResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema, IntoParams))]
 pub struct PullQuery {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        param(pattern = r"^$|^[0-9]{1,18}(/[^/]+/[\s\S]*)?$")
+    )]
     pub cursor: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 5000))]
     pub limit: Option<u32>,
 }
 
@@ -373,6 +387,14 @@ pub struct Rejection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ResolveRejectionRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
     pub resolution: String,
 }
 

@@ -43,13 +43,11 @@ impl DateRange {
     }
 }
 
-/// `?date=` (default: today at the school) and `?period=` (default 0 = whole day).
+/// `?date=` (default: today at the school). These views are of whole-day registers.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DayQuery {
     pub date: Option<NaiveDate>,
-    #[serde(default)]
-    pub period: i16,
 }
 
 /// The school's attendance codes (anyone signed in).
@@ -139,7 +137,7 @@ pub async fn mark_register(
 }
 
 /// One register with its marks (office and the class's teachers); 404 when not taken.
-#[utoipa::path(tag = "attendance", params(("period" = Option<i16>, Query, description = "0 = whole day")), security(("bearer" = [])),
+#[utoipa::path(tag = "attendance", params(("period" = Option<i16>, Query, minimum = 0, maximum = 20, description = "0 = whole day; lesson periods 1 to 20")), security(("bearer" = [])),
     responses((status = 200, body = Register), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/classes/{id}/registers/{date}")]
 pub async fn get_register(
@@ -150,6 +148,12 @@ pub async fn get_register(
 ) -> ApiResult<web::Json<Register>> {
     let (class_id, on_date) = path.into_inner();
     let period = q.period;
+    if !(0..=20).contains(&period) {
+        return Err(ApiError::validation(
+            "period",
+            "must be 0 (whole day) to 20",
+        ));
+    }
     let reg = db
         .run(move |conn| {
             ensure_class_staff(conn, &auth, class_id)?;

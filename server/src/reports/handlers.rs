@@ -36,6 +36,7 @@ pub enum ReportFormat {
 pub struct PeriodQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 
@@ -44,6 +45,7 @@ pub struct PeriodQuery {
 #[into_params(parameter_in = Query)]
 pub struct AsOfQuery {
     pub as_of: Option<NaiveDate>,
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 
@@ -52,7 +54,9 @@ pub struct AsOfQuery {
 #[into_params(parameter_in = Query)]
 pub struct DuesQuery {
     pub as_of: Option<NaiveDate>,
+    #[param(inline)]
     pub group: Option<DuesGroup>,
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 
@@ -66,6 +70,7 @@ pub struct DefaultersQuery {
     pub min_days: Option<i64>,
     #[param(minimum = 1, maximum = 10_000_000_000_000_i64)]
     pub min_amount: Option<i64>,
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 
@@ -74,6 +79,7 @@ pub struct DefaultersQuery {
 #[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     pub family_id: Uuid,
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 
@@ -299,7 +305,8 @@ pub async fn zero_activity(
 /// running balance.
 #[utoipa::path(tag = "reports", params(StatementQuery), security(("bearer" = [])),
     responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
+        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 404, description = "No such family in the caller's school", body = daftar_client_core::protocol::Problem)))]
 #[get("/reports/family_statement")]
 pub async fn family_statement(
     db: web::Data<Db>,
