@@ -74,8 +74,8 @@ pub enum Command {
     /// school. Devices whose cursor is older rebuild their replica on their next pull (410
     /// `cursor_expired`); their outboxes are untouched. Run it daily, e.g. from cron.
     CompactChangeLog {
-        /// Keep tombstones this many days (a device offline longer re-snapshots).
-        #[arg(long, default_value_t = 90)]
+        /// Keep tombstones this many days (a device offline longer re-snapshots), 1 to 36500.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36500))]
         retention_days: u32,
     },
 }
