@@ -396,6 +396,35 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_that_lies_about_its_size_is_still_stopped_at_the_limit() {
+        use std::io::Write;
+        let mut zipped = Vec::new();
+        {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zipped));
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            w.start_file("users.csv", opts).expect("entry");
+            let block = vec![b'a'; 1 << 20];
+            for _ in 0..(MAX_INFLATED_ENTRY >> 20) + 1 {
+                w.write_all(&block).expect("write");
+            }
+            w.finish().expect("finish");
+        }
+        // Claim 100 bytes uncompressed in the local and the central header.
+        let patch = |bytes: &mut Vec<u8>, signature: [u8; 4], offset: usize| {
+            let at = bytes
+                .windows(4)
+                .position(|w| w == signature)
+                .expect("header");
+            bytes[at + offset..at + offset + 4].copy_from_slice(&100u32.to_le_bytes());
+        };
+        patch(&mut zipped, [0x50, 0x4b, 0x03, 0x04], 22);
+        patch(&mut zipped, [0x50, 0x4b, 0x01, 0x02], 24);
+        let err = RosterFiles::from_zip(&zipped).expect_err("refused");
+        assert_eq!(err.file, "users.csv", "{err}");
+    }
+
+    #[test]
     fn missing_required_column_is_named() {
         let mut files = RosterFiles::default();
         files.insert("users.csv", "\u{feff}sourcedId,givenName\nus1,A\n");

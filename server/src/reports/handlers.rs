@@ -179,148 +179,116 @@ fn answer(table: ReportTable, format: ReportFormat) -> ApiResult<HttpResponse> {
 /// Media type of an Excel workbook (ECMA-376).
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// Trial balance (office): every account's debit or credit balance as of `as_of`, from the
-/// journal. Money cells are integer minor units in JSON; CSV and Excel show major units.
-#[utoipa::path(tag = "reports", params(AsOfQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
-#[get("/reports/trial_balance")]
-pub async fn trial_balance(
-    db: web::Data<Db>,
-    auth: AuthUser,
-    q: Query<AsOfQuery>,
-) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
-    let asked = Asked {
-        as_of: q.as_of,
-        format: q.format,
-        ..Default::default()
-    };
-    serve(db, auth, ReportName::TrialBalance, asked).await
+impl From<AsOfQuery> for Asked {
+    fn from(q: AsOfQuery) -> Self {
+        Asked {
+            as_of: q.as_of,
+            format: q.format,
+            ..Default::default()
+        }
+    }
 }
 
-/// Dues (office): what is owing as of `as_of` by family, student or class, aged not yet due,
-/// 0–30, 31–60, 61–90 and 90+ days past due.
-#[utoipa::path(tag = "reports", params(DuesQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
-#[get("/reports/dues")]
-pub async fn dues(
-    db: web::Data<Db>,
-    auth: AuthUser,
-    q: Query<DuesQuery>,
-) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
-    let asked = Asked {
-        as_of: q.as_of,
-        group: q.group,
-        format: q.format,
-        ..Default::default()
-    };
-    serve(db, auth, ReportName::Dues, asked).await
+impl From<DuesQuery> for Asked {
+    fn from(q: DuesQuery) -> Self {
+        Asked {
+            as_of: q.as_of,
+            group: q.group,
+            format: q.format,
+            ..Default::default()
+        }
+    }
 }
 
-/// Collections (office): receipts and reversals per day, cashier and method in `from..=to`.
-#[utoipa::path(tag = "reports", params(PeriodQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
-#[get("/reports/collections")]
-pub async fn collections(
-    db: web::Data<Db>,
-    auth: AuthUser,
-    q: Query<PeriodQuery>,
-) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
-    let asked = Asked {
-        from: q.from,
-        to: q.to,
-        format: q.format,
-        ..Default::default()
-    };
-    serve(db, auth, ReportName::Collections, asked).await
+impl From<PeriodQuery> for Asked {
+    fn from(q: PeriodQuery) -> Self {
+        Asked {
+            from: q.from,
+            to: q.to,
+            format: q.format,
+            ..Default::default()
+        }
+    }
 }
 
-/// Income (office): income and contra-income per fee head in `from..=to`.
-#[utoipa::path(tag = "reports", params(PeriodQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
-#[get("/reports/income")]
-pub async fn income(
-    db: web::Data<Db>,
-    auth: AuthUser,
-    q: Query<PeriodQuery>,
-) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
-    let asked = Asked {
-        from: q.from,
-        to: q.to,
-        format: q.format,
-        ..Default::default()
-    };
-    serve(db, auth, ReportName::Income, asked).await
+impl From<DefaultersQuery> for Asked {
+    fn from(q: DefaultersQuery) -> Self {
+        Asked {
+            as_of: q.as_of,
+            min_days: q.min_days,
+            min_amount: q.min_amount,
+            format: q.format,
+            ..Default::default()
+        }
+    }
 }
 
-/// Defaulters (office): families owing at least `min_amount` more than `min_days` past due.
-#[utoipa::path(tag = "reports", params(DefaultersQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
-#[get("/reports/defaulters")]
-pub async fn defaulters(
-    db: web::Data<Db>,
-    auth: AuthUser,
-    q: Query<DefaultersQuery>,
-) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
-    let asked = Asked {
-        as_of: q.as_of,
-        min_days: q.min_days,
-        min_amount: q.min_amount,
-        format: q.format,
-        ..Default::default()
-    };
-    serve(db, auth, ReportName::Defaulters, asked).await
+impl From<StatementQuery> for Asked {
+    fn from(q: StatementQuery) -> Self {
+        Asked {
+            family_id: Some(q.family_id),
+            format: q.format,
+            ..Default::default()
+        }
+    }
 }
 
-/// Zero activity (office): active families and students with no journal line in `from..=to`.
-#[utoipa::path(tag = "reports", params(PeriodQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
-#[get("/reports/zero_activity")]
-pub async fn zero_activity(
-    db: web::Data<Db>,
-    auth: AuthUser,
-    q: Query<PeriodQuery>,
-) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
-    let asked = Asked {
-        from: q.from,
-        to: q.to,
-        format: q.format,
-        ..Default::default()
+/// One report operation: its doc comment, handler name, path, query type and report, and any
+/// responses of its own besides the table.
+macro_rules! report_operation {
+    ($(#[doc = $doc:literal])* $handler:ident, $path:literal, $query:ty, $report:expr
+     $(, extra: ($($extra:tt)*))?) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(tag = "reports", params($query), security(("bearer" = [])),
+            responses((status = 200, description = "The report as a table, CSV or Excel workbook",
+                content((ReportTable = "application/json"), (String = "text/csv"),
+                    (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))
+                $(, ($($extra)*))?))]
+        #[get($path)]
+        pub async fn $handler(
+            db: web::Data<Db>,
+            auth: AuthUser,
+            q: Query<$query>,
+        ) -> ApiResult<HttpResponse> {
+            serve(db, auth, $report, q.into_inner().into()).await
+        }
     };
-    serve(db, auth, ReportName::ZeroActivity, asked).await
 }
 
-/// Family statement (office): every entry touching the family's receivable or credit, with a
-/// running balance.
-#[utoipa::path(tag = "reports", params(StatementQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report as a table, CSV or Excel workbook",
-        content((ReportTable = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 404, description = "No such family in the caller's school", body = daftar_client_core::protocol::Problem)))]
-#[get("/reports/family_statement")]
-pub async fn family_statement(
-    db: web::Data<Db>,
-    auth: AuthUser,
-    q: Query<StatementQuery>,
-) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
-    let asked = Asked {
-        family_id: Some(q.family_id),
-        format: q.format,
-        ..Default::default()
-    };
-    serve(db, auth, ReportName::FamilyStatement, asked).await
-}
+report_operation!(
+    /// Trial balance (office): every account's debit or credit balance as of `as_of`, from the
+    /// journal. Money cells are integer minor units in JSON; CSV and Excel show major units.
+    trial_balance, "/reports/trial_balance", AsOfQuery, ReportName::TrialBalance
+);
+report_operation!(
+    /// Dues (office): what is owing as of `as_of` by family, student or class, aged not yet due,
+    /// 0–30, 31–60, 61–90 and 90+ days past due.
+    dues, "/reports/dues", DuesQuery, ReportName::Dues
+);
+report_operation!(
+    /// Collections (office): receipts and reversals per day, cashier and method in `from..=to`.
+    collections, "/reports/collections", PeriodQuery, ReportName::Collections
+);
+report_operation!(
+    /// Income (office): income and contra-income per fee head in `from..=to`.
+    income, "/reports/income", PeriodQuery, ReportName::Income
+);
+report_operation!(
+    /// Defaulters (office): families owing at least `min_amount` more than `min_days` past due.
+    defaulters, "/reports/defaulters", DefaultersQuery, ReportName::Defaulters
+);
+report_operation!(
+    /// Zero activity (office): active families and students with no journal line in
+    /// `from..=to`.
+    zero_activity, "/reports/zero_activity", PeriodQuery, ReportName::ZeroActivity
+);
+report_operation!(
+    /// Family statement (office): every entry touching the family's receivable or credit, with
+    /// a running balance.
+    family_statement, "/reports/family_statement", StatementQuery, ReportName::FamilyStatement,
+    extra: (status = 404, description = "No such family in the caller's school",
+            body = daftar_client_core::protocol::Problem)
+);
 
 #[cfg(test)]
 mod tests {
