@@ -1,4 +1,4 @@
-//! The client side of sync protocol v1 (feature `client`, issue #4 items 4–8): a typed HTTP
+//! The client side of sync protocol v1 (feature `client`, ARCHITECTURE.md §6): a typed HTTP
 //! client ([`api`]), the local SQLite store — `replica.db` (disposable mirror + staging) and
 //! `outbox.db` (the precious queue of local edits) — ([`store`]), the sync engine
 //! ([`engine`]), and the office and teacher work that runs offline on top ([`office`]).

@@ -1,5 +1,5 @@
 //! Pure ledger rules both the server (canonical posting) and the office agent (offline receipts)
-//! must compute identically (ARCHITECTURE.md §4, issue #3). No I/O.
+//! must compute identically (ARCHITECTURE.md §4). No I/O.
 //!
 //! Money is `i64` minor units (paisa, cents) of the school's ISO 4217 currency.
 
@@ -295,7 +295,7 @@ pub fn sort_oldest_due_first(lines: &mut [FamilyLine]) {
     lines.sort_by_key(|l| (l.due_on, l.invoice_no, l.line_no, l.invoice_line_id));
 }
 
-/// What a family owes (issue #3 `GET /families/{id}/dues`): per student and per invoice
+/// What a family owes (`GET /families/{id}/dues`): per student and per invoice
 /// (oldest due first, lines with money owing only), total, Family Credit held (`credit`, ≥ 0)
 /// and `net_due` = total − credit. Sorts `lines` into [`payment_order`] first, so the server
 /// and an offline device compute the identical answer.
@@ -321,7 +321,7 @@ pub fn family_dues(
         }
     }
     // Saturating: a family's lines are each at most the school's limit (10^13), so only
-    // data beyond that limit could reach i64::MAX; it must not wrap or panic (issue #13).
+    // data beyond that limit could reach i64::MAX; it must not wrap or panic.
     let total: i64 = per_student
         .iter()
         .map(|s| s.outstanding)

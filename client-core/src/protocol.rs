@@ -1,4 +1,4 @@
-//! Wire types of the REST API under `/api/v1` (issue #2). JSON field names are snake_case;
+//! Wire types of the REST API under `/api/v1`. JSON field names are snake_case;
 //! ids are UUIDv7 strings; dates are ISO 8601 calendar dates (`YYYY-MM-DD`, the school's local
 //! date); instants are RFC 3339 UTC. Errors are RFC 9457 problem documents ([`Problem`]).
 
@@ -103,7 +103,7 @@ pub struct ListQuery {
     pub student_id: Option<Uuid>,
 }
 
-// ----- auth -------------------------------------------------------------------------------
+// ----- auth ----------------------------------------------------------------------------------
 
 /// `POST /api/v1/auth/login`. `school` is the school's slug (usernames are unique per school).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,7 +138,7 @@ pub struct TokenResponse {
     pub user: User,
 }
 
-// ----- school -----------------------------------------------------------------------------
+// ----- school --------------------------------------------------------------------------------
 
 /// A school (tenant). `currency` is ISO 4217; `timezone` an IANA name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ pub struct School {
     pub currency: String,
     pub timezone: String,
     /// The largest amount one money input (payment, discount, fine, refund, fee amount) may
-    /// carry, in minor units of `currency`; at most 10^13 (issue #13).
+    /// carry, in minor units of `currency`; at most 10^13.
     pub max_amount: i64,
 }
 
@@ -214,7 +214,7 @@ pub struct CreateAcademicYearRequest {
     pub terms: Vec<NewTerm>,
 }
 
-// ----- users ------------------------------------------------------------------------------
+// ----- users ---------------------------------------------------------------------------------
 
 /// A person who can log in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -302,7 +302,7 @@ pub struct UpdateUserRequest {
     pub active: Option<bool>,
 }
 
-// ----- classes ----------------------------------------------------------------------------
+// ----- classes -------------------------------------------------------------------------------
 
 /// A class: one grade + section in an academic year (optionally bound to one term).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,7 +379,7 @@ pub struct TeacherAssignment {
     pub is_primary: bool,
 }
 
-// ----- families, students, guardians ------------------------------------------------------
+// ----- families, students, guardians ---------------------------------------------------------
 
 /// A family: the billing account that groups siblings and their guardians.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -642,7 +642,7 @@ pub struct UpdateGuardianRequest {
     pub active: Option<bool>,
 }
 
-// ----- enrollments ------------------------------------------------------------------------
+// ----- enrollments ---------------------------------------------------------------------------
 
 /// A student's membership of a class, optionally bounded by dates (inclusive).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -670,7 +670,7 @@ pub struct CreateEnrollmentRequest {
     pub ends_on: Option<NaiveDate>,
 }
 
-// ----- imports ----------------------------------------------------------------------------
+// ----- imports -------------------------------------------------------------------------------
 
 /// Something odd but importable in a OneRoster file: imported, and reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -736,7 +736,7 @@ mod tests {
     }
 }
 
-// ----- fees and ledger (issue #3) ---------------------------------------------------------
+// ----- fees and ledger (ARCHITECTURE.md §4) --------------------------------------------------
 // Money is `i64` minor units of the school's ISO 4217 `currency`.
 
 /// A fee head (tuition, transport, …) with its own income account.
@@ -1129,7 +1129,7 @@ pub struct PaymentReversal {
     pub credit_applications_reversed: u32,
 }
 
-// ----- attendance (issue #3 §9–§11) -------------------------------------------------------
+// ----- attendance (ARCHITECTURE.md §5) -------------------------------------------------------
 
 /// What an attendance code means for reports (ARCHITECTURE.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1367,7 +1367,7 @@ pub struct DailyAttendanceSummary {
     pub per_class: Vec<ClassDaySummary>,
 }
 
-// ----- reports (issue #3 §7) --------------------------------------------------------------
+// ----- reports (ARCHITECTURE.md §4) ----------------------------------------------------------
 
 /// What a report column holds. `money` cells are integer minor units of the report's currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1392,7 +1392,7 @@ pub struct ReportColumn {
 }
 
 /// One cell: text, an integer (money in minor units, or a count), or empty. Integers are
-/// `i128` because a total over the whole journal may pass `i64::MAX` (issue #13); JSON
+/// `i128` because a total over the whole journal may pass `i64::MAX`; JSON
 /// carries them as exact integer literals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -1,4 +1,4 @@
-//! `daftar-agent`: the office agent (issue #4 item 9). It keeps a local replica and outbox
+//! `daftar-agent`: the office agent (ARCHITECTURE.md §6). It keeps a local replica and outbox
 //! (client-core) so fees are collected, receipts printed and registers marked with or without
 //! the internet, and syncs with the server when it can.
 

@@ -1,4 +1,4 @@
-//! The `daftar-agent` binary against a real server and PostgreSQL (issue #4 items 9 and 12).
+//! The `daftar-agent` binary against a real server and PostgreSQL (ARCHITECTURE.md §6).
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,4 +1,4 @@
--- Roster, auth and audit schema (ARCHITECTURE.md §3, §7; issue #2).
+-- Roster, auth and audit schema (ARCHITECTURE.md §3, §7).
 -- Tenant rule: every tenant table carries school_id, its primary key and every unique
 -- constraint start with school_id, and foreign keys between tenant tables include it.
 -- The test `tenant_tables_follow_the_distribution_rules` reads the catalog and enforces this.

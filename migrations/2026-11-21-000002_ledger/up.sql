@@ -1,4 +1,4 @@
--- Double-entry fee ledger (ARCHITECTURE.md §4; issue #3).
+-- Double-entry fee ledger (ARCHITECTURE.md §4).
 -- Amounts are bigint minor units of the school's currency. A journal line's amount is signed:
 -- positive = debit, negative = credit; every entry's lines sum to zero (enforced below).
 

@@ -1,4 +1,4 @@
--- Discounts, fines, refunds and payment reversals (issue #3 §5). Each is a journal entry; these
+-- Discounts, fines, refunds and payment reversals (ARCHITECTURE.md §4). Each is a journal entry; these
 -- tables keep who, why, and the client-generated idempotency key (`id` + `request_hash`).
 
 -- A discount, waiver or scholarship on one invoice line. Posted Dr Discounts & Waivers /

@@ -1,4 +1,4 @@
--- Attendance (ARCHITECTURE.md §5; issue #3 §9–§11).
+-- Attendance (ARCHITECTURE.md §5).
 
 -- How many days after a register's date a teacher may still change it (0 = the same day,
 -- in the school's time zone). The office may always override, with a reason.

@@ -1,4 +1,4 @@
--- Resolving cash held in Suspense (issue #3 §6): the office names the family, and the money
+-- Resolving cash held in Suspense (ARCHITECTURE.md §4): the office names the family, and the money
 -- moves Dr Suspense / Cr Receivable (allocated) + Cr Family Credit (excess) in one entry.
 CREATE TABLE suspense_resolutions (
     school_id         uuid NOT NULL,

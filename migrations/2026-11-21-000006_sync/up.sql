@@ -1,4 +1,4 @@
--- Sync protocol v1 (ARCHITECTURE.md §6, issue #4).
+-- Sync protocol v1 (ARCHITECTURE.md §6).
 --
 -- Every writing transaction that touches a synced table records each changed row in
 -- `change_log` and, at COMMIT, takes the school's next version from `sync_versions` (an UPDATE,

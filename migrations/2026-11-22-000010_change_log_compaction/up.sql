@@ -1,4 +1,4 @@
--- Compaction of the change log (ARCHITECTURE.md §6, issue #4 §2): the log keeps one row per
+-- Compaction of the change log (ARCHITECTURE.md §6): the log keeps one row per
 -- live row, so what grows without bound is tombstones, the rows that say "deleted". The
 -- operator removes tombstones older than a retention period (`daftar-server
 -- compact-change-log`); the highest version removed becomes the school's horizon, and a pull

@@ -1,4 +1,4 @@
--- Hardening from an outside test (issue #13).
+-- Hardening from an outside test.
 
 -- Failed logins for a (school, username) that names no account (item 8). Accounts that exist
 -- count their failures on `users`; without this table an unknown username never reached 429,

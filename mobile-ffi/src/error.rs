@@ -1,5 +1,5 @@
 //! The one error the apps see: a flat enum whose variant tells the app what to do, and whose
-//! message tells the person what happened (issue #5 item 2). The rich [`ClientError`] of
+//! message tells the person what happened. The rich [`ClientError`] of
 //! client-core stays inside; [`From<ClientError>`] is the only mapping.
 
 use daftar_client_core::client::ClientError;

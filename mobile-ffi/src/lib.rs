@@ -1,5 +1,5 @@
-//! `daftar-mobile-ffi`: the library the Android and iOS apps are built on (issue #5;
-//! ARCHITECTURE.md §2, §6). One object, [`DaftarClient`], over client-core's replica, outbox
+//! `daftar-mobile-ffi`: the library the Android and iOS apps are built on
+//! (ARCHITECTURE.md §2, §6). One object, [`DaftarClient`], over client-core's replica, outbox
 //! and sync engine, exported with UniFFI proc-macros to Kotlin, Swift and Python.
 //!
 //! - **Teachers** mark registers in class, offline: [`DaftarClient::mark_register`] saves the

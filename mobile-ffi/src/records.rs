@@ -1,6 +1,6 @@
 //! The records and the listener interface that cross the FFI boundary.
 //!
-//! Conventions on every item (issue #5 item 2):
+//! Conventions on every item:
 //! - ids are UUID strings (`"0193…"`), as the server's JSON has them;
 //! - money is `i64` minor units (paisa, cents) of the ISO 4217 `currency` beside it — never a
 //!   float; format it with the currency's exponent (PKR 2: `150000` is `1,500.00`);

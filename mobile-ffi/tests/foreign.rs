@@ -1,4 +1,4 @@
-//! The mobile library end to end (issue #5): through its Rust API, and through the generated
+//! The mobile library end to end: through its Rust API, and through the generated
 //! bindings from Python and from Kotlin on the JVM, against a real Daftar server on a real
 //! PostgreSQL (the `daftar-tests` harness). Swift cannot be compiled here; its bindings are
 //! generated and checked.

@@ -1,4 +1,4 @@
-//! Attendance (ARCHITECTURE.md §5, issue #3 §9–§11): per-school codes, registers (class × date
+//! Attendance (ARCHITECTURE.md §5): per-school codes, registers (class × date
 //! × period), bulk marking with full history, the teacher edit window, office overrides with a
 //! reason, register views, and absence notifications through a durable outbox.
 

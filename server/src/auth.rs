@@ -1,4 +1,4 @@
-//! Authentication and authorisation (ARCHITECTURE.md §7, issue #2): argon2id passwords,
+//! Authentication and authorisation (ARCHITECTURE.md §7): argon2id passwords,
 //! short-lived JWT access tokens, rotating refresh tokens, login throttling, and the
 //! [`AuthUser`] extractor every protected handler takes.
 

@@ -1,4 +1,4 @@
-//! The demo school (issue #2): about 600 students in about 350 families (siblings share a
+//! The demo school: about 600 students in about 350 families (siblings share a
 //! family), 12 classes (grades 1–6, sections A and B) each with a homeroom teacher, guardians
 //! with phone numbers, one academic year with three terms, and a login for every role.
 //!
@@ -230,7 +230,7 @@ fn seed_history(
 
     // The latest term that began at least two weeks ago (so its history has payments in it),
     // else the latest begun, else the first. Nothing is dated after today or received after
-    // now in the school's time zone (issue #13, item 11): a term that has not begun is invoiced
+    // now in the school's time zone: a term that has not begun is invoiced
     // today.
     let begun: Vec<&TermRow> = terms.iter().filter(|t| t.starts_on <= today).collect();
     let Some(term) = begun

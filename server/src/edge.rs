@@ -8,7 +8,7 @@
 //! - [`reject_nul_in_query`] refuses a query string holding U+0000 with 422 naming the
 //!   parameter. PostgreSQL `text` cannot hold NUL (it fails the statement with "invalid byte
 //!   sequence"), so such a string must never reach it. JSON bodies are checked by
-//!   [`crate::json::parse`], import files by the OneRoster reader (issue #13, item 3).
+//!   [`crate::json::parse`], import files by the OneRoster reader (ARCHITECTURE.md §10).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -1,4 +1,4 @@
-//! A private PostgreSQL cluster owned by this process (ARCHITECTURE.md §8, issue #2).
+//! A private PostgreSQL cluster owned by this process (ARCHITECTURE.md §8).
 //!
 //! With no `DATABASE_URL`, `daftar-server serve`/`demo` keep a cluster under
 //! `<data_dir>/postgres/` made by the installed `initdb`, started with `pg_ctl` on a free
@@ -227,7 +227,7 @@ impl EmbeddedCluster {
     ///
     /// Run as root from a folder the PostgreSQL OS user cannot enter (anything under `/root`, a
     /// `mktemp -d`), the cluster goes under [`RELOCATED_ROOT`] instead, the same place every
-    /// time for the same `dir`, and `dir`/[`LOCATION_FILE`] says where (issue #13, item 2):
+    /// time for the same `dir`, and `dir`/[`LOCATION_FILE`] says where (ARCHITECTURE.md §8):
     /// the server works from any folder.
     ///
     /// Errors: missing binaries or OS user, or the failing PostgreSQL command's output.

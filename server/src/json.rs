@@ -38,7 +38,7 @@ impl<T> std::ops::Deref for Json<T> {
 ///
 /// Errors: [`ApiError::Validation`] with the JSON path of the bad value (`body` for syntax
 /// errors, the missing field's name for a missing field), or of a string holding U+0000, which
-/// PostgreSQL cannot store ([`crate::edge::NUL_MESSAGE`]; issue #13, item 3).
+/// PostgreSQL cannot store ([`crate::edge::NUL_MESSAGE`]; ARCHITECTURE.md §10).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // JSON can carry NUL only as the escape `\u0000`; look closer only when it appears.
     if bytes.windows(6).any(|w| w == b"\\u0000") {
@@ -156,7 +156,7 @@ fn nul_path(value: &serde_json::Value, here: String) -> Option<String> {
 
 /// Whether a `Content-Type` header value is JSON: `application/json`, with or without
 /// parameters (`; charset=utf-8`). Other `+json` types are refused: a body declared as
-/// `application/evil+json` is not this API's format (issue #13, item 7).
+/// `application/evil+json` is not this API's format (ARCHITECTURE.md §10).
 pub fn is_json_content_type(value: &str) -> bool {
     value
         .split(';')

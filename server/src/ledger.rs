@@ -1,4 +1,4 @@
-//! The fee ledger (ARCHITECTURE.md §4, issue #3): chart of accounts, balanced immutable journal
+//! The fee ledger (ARCHITECTURE.md §4): chart of accounts, balanced immutable journal
 //! entries, fee heads and schedules, invoices, family payments allocated by
 //! `daftar_client_core::ledger::allocate`, Family Credit, Suspense, receipts, and the family's
 //! dues and statement — all computed from the journal.

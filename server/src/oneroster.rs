@@ -1,4 +1,4 @@
-//! OneRoster 1.1 CSV import (issue #2; IMS Global OneRoster v1.1 CSV binding).
+//! OneRoster 1.1 CSV import (IMS Global OneRoster v1.1 CSV binding).
 //!
 //! Reads `manifest.csv`, `orgs.csv`, `academicSessions.csv`, `courses.csv`, `classes.csv`,
 //! `users.csv` and `enrollments.csv` from a folder or a zip, and upserts them into one school

@@ -2,7 +2,7 @@
 //!
 //! `actix_web::web::Query` reports serde's message without saying which parameter was wrong;
 //! this one deserialises with `serde_path_to_error`, so `?limit=abc` answers 422
-//! `validation_failed` with `field` = `limit` (issue #13, items 5 and 7).
+//! `validation_failed` with `field` = `limit` (ARCHITECTURE.md §10).
 
 use std::future::{ready, Ready};
 

@@ -1,4 +1,4 @@
-//! Reports computed from the journal (issue #3 §7): trial balance, dues with aging, daily
+//! Reports computed from the journal (ARCHITECTURE.md §4): trial balance, dues with aging, daily
 //! collections by cashier and method, income by fee head, defaulters, and the zero-activity
 //! detector. Each is a [`ReportTable`], served as JSON, CSV or Excel ([`export`]).
 
@@ -143,7 +143,7 @@ impl ReportName {
 
 /// The JSON Schema (OpenAPI 3.1) of one report's JSON answer: a [`ReportTable`] whose
 /// `report` is `name`, whose `columns` are exactly [`ReportName::columns`], and whose rows and
-/// totals hold one cell per column of that column's kind (issue #13, item 7).
+/// totals hold one cell per column of that column's kind (ARCHITECTURE.md §10).
 pub fn openapi_schema(name: ReportName) -> serde_json::Value {
     use serde_json::json;
     let groups: Vec<Vec<ReportColumn>> = match name {

@@ -1,4 +1,4 @@
-//! The school roster (issue #2): classes, students, guardians, families, enrollments, users
+//! The school roster: classes, students, guardians, families, enrollments, users
 //! and teacher assignments, with role- and scope-checked CRUD under `/api/v1`.
 //!
 //! Scopes (ARCHITECTURE.md §6/§7): office roles see the whole school; a teacher sees only the

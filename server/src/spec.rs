@@ -1,5 +1,5 @@
 //! Completes the OpenAPI document utoipa derives, so the spec says what the server really
-//! answers (issue #13, item 7).
+//! answers (ARCHITECTURE.md §10).
 //!
 //! The handlers' `#[utoipa::path]` annotations declare their success responses and the errors
 //! particular to them. What every operation of a kind can answer is added here, once:

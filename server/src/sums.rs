@@ -1,4 +1,4 @@
-//! Sums of money read from SQL without overflow (issue #13, item 4).
+//! Sums of money read from SQL without overflow (ARCHITECTURE.md §4).
 //!
 //! PostgreSQL's `sum(bigint)` is `numeric` and never overflows, but casting it back to
 //! `bigint` fails the whole query ("bigint out of range") once a total passes `i64::MAX`; a
@@ -119,7 +119,7 @@ mod tests {
 
     proptest! {
         /// Sums of amounts at and past the bounds are exact, as numeric decoded to i128 and
-        /// as checked i128 addition (issue #13, item 4).
+        /// as checked i128 addition (ARCHITECTURE.md §4).
         #[test]
         fn sums_at_the_bounds_are_exact(values in proptest::collection::vec(amount(), 0..300)) {
             let exact: i128 = values.iter().map(|v| i128::from(*v)).sum();

@@ -1,4 +1,4 @@
-//! Sync protocol v1 (ARCHITECTURE.md §6, issue #4): device enrolment, `push` of op batches with
+//! Sync protocol v1 (ARCHITECTURE.md §6): device enrolment, `push` of op batches with
 //! exactly-once application, `pull` of the change log within a device's scope, SSE pokes fed
 //! by PostgreSQL LISTEN/NOTIFY, and the digest that proves a replica equals the server.
 //!

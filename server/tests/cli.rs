@@ -1,4 +1,4 @@
-//! The `daftar-server` binary as an operator runs it (issue #2 "Done when").
+//! The `daftar-server` binary as an operator runs it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -315,7 +315,7 @@ fn demo_serves_on_embedded_postgres_stops_it_on_ctrl_c_and_reuses_data() {
 #[test]
 fn demo_runs_from_a_private_folder_with_the_default_data_dir() {
     // `mktemp -d` is 0700 and owned by whoever runs the tests; as root, PostgreSQL's OS user
-    // cannot enter it (issue #13, item 2: initdb used to die on its password file).
+    // cannot enter it (initdb used to die on its password file).
     let dir = tempfile::Builder::new()
         .prefix("daftar-private-")
         .tempdir_in("/tmp")

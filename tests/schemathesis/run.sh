@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Outside-in check of the API (issue #13): schemathesis, pinned, over the committed OpenAPI
+# Outside-in check of the API (ARCHITECTURE.md §10): schemathesis, pinned, over the committed OpenAPI
 # document against a real `daftar-server demo` on its own embedded PostgreSQL, with the device
 # tokens of an admin, a teacher and a parent. Fails on any 5xx, schema violation, undeclared
 # status or content type (`--checks all`; the few justified exceptions are in

@@ -1,4 +1,4 @@
-//! The PostgreSQL test harness (ARCHITECTURE.md §8, issue #2), usable from every crate.
+//! The PostgreSQL test harness (ARCHITECTURE.md §8), usable from every crate.
 //!
 //! One throwaway cluster per test process: started on first use with `fsync=off` in a
 //! temporary directory (via [`daftar_server::embedded_pg`], so as root it runs as the

@@ -1,4 +1,4 @@
-//! A deterministic, seeded fault-injection simulation of offline sync (issue #4 item 11, in
+//! A deterministic, seeded fault-injection simulation of offline sync (ARCHITECTURE.md §6, in
 //! the style of TigerBeetle's VOPR): office agents and a teacher make random edits while the
 //! server goes away and comes back, requests are lost or sent twice, and clients are killed
 //! between any two steps — before a local commit, after it, after the server committed but

@@ -1,4 +1,4 @@
-//! The sync engine (issue #4 item 6): push the outbox in seq order, pull the change log into
+//! The sync engine (ARCHITECTURE.md §6): push the outbox in seq order, pull the change log into
 //! staging and apply it with the cursor in one transaction, and keep doing so — on every SSE
 //! poke, by polling as a fallback, with exponential backoff and full jitter on failures
 //! (honouring `Retry-After`), and a watchdog that forces an attempt when ops wait too long.

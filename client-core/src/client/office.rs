@@ -1,4 +1,4 @@
-//! Work that runs fully offline against the replica (issue #4 items 7 and 9, issue #5): the
+//! Work that runs fully offline against the replica (ARCHITECTURE.md §6): the
 //! office's student search, family dues, payments with receipts, and registers. Every write
 //! is one outbox transaction: the op plus the overlay rows that show its effect at once.
 //!
@@ -326,7 +326,7 @@ pub fn next_receipt_no(store: &mut Store) -> ClientResult<String> {
     Ok(format!("{series}-{:06}", confirmed + pending))
 }
 
-/// Records a payment offline (issue #4 item 7): allocates it with
+/// Records a payment offline (ARCHITECTURE.md §6): allocates it with
 /// [`crate::ledger::allocate`] over the family's open lines on this device, issues the next
 /// receipt number of the device's series, and queues `payment.record@1` with overlay rows
 /// (the payment, its allocations, its Family Credit) in one outbox transaction. After sync,
@@ -457,7 +457,7 @@ pub struct ReceiptDifference {
 }
 
 /// Synced payments whose server receipt number or credit differs from what this device
-/// printed (issue #4 item 7: "or the difference is shown").
+/// printed (ARCHITECTURE.md §6: "or the difference is shown").
 pub fn receipt_differences(store: &mut Store) -> ClientResult<Vec<ReceiptDifference>> {
     let mut out = Vec::new();
     for op in store.ops(None)? {

@@ -3,7 +3,7 @@
 //! queue of local edits with their optimistic overlay rows (`synchronous=FULL`; an op and its
 //! overlay are one transaction). Reads union the replica with the overlay of undecided ops.
 //!
-//! Lifeboat (issue #4 item 8): both files get `PRAGMA quick_check` at open. A corrupt or
+//! Lifeboat (ARCHITECTURE.md §6): both files get `PRAGMA quick_check` at open. A corrupt or
 //! missing `replica.db` is moved aside and rebuilt by the next pull; a corrupt `outbox.db` is
 //! salvaged row by row (falling back to the newest rolling snapshot) into a fresh file whose
 //! ops keep their `op_id`s and are re-sent from a new client id. Only corruption triggers this
@@ -370,7 +370,7 @@ impl Store {
 
     /// Starts a full re-snapshot while keeping the replica readable: drops what was staged
     /// and notes that the next [`Store::apply_staged`] replaces every replica row instead of
-    /// merging (the server compacted the change log behind our cursor, issue #4 §2). Survives
+    /// merging (the server compacted the change log behind our cursor, ARCHITECTURE.md §6). Survives
     /// a restart: a resumed pull still ends in a replacement.
     pub fn begin_resnapshot(&mut self) -> ClientResult<()> {
         self.replica.immediate_transaction(|c| {

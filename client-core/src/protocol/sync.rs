@@ -1,4 +1,4 @@
-//! Wire types of sync protocol v1 under `/api/v1/sync` (ARCHITECTURE.md §6, issue #4): device
+//! Wire types of sync protocol v1 under `/api/v1/sync` (ARCHITECTURE.md §6): device
 //! enrolment, the op envelope and push results, pull pages with their cursor, SSE pokes and
 //! the replica digest.
 
@@ -75,7 +75,7 @@ pub enum SyncScope {
     Classes { class_ids: Vec<Uuid> },
     /// Parent device: these families' students, invoices, payments and attendance, and the
     /// classes their children are or were enrolled in (`class_ids`, so that a child joining a
-    /// class changes the scope and the device re-reads the class; issue #13, item 9).
+    /// class changes the scope and the device re-reads the class; ARCHITECTURE.md §6).
     Families {
         family_ids: Vec<Uuid>,
         #[serde(default)]

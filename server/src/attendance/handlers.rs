@@ -1,4 +1,4 @@
-//! Attendance endpoints under `/api/v1` (issue #3 §9–§12).
+//! Attendance endpoints under `/api/v1` (ARCHITECTURE.md §5).
 
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{NaiveDate, Utc};

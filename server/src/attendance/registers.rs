@@ -1,4 +1,4 @@
-//! Marking class registers, one or many in one transaction (issue #3 rules, issue #4
+//! Marking class registers, one or many in one transaction (ARCHITECTURE.md §4, §6
 //! throughput).
 //!
 //! The REST call marks one register; a sync push marks every attendance op of a batch at once.

@@ -20,7 +20,7 @@ use crate::schema::{
     students, terms,
 };
 
-/// The default codes seeded for every school (issue #3 §9).
+/// The default codes seeded for every school (ARCHITECTURE.md §5).
 pub const DEFAULT_CODES: [(&str, &str, AttendanceCategory); 5] = [
     ("P", "Present", AttendanceCategory::Present),
     ("A", "Absent", AttendanceCategory::Absent),

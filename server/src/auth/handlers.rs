@@ -15,7 +15,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::roster::models::UserRow;
 
-/// Failed logins allowed before an account is throttled (issue #2).
+/// Failed logins allowed before an account is throttled.
 pub const MAX_FAILED_LOGINS: i32 = 5;
 /// First lock after [`MAX_FAILED_LOGINS`] failures; doubles with each further failure.
 pub const BASE_LOCK_SECS: i64 = 30;
@@ -43,7 +43,7 @@ enum LoginLookup {
 /// After 5 consecutive failures the account is locked and answered 429 with `Retry-After`
 /// (30 s, doubling per further failure, at most 1 h) without checking the password. The same
 /// holds for a (school, username) that names no account that can log in, so throttling does
-/// not tell which accounts exist (issue #13, item 8).
+/// not tell which accounts exist (ARCHITECTURE.md §7).
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,

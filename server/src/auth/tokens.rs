@@ -19,7 +19,7 @@ use crate::errors::ApiError;
 /// Claims of an access token. `sub` is the user id, `sch` the school (tenant) id; every query a
 /// handler makes is filtered by `sch`. `fam` is the refresh-token family (one per login) the
 /// token was issued under: when that family is revoked (logout, refresh-token reuse) the access
-/// token stops working at once, not at its expiry (issue #13, item 8).
+/// token stops working at once, not at its expiry (ARCHITECTURE.md §7).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,

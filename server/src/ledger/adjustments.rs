@@ -1,4 +1,4 @@
-//! Discounts, late fines, refunds and payment reversals (issue #3 §5). Each posts one balanced
+//! Discounts, late fines, refunds and payment reversals (ARCHITECTURE.md §4). Each posts one balanced
 //! entry (or a few, for a reversal that must undo credit applications) in the caller's
 //! transaction, and is idempotent by its client-generated id.
 

@@ -1,4 +1,4 @@
-//! Fee and ledger endpoints under `/api/v1` (issue #3).
+//! Fee and ledger endpoints under `/api/v1` (ARCHITECTURE.md §4).
 
 use actix_web::{get, post, web, HttpResponse};
 use chrono::Utc;
@@ -437,7 +437,7 @@ pub async fn family_payments(
 
 /// The school's chart of accounts, by code: every account for the office; for teachers and
 /// parents the system accounts only (Cash, Bank, Receivable, Family Credit, …), which is what
-/// their devices are sent, so a phone can read a family's lines (issue #13, item 9).
+/// their devices are sent, so a phone can read a family's lines (ARCHITECTURE.md §6).
 #[utoipa::path(tag = "fees", security(("bearer" = [])), responses((status = 200, body = Vec<Account>), (status = 403, body = Problem)))]
 #[get("/accounts")]
 pub async fn list_accounts(

@@ -1,4 +1,4 @@
-//! Bounds on money inputs (issue #13, item 4).
+//! Bounds on money inputs (ARCHITECTURE.md §4).
 //!
 //! Every amount a person or device enters — a payment, discount, fine, refund, fee amount — is
 //! a positive number of minor units no larger than the school's `max_amount`

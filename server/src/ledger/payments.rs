@@ -1,4 +1,4 @@
-//! Recording family payments, one or many in one transaction (issue #3 rules, issue #4
+//! Recording family payments, one or many in one transaction (ARCHITECTURE.md §4, §6
 //! throughput).
 //!
 //! A REST call records one payment; a sync push records every `payment.record` op of a batch

@@ -727,7 +727,7 @@ pub fn family_statement(
         ))
         .load(conn)?;
     // Summed in i128 and numeric, so stored amounts beyond the school's limit give a clear
-    // 422 `amount_out_of_range` rather than a wrapped balance (issue #13).
+    // 422 `amount_out_of_range` rather than a wrapped balance.
     use crate::sums::to_i64;
     let mut balance = 0i128;
     let mut lines = Vec::with_capacity(rows.len());

@@ -78,7 +78,7 @@ impl RosterFiles {
     /// Reads every `*.csv` in a zip archive (at its root or in one folder), inflating each
     /// entry as a stream that stops at [`MAX_INFLATED_ENTRY`] bytes, and all of them at
     /// [`MAX_INFLATED_TOTAL`]: a small archive that inflates to gigabytes (a "zip bomb") is
-    /// refused naming its entry, having used at most those bytes of memory (issue #13, item 6).
+    /// refused naming its entry, having used at most those bytes of memory (ARCHITECTURE.md §11).
     ///
     /// Errors: not a zip, an entry cannot be inflated, or an entry or the whole export
     /// inflates past its limit.

@@ -243,7 +243,7 @@ fn read_manifest(
             )
         })?;
     // The version decides how everything else reads, so it is checked before any other row
-    // (issue #13, item 10d): a OneRoster 1.2 export differs in files and columns, and would
+    // (ARCHITECTURE.md §11): a OneRoster 1.2 export differs in files and columns, and would
     // otherwise fail on its first unexpected column with a confusing message.
     if let Some(row) = manifest
         .rows

@@ -1,5 +1,5 @@
 //! `GET /api/v1/reports/{name}`: one operation per report, each declaring the parameters it
-//! reads and its own response schema (issue #13, item 7), over one shared [`serve`].
+//! reads and its own response schema (ARCHITECTURE.md §10), over one shared [`serve`].
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};

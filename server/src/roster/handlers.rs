@@ -1,4 +1,4 @@
-//! Roster endpoints under `/api/v1` (issue #2). Thin: parse, check role and scope, call the
+//! Roster endpoints under `/api/v1`. Thin: parse, check role and scope, call the
 //! repo in one transaction (with its audit row), answer.
 
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};

@@ -1,4 +1,4 @@
-//! Roster changes shared by the REST handlers and sync mutations (issue #4), each inside the
+//! Roster changes shared by the REST handlers and sync mutations (ARCHITECTURE.md §6), each inside the
 //! caller's transaction with its audit row.
 
 use chrono::DateTime;

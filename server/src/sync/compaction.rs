@@ -1,4 +1,4 @@
-//! Compaction of the change log (ARCHITECTURE.md §6, issue #4 §2).
+//! Compaction of the change log (ARCHITECTURE.md §6).
 //!
 //! The change log keeps one row per live row (each write replaces the row's entry), so what
 //! grows without bound is tombstones: the entries that tell devices a row was deleted.

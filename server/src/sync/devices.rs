@@ -1,4 +1,4 @@
-//! Device enrolment and per-device scope (issue #4 item 1).
+//! Device enrolment and per-device scope (ARCHITECTURE.md §6).
 
 use chrono::Utc;
 use daftar_client_core::protocol::sync::SyncScope;

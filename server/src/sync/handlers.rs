@@ -1,4 +1,4 @@
-//! Sync endpoints under `/api/v1/sync` (issue #4 item 2). JWT-authenticated and device-bound
+//! Sync endpoints under `/api/v1/sync` (ARCHITECTURE.md §6). JWT-authenticated and device-bound
 //! (except enrolment, which binds the device).
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The v1 mutations a device may push (issue #4 item 3), each applied through the same service
+//! The v1 mutations a device may push (ARCHITECTURE.md §6), each applied through the same service
 //! function as its REST endpoint, so a pushed op and a REST call obey the same rules.
 
 use chrono::{DateTime, Utc};

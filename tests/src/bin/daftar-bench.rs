@@ -1,4 +1,4 @@
-//! `daftar-bench`: the performance figures of issue #3, measured through the HTTP API of the
+//! `daftar-bench`: the REST performance figures (BENCHMARKS.md), measured through the HTTP API of the
 //! release server binary, against an embedded (durable, fsync on) PostgreSQL cluster holding
 //! the demo school plus a bulk school of 100,000 students and 1,000,000 invoice lines.
 //!
@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// Benchmark the Daftar server (issue #3 performance targets).
+/// Benchmark the Daftar server (the targets in BENCHMARKS.md).
 #[derive(Debug, Parser)]
 struct Args {
     /// Payments to record.
@@ -39,10 +39,10 @@ struct Args {
     /// Family dues lookups in the bulk school.
     #[arg(long, default_value_t = 3000)]
     lookups: usize,
-    /// Offered rate of the open-loop payment run (issue #3 target: 300/s).
+    /// Offered rate of the open-loop payment run (target: 300/s).
     #[arg(long, default_value_t = 300.0)]
     payment_rate: f64,
-    /// Offered rate of the open-loop register run (issue #3 target: 150/s).
+    /// Offered rate of the open-loop register run (target: 150/s).
     #[arg(long, default_value_t = 150.0)]
     register_rate: f64,
     /// Offered rate of the open-loop dues lookup run.

@@ -1,4 +1,4 @@
-//! Benchmarks of offline sync (issue #4 performance targets), printed as a table for
+//! Benchmarks of offline sync (the targets in BENCHMARKS.md), printed as a table for
 //! BENCHMARKS.md. Uses the release server binary over an embedded, durable PostgreSQL (fsync and
 //! synchronous commit on), the release `daftar-agent` for the bootstrap, and client-core
 //! engines in this process for push and propagation.

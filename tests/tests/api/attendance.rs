@@ -1,4 +1,4 @@
-//! Attendance end to end (issue #3 §9–§11): bulk marking, the rules that refuse, office
+//! Attendance end to end (ARCHITECTURE.md §5): bulk marking, the rules that refuse, office
 //! overrides, history, views and absence notifications.
 
 use std::sync::Mutex;

@@ -1,4 +1,4 @@
-//! Login, throttling, refresh rotation and reuse detection, logout, audit (issue #2 §4).
+//! Login, throttling, refresh rotation and reuse detection, logout, audit.
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::test;

@@ -1,4 +1,4 @@
-//! Hardening from an outside test (issue #13): each test here failed before its fix. Bad input
+//! Hardening from an outside test (ARCHITECTURE.md §10): each test here failed before its fix. Bad input
 //! never gets a 500, money cannot overflow a report, the docs page works, unrouted requests get
 //! 404/405 problem documents, and throttling and revocation leak nothing.
 

@@ -1,4 +1,4 @@
-//! The fee ledger end to end (issue #3 §1–§8, partial): database-enforced balance and
+//! The fee ledger end to end (ARCHITECTURE.md §4): database-enforced balance and
 //! immutability, invoice issue, sibling waterfall, credit, idempotency, suspense, statements.
 
 use actix_web::http::{Method, StatusCode};

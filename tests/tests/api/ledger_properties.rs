@@ -1,4 +1,4 @@
-//! Property test of the ledger (issue #3 §8): random sequences of invoice runs, payments,
+//! Property test of the ledger (ARCHITECTURE.md §4): random sequences of invoice runs, payments,
 //! discounts, fines, refunds and reversals, checked after every step against the invariants —
 //! every entry balances, Receivable per family equals its open invoice lines, Family Credit is
 //! never negative — and every payment's allocation equals `daftar_client_core::ledger::allocate`

@@ -1,4 +1,4 @@
-//! OneRoster 1.1 import (issue #2 §6) on the project's own fixture
+//! OneRoster 1.1 import on the project's own fixture
 //! (`tests/fixtures/oneroster-small`): 1 school, 2 terms, 2 classes, 8 users, 7 enrollments,
 //! with a misspelled manifest key, a student who teaches, and a guardian with a bad phone.
 
@@ -372,7 +372,7 @@ async fn the_http_endpoint_imports_a_zip_for_admins_only() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
 
-// ----- real district exports (issue #13, item 10), on fixtures written here -------------------
+// ----- real district exports (ARCHITECTURE.md §11), on fixtures written here -------------------
 
 /// The fixture with `name` replaced by `contents`.
 fn fixture_with(changes: &[(&str, &str)]) -> RosterFiles {

@@ -1,4 +1,4 @@
-//! Roster CRUD, search, pagination, validation and audit (issue #2 §5).
+//! Roster CRUD, search, pagination, validation and audit.
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::test;

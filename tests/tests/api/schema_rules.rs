@@ -27,7 +27,7 @@ WITH tenant AS (
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND c.relkind = 'r'
       -- Not tenant rows: the tenants themselves, Diesel's bookkeeping, and login attempts,
-      -- which are throttled before (or without) any school being known (issue #13, item 8).
+      -- which are throttled before (or without) any school being known (ARCHITECTURE.md §7).
       AND c.relname NOT IN ('schools', '__diesel_schema_migrations', 'login_throttles')
 ),
 school_col AS (

@@ -1,4 +1,4 @@
-//! Tenant isolation, RBAC and per-role scopes (issue #2 §4, §5).
+//! Tenant isolation, RBAC and per-role scopes.
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::test;

@@ -1,4 +1,4 @@
-//! Change-log compaction (ARCHITECTURE.md §6, issue #4 §2): "a cursor older than the
+//! Change-log compaction (ARCHITECTURE.md §6): "a cursor older than the
 //! compaction horizon gets 410 and a re-snapshot".
 
 use chrono::Utc;

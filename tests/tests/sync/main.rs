@@ -1,4 +1,4 @@
-//! Offline sync end to end (issue #4): a real server (the production app on a loopback port)
+//! Offline sync end to end (ARCHITECTURE.md §6): a real server (the production app on a loopback port)
 //! on a real PostgreSQL, office agents and a teacher client on real SQLite files. The server is
 //! stopped to play "the cable is out" and started again on the same port.
 

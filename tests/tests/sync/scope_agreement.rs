@@ -1,4 +1,4 @@
-//! One scope rule for REST and sync (issue #13, item 9): for each role, what a device is sent
+//! One scope rule for REST and sync (ARCHITECTURE.md §6): for each role, what a device is sent
 //! by a pull is exactly what the same user may read through REST, entity by entity.
 
 use std::collections::{BTreeMap, BTreeSet};

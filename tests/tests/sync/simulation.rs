@@ -1,4 +1,4 @@
-//! The fixed CI seeds of the fault-injection simulation (issue #4 item 11). The long run is
+//! The fixed CI seeds of the fault-injection simulation (ARCHITECTURE.md §6). The long run is
 //! `cargo run --release -p daftar-tests --bin daftar-sim -- --seeds 200 --steps 400`.
 
 /// Seeds CI runs on every change.
