@@ -3,6 +3,7 @@
 //! reason, register views, and absence notifications through a durable outbox.
 
 pub mod handlers;
+pub mod marks;
 pub mod notify;
 pub mod registers;
 pub mod service;

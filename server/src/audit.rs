@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::schema::audit_log;
 
 /// Who made a change: a user on a device, or the system itself (CLI import, demo seeding).
@@ -21,15 +20,6 @@ impl Actor {
         user_id: None,
         device_id: None,
     };
-}
-
-impl From<&AuthUser> for Actor {
-    fn from(u: &AuthUser) -> Self {
-        Actor {
-            user_id: Some(u.user_id),
-            device_id: u.device_id,
-        }
-    }
 }
 
 /// One audit row ready to insert; made by [`AuditEntry::created_row`] and written with

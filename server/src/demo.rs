@@ -21,6 +21,7 @@ use crate::schema::{
     terms,
 };
 use crate::schools::{create_school, create_user, NewSchool};
+use crate::tenancy::UserRow;
 
 /// Slug of the demo school (log in with `"school": "demo"`).
 pub const DEMO_SLUG: &str = "demo";
@@ -197,7 +198,7 @@ pub fn seed(
         for chunk in enrollment_rows.chunks(500) {
             diesel::insert_into(enrollments::table).values(chunk).execute(conn)?;
         }
-        let today = crate::schools::local_date(conn, sid, now)?;
+        let today = crate::calendar::local_date(conn, sid, now)?;
         seed_history(conn, sid, admin.id, accountant.id, &term_rows, &class_rows, &family_rows, &mut rng, today)?;
         let summary = serde_json::json!({ "students": student_rows.len(), "families": family_rows.len(), "guardians": guardian_rows.len(), "classes": class_rows.len() });
         AuditEntry::new(sid, Actor::SYSTEM, "school", sid).event(conn, "demo_seed", Some(&summary))?;
@@ -323,7 +324,7 @@ fn seed_history(
                 .then(|| format!("CHQ-{}", rng.gen_range(100_000..999_999))),
             received_at: Some(received_at),
         };
-        ledger::record_payment(conn, sid, office, &req)?;
+        crate::ledger::payments::record_payment(conn, sid, office, &req)?;
         if method == PaymentMethod::Cheque {
             cheque = Some(req.id);
         }

@@ -10,4 +10,3 @@ pub mod handlers;
 pub mod models;
 pub mod repo;
 pub mod service;
-pub mod validate;

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
-use crate::roster::models::{SchoolRow, UserRow};
-use crate::roster::validate;
 use crate::schema::{schools, users};
+use crate::tenancy::{SchoolRow, UserRow};
+use crate::validate;
 
 /// A new school's settings. `currency` is ISO 4217 (three capitals); `timezone` an IANA name.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ pub fn create_school(conn: &mut PgConnection, new: &NewSchool) -> ApiResult<Scho
         .values(&row)
         .execute(conn)?;
     crate::ledger::repo::ensure_chart(conn, row.id)?;
-    crate::attendance::service::ensure_codes(conn, row.id)?;
+    crate::attendance::marks::ensure_codes(conn, row.id)?;
     AuditEntry::new(row.id, Actor::SYSTEM, "school", row.id).created(conn, &row)?;
     Ok(row)
 }
@@ -122,26 +122,6 @@ pub fn create_user(
         .execute(conn)?;
     AuditEntry::new(school_id, Actor::SYSTEM, "user", row.id).created(conn, &row)?;
     Ok(row)
-}
-
-/// The calendar date of `instant` in the IANA time zone `tz` (UTC if `tz` is unknown).
-pub fn local_date_in(tz: &str, instant: chrono::DateTime<Utc>) -> chrono::NaiveDate {
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
-    instant.with_timezone(&tz).date_naive()
-}
-
-/// The calendar date of `instant` in the school's IANA time zone (UTC if the zone is unknown):
-/// the date journal entries and registers are filed under.
-pub fn local_date(
-    conn: &mut PgConnection,
-    school_id: Uuid,
-    instant: chrono::DateTime<Utc>,
-) -> QueryResult<chrono::NaiveDate> {
-    let tz: String = schools::table
-        .find(school_id)
-        .select(schools::timezone)
-        .first(conn)?;
-    Ok(local_date_in(&tz, instant))
 }
 
 /// Sets the school's largest single money amount (`schools.max_amount`, minor units).

@@ -468,7 +468,10 @@ pub fn receipt_differences(store: &mut Store) -> ClientResult<Vec<ReceiptDiffere
         let Some(server) = outcome.result.get("receipt_no").and_then(|r| r.as_str()) else {
             continue;
         };
-        let printed = store.printed_payment(op.op.seq)?;
+        let printed: Option<PaymentRec> = store
+            .overlay_of_op(op.op.seq, "payments")?
+            .map(serde_json::from_value)
+            .transpose()?;
         if let Some(p) = printed {
             let server_credit = outcome
                 .result

@@ -893,12 +893,18 @@ fn salvage_from(from: &Path, to: &mut SqliteConnection) -> ClientResult<usize> {
 }
 
 impl Store {
-    /// The payment row this device printed for the op at `seq` (its overlay), if any.
-    pub fn printed_payment(&mut self, seq: i64) -> ClientResult<Option<super::office::PaymentRec>> {
+    /// The overlay row of `entity` that the op at `seq` wrote (what this device showed for it
+    /// before the server confirmed it), as JSON, if any.
+    pub fn overlay_of_op(
+        &mut self,
+        seq: i64,
+        entity: &str,
+    ) -> ClientResult<Option<serde_json::Value>> {
         let r: Option<OverlayRow> = diesel::sql_query(
-            "SELECT entity, id, data FROM overlay WHERE op_seq = ? AND entity = 'payments'",
+            "SELECT entity, id, data FROM overlay WHERE op_seq = ? AND entity = ?",
         )
         .bind::<BigInt, _>(seq)
+        .bind::<Text, _>(entity)
         .get_result(&mut self.outbox)
         .optional()?;
         r.map(|r| serde_json::from_str(&r.data).map_err(Into::into))

@@ -11,14 +11,15 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::service;
+use super::{marks, service};
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::roster::{access, validate};
+use crate::roster::access;
 use crate::schema::attendance_codes;
+use crate::validate;
 
 /// `?from=&to=` (inclusive ISO dates).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -58,7 +59,7 @@ pub async fn list_codes(
     auth: AuthUser,
 ) -> ApiResult<web::Json<Vec<AttendanceCode>>> {
     Ok(web::Json(
-        db.run(move |conn| Ok(service::codes(conn, auth.school_id)?))
+        db.run(move |conn| Ok(marks::codes(conn, auth.school_id)?))
             .await?,
     ))
 }
@@ -84,7 +85,7 @@ pub async fn create_code(
     let label = validate::text("label", &req.label, 50)?;
     let out = db
         .transaction(move |conn| {
-            service::ensure_codes(conn, auth.school_id)?;
+            marks::ensure_codes(conn, auth.school_id)?;
             let row = AttendanceCode {
                 id: Uuid::now_v7(),
                 code,

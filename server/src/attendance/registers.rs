@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::service::{attendance_mark, codes, mark_source, StoredMark};
+use super::marks::{attendance_mark, codes, mark_source, StoredMark};
 use crate::audit::{self, Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
@@ -168,7 +168,7 @@ impl Context {
             .class_names
             .get(&class_id)
             .ok_or(ApiError::NotFound("class"))?;
-        let today = crate::schools::local_date_in(&self.timezone, item.at);
+        let today = crate::calendar::local_date_in(&self.timezone, item.at);
         let in_term = self
             .terms
             .iter()

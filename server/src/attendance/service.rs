@@ -4,83 +4,21 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use daftar_client_core::protocol::{
-    AttendanceCategory, AttendanceCode, AttendanceMark, CategoryCounts, ClassAttendanceGrid,
-    ClassDaySummary, DailyAttendanceSummary, GridRow, MarkRegisterRequest, MarkRegisterResult,
-    MyRegister, Register, RegisterNotTaken, Role, StudentAttendance, StudentDay,
+    AttendanceCategory, AttendanceCode, CategoryCounts, ClassAttendanceGrid, ClassDaySummary,
+    DailyAttendanceSummary, GridRow, MarkRegisterRequest, MarkRegisterResult, MyRegister, Register,
+    RegisterNotTaken, Role, StudentAttendance, StudentDay,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::marks::{attendance_mark, codes, mark_source};
 use super::registers::{mark_registers, RegisterMarking};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
 use crate::roster::access;
 use crate::schema::{
-    attendance_codes, attendance_marks, class_teachers, classes, enrollments, registers, schools,
-    students, terms,
+    attendance_marks, class_teachers, classes, enrollments, registers, schools, students, terms,
 };
-
-/// The default codes seeded for every school (ARCHITECTURE.md §5).
-pub const DEFAULT_CODES: [(&str, &str, AttendanceCategory); 5] = [
-    ("P", "Present", AttendanceCategory::Present),
-    ("A", "Absent", AttendanceCategory::Absent),
-    ("L", "Late", AttendanceCategory::Late),
-    ("E", "Excused", AttendanceCategory::Excused),
-    ("H", "Half day", AttendanceCategory::HalfDay),
-];
-
-/// Seeds the default codes if the school has none of them yet (idempotent).
-pub fn ensure_codes(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<()> {
-    let rows: Vec<_> = DEFAULT_CODES
-        .iter()
-        .map(|(code, label, cat)| {
-            (
-                attendance_codes::school_id.eq(school_id),
-                attendance_codes::id.eq(Uuid::now_v7()),
-                attendance_codes::code.eq(*code),
-                attendance_codes::label.eq(*label),
-                attendance_codes::category.eq(cat.as_str()),
-            )
-        })
-        .collect();
-    diesel::insert_into(attendance_codes::table)
-        .values(&rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// The school's codes (seeded on first use).
-pub fn codes(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<Vec<AttendanceCode>> {
-    let load = |conn: &mut PgConnection| {
-        attendance_codes::table
-            .filter(attendance_codes::school_id.eq(school_id))
-            .order(attendance_codes::code)
-            .select((
-                attendance_codes::id,
-                attendance_codes::code,
-                attendance_codes::label,
-                attendance_codes::category,
-                attendance_codes::active,
-            ))
-            .load::<(Uuid, String, String, String, bool)>(conn)
-    };
-    let mut rows = load(conn)?;
-    if rows.is_empty() {
-        ensure_codes(conn, school_id)?;
-        rows = load(conn)?;
-    }
-    Ok(rows
-        .into_iter()
-        .map(|(id, code, label, cat, active)| AttendanceCode {
-            id,
-            code,
-            label,
-            category: AttendanceCategory::parse(&cat).unwrap_or(AttendanceCategory::Present),
-            active,
-        })
-        .collect())
-}
 
 /// The school's local date now (its IANA time zone), and its teacher edit window in days.
 pub fn school_today(
@@ -92,7 +30,7 @@ pub fn school_today(
         .find(school_id)
         .select((schools::timezone, schools::attendance_edit_window_days))
         .first(conn)?;
-    Ok((crate::schools::local_date_in(&tz, now), window))
+    Ok((crate::calendar::local_date_in(&tz, now), window))
 }
 
 /// `date`, or when absent today at the school (the default of the day-based views).
@@ -142,27 +80,6 @@ pub fn enrolled_on(
             ),
         ))
         .load(conn)
-}
-
-/// A stored mark: code id, source (`teacher` | `office`), reason, who marked it and when (UTC).
-pub(crate) type StoredMark = (Uuid, String, Option<String>, Uuid, DateTime<Utc>);
-
-/// The wire form of `student_id`'s stored mark, or `None` when its code is not among `codes`
-/// (by id).
-pub(crate) fn attendance_mark(
-    codes: &HashMap<Uuid, &AttendanceCode>,
-    student_id: Uuid,
-    (code_id, source, reason, marked_by, marked_at): StoredMark,
-) -> Option<AttendanceMark> {
-    codes.get(&code_id).map(|c| AttendanceMark {
-        student_id,
-        code: c.code.clone(),
-        category: c.category,
-        source,
-        reason,
-        marked_by,
-        marked_at,
-    })
 }
 
 fn load_register(
@@ -284,53 +201,6 @@ pub fn check_may_mark(
         class_id,
         on_date,
     )
-}
-
-/// The rule of [`check_may_mark`] on facts already read (pure): `role` marking `class_id` on
-/// `on_date` when it is `today` at the school, with the teacher edit `window` in days, whether
-/// the date is `in_term`, and (for a teacher) the classes `assigned` to them.
-///
-/// Errors: as [`check_may_mark`].
-pub(crate) fn mark_source(
-    role: Role,
-    assigned: Option<&[Uuid]>,
-    today: NaiveDate,
-    window: i32,
-    in_term: bool,
-    class_id: Uuid,
-    on_date: NaiveDate,
-) -> ApiResult<&'static str> {
-    if on_date > today {
-        return Err(ApiError::Unprocessable {
-            code: "future_date",
-            detail: format!("{on_date} is in the future (today is {today} at the school)"),
-        });
-    }
-    if !in_term {
-        return Err(ApiError::Unprocessable {
-            code: "outside_term",
-            detail: format!("{on_date} is not within any term of the school"),
-        });
-    }
-    match role {
-        Role::Admin | Role::Accountant => Ok("office"),
-        Role::Parent => Err(ApiError::forbidden("parents may not mark attendance")),
-        Role::Teacher => {
-            if !assigned.unwrap_or_default().contains(&class_id) {
-                return Err(ApiError::forbidden("this class is not assigned to you"));
-            }
-            let age = (today - on_date).num_days();
-            if age > i64::from(window) {
-                return Err(ApiError::Refused {
-                    code: "edit_window_closed",
-                    detail: format!(
-                        "teachers may change a register up to {window} day(s) after its date (school setting); {on_date} is {age} day(s) ago: ask the office to override"
-                    ),
-                });
-            }
-            Ok("teacher")
-        }
-    }
 }
 
 /// Marks a whole class register in one transaction: every enrolled student gets the default

@@ -13,7 +13,7 @@ use crate::config::AuthConfig;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::roster::models::UserRow;
+use crate::tenancy::UserRow;
 
 /// Failed logins allowed before an account is throttled.
 pub const MAX_FAILED_LOGINS: i32 = 5;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::roster::models::{SchoolRow, UserRow};
 use crate::schema::{login_throttles, refresh_tokens, schools, users};
+use crate::tenancy::{SchoolRow, UserRow};
 
 /// A stored refresh token (hash only).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

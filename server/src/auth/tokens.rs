@@ -147,6 +147,15 @@ impl AuthUser {
     }
 }
 
+impl From<&AuthUser> for crate::audit::Actor {
+    fn from(u: &AuthUser) -> Self {
+        crate::audit::Actor {
+            user_id: Some(u.user_id),
+            device_id: u.device_id,
+        }
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;

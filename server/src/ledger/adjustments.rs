@@ -17,11 +17,11 @@ use super::repo::{self, EntryHeader, Posting};
 use super::service::{apply_family_credit, credit_balance};
 use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
-use crate::roster::validate;
 use crate::schema::{
     discounts, fines, invoice_lines, invoices, journal_lines, payment_reversals, payments, refunds,
     suspense_resolutions, users,
 };
+use crate::validate;
 
 /// Name of the fee head fines are posted to (created on first fine).
 pub const FINE_HEAD: &str = "Late Fine";
@@ -113,7 +113,7 @@ pub fn grant_discount(
     line_id: Uuid,
     req: &GrantDiscountRequest,
 ) -> ApiResult<Discount> {
-    let today = crate::schools::local_date(conn, school_id, Utc::now())?;
+    let today = crate::calendar::local_date(conn, school_id, Utc::now())?;
     let hash = hash_of(&(line_id, req));
     let stored = discounts::table
         .find((school_id, req.id))
@@ -149,7 +149,7 @@ pub fn grant_discount(
         .select((invoices::family_id, invoices::student_id))
         .first(conn)?;
     super::service::lock_family(conn, school_id, family_id)?;
-    let max = super::limits::max_amount(conn, school_id)?;
+    let max = crate::tenancy::max_amount(conn, school_id)?;
     let amount = match (req.amount, req.percent_bp) {
         (Some(a), None) if a > 0 && a <= max => a,
         (None, Some(bp)) if (1..=10_000).contains(&bp) => {
@@ -284,7 +284,7 @@ pub fn add_fine(
     super::limits::check_amount(
         "amount",
         req.amount,
-        super::limits::max_amount(conn, school_id)?,
+        crate::tenancy::max_amount(conn, school_id)?,
     )?;
     let reason = validate::text("reason", &req.reason, 500)?;
     let invoice: InvoiceRow = invoices::table
@@ -379,7 +379,7 @@ pub fn refund(
     family_id: Uuid,
     req: &RefundRequest,
 ) -> ApiResult<Refund> {
-    let today = crate::schools::local_date(conn, school_id, Utc::now())?;
+    let today = crate::calendar::local_date(conn, school_id, Utc::now())?;
     let hash = hash_of(&(family_id, req));
     let stored = refunds::table
         .find((school_id, req.id))
@@ -415,7 +415,7 @@ pub fn refund(
     super::limits::check_amount(
         "amount",
         req.amount,
-        super::limits::max_amount(conn, school_id)?,
+        crate::tenancy::max_amount(conn, school_id)?,
     )?;
     let credit = credit_balance(conn, school_id, family_id)?;
     if req.amount > credit {
@@ -478,7 +478,7 @@ fn reverse_entry(
     entry_id: Uuid,
     memo: String,
 ) -> ApiResult<JournalEntryRow> {
-    let today = crate::schools::local_date(conn, school_id, Utc::now())?;
+    let today = crate::calendar::local_date(conn, school_id, Utc::now())?;
     let lines: Vec<JournalLineRow> = journal_lines::table
         .filter(journal_lines::school_id.eq(school_id))
         .filter(journal_lines::entry_id.eq(entry_id))
@@ -603,7 +603,7 @@ pub fn reverse_payment(
             )?;
             undone += 1;
         }
-        let today = crate::schools::local_date(conn, school_id, Utc::now())?;
+        let today = crate::calendar::local_date(conn, school_id, Utc::now())?;
         apply_family_credit(conn, school_id, family, actor, today)?;
     }
     let out = PaymentReversal {

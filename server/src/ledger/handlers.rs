@@ -13,15 +13,17 @@ use uuid::Uuid;
 
 use super::adjustments;
 use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
+use super::payments::{self, Recorded};
 use super::repo;
-use super::service::{self, Recorded};
+use super::service;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::roster::{access, validate};
+use crate::roster::access;
 use crate::schema::{accounts, classes, fee_heads, fee_schedules, terms};
+use crate::validate;
 
 fn head_wire(r: FeeHeadRow) -> FeeHead {
     FeeHead {
@@ -147,7 +149,7 @@ pub async fn create_fee_schedule(
             super::limits::check_amount(
                 "amount",
                 row.amount,
-                super::limits::max_amount(conn, auth.school_id)?,
+                crate::tenancy::max_amount(conn, auth.school_id)?,
             )?;
             let exists = |n: i64, field: &str, what: &str| {
                 if n == 0 {
@@ -209,7 +211,7 @@ pub async fn issue_invoices(
     let term = id.into_inner();
     let report = db
         .transaction(move |conn| {
-            let today = crate::schools::local_date(conn, auth.school_id, Utc::now())?;
+            let today = crate::calendar::local_date(conn, auth.school_id, Utc::now())?;
             service::issue_invoices(conn, auth.school_id, term, Actor::from(&auth), today)
         })
         .await?;
@@ -231,7 +233,7 @@ pub async fn record_payment(
     let req = body.into_inner();
     let recorded = db
         .transaction(move |conn| {
-            service::record_payment(conn, auth.school_id, Actor::from(&auth), &req)
+            payments::record_payment(conn, auth.school_id, Actor::from(&auth), &req)
         })
         .await?;
     Ok(match recorded {
@@ -355,7 +357,7 @@ pub async fn add_fine(
     let (invoice, req) = (id.into_inner(), body.into_inner());
     let f = db
         .transaction(move |conn| {
-            let today = crate::schools::local_date(conn, auth.school_id, Utc::now())?;
+            let today = crate::calendar::local_date(conn, auth.school_id, Utc::now())?;
             adjustments::add_fine(
                 conn,
                 auth.school_id,

@@ -19,8 +19,7 @@ use uuid::Uuid;
 use super::models::{AllocationRow, JournalEntryRow, JournalLineRow, PaymentRow};
 use super::repo::{self, EntryHeader, OpenLineRow, Posting};
 use super::service::{
-    allocation_postings, load_payment, plan_allocation, request_hash, Recorded,
-    SERVER_RECEIPT_SERIES,
+    allocation_postings, load_payment, plan_allocation, request_hash, SERVER_RECEIPT_SERIES,
 };
 use crate::audit::{self, Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
@@ -59,8 +58,35 @@ enum Decision {
     SameAs(usize),
 }
 
+/// Whether a payment was newly recorded or replayed from its idempotency key.
+#[derive(Debug)]
+pub enum Recorded {
+    New(Payment),
+    Replayed(Payment),
+}
+
+/// Records a family payment: allocates it with `daftar_client_core::ledger::allocate` across
+/// the family's open lines (siblings included), posts Dr Cash/Bank, Cr Receivable (per
+/// student) and Cr Family Credit (excess), and issues the next receipt number of the
+/// recording device's series (the server's own series `S` without a device). With no or an
+/// unknown family the cash is posted Dr Cash/Bank, Cr Suspense and kept for the office.
+/// A batch of one of [`record_payments`].
+///
+/// Errors: validation naming `amount`, `currency` or `reference`; 409
+/// `idempotency_key_reused` when `req.id` was used for a different request.
+pub fn record_payment(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    actor: Actor,
+    req: &RecordPaymentRequest,
+) -> ApiResult<Recorded> {
+    record_payments(conn, school_id, actor, std::slice::from_ref(req))?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("no payment recorded"))))
+}
+
 /// Records `reqs` in order as `actor`, inside the caller's transaction, with the rules of
-/// [`super::service::record_payment`]: each payment is allocated oldest due first across its
+/// [`record_payment`]: each payment is allocated oldest due first across its
 /// family's open lines (siblings included) with `daftar_client_core::ledger::allocate`, seeing
 /// the allocations of the payments before it in the batch; it posts Dr Cash/Bank, Cr
 /// Receivable per student, Cr Family Credit for the excess (or Cr Suspense when the family is
@@ -269,7 +295,7 @@ fn write_new(
         let family = req.family_id.filter(|f| known.contains(f));
         let header = |memo: String| EntryHeader {
             kind: "payment",
-            occurred_on: crate::schools::local_date_in(timezone, received_at),
+            occurred_on: crate::calendar::local_date_in(timezone, received_at),
             memo,
             reverses_entry_id: None,
             posted_by: actor.user_id,

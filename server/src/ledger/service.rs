@@ -563,7 +563,7 @@ pub fn assign_suspense(
         family_id: None,
         student_id: None,
     };
-    let on = crate::schools::local_date(conn, school_id, Utc::now())?;
+    let on = crate::calendar::local_date(conn, school_id, Utc::now())?;
     let header = EntryHeader {
         kind: "adjustment",
         occurred_on: on,
@@ -593,33 +593,6 @@ pub fn assign_suspense(
 /// SHA-256 of the request's canonical JSON: what makes a replay "the same request".
 pub fn request_hash(req: &RecordPaymentRequest) -> Vec<u8> {
     Sha256::digest(serde_json::to_vec(req).unwrap_or_default()).to_vec()
-}
-
-/// Whether a payment was newly recorded or replayed from its idempotency key.
-#[derive(Debug)]
-pub enum Recorded {
-    New(Payment),
-    Replayed(Payment),
-}
-
-/// Records a family payment: allocates it with `daftar_client_core::ledger::allocate` across
-/// the family's open lines (siblings included), posts Dr Cash/Bank, Cr Receivable (per
-/// student) and Cr Family Credit (excess), and issues the next receipt number of the
-/// recording device's series (the server's own series `S` without a device). With no or an
-/// unknown family the cash is posted Dr Cash/Bank, Cr Suspense and kept for the office.
-/// A batch of one of [`super::payments::record_payments`].
-///
-/// Errors: validation naming `amount`, `currency` or `reference`; 409
-/// `idempotency_key_reused` when `req.id` was used for a different request.
-pub fn record_payment(
-    conn: &mut PgConnection,
-    school_id: Uuid,
-    actor: Actor,
-    req: &RecordPaymentRequest,
-) -> ApiResult<Recorded> {
-    super::payments::record_payments(conn, school_id, actor, std::slice::from_ref(req))?
-        .pop()
-        .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("no payment recorded"))))
 }
 
 /// Groups invoice lines into invoices (payment order), keeping lines with `outstanding`

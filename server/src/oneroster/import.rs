@@ -11,11 +11,12 @@ use super::csv_source::{ImportError, RosterFiles, Row};
 use crate::audit::{Actor, AuditEntry};
 use crate::db::StatisticsRefresh;
 use crate::roster::models::*;
-use crate::roster::validate;
 use crate::schema::{
     academic_years, class_teachers, classes, enrollments, families, guardians, schools,
     student_guardians, students, terms, users,
 };
+use crate::tenancy::{SchoolRow, UserRow};
+use crate::validate;
 
 /// Why an import failed: bad input (named file/line/column) or the database.
 #[derive(Debug, thiserror::Error)]

@@ -148,7 +148,7 @@ async fn serve(
     let format = asked.format.unwrap_or_default();
     let table = db
         .run(move |conn| {
-            let today = crate::schools::local_date(conn, school_id, Utc::now())?;
+            let today = crate::calendar::local_date(conn, school_id, Utc::now())?;
             let params = params(&asked, today)?;
             build(conn, school_id, name, &params)
         })

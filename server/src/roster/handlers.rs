@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::access;
 use super::models::*;
 use super::repo::{self, Filter};
-use super::validate;
+use super::service::{check_parent_user, not_found};
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{password, AuthUser};
 use crate::db::Db;
@@ -26,6 +26,8 @@ use crate::schema::{
     academic_years, class_teachers, classes, enrollments, families, guardians, schools, students,
     terms, users,
 };
+use crate::tenancy::{SchoolRow, UserRow};
+use crate::validate;
 
 /// Largest page a listing returns.
 pub const MAX_PAGE: i64 = 500;
@@ -63,13 +65,6 @@ fn filter_from(q: ListQuery) -> Filter {
         family_id: q.family_id,
         student_id: q.student_id,
         ..Filter::default()
-    }
-}
-
-pub(crate) fn not_found(entity: &'static str) -> impl FnOnce(diesel::result::Error) -> ApiError {
-    move |e| match e {
-        diesel::result::Error::NotFound => ApiError::NotFound(entity),
-        other => other.into(),
     }
 }
 
@@ -167,7 +162,7 @@ pub async fn get_school(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Jso
                 .find(auth.school_id)
                 .select(SchoolRow::as_select())
                 .first(conn)?;
-            let max = crate::ledger::limits::max_amount(conn, auth.school_id)?;
+            let max = crate::tenancy::max_amount(conn, auth.school_id)?;
             Ok(row.into_wire(max))
         })
         .await?;
@@ -661,24 +656,6 @@ pub async fn get_guardian(
         })
         .await?;
     Ok(web::Json(row.into()))
-}
-
-pub(crate) fn check_parent_user(
-    conn: &mut PgConnection,
-    school_id: Uuid,
-    user_id: Option<Uuid>,
-) -> ApiResult<()> {
-    if let Some(u) = user_id {
-        let user = repo::user(conn, school_id, u)
-            .map_err(|_| ApiError::validation("user_id", "no such user in this school"))?;
-        if user.role() != Role::Parent {
-            return Err(ApiError::validation(
-                "user_id",
-                "must be a user with the parent role",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Add a guardian to a family (office). `user_id` links a parent login.

@@ -10,6 +10,7 @@ use crate::schema::{
     academic_years, class_teachers, classes, enrollments, families, guardians, students, terms,
     users,
 };
+use crate::tenancy::{SchoolRow, UserRow};
 
 /// Narrowing of a listing; `None` means "no restriction". `within_*` are scope limits set by
 /// the handler from the caller's role, never from the request.

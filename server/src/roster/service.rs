@@ -9,13 +9,13 @@ use daftar_client_core::protocol::{
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::handlers::{check_parent_user, not_found};
 use super::models::{GuardianRow, StudentRow};
-use super::{repo, validate};
+use super::repo;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{guardians, students};
+use crate::validate;
 
 /// A validated, not yet inserted student row from `req` (active, created `now`). Validation
 /// errors name the field with `prefix` in front (`admission_no`, or `args.student.admission_no`
@@ -136,4 +136,34 @@ pub fn update_guardian(
     AuditEntry::new(auth.school_id, Actor::from(auth), "guardian", id)
         .updated(conn, &before, &after)?;
     Ok(after)
+}
+
+/// Maps a Diesel "not found" to 404 naming `entity`; other errors map as usual.
+pub(crate) fn not_found(entity: &'static str) -> impl FnOnce(diesel::result::Error) -> ApiError {
+    move |e| match e {
+        diesel::result::Error::NotFound => ApiError::NotFound(entity),
+        other => other.into(),
+    }
+}
+
+/// Ok when `user_id` is absent or names a user of the school with the parent role (a guardian
+/// may be linked only to a parent login).
+///
+/// Errors: validation naming `user_id`.
+pub(crate) fn check_parent_user(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    user_id: Option<Uuid>,
+) -> ApiResult<()> {
+    if let Some(u) = user_id {
+        let user = repo::user(conn, school_id, u)
+            .map_err(|_| ApiError::validation("user_id", "no such user in this school"))?;
+        if user.role() != daftar_client_core::protocol::Role::Parent {
+            return Err(ApiError::validation(
+                "user_id",
+                "must be a user with the parent role",
+            ));
+        }
+    }
+    Ok(())
 }

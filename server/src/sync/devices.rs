@@ -41,7 +41,7 @@ pub fn register(
     auth: &AuthUser,
     name: &str,
 ) -> ApiResult<(DeviceRow, Uuid)> {
-    let name = crate::roster::validate::text("name", name, 100)?;
+    let name = crate::validate::text("name", name, 100)?;
     let n: i64 = diesel::insert_into(school_counters::table)
         .values((
             school_counters::school_id.eq(auth.school_id),

@@ -297,7 +297,7 @@ pub async fn resolve_rejection(
     body: Json<ResolveRejectionRequest>,
 ) -> ApiResult<HttpResponse> {
     let op_id = op_id.into_inner();
-    let resolution = crate::roster::validate::text("resolution", &body.resolution, 500)?;
+    let resolution = crate::validate::text("resolution", &body.resolution, 500)?;
     db.transaction(move |conn| {
         let device: Option<Uuid> = applied_ops::table
             .find((auth.school_id, op_id))

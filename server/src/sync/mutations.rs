@@ -22,10 +22,12 @@ use crate::attendance::service as attendance;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
-use crate::ledger::{adjustments, service as ledger};
+use crate::ledger::adjustments;
+use crate::ledger::payments::{self as ledger, Recorded};
 use crate::roster::models::FamilyRow;
-use crate::roster::{repo, service as roster, validate};
+use crate::roster::{repo, service as roster};
 use crate::schema::{enrollments, families, students};
+use crate::validate;
 
 /// What applying one op produced: its result, and field edits that lost to the server.
 pub struct Applied {
@@ -72,7 +74,7 @@ pub fn apply(
         PAYMENT_RECORD => {
             let req = payment_args(auth, raw)?;
             let payment = match ledger::record_payment(conn, school_id, actor, &req)? {
-                ledger::Recorded::New(p) | ledger::Recorded::Replayed(p) => p,
+                Recorded::New(p) | Recorded::Replayed(p) => p,
             };
             Ok(plain(json(&payment)?))
         }
@@ -168,7 +170,7 @@ pub fn apply_payments(
         .map(|p| {
             p?;
             match recorded.next() {
-                Some(Ok(ledger::Recorded::New(p) | ledger::Recorded::Replayed(p))) => Ok(Applied {
+                Some(Ok(Recorded::New(p) | Recorded::Replayed(p))) => Ok(Applied {
                     result: json(&p)?,
                     conflicts: Vec::new(),
                 }),

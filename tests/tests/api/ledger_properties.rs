@@ -12,7 +12,7 @@ use daftar_client_core::protocol::{
 };
 use daftar_server::audit::Actor;
 use daftar_server::errors::ApiError;
-use daftar_server::ledger::{adjustments, repo, service};
+use daftar_server::ledger::{adjustments, payments, repo, service};
 use daftar_server::roster::models::*;
 use daftar_server::schema::*;
 use daftar_server::schools::{create_school, create_user, NewSchool};
@@ -349,8 +349,8 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         reference: None,
                         received_at: None,
                     };
-                    let p = match service::record_payment(c, w.school, actor, &req)? {
-                        service::Recorded::New(p) | service::Recorded::Replayed(p) => p,
+                    let p = match payments::record_payment(c, w.school, actor, &req)? {
+                        payments::Recorded::New(p) | payments::Recorded::Replayed(p) => p,
                     };
                     let got: Vec<(Uuid, i64)> = p
                         .allocations

@@ -12,6 +12,7 @@ mod oneroster;
 mod roster;
 mod schema_rules;
 mod scopes;
+mod structure;
 
 use std::sync::OnceLock;
 
@@ -22,8 +23,8 @@ use daftar_client_core::protocol::Role;
 use daftar_server::app::AppState;
 use daftar_server::auth::password;
 use daftar_server::config::AuthConfig;
-use daftar_server::roster::models::SchoolRow;
 use daftar_server::schools::{create_school, create_user, NewSchool};
+use daftar_server::tenancy::SchoolRow;
 use daftar_tests::TestDb;
 use serde_json::{json, Value};
 use uuid::Uuid;
