@@ -39,18 +39,54 @@ pub fn build_pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
         .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))
 }
 
-/// Runs pending migrations under a session-level advisory lock, so concurrently starting
-/// servers migrate once. Returns the versions applied.
+/// Every live function the database's triggers run (`server/sql/functions.sql`), the one place
+/// they are written; [`run_migrations`] applies it.
+pub const FUNCTIONS_SQL: &str = include_str!("../sql/functions.sql");
+
+/// Runs pending migrations, then applies [`FUNCTIONS_SQL`] when its SHA-256 differs from the
+/// one recorded in `sql_functions` — all under a session-level advisory lock, so concurrently
+/// starting servers migrate once. Returns the versions applied (and `sql/functions.sql` when
+/// the functions were replaced).
 ///
-/// Errors: a migration failed (the failing migration is rolled back).
+/// Errors: a migration failed (the failing migration is rolled back), or the functions did.
 pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(conn)?;
     let result = conn
         .run_pending_migrations(MIGRATIONS)
         .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
-        .map_err(|e| anyhow::anyhow!("running migrations: {e}"));
+        .map_err(|e| anyhow::anyhow!("running migrations: {e}"))
+        .and_then(|mut applied| {
+            if apply_functions(conn)? {
+                applied.push("sql/functions.sql".into());
+            }
+            Ok(applied)
+        });
     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn)?;
     result
+}
+
+/// Applies [`FUNCTIONS_SQL`] in one transaction unless `sql_functions` already records its
+/// hash. Returns whether it did.
+fn apply_functions(conn: &mut PgConnection) -> anyhow::Result<bool> {
+    use crate::schema::sql_functions;
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(FUNCTIONS_SQL.as_bytes()).to_vec();
+    conn.transaction(|c| {
+        let stored: Option<Vec<u8>> = sql_functions::table
+            .select(sql_functions::sha256)
+            .first(c)
+            .optional()?;
+        if stored.as_deref() == Some(hash.as_slice()) {
+            return Ok(false);
+        }
+        diesel::connection::SimpleConnection::batch_execute(c, FUNCTIONS_SQL)?;
+        diesel::delete(sql_functions::table).execute(c)?;
+        diesel::insert_into(sql_functions::table)
+            .values(sql_functions::sha256.eq(&hash))
+            .execute(c)?;
+        Ok(true)
+    })
+    .map_err(|e: diesel::result::Error| anyhow::anyhow!("applying sql/functions.sql: {e}"))
 }
 
 /// True when every embedded migration has been applied.

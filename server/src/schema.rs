@@ -476,6 +476,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    sql_functions (sha256) {
+        sha256 -> Bytea,
+        applied_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     student_guardians (school_id, student_id, guardian_id) {
         school_id -> Uuid,
         student_id -> Uuid,
@@ -628,6 +635,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registers,
     school_counters,
     schools,
+    sql_functions,
     student_guardians,
     students,
     suspense_resolutions,

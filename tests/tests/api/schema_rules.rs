@@ -27,8 +27,10 @@ WITH tenant AS (
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND c.relkind = 'r'
       -- Not tenant rows: the tenants themselves, Diesel's bookkeeping, and login attempts,
-      -- which are throttled before (or without) any school being known (ARCHITECTURE.md §7).
-      AND c.relname NOT IN ('schools', '__diesel_schema_migrations', 'login_throttles')
+      -- which are throttled before (or without) any school being known (ARCHITECTURE.md §7),
+      -- and the hash of the live functions as last applied (server/sql/functions.sql).
+      AND c.relname NOT IN ('schools', '__diesel_schema_migrations', 'login_throttles',
+                            'sql_functions')
 ),
 school_col AS (
     SELECT t.oid, a.attnum FROM tenant t
@@ -183,4 +185,70 @@ fn every_logged_row_carries_the_scope_and_image_log_image_gives_it() {
             "the seed wrote no {copy} to compare: {checked:?}"
         );
     }
+}
+
+#[derive(QueryableByName, Debug)]
+struct FunctionDef {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    def: String,
+}
+
+/// Name → definition of every function in `schema` (Diesel's own helpers aside), with the
+/// schema's name written `public`.
+fn functions_in(
+    conn: &mut PgConnection,
+    schema: &str,
+) -> std::collections::BTreeMap<String, String> {
+    diesel::sql_query(format!(
+        "SELECT p.proname::text AS name, pg_get_functiondef(p.oid) AS def
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = '{schema}' AND p.proname NOT LIKE 'diesel\\_%' ESCAPE '\\'"
+    ))
+    .load::<FunctionDef>(conn)
+    .expect("functions")
+    .into_iter()
+    .map(|f| (f.name, f.def.replace(&format!("{schema}."), "public.")))
+    .collect()
+}
+
+#[test]
+fn the_live_functions_are_this_file() {
+    // Upgraded: the template went through every migration, dead function versions included.
+    // Fresh: `server/sql/functions.sql` alone, applied to an empty schema.
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    let fresh_sql = daftar_server::db::FUNCTIONS_SQL.replace("public.", "fresh.");
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut conn,
+        &format!("CREATE SCHEMA fresh; {fresh_sql}"),
+    )
+    .expect("the file applies on its own");
+    let migrated = functions_in(&mut conn, "public");
+    let fresh = functions_in(&mut conn, "fresh");
+    assert!(fresh.len() >= 11, "{:?}", fresh.keys());
+    assert_eq!(
+        migrated.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>(),
+        "the database has exactly the file's functions (no dead versions, none outside it)"
+    );
+    for (name, def) in &fresh {
+        assert_eq!(
+            &migrated[name], def,
+            "function {name} differs from the file"
+        );
+    }
+
+    // The comparison can fail: a body changed outside the file is caught.
+    diesel::sql_query(
+        "CREATE OR REPLACE FUNCTION public.log_version(p_school uuid) RETURNS bigint
+         LANGUAGE sql STABLE AS $$ SELECT 0::bigint $$",
+    )
+    .execute(&mut conn)
+    .expect("replace");
+    assert_ne!(
+        functions_in(&mut conn, "public")["log_version"],
+        fresh["log_version"]
+    );
 }

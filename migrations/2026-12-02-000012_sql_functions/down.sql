@@ -1,0 +1,1 @@
+DROP TABLE sql_functions;
