@@ -5,6 +5,7 @@
 //! The server depends on this crate with `default-features = false` plus `openapi`, so it
 //! never links SQLite or an HTTP client (ARCHITECTURE.md §2).
 
+pub mod attendance;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod ledger;

@@ -1224,6 +1224,36 @@ pub struct MarkRegisterRequest {
     pub reason: Option<String>,
 }
 
+/// Who made a mark: a teacher (for their assigned classes, within the edit window) or the
+/// office (admin or accountant, any class, overriding with a reason). Stored and sent as
+/// `teacher` / `office`; the precedence between them is `crate::attendance::precedence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MarkSource {
+    Teacher,
+    Office,
+}
+
+impl MarkSource {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkSource::Teacher => "teacher",
+            MarkSource::Office => "office",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "teacher" => Some(MarkSource::Teacher),
+            "office" => Some(MarkSource::Office),
+            _ => None,
+        }
+    }
+}
+
 /// A student's current mark in a register.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -1231,8 +1261,7 @@ pub struct AttendanceMark {
     pub student_id: Uuid,
     pub code: String,
     pub category: AttendanceCategory,
-    /// `teacher` or `office`.
-    pub source: String,
+    pub source: MarkSource,
     pub reason: Option<String>,
     pub marked_by: Uuid,
     pub marked_at: DateTime<Utc>,

@@ -580,7 +580,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 t.add_row([
                     l.student.clone(),
                     l.code.clone().unwrap_or_else(|| "-".into()),
-                    l.source.clone().unwrap_or_default(),
+                    l.source.map(|s| s.as_str()).unwrap_or_default().to_string(),
                     l.student_id.to_string(),
                 ]);
             }

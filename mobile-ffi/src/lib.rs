@@ -522,7 +522,7 @@ impl DaftarClient {
                     student_id: l.student_id.to_string(),
                     student_name: l.student,
                     code: l.code,
-                    source: l.source,
+                    source: l.source.map(|s| s.as_str().to_string()),
                 })
                 .collect())
         })

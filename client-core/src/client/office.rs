@@ -15,12 +15,13 @@ use uuid::Uuid;
 
 use super::error::{ClientError, ClientResult};
 use super::store::Store;
+use crate::attendance::{precedence, Precedence};
 use crate::ledger::{allocate, FamilyLine, OpenLine};
 use crate::protocol::sync::{
-    MarkRegisterArgs, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE, PAYMENT_RECORD,
+    MarkRegisterArgs, SyncScope, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE, PAYMENT_RECORD,
 };
 use crate::protocol::{
-    FamilyDues, MarkException, MarkRegisterRequest, PaymentMethod, RecordPaymentRequest,
+    FamilyDues, MarkException, MarkRegisterRequest, MarkSource, PaymentMethod, RecordPaymentRequest,
 };
 
 fn typed<T: DeserializeOwned>(rows: Vec<Value>) -> ClientResult<Vec<T>> {
@@ -165,8 +166,8 @@ pub struct RegisterLine {
     pub student: String,
     /// The code, or `None` when not marked yet.
     pub code: Option<String>,
-    /// `teacher` or `office`.
-    pub source: Option<String>,
+    /// Who made the mark, when marked.
+    pub source: Option<MarkSource>,
 }
 
 /// What a receipt shows: printed at the counter, offline or not.
@@ -570,7 +571,7 @@ pub fn register(
         .into_iter()
         .map(|c| (c.id, c.code))
         .collect();
-    let mut marks: HashMap<Uuid, (String, String)> = HashMap::new();
+    let mut marks: HashMap<Uuid, (String, MarkSource)> = HashMap::new();
     for m in store.rows_where("attendance_marks", "class_id", &class_id.to_string())? {
         let same_day = m.get("on_date").and_then(|d| d.as_str()) == Some(&on_date.to_string())
             && m.get("period").and_then(|p| p.as_i64()).unwrap_or(0) == 0;
@@ -594,8 +595,8 @@ pub fn register(
         let source = m
             .get("source")
             .and_then(|s| s.as_str())
-            .unwrap_or("teacher")
-            .to_string();
+            .and_then(MarkSource::parse)
+            .unwrap_or(MarkSource::Teacher);
         if let (Some(s), Some(c)) = (student, code) {
             marks.insert(s, (c, source));
         }
@@ -608,10 +609,22 @@ pub fn register(
                 student_id: s.id,
                 student: s.name(),
                 code: m.map(|m| m.0.clone()),
-                source: m.map(|m| m.1.clone()),
+                source: m.map(|m| m.1),
             }
         })
         .collect())
+}
+
+/// Who this device's marks are from: an office device's are the office's, every other's a
+/// teacher's (the server decides the same from the user's role).
+fn device_mark_source(store: &mut Store) -> ClientResult<MarkSource> {
+    let scope: Option<SyncScope> = store
+        .device("scope")?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    Ok(match scope {
+        Some(SyncScope::School) => MarkSource::Office,
+        _ => MarkSource::Teacher,
+    })
 }
 
 /// Marks the whole register of `class_id` on `on_date` offline: everyone enrolled gets
@@ -656,20 +669,34 @@ pub fn mark_register(
         }
         wanted.insert(*student, find(format!("exceptions[{i}].code"), code)?);
     }
+    // What the device shows until the server confirms: the school's precedence rule applied
+    // to the marks it holds (a teacher's marking leaves office marks as they are).
+    let by = device_mark_source(store)?;
+    let held: HashMap<Uuid, (String, MarkSource)> = register(store, class_id, on_date)?
+        .into_iter()
+        .filter_map(|l| Some((l.student_id, (l.code?, l.source?))))
+        .collect();
     let key = register_key(class_id, on_date, 0);
-    let overlay: Vec<(String, String, Value)> = roster
-        .iter()
-        .map(|s| {
-            let code = wanted.get(&s.id).unwrap_or(&default);
-            (
+    let mut overlay: Vec<(String, String, Value)> = Vec::new();
+    for s in &roster {
+        let code = wanted.get(&s.id).unwrap_or(&default);
+        let current = held.get(&s.id).map(|(c, src)| (c, *src));
+        match precedence(current, &code.code, by, reason.is_some()) {
+            Precedence::Unchanged | Precedence::KeepsOfficeMark => continue,
+            Precedence::NeedsReason => {
+                return Err(ClientError::invalid(
+                    "reason",
+                    format!("changing a teacher's mark ({}) needs a reason", s.name()),
+                ))
+            }
+            Precedence::Write => overlay.push((
                 "attendance_marks".to_string(),
                 format!("{key}:{}", s.id),
                 json!({ "student_id": s.id, "class_id": class_id, "on_date": on_date, "period": 0,
-                        "code_id": code.id, "code": code.code,
-                        "source": if reason.is_some() { "office" } else { "teacher" } }),
-            )
-        })
-        .collect();
+                        "code_id": code.id, "code": code.code, "source": by }),
+            )),
+        }
+    }
     let args = MarkRegisterArgs {
         class_id,
         on_date,

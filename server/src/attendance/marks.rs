@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use daftar_client_core::protocol::{AttendanceCategory, AttendanceCode, AttendanceMark, Role};
+use daftar_client_core::protocol::{
+    AttendanceCategory, AttendanceCode, AttendanceMark, MarkSource, Role,
+};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -74,8 +76,8 @@ pub fn codes(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<Vec<Attend
         .collect())
 }
 
-/// A stored mark: code id, source (`teacher` | `office`), reason, who marked it and when (UTC).
-pub(crate) type StoredMark = (Uuid, String, Option<String>, Uuid, DateTime<Utc>);
+/// A stored mark: code id, source, reason, who marked it and when (UTC).
+pub(crate) type StoredMark = (Uuid, MarkSource, Option<String>, Uuid, DateTime<Utc>);
 
 /// The wire form of `student_id`'s stored mark, or `None` when its code is not among `codes`
 /// (by id).
@@ -108,7 +110,7 @@ pub(crate) fn mark_source(
     in_term: bool,
     class_id: Uuid,
     on_date: NaiveDate,
-) -> ApiResult<&'static str> {
+) -> ApiResult<MarkSource> {
     if on_date > today {
         return Err(ApiError::Unprocessable {
             code: "future_date",
@@ -122,7 +124,7 @@ pub(crate) fn mark_source(
         });
     }
     match role {
-        Role::Admin | Role::Accountant => Ok("office"),
+        Role::Admin | Role::Accountant => Ok(MarkSource::Office),
         Role::Parent => Err(ApiError::forbidden("parents may not mark attendance")),
         Role::Teacher => {
             if !assigned.unwrap_or_default().contains(&class_id) {
@@ -137,7 +139,7 @@ pub(crate) fn mark_source(
                     ),
                 });
             }
-            Ok("teacher")
+            Ok(MarkSource::Teacher)
         }
     }
 }

@@ -10,9 +10,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use daftar_client_core::attendance::Precedence;
 use daftar_client_core::protocol::{
     AttendanceCategory, AttendanceCode, AttendanceMark, MarkRegisterRequest, MarkRegisterResult,
-    Register, Role,
+    MarkSource, Register, Role,
 };
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Uuid as SqlUuid};
@@ -72,7 +73,7 @@ struct TakenRegister {
 struct Prepared<'a> {
     item: RegisterMarking<'a>,
     class_name: &'a str,
-    source: &'static str,
+    source: MarkSource,
     /// Enrolled students in roster order, with the code each should have.
     wanted: Vec<(Uuid, &'a AttendanceCode)>,
     reason: Option<String>,
@@ -424,10 +425,16 @@ fn mark_round(
             DateTime<Utc>,
         )>(conn)?
     {
-        stored
-            .entry(register)
-            .or_default()
-            .insert(student, (code, source, reason, by, at));
+        stored.entry(register).or_default().insert(
+            student,
+            (
+                code,
+                MarkSource::parse(&source).unwrap_or(MarkSource::Teacher),
+                reason,
+                by,
+                at,
+            ),
+        );
     }
     let category_of: HashMap<Uuid, AttendanceCategory> =
         codes.iter().map(|c| (c.id, c.category)).collect();
@@ -460,7 +467,7 @@ fn mark_round(
                 attendance_marks::register_id.eq(d.register_id),
                 attendance_marks::student_id.eq(*student),
                 attendance_marks::code_id.eq(*code_id),
-                attendance_marks::source.eq(p.source),
+                attendance_marks::source.eq(p.source.as_str()),
                 attendance_marks::reason.eq(reason.clone()),
                 attendance_marks::marked_by.eq(auth.user_id),
                 attendance_marks::device_id.eq(auth.device_id),
@@ -472,7 +479,7 @@ fn mark_round(
                 attendance_mark_history::register_id.eq(d.register_id),
                 attendance_mark_history::student_id.eq(*student),
                 attendance_mark_history::code_id.eq(*code_id),
-                attendance_mark_history::source.eq(p.source),
+                attendance_mark_history::source.eq(p.source.as_str()),
                 attendance_mark_history::reason.eq(reason.clone()),
                 attendance_mark_history::marked_by.eq(auth.user_id),
                 attendance_mark_history::device_id.eq(auth.device_id),
@@ -543,13 +550,7 @@ fn mark_round(
         for (student, code_id, reason) in d.written {
             current.insert(
                 student,
-                (
-                    code_id,
-                    p.source.to_string(),
-                    reason,
-                    auth.user_id,
-                    p.item.at,
-                ),
+                (code_id, p.source, reason, auth.user_id, p.item.at),
             );
         }
         let mut marks: Vec<AttendanceMark> = current
@@ -597,44 +598,36 @@ fn decide(
         current: HashMap::new(),
     };
     for (student, code) in &p.wanted {
-        match current.get(student) {
-            Some((old, src, ..)) if src == "office" && source == "teacher" => {
-                if *old != code.id {
-                    d.kept.push(*student);
-                }
+        let held = current.get(student);
+        match daftar_client_core::attendance::precedence(
+            held.map(|(old, src, ..)| (old, *src)),
+            &code.id,
+            source,
+            p.reason.is_some(),
+        ) {
+            Precedence::Unchanged => continue,
+            Precedence::KeepsOfficeMark => {
+                d.kept.push(*student);
                 continue;
             }
-            // Already that code: nothing changes, and the mark keeps who made it (an office
-            // re-marking a whole register does not turn every teacher mark into its own).
-            Some((old, ..)) if *old == code.id => continue,
-            Some((old, src, ..))
-                if src == "teacher"
-                    && source == "office"
-                    && *old != code.id
-                    && p.reason.is_none() =>
-            {
+            Precedence::NeedsReason => {
                 return Err(ApiError::validation(
                     "reason",
                     format!("changing a teacher's mark (student {student}) needs a reason"),
                 ));
             }
-            Some((old, ..)) => {
-                let was_absent = category_of.get(old) == Some(&AttendanceCategory::Absent);
-                let is_absent = code.category == AttendanceCategory::Absent;
-                if is_absent && !was_absent {
-                    d.new_absences.push(*student);
-                }
-                if was_absent && !is_absent {
-                    d.no_longer_absent.push(*student);
-                }
-            }
-            None => {
-                if code.category == AttendanceCategory::Absent {
-                    d.new_absences.push(*student);
-                }
-            }
+            Precedence::Write => {}
         }
-        let reason = if source == "office" {
+        let was_absent =
+            held.is_some_and(|(old, ..)| category_of.get(old) == Some(&AttendanceCategory::Absent));
+        let is_absent = code.category == AttendanceCategory::Absent;
+        if is_absent && !was_absent {
+            d.new_absences.push(*student);
+        }
+        if was_absent && !is_absent {
+            d.no_longer_absent.push(*student);
+        }
+        let reason = if source == MarkSource::Office {
             p.reason.clone()
         } else {
             None

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use daftar_client_core::protocol::{
     AttendanceCategory, AttendanceCode, CategoryCounts, ClassAttendanceGrid, ClassDaySummary,
-    DailyAttendanceSummary, GridRow, MarkRegisterRequest, MarkRegisterResult, MyRegister, Register,
-    RegisterNotTaken, Role, StudentAttendance, StudentDay,
+    DailyAttendanceSummary, GridRow, MarkRegisterRequest, MarkRegisterResult, MarkSource,
+    MyRegister, Register, RegisterNotTaken, Role, StudentAttendance, StudentDay,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -124,7 +124,13 @@ fn load_register(
                 attendance_mark(
                     &by_id,
                     student_id,
-                    (code_id, source, reason, marked_by, marked_at),
+                    (
+                        code_id,
+                        MarkSource::parse(&source).unwrap_or(MarkSource::Teacher),
+                        reason,
+                        marked_by,
+                        marked_at,
+                    ),
                 )
             },
         )
@@ -164,7 +170,7 @@ pub fn find_register(
     }
 }
 
-/// Checks who may mark `class_id` on `on_date` and returns the mark source (`teacher`/`office`).
+/// Checks who may mark `class_id` on `on_date` and returns the mark's source.
 ///
 /// Errors (each says which rule refused): 403 `forbidden` (parents; teachers not assigned),
 /// 403 `edit_window_closed` (teacher, date older than the school's edit window),
@@ -175,7 +181,7 @@ pub fn check_may_mark(
     class_id: Uuid,
     on_date: NaiveDate,
     now: DateTime<Utc>,
-) -> ApiResult<&'static str> {
+) -> ApiResult<MarkSource> {
     let (today, window) = school_today(conn, auth.school_id, now)?;
     let in_term: i64 = terms::table
         .filter(terms::school_id.eq(auth.school_id))
