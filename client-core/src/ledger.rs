@@ -7,6 +7,69 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The accounts every school's chart of accounts has (ARCHITECTURE.md §4), known by the
+/// `system_key` they carry: postings name them, and a device finds a family's credit by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SystemAccount {
+    Cash,
+    Bank,
+    Receivable,
+    FamilyCredit,
+    Suspense,
+    FeeIncome,
+    Discounts,
+    Expenses,
+}
+
+impl SystemAccount {
+    /// Every system account, in chart order.
+    pub const ALL: [SystemAccount; 8] = [
+        SystemAccount::Cash,
+        SystemAccount::Bank,
+        SystemAccount::Receivable,
+        SystemAccount::FamilyCredit,
+        SystemAccount::Suspense,
+        SystemAccount::FeeIncome,
+        SystemAccount::Discounts,
+        SystemAccount::Expenses,
+    ];
+
+    /// The `system_key` stored on the account, e.g. `family_credit`.
+    pub fn key(self) -> &'static str {
+        self.chart().3
+    }
+
+    /// The account with `key`, if it is a system key.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.key() == key)
+    }
+
+    /// The seeded chart row: (code, name, kind, system key).
+    pub fn chart(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            SystemAccount::Cash => ("1000", "Cash", "asset", "cash"),
+            SystemAccount::Bank => ("1010", "Bank", "asset", "bank"),
+            SystemAccount::Receivable => ("1100", "Fees Receivable", "asset", "receivable"),
+            SystemAccount::FamilyCredit => ("2100", "Family Credit", "liability", "family_credit"),
+            SystemAccount::Suspense => ("2900", "Suspense", "liability", "suspense"),
+            SystemAccount::FeeIncome => ("4000", "Fee Income", "income", "fee_income"),
+            SystemAccount::Discounts => {
+                ("4900", "Discounts & Waivers", "contra_income", "discounts")
+            }
+            SystemAccount::Expenses => ("5000", "Expenses", "expense", "expenses"),
+        }
+    }
+
+    /// Where money received or paid out by `method` is held: Cash for cash, Bank otherwise.
+    pub fn for_method(method: crate::protocol::PaymentMethod) -> Self {
+        if method == crate::protocol::PaymentMethod::Cash {
+            SystemAccount::Cash
+        } else {
+            SystemAccount::Bank
+        }
+    }
+}
+
 /// An invoice line of the paying family that still has money owing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenLine {

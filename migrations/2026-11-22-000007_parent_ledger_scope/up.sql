@@ -1,4 +1,4 @@
--- Issue #5: a parent's phone computes its family's dues offline with the same rule as the
+-- ARCHITECTURE.md §6: a parent's phone computes its family's dues offline with the same rule as the
 -- server (client-core `ledger::family_dues`). For that a parent device needs two kinds of rows
 -- that `000006_sync` kept for the office only:
 --   * `accounts` — the chart of accounts (names and system keys, no amounts), so the phone can

@@ -1,4 +1,4 @@
--- Issue #4 (push ≥ 2,000 ops/s): the tables a payment or a register writes many rows of at a
+-- Push throughput (BENCHMARKS.md): the tables a payment or a register writes many rows of at a
 -- time log their rows per statement instead of per row. `log_row` (000006/000007) runs one
 -- plpgsql call and one upsert for every row written; these triggers log a whole statement's rows
 -- with one set-based upsert over the statement's transition table. The images and scope keys

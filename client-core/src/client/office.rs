@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::error::{ClientError, ClientResult};
 use super::store::Store;
 use crate::attendance::{precedence, Precedence};
-use crate::ledger::{allocate, FamilyLine, OpenLine};
+use crate::ledger::{allocate, FamilyLine, OpenLine, SystemAccount};
 use crate::protocol::sync::{
     MarkRegisterArgs, SyncScope, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE, PAYMENT_RECORD,
 };
@@ -223,10 +223,10 @@ pub fn family_name(store: &mut Store, family_id: Uuid) -> ClientResult<String> {
         .ok_or_else(|| ClientError::NotFound(format!("no family {family_id} on this device")))
 }
 
-fn system_account(store: &mut Store, key: &str) -> ClientResult<Option<Uuid>> {
+fn system_account(store: &mut Store, account: SystemAccount) -> ClientResult<Option<Uuid>> {
     Ok(typed::<AccountRec>(store.rows("accounts")?)?
         .into_iter()
-        .find(|a| a.system_key.as_deref() == Some(key))
+        .find(|a| a.system_key.as_deref() == Some(account.key()))
         .map(|a| a.id))
 }
 
@@ -277,7 +277,7 @@ pub fn family_lines(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<Fami
 /// Family Credit held for the family (≥ 0), from its journal lines on the Family Credit
 /// account, plus credit from payments made on this device and not yet synced.
 pub fn credit_balance(store: &mut Store, family_id: Uuid) -> ClientResult<i64> {
-    let Some(credit) = system_account(store, "family_credit")? else {
+    let Some(credit) = system_account(store, SystemAccount::FamilyCredit)? else {
         return Ok(0);
     };
     let lines: Vec<JournalLineRec> =
@@ -402,7 +402,7 @@ pub fn record_payment(
         ));
     }
     if plan.unallocated > 0 {
-        if let Some(credit) = system_account(store, "family_credit")? {
+        if let Some(credit) = system_account(store, SystemAccount::FamilyCredit)? {
             overlay.push((
                 "journal_lines".into(),
                 format!("{id}:credit"),

@@ -3,6 +3,7 @@
 //! transaction, and is idempotent by its client-generated id.
 
 use chrono::{NaiveDate, Utc};
+use daftar_client_core::ledger::SystemAccount;
 use daftar_client_core::protocol::{
     AddFineRequest, Discount, DiscountKind, Fine, GrantDiscountRequest, PaymentReversal, Refund,
     RefundRequest, Role,
@@ -193,8 +194,8 @@ pub fn grant_discount(
             format!("{amount} exceeds the {outstanding} still owing on this line"),
         ));
     }
-    let discounts_acct = repo::system_account(conn, school_id, "discounts")?;
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let discounts_acct = repo::system_account(conn, school_id, SystemAccount::Discounts)?;
+    let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
     let entry = repo::post_entry(
         conn,
         school_id,
@@ -312,7 +313,7 @@ pub fn add_fine(
         .max()
         .unwrap_or(0)
         + 1;
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
     let entry = repo::post_entry(
         conn,
         school_id,
@@ -424,16 +425,8 @@ pub fn refund(
             format!("must be 1 to {credit}, the family's credit balance"),
         ));
     }
-    let credit_acct = repo::system_account(conn, school_id, "family_credit")?;
-    let money_out = repo::system_account(
-        conn,
-        school_id,
-        if req.method == daftar_client_core::protocol::PaymentMethod::Cash {
-            "cash"
-        } else {
-            "bank"
-        },
-    )?;
+    let credit_acct = repo::system_account(conn, school_id, SystemAccount::FamilyCredit)?;
+    let money_out = repo::system_account(conn, school_id, SystemAccount::for_method(req.method))?;
     let entry = repo::post_entry(
         conn,
         school_id,

@@ -7,6 +7,7 @@
 //! range of receipt numbers, and one multi-row insert per table, instead of twenty statements
 //! per payment.
 
+use daftar_client_core::ledger::SystemAccount;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{SubsecRound, Utc};
@@ -260,18 +261,17 @@ fn write_new(
         None => SERVER_RECEIPT_SERIES.into(),
     };
     let accounts = repo::system_accounts(conn, school_id)?;
-    let account = |key: &str| {
-        accounts
-            .get(key)
-            .copied()
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("system account `{key}` is missing")))
+    let account = |a: SystemAccount| {
+        accounts.get(&a).copied().ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!("system account `{}` is missing", a.key()))
+        })
     };
     let (cash, bank, receivable, credit, suspense) = (
-        account("cash")?,
-        account("bank")?,
-        account("receivable")?,
-        account("family_credit")?,
-        account("suspense")?,
+        account(SystemAccount::Cash)?,
+        account(SystemAccount::Bank)?,
+        account(SystemAccount::Receivable)?,
+        account(SystemAccount::FamilyCredit)?,
+        account(SystemAccount::Suspense)?,
     );
     let entry_nos = repo::next_entry_nos(conn, new.len())?;
     // Numbers from the series are taken last, so its row is locked only briefly.

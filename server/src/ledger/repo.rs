@@ -10,31 +10,21 @@ use crate::schema::{
     accounts, allocations, fee_heads, journal_entries, journal_lines, receipt_series,
     school_counters,
 };
-
-/// The seeded chart of accounts: (code, name, kind, system key). Issue #3 §1.
-pub const CHART: [(&str, &str, &str, &str); 8] = [
-    ("1000", "Cash", "asset", "cash"),
-    ("1010", "Bank", "asset", "bank"),
-    ("1100", "Fees Receivable", "asset", "receivable"),
-    ("2100", "Family Credit", "liability", "family_credit"),
-    ("2900", "Suspense", "liability", "suspense"),
-    ("4000", "Fee Income", "income", "fee_income"),
-    ("4900", "Discounts & Waivers", "contra_income", "discounts"),
-    ("5000", "Expenses", "expense", "expenses"),
-];
+use daftar_client_core::ledger::SystemAccount;
 
 /// Seeds the chart of accounts if it is not there yet (idempotent).
 pub fn ensure_chart(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<()> {
     let now = Utc::now();
-    let rows: Vec<AccountRow> = CHART
+    let rows: Vec<AccountRow> = SystemAccount::ALL
         .iter()
+        .map(|a| a.chart())
         .map(|(code, name, kind, key)| AccountRow {
             school_id,
             id: Uuid::now_v7(),
-            code: (*code).into(),
-            name: (*name).into(),
-            kind: (*kind).into(),
-            system_key: Some((*key).into()),
+            code: code.into(),
+            name: name.into(),
+            kind: kind.into(),
+            system_key: Some(key.into()),
             active: true,
             created_at: now,
         })
@@ -46,12 +36,16 @@ pub fn ensure_chart(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<()>
         .map(|_| ())
 }
 
-/// The id of the system account `key` (see [`CHART`]), seeding the chart on first use.
-pub fn system_account(conn: &mut PgConnection, school_id: Uuid, key: &str) -> QueryResult<Uuid> {
+/// The id of the school's `account`, seeding the chart on first use.
+pub fn system_account(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    account: SystemAccount,
+) -> QueryResult<Uuid> {
     let find = |conn: &mut PgConnection| {
         accounts::table
             .filter(accounts::school_id.eq(school_id))
-            .filter(accounts::system_key.eq(key))
+            .filter(accounts::system_key.eq(account.key()))
             .select(accounts::id)
             .first::<Uuid>(conn)
             .optional()
@@ -392,12 +386,11 @@ pub fn families_invoice_lines(
     .load(conn)
 }
 
-/// The ids of the school's system accounts by key (see [`CHART`]), seeding the chart on first
-/// use.
+/// The ids of the school's system accounts, seeding the chart on first use.
 pub fn system_accounts(
     conn: &mut PgConnection,
     school_id: Uuid,
-) -> QueryResult<std::collections::HashMap<String, Uuid>> {
+) -> QueryResult<std::collections::HashMap<SystemAccount, Uuid>> {
     let load = |conn: &mut PgConnection| {
         accounts::table
             .filter(accounts::school_id.eq(school_id))
@@ -406,11 +399,14 @@ pub fn system_accounts(
             .load::<(String, Uuid)>(conn)
     };
     let mut found = load(conn)?;
-    if found.len() < CHART.len() {
+    if found.len() < SystemAccount::ALL.len() {
         ensure_chart(conn, school_id)?;
         found = load(conn)?;
     }
-    Ok(found.into_iter().collect())
+    Ok(found
+        .into_iter()
+        .filter_map(|(key, id)| SystemAccount::from_key(&key).map(|a| (a, id)))
+        .collect())
 }
 
 /// Sum of the journal lines on account `account_id` for `family_id` (minor units, signed:

@@ -1,6 +1,7 @@
 //! Ledger rules that span repos: issuing a term's invoices, applying Family Credit, recording
 //! a family payment, and reading a family's dues and statement from the journal.
 
+use daftar_client_core::ledger::SystemAccount;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
@@ -63,7 +64,7 @@ pub fn credit_balance(
     school_id: Uuid,
     family_id: Uuid,
 ) -> QueryResult<i64> {
-    let account = repo::system_account(conn, school_id, "family_credit")?;
+    let account = repo::system_account(conn, school_id, SystemAccount::FamilyCredit)?;
     Ok(-repo::family_account_balance(
         conn, school_id, account, family_id,
     )?)
@@ -89,7 +90,7 @@ pub fn apply_family_credit(
     if apply <= 0 {
         return Ok(0);
     }
-    let credit_acct = repo::system_account(conn, school_id, "family_credit")?;
+    let credit_acct = repo::system_account(conn, school_id, SystemAccount::FamilyCredit)?;
     let debit = Posting {
         account_id: credit_acct,
         amount: apply,
@@ -122,8 +123,8 @@ fn post_family_allocation(
     header: &EntryHeader<'_>,
 ) -> ApiResult<(JournalEntryRow, AllocationPlan)> {
     let plan = plan_allocation(debit.amount, rows)?;
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
-    let credit = repo::system_account(conn, school_id, "family_credit")?;
+    let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
+    let credit = repo::system_account(conn, school_id, SystemAccount::FamilyCredit)?;
     let postings = allocation_postings(&plan, rows, debit, receivable, credit, family_id);
     let entry = repo::post_entry(conn, school_id, header, &postings)?;
     repo::insert_allocations(
@@ -281,7 +282,7 @@ pub fn issue_invoices(
             .1
             .push(class);
     }
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
+    let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
     let mut report = IssueInvoicesReport {
         currency: school_currency(conn, school_id)?,
         ..IssueInvoicesReport::default()
@@ -556,7 +557,7 @@ pub fn assign_suspense(
         ));
     }
     let rows = repo::family_invoice_lines(conn, school_id, family_id)?;
-    let suspense = repo::system_account(conn, school_id, "suspense")?;
+    let suspense = repo::system_account(conn, school_id, SystemAccount::Suspense)?;
     let debit = Posting {
         account_id: suspense,
         amount: p.to_suspense,
@@ -673,8 +674,8 @@ pub fn family_statement(
     school_id: Uuid,
     family_id: Uuid,
 ) -> ApiResult<FamilyStatement> {
-    let receivable = repo::system_account(conn, school_id, "receivable")?;
-    let credit = repo::system_account(conn, school_id, "family_credit")?;
+    let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
+    let credit = repo::system_account(conn, school_id, SystemAccount::FamilyCredit)?;
     let rows: Vec<(i64, NaiveDate, String, String, crate::sums::Sum128)> = journal_lines::table
         .inner_join(
             journal_entries::table.on(journal_entries::school_id

@@ -7,6 +7,7 @@
 //!
 //! Prints throughput, p50/p99/max latency per workload and the server's peak RSS (VmHWM).
 
+use daftar_client_core::ledger::SystemAccount;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -488,7 +489,7 @@ fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uui
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sid = school.id;
     let head = ledger::repo::create_fee_head(conn, sid, Uuid::now_v7(), "Tuition")?;
-    let receivable = ledger::repo::system_account(conn, sid, "receivable")?;
+    let receivable = ledger::repo::system_account(conn, sid, SystemAccount::Receivable)?;
     let families = (students * 6 / 10).max(1);
     let script = format!(
         "BEGIN;

@@ -13,6 +13,7 @@
 //! 3. Propagation: a payment pushed by one office engine until it is in another engine's
 //!    replica (that engine runs its SSE-driven loop): p50/p99 over 300 samples.
 
+use daftar_client_core::ledger::SystemAccount;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -418,8 +419,9 @@ fn seed_school(
     }
     let office = office.context("user")?;
     let head = daftar_server::ledger::repo::create_fee_head(conn, sid, Uuid::now_v7(), "Tuition")?;
-    let receivable = daftar_server::ledger::repo::system_account(conn, sid, "receivable")?;
-    let cash = daftar_server::ledger::repo::system_account(conn, sid, "cash")?;
+    let receivable =
+        daftar_server::ledger::repo::system_account(conn, sid, SystemAccount::Receivable)?;
+    let cash = daftar_server::ledger::repo::system_account(conn, sid, SystemAccount::Cash)?;
     let families = (students * 6 / 10).max(1);
     let classes = (students / 33).max(1);
     let today = Utc::now().date_naive();

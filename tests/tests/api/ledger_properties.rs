@@ -5,6 +5,7 @@
 //! over the lines open just before it (what an offline agent prints on its receipt).
 
 use chrono::{NaiveDate, Utc};
+use daftar_client_core::ledger::SystemAccount;
 use daftar_client_core::ledger::{allocate, OpenLine};
 use daftar_client_core::protocol::{
     AddFineRequest, DiscountKind, GrantDiscountRequest, PaymentMethod, RecordPaymentRequest,
@@ -264,7 +265,7 @@ fn check_invariants(
         ),
         0
     );
-    let receivable = repo::system_account(conn, w.school, "receivable").expect("acct");
+    let receivable = repo::system_account(conn, w.school, SystemAccount::Receivable).expect("acct");
     for f in &w.families {
         let open: i64 = repo::family_invoice_lines(conn, w.school, *f)
             .expect("lines")

@@ -1,4 +1,4 @@
-//! Issue #4 item 3: the ledger adjustments and the guardian edit, pushed from an office device
+//! ARCHITECTURE.md §6: the ledger adjustments and the guardian edit, pushed from an office device
 //! that made them offline, reach the server once, with the same effects as their REST calls.
 
 use daftar_client_core::protocol::sync::{

@@ -1,4 +1,4 @@
-//! Issue #4 push throughput: the server records all the payments of a push chunk as one batch
+//! Push throughput (BENCHMARKS.md): the server records all the payments of a push chunk as one batch
 //! and all its register marks as another. One push here carries what op-by-op application
 //! would have to get right: two payments of one family (the second sees what the first
 //! paid), a refused payment between them, two markings of one register (applied one after the

@@ -1,4 +1,4 @@
-//! Issue #4 item 10: two office agents and a teacher work offline, reconnect, and every replica
+//! ARCHITECTURE.md §6: two office agents and a teacher work offline, reconnect, and every replica
 //! equals the server while the ledger invariants hold.
 
 use chrono::Utc;
