@@ -10,6 +10,7 @@ use uuid::Uuid;
 pub const PROTOCOL_VERSION: u32 = 1;
 
 pub mod sync;
+pub mod synced;
 
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};

@@ -252,3 +252,177 @@ fn the_live_functions_are_this_file() {
         fresh["log_version"]
     );
 }
+
+#[test]
+fn every_change_log_row_is_its_synced_type() {
+    use daftar_client_core::protocol::synced::{SyncEntity, SyncedRow};
+    use daftar_client_core::protocol::{
+        AddFineRequest, DiscountKind, GrantDiscountRequest, PaymentMethod, RecordPaymentRequest,
+        RefundRequest,
+    };
+    use daftar_server::audit::Actor;
+    use daftar_server::ledger::{adjustments, payments, service};
+
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    daftar_tests::seed_demo(&mut conn, PW);
+    #[derive(QueryableByName)]
+    struct Ids {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        school: uuid::Uuid,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        admin: uuid::Uuid,
+    }
+    let ids: Ids = diesel::sql_query(
+        "SELECT s.id AS school, u.id AS admin FROM schools s JOIN users u ON u.school_id = s.id
+         WHERE s.slug = 'demo' AND u.username = 'admin'",
+    )
+    .get_result(&mut conn)
+    .expect("demo");
+    let (school, actor) = (ids.school, Actor::SYSTEM);
+    // What the demo does not write: a discount, a fine, a refund, cash resolved out of
+    // Suspense, a student–guardian link.
+    let families: Vec<uuid::Uuid> = daftar_server::schema::families::table
+        .filter(daftar_server::schema::families::school_id.eq(school))
+        .select(daftar_server::schema::families::id)
+        .load(&mut conn)
+        .expect("families");
+    let today =
+        daftar_server::calendar::local_date(&mut conn, school, chrono::Utc::now()).expect("today");
+    conn.transaction::<_, daftar_server::errors::ApiError, _>(|c| {
+        let owing = families
+            .iter()
+            .find_map(|f| {
+                let d = service::family_dues(c, school, *f).ok()?;
+                let line = d.invoices.first()?.lines.first()?.clone();
+                Some((*f, d.invoices[0].invoice_id, line))
+            })
+            .expect("a family owes");
+        adjustments::grant_discount(
+            c,
+            school,
+            actor,
+            owing.2.invoice_line_id,
+            &GrantDiscountRequest {
+                id: uuid::Uuid::now_v7(),
+                kind: DiscountKind::Waiver,
+                amount: Some(1),
+                percent_bp: None,
+                reason: "typed-row test".into(),
+                approved_by: ids.admin,
+            },
+        )?;
+        adjustments::add_fine(
+            c,
+            school,
+            actor,
+            owing.1,
+            &AddFineRequest {
+                id: uuid::Uuid::now_v7(),
+                amount: 100,
+                reason: "late".into(),
+                due_on: None,
+            },
+            owing.2.due_on.max(today) + chrono::Duration::days(400),
+        )?;
+        let with_credit = families
+            .iter()
+            .find(|f| service::credit_balance(c, school, **f).unwrap_or(0) > 0)
+            .copied()
+            .expect("a family with credit");
+        adjustments::refund(
+            c,
+            school,
+            actor,
+            with_credit,
+            &RefundRequest {
+                id: uuid::Uuid::now_v7(),
+                amount: 1,
+                method: PaymentMethod::Cash,
+                reason: "typed-row test".into(),
+            },
+        )?;
+        let unknown = RecordPaymentRequest {
+            id: uuid::Uuid::now_v7(),
+            family_id: None,
+            amount: 500,
+            currency: "PKR".into(),
+            method: PaymentMethod::Cash,
+            reference: None,
+            received_at: None,
+        };
+        payments::record_payment(c, school, actor, &unknown)?;
+        service::assign_suspense(c, school, actor, unknown.id, owing.0)?;
+        diesel::sql_query(
+            "INSERT INTO student_guardians (school_id, student_id, guardian_id)
+             SELECT s.school_id, s.id, g.id FROM students s
+             JOIN guardians g ON g.school_id = s.school_id AND g.family_id = s.family_id
+             WHERE s.school_id = $1 LIMIT 1 ON CONFLICT DO NOTHING",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(school)
+        .execute(c)?;
+        Ok(())
+    })
+    .expect("the rows the demo lacks");
+
+    #[derive(QueryableByName)]
+    struct Logged {
+        #[diesel(sql_type = Text)]
+        entity: String,
+        #[diesel(sql_type = Text)]
+        row_key: String,
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        row: serde_json::Value,
+    }
+    let rows: Vec<Logged> = diesel::sql_query(
+        "SELECT entity, row_key, row FROM change_log WHERE NOT deleted ORDER BY entity, row_key",
+    )
+    .load(&mut conn)
+    .expect("change log");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for r in rows {
+        let Some(entity) = SyncEntity::parse(&r.entity) else {
+            failures.push(format!("{}: not a SyncEntity", r.entity));
+            continue;
+        };
+        seen.insert(entity);
+        if let Err(e) = SyncedRow::parse(entity, r.row) {
+            failures.push(format!("{} {}: {e}", r.entity, r.row_key));
+        }
+    }
+    failures.dedup_by(|a, b| a.split(' ').next() == b.split(' ').next());
+    assert!(
+        failures.is_empty(),
+        "rows that are not their type:\n{}",
+        failures.join("\n")
+    );
+    let unseen: Vec<_> = SyncEntity::ALL
+        .iter()
+        .filter(|e| !seen.contains(e))
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "every entity was checked; not written: {unseen:?}"
+    );
+
+    // The logged tables are exactly the synced entities.
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let logged: std::collections::BTreeSet<String> = diesel::sql_query(
+        "SELECT DISTINCT tgrelid::regclass::text AS name FROM pg_trigger WHERE tgname LIKE 'log\\_change%' ESCAPE '\\'",
+    )
+    .load::<Table>(&mut conn)
+    .expect("triggers")
+    .into_iter()
+    .map(|t| t.name)
+    .collect();
+    let declared: std::collections::BTreeSet<String> = SyncEntity::ALL
+        .iter()
+        .map(|e| e.as_str().to_string())
+        .collect();
+    assert_eq!(logged, declared);
+}
