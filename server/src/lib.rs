@@ -4,6 +4,7 @@
 //! [`db`], [`errors`], [`audit`], [`config`]; [`embedded_pg`] owns a private PostgreSQL when
 //! no `DATABASE_URL` is given; [`app`] wires routes and the OpenAPI document.
 
+pub mod access;
 pub mod app;
 pub mod attendance;
 pub mod audit;

@@ -5,7 +5,6 @@
 //! classes assigned to them and those classes' students; a parent sees only their own
 //! family's students, guardians and classes.
 
-pub mod access;
 pub mod handlers;
 pub mod models;
 pub mod repo;

@@ -12,12 +12,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{marks, service};
+use crate::access::Scope;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::roster::access;
 use crate::schema::attendance_codes;
 use crate::validate;
 
@@ -172,20 +172,15 @@ pub struct PeriodQuery {
     pub period: i16,
 }
 
+/// Ok for the office and the class's teachers ([`Scope`]); parents see attendance through
+/// their children, not class views.
 fn ensure_class_staff(conn: &mut PgConnection, auth: &AuthUser, class_id: Uuid) -> ApiResult<()> {
-    match auth.role {
-        Role::Admin | Role::Accountant => Ok(()),
-        Role::Teacher
-            if access::teacher_class_ids(conn, auth.school_id, auth.user_id)?
-                .contains(&class_id) =>
-        {
-            Ok(())
-        }
-        Role::Teacher => Err(ApiError::forbidden("this class is not assigned to you")),
-        Role::Parent => Err(ApiError::forbidden(
+    if auth.role == Role::Parent {
+        return Err(ApiError::forbidden(
             "parents see attendance through their children",
-        )),
+        ));
     }
+    Scope::of(conn, auth)?.require_class(class_id)
 }
 
 /// The class register grid between two dates (office and the class's teachers).
@@ -228,21 +223,7 @@ pub async fn student_attendance(
         .run(move |conn| {
             let s = crate::roster::repo::student(conn, auth.school_id, student_id)
                 .map_err(|_| ApiError::NotFound("student"))?;
-            let ok = match auth.role {
-                Role::Admin | Role::Accountant => true,
-                Role::Parent => access::parent_family_ids(conn, auth.school_id, auth.user_id)?
-                    .contains(&s.family_id),
-                Role::Teacher => {
-                    let classes = access::teacher_class_ids(conn, auth.school_id, auth.user_id)?;
-                    access::students_in_classes(conn, auth.school_id, &classes)?
-                        .contains(&student_id)
-                }
-            };
-            if !ok {
-                return Err(ApiError::forbidden(
-                    "you may not see this student's attendance",
-                ));
-            }
+            Scope::of(conn, &auth)?.require_student(student_id, s.family_id)?;
             service::student_attendance(conn, auth.school_id, student_id, from, to)
         })
         .await?;

@@ -20,10 +20,10 @@ use diesel::sql_types::{Array, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::marks::{attendance_mark, codes, mark_source, StoredMark};
+use crate::access;
 use crate::audit::{self, Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
-use crate::roster::access;
 use crate::schema::{
     attendance_mark_history, attendance_marks, classes, enrollments, guardian_notifications,
     guardians, registers, schools, students, terms,

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::marks::{attendance_mark, codes, mark_source};
 use super::registers::{mark_registers, RegisterMarking};
+use crate::access;
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
-use crate::roster::access;
 use crate::schema::{
     attendance_marks, class_teachers, classes, enrollments, registers, schools, students, terms,
 };
@@ -471,8 +471,8 @@ pub fn my_registers(
         .filter(classes::school_id.eq(school_id))
         .filter(classes::active.eq(true))
         .into_boxed();
-    if auth.role == Role::Teacher {
-        q = q.filter(classes::id.eq_any(access::teacher_class_ids(conn, school_id, auth.user_id)?));
+    if let Some(visible) = crate::access::Scope::of(conn, auth)?.classes() {
+        q = q.filter(classes::id.eq_any(visible.to_vec()));
     }
     let list: Vec<(Uuid, String)> = q
         .order((classes::grade, classes::section, classes::name))

@@ -6,7 +6,7 @@ use daftar_client_core::protocol::{
     Account, AddFineRequest, AssignSuspenseRequest, CreateAccountRequest, CreateFeeHeadRequest,
     CreateFeeScheduleRequest, Discount, FamilyDues, FamilyStatement, FeeHead, FeeSchedule, Fine,
     GrantDiscountRequest, InvoiceDue, IssueInvoicesReport, Payment, PaymentReversal, Problem,
-    RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest, Role,
+    RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -16,12 +16,12 @@ use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
 use super::payments::{self, Recorded};
 use super::repo;
 use super::service;
+use crate::access::Scope;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::roster::access;
 use crate::schema::{accounts, classes, fee_heads, fee_schedules, terms};
 use crate::validate;
 
@@ -281,20 +281,14 @@ where
     Ok(web::Json(out))
 }
 
+/// Ok when the caller's [`Scope`] sees `family`'s money (`None`: cash held in Suspense, which
+/// only the office sees).
 fn ensure_family(conn: &mut PgConnection, auth: &AuthUser, family: Option<Uuid>) -> ApiResult<()> {
-    match auth.role {
-        Role::Admin | Role::Accountant => Ok(()),
-        Role::Parent => match family {
-            Some(f)
-                if access::parent_family_ids(conn, auth.school_id, auth.user_id)?.contains(&f) =>
-            {
-                Ok(())
-            }
-            _ => Err(ApiError::forbidden(
-                "parents may only see their own family's money",
-            )),
-        },
-        Role::Teacher => Err(ApiError::forbidden("teachers may not see fees")),
+    let scope = Scope::of(conn, auth)?;
+    match family {
+        Some(f) => scope.require_family(f),
+        None if scope == Scope::School => Ok(()),
+        None => Err(ApiError::forbidden("only the office sees unassigned cash")),
     }
 }
 

@@ -13,10 +13,10 @@ use daftar_client_core::protocol::{
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::access;
 use super::models::*;
 use super::repo::{self, Filter};
 use super::service::{check_parent_user, not_found};
+use crate::access::Scope;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{password, AuthUser};
 use crate::db::Db;
@@ -68,21 +68,12 @@ fn filter_from(q: ListQuery) -> Filter {
     }
 }
 
-/// Restricts a student listing to what the caller may see.
+/// Restricts a student listing to what the caller may see ([`Scope`]).
 fn scope_students(conn: &mut PgConnection, auth: &AuthUser, f: &mut Filter) -> ApiResult<()> {
-    match auth.role {
-        Role::Admin | Role::Accountant => {}
-        Role::Teacher => {
-            let classes = access::teacher_class_ids(conn, auth.school_id, auth.user_id)?;
-            f.within_ids = Some(access::students_in_classes(conn, auth.school_id, &classes)?);
-        }
-        Role::Parent => {
-            f.within_families = Some(access::parent_family_ids(
-                conn,
-                auth.school_id,
-                auth.user_id,
-            )?)
-        }
+    match Scope::of(conn, auth)? {
+        Scope::School => {}
+        Scope::Classes { student_ids, .. } => f.within_ids = Some(student_ids),
+        Scope::Families { family_ids, .. } => f.within_families = Some(family_ids),
     }
     Ok(())
 }
@@ -92,40 +83,11 @@ fn ensure_family_visible(
     auth: &AuthUser,
     family_id: Uuid,
 ) -> ApiResult<()> {
-    match auth.role {
-        Role::Admin | Role::Accountant => Ok(()),
-        Role::Parent => {
-            if access::parent_family_ids(conn, auth.school_id, auth.user_id)?.contains(&family_id) {
-                Ok(())
-            } else {
-                Err(ApiError::forbidden("parents may only see their own family"))
-            }
-        }
-        Role::Teacher => Err(ApiError::forbidden("teachers may not read family records")),
-    }
+    Scope::of(conn, auth)?.require_family(family_id)
 }
 
 fn ensure_class_visible(conn: &mut PgConnection, auth: &AuthUser, class_id: Uuid) -> ApiResult<()> {
-    match auth.role {
-        Role::Admin | Role::Accountant => Ok(()),
-        Role::Teacher => {
-            if access::teacher_class_ids(conn, auth.school_id, auth.user_id)?.contains(&class_id) {
-                Ok(())
-            } else {
-                Err(ApiError::forbidden("this class is not assigned to you"))
-            }
-        }
-        Role::Parent => {
-            let fams = access::parent_family_ids(conn, auth.school_id, auth.user_id)?;
-            if access::classes_of_families(conn, auth.school_id, &fams)?.contains(&class_id) {
-                Ok(())
-            } else {
-                Err(ApiError::forbidden(
-                    "none of your children is in this class",
-                ))
-            }
-        }
-    }
+    Scope::of(conn, auth)?.require_class(class_id)
 }
 
 fn ensure_student_visible(
@@ -133,20 +95,7 @@ fn ensure_student_visible(
     auth: &AuthUser,
     s: &StudentRow,
 ) -> ApiResult<()> {
-    match auth.role {
-        Role::Admin | Role::Accountant => Ok(()),
-        Role::Parent => ensure_family_visible(conn, auth, s.family_id),
-        Role::Teacher => {
-            let classes = access::teacher_class_ids(conn, auth.school_id, auth.user_id)?;
-            if access::students_in_classes(conn, auth.school_id, &classes)?.contains(&s.id) {
-                Ok(())
-            } else {
-                Err(ApiError::forbidden(
-                    "this student is not in a class assigned to you",
-                ))
-            }
-        }
-    }
+    Scope::of(conn, auth)?.require_student(s.id, s.family_id)
 }
 
 // ----- school & terms ---------------------------------------------------------------------
@@ -467,12 +416,8 @@ pub async fn list_families(
     let mut f = filter_from(q.into_inner());
     let rows = db
         .run(move |conn| {
-            if auth.role == Role::Parent {
-                f.within_families = Some(access::parent_family_ids(
-                    conn,
-                    auth.school_id,
-                    auth.user_id,
-                )?);
+            if let Some(families) = Scope::of(conn, &auth)?.families() {
+                f.within_families = Some(families.to_vec());
             }
             Ok(repo::list_families(
                 conn,
@@ -619,12 +564,8 @@ pub async fn list_guardians(
     let mut f = filter_from(q.into_inner());
     let rows = db
         .run(move |conn| {
-            if auth.role == Role::Parent {
-                f.within_families = Some(access::parent_family_ids(
-                    conn,
-                    auth.school_id,
-                    auth.user_id,
-                )?);
+            if let Some(families) = Scope::of(conn, &auth)?.families() {
+                f.within_families = Some(families.to_vec());
             }
             Ok(repo::list_guardians(
                 conn,
@@ -757,20 +698,7 @@ pub async fn list_classes(
     let mut f = filter_from(q.into_inner());
     let rows = db
         .run(move |conn| {
-            match auth.role {
-                Role::Admin | Role::Accountant => {}
-                Role::Teacher => {
-                    f.within_ids = Some(access::teacher_class_ids(
-                        conn,
-                        auth.school_id,
-                        auth.user_id,
-                    )?)
-                }
-                Role::Parent => {
-                    let fams = access::parent_family_ids(conn, auth.school_id, auth.user_id)?;
-                    f.within_ids = Some(access::classes_of_families(conn, auth.school_id, &fams)?);
-                }
-            }
+            f.within_ids = Scope::of(conn, &auth)?.classes().map(<[Uuid]>::to_vec);
             Ok(repo::list_classes(conn, auth.school_id, &f, limit, offset)?)
         })
         .await?;
@@ -1082,22 +1010,10 @@ pub async fn list_enrollments(
     let mut f = filter_from(q.into_inner());
     let rows = db
         .run(move |conn| {
-            match auth.role {
-                Role::Admin | Role::Accountant => {}
-                Role::Teacher => {
-                    f.within_ids = Some(access::teacher_class_ids(
-                        conn,
-                        auth.school_id,
-                        auth.user_id,
-                    )?)
-                }
-                Role::Parent => {
-                    f.within_families = Some(access::parent_family_ids(
-                        conn,
-                        auth.school_id,
-                        auth.user_id,
-                    )?)
-                }
+            match Scope::of(conn, &auth)? {
+                Scope::School => {}
+                Scope::Classes { class_ids, .. } => f.within_ids = Some(class_ids),
+                Scope::Families { family_ids, .. } => f.within_families = Some(family_ids),
             }
             Ok(repo::list_enrollments(
                 conn,

@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
-use crate::roster::access;
 use crate::schema::{devices, school_counters, sync_clients};
 
 /// An enrolled, unrevoked device.
@@ -113,25 +112,7 @@ pub fn caller_device(conn: &mut PgConnection, auth: &AuthUser) -> ApiResult<Devi
     }
 }
 
-/// What `auth` may see (ARCHITECTURE.md §6 "Scopes"), read now.
+/// What a device of `auth`'s user syncs: its [`crate::access::Scope`], read now.
 pub fn scope_of(conn: &mut PgConnection, auth: &AuthUser) -> QueryResult<SyncScope> {
-    Ok(match auth.role {
-        Role::Admin | Role::Accountant => SyncScope::School,
-        Role::Teacher => {
-            let mut class_ids = access::teacher_class_ids(conn, auth.school_id, auth.user_id)?;
-            class_ids.sort();
-            SyncScope::Classes { class_ids }
-        }
-        Role::Parent => {
-            // Sorted: the device compares scopes as text to notice a change.
-            let mut family_ids = access::parent_family_ids(conn, auth.school_id, auth.user_id)?;
-            family_ids.sort();
-            let mut class_ids = access::classes_of_families(conn, auth.school_id, &family_ids)?;
-            class_ids.sort();
-            SyncScope::Families {
-                family_ids,
-                class_ids,
-            }
-        }
-    })
+    Ok(crate::access::Scope::of(conn, auth)?.to_sync())
 }

@@ -54,7 +54,7 @@ fn scope_filter(scope: &SyncScope) -> &'static str {
         }
         // Parents: what everyone sees, their families' rows, their children's marks and
         // enrolments, and the classes their children are or were enrolled in (as REST's
-        // `roster::access::classes_of_families`).
+        // `access::Scope`).
         SyncScope::Families { .. } => {
             "(everyone OR family_id = ANY($2) OR (entity IN ('attendance_marks', 'enrollments')
                 AND student_id IN (SELECT s.id FROM students s
