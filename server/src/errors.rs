@@ -88,6 +88,25 @@ impl ApiError {
         ApiError::Forbidden(message.into())
     }
 
+    /// Whether the failure says nothing about the request itself, so the same request may
+    /// succeed later: the database is busy, down or broke a lock cycle ([`ApiError::Unavailable`]),
+    /// or an internal error caused by the database, its pool or I/O. An internal error of this
+    /// server's own logic is not transient: retrying cannot fix it. A sync push stops its batch
+    /// on a transient failure (order kept, the device retries) and records any other failure
+    /// against the op, where the office sees it (ARCHITECTURE.md §6).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Unavailable => true,
+            ApiError::Internal(e) => e.chain().any(|cause| {
+                cause.is::<DieselError>()
+                    || cause.is::<diesel::ConnectionError>()
+                    || cause.is::<diesel::r2d2::PoolError>()
+                    || cause.is::<std::io::Error>()
+            }),
+            _ => false,
+        }
+    }
+
     /// The stable machine code of this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -221,7 +240,10 @@ impl From<DieselError> for ApiError {
                         code: "value_out_of_range",
                         detail: format!("a value is out of range: {}", info.message()),
                     },
-                    _ => ApiError::Internal(anyhow::anyhow!("database error: {}", info.message())),
+                    _ => ApiError::Internal(
+                        anyhow::Error::new(DieselError::DatabaseError(kind, info))
+                            .context("database error"),
+                    ),
                 }
             }
             other => ApiError::Internal(anyhow::Error::new(other)),
@@ -235,5 +257,24 @@ impl From<crate::sums::AmountOutOfRange> for ApiError {
             code: "amount_out_of_range",
             detail: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transience_is_asked_of_the_error_not_guessed_from_its_variant() {
+        assert!(ApiError::Unavailable.is_transient());
+        let db = ApiError::from(DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("the database system is shutting down".to_string()),
+        ));
+        assert!(matches!(db, ApiError::Internal(_)));
+        assert!(db.is_transient(), "a database failure may pass");
+        let bug = ApiError::Internal(anyhow::anyhow!("no payment recorded"));
+        assert!(!bug.is_transient(), "our own logic failing will fail again");
+        assert!(!ApiError::validation("amount", "x").is_transient());
     }
 }

@@ -36,12 +36,6 @@ pub fn op_hash(op: &SyncOp) -> Vec<u8> {
     Sha256::digest(serde_json::to_vec(&body).unwrap_or_default()).to_vec()
 }
 
-/// A failure that says nothing about the op itself (database unavailable, deadlock, a bug):
-/// the batch stops there and the client retries later, keeping order.
-fn is_transient(e: &ApiError) -> bool {
-    matches!(e, ApiError::Unavailable | ApiError::Internal(_))
-}
-
 /// Applies `req`'s ops in seq order as `device`.
 ///
 /// Errors: 409 `seq_gap` (detail names the expected seq) when the first new op is not the next
@@ -93,7 +87,7 @@ fn push_chunks(
                     retry_after_secs,
                 })
             }
-            Err(e) if first_chunk || !is_transient(&e) => return Err(e),
+            Err(e) if first_chunk || !e.is_transient() => return Err(e),
             // A later chunk failed transiently as a whole: what committed stands.
             Err(_) => {
                 return Ok(PushResponse {
@@ -383,7 +377,7 @@ fn apply_batch(
                     .map(|(op, r)| outcome(op, r))
                     .collect()
             }
-            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) if e.is_transient() => return Err(e),
             Err(e) => {
                 tracing::info!(error = %e, ops = ops.len(), "batch refused; applying its ops one by one");
             }
@@ -419,7 +413,7 @@ fn outcome(op: &SyncOp, applied: ApiResult<mutations::Applied>) -> ApiResult<OpO
             field: None,
             conflicts: a.conflicts,
         },
-        Err(e) if is_transient(&e) => {
+        Err(e) if e.is_transient() => {
             tracing::warn!(op_id = %op.op_id, error = %e, "push stopped by a transient failure");
             return Err(e);
         }
