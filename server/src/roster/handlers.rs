@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use super::models::*;
 use super::repo::{self, Filter};
-use super::service::{check_parent_user, not_found};
+use super::service::{
+    admit_student, check_parent_user, not_found, Admission, AdmissionFamily, AdmissionFields,
+};
 use crate::access::Scope;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{password, AuthUser};
@@ -312,48 +314,28 @@ pub async fn create_student(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
-    let now = Utc::now();
-    let mut row = super::service::new_student_row(
-        auth.school_id,
-        req.id.unwrap_or_else(Uuid::now_v7),
-        Uuid::nil(),
-        &req,
-        "",
-        now,
-    )?;
-    let family_id = req.family_id;
     let row = db
         .transaction(move |conn| {
-            let actor = Actor::from(&auth);
-            row.family_id = match family_id {
-                Some(f) => {
-                    repo::family(conn, auth.school_id, f)
-                        .map_err(|_| {
-                            ApiError::validation("family_id", "no such family in this school")
-                        })?
-                        .id
-                }
-                None => {
-                    let fam = FamilyRow {
-                        school_id: auth.school_id,
-                        id: Uuid::now_v7(),
-                        name: format!("{} family", row.family_name),
-                        active: true,
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    diesel::insert_into(families::table)
-                        .values(&fam)
-                        .execute(conn)?;
-                    AuditEntry::new(auth.school_id, actor, "family", fam.id).created(conn, &fam)?;
-                    fam.id
-                }
+            let family = match req.family_id {
+                Some(f) => AdmissionFamily::Existing(f),
+                None => AdmissionFamily::New {
+                    id: Uuid::now_v7(),
+                    name: format!("{} family", req.family_name.trim()),
+                },
             };
-            diesel::insert_into(students::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, actor, "student", row.id).created(conn, &row)?;
-            Ok(row)
+            admit_student(
+                conn,
+                auth.school_id,
+                Actor::from(&auth),
+                &Admission {
+                    student_id: req.id.unwrap_or_else(Uuid::now_v7),
+                    student: &req,
+                    family,
+                    class_id: None,
+                    enrolled_on: None,
+                    fields: AdmissionFields::REST,
+                },
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(Student::from(row)))

@@ -15,19 +15,15 @@ use diesel::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use crate::attendance::registers::{mark_registers, RegisterMarking};
 use crate::attendance::service as attendance;
-use crate::audit::{Actor, AuditEntry};
+use crate::audit::Actor;
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
 use crate::ledger::adjustments;
 use crate::ledger::payments::{self as ledger, Recorded};
-use crate::roster::models::FamilyRow;
 use crate::roster::{repo, service as roster};
-use crate::schema::{enrollments, families, students};
-use crate::validate;
 
 /// What applying one op produced: its result, and field edits that lost to the server.
 pub struct Applied {
@@ -295,7 +291,6 @@ fn merge<R: DeserializeOwned, Row: Serialize>(
 fn admit(conn: &mut PgConnection, auth: &AuthUser, a: &AdmitStudentArgs) -> ApiResult<Value> {
     let school_id = auth.school_id;
     let actor = Actor::from(auth);
-    let now = Utc::now();
     let Some(student_id) = a.student.id else {
         return Err(ApiError::validation(
             "args.student.id",
@@ -305,62 +300,37 @@ fn admit(conn: &mut PgConnection, auth: &AuthUser, a: &AdmitStudentArgs) -> ApiR
     if let Some(existing) = repo::student(conn, school_id, student_id).optional()? {
         return json(&Student::from(existing));
     }
-    if let Some(f) = &a.new_family {
-        if repo::family(conn, school_id, f.id).optional()?.is_none() {
-            let fam = FamilyRow {
-                school_id,
-                id: f.id,
-                name: validate::text("args.new_family.name", &f.name, 200)?,
-                active: true,
-                created_at: now,
-                updated_at: now,
-            };
-            diesel::insert_into(families::table)
-                .values(&fam)
-                .execute(conn)?;
-            AuditEntry::new(school_id, actor, "family", fam.id).created(conn, &fam)?;
-        }
-    }
-    let Some(family_id) = a.student.family_id.or(a.new_family.as_ref().map(|f| f.id)) else {
-        return Err(ApiError::validation(
-            "args.student.family_id",
-            "an offline admission names its family (an existing one, or new_family)",
-        ));
-    };
-    repo::family(conn, school_id, family_id)
-        .optional()?
-        .ok_or_else(|| ApiError::validation("args.student.family_id", "no such family"))?;
-    let row = roster::new_student_row(
-        school_id,
-        student_id,
-        family_id,
-        &a.student,
-        "args.student.",
-        now,
-    )?;
-    diesel::insert_into(students::table)
-        .values(&row)
-        .execute(conn)?;
-    AuditEntry::new(school_id, actor, "student", row.id).created(conn, &row)?;
-    if let Some(class_id) = a.class_id {
-        repo::class(conn, school_id, class_id)
-            .optional()?
-            .ok_or_else(|| ApiError::validation("args.class_id", "no such class"))?;
-        let id = Uuid::now_v7();
-        diesel::insert_into(enrollments::table)
-            .values((
-                enrollments::school_id.eq(school_id),
-                enrollments::id.eq(id),
-                enrollments::class_id.eq(class_id),
-                enrollments::student_id.eq(row.id),
-                enrollments::starts_on.eq(a.enrolled_on),
-                enrollments::active.eq(true),
+    let family = match (&a.new_family, a.student.family_id) {
+        (Some(f), Some(id)) if id != f.id => {
+            return Err(ApiError::validation(
+                "args.student.family_id",
+                "must name new_family when the admission brings one",
             ))
-            .execute(conn)?;
-        AuditEntry::new(school_id, actor, "enrollment", id).created(
-            conn,
-            &serde_json::json!({ "class_id": class_id, "student_id": row.id }),
-        )?;
-    }
+        }
+        (Some(f), _) => roster::AdmissionFamily::New {
+            id: f.id,
+            name: f.name.clone(),
+        },
+        (None, Some(id)) => roster::AdmissionFamily::Existing(id),
+        (None, None) => {
+            return Err(ApiError::validation(
+                "args.student.family_id",
+                "an offline admission names its family (an existing one, or new_family)",
+            ))
+        }
+    };
+    let row = roster::admit_student(
+        conn,
+        school_id,
+        actor,
+        &roster::Admission {
+            student_id,
+            student: &a.student,
+            family,
+            class_id: a.class_id,
+            enrolled_on: a.enrolled_on,
+            fields: roster::AdmissionFields::SYNC,
+        },
+    )?;
     json(&Student::from(row))
 }
