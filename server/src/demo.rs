@@ -269,7 +269,7 @@ fn seed_history(
         user_id: Some(accountant),
         device_id: None,
     };
-    ledger::issue_invoices(conn, sid, term.id, office, issued_on)?;
+    crate::ledger::invoicing::issue_invoices(conn, sid, term.id, office, issued_on)?;
 
     let tz = chrono_tz::Asia::Karachi;
     let now = Utc::now();

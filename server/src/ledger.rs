@@ -5,6 +5,7 @@
 
 pub mod adjustments;
 pub mod handlers;
+pub mod invoicing;
 pub mod limits;
 pub mod models;
 pub mod payments;

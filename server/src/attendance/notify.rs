@@ -6,7 +6,14 @@ use chrono::Utc;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::schema::guardian_notifications;
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+
+use crate::schema::{guardian_notifications, guardians, students};
+
+/// Notices inserted per statement (each binds 8 parameters; PostgreSQL allows 65,535).
+const NOTICES_PER_INSERT: usize = 5000;
 
 /// Attempts before a notification is marked `failed`.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -98,4 +105,71 @@ pub fn dispatch_pending(
         }
         Ok(sent)
     })
+}
+
+/// Queues an absence notice to every active guardian with a phone of each (register, student,
+/// class name, date) in `absent`, with one read and one insert.
+pub(crate) fn queue_absence_notices(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    absent: &[(Uuid, Uuid, &str, NaiveDate)],
+) -> QueryResult<()> {
+    if absent.is_empty() {
+        return Ok(());
+    }
+    let students_absent: Vec<Uuid> = absent
+        .iter()
+        .map(|a| a.1)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut contacts: HashMap<Uuid, Vec<(Uuid, Option<String>, String)>> = HashMap::new();
+    for (student, guardian, phone, name) in guardians::table
+        .inner_join(
+            students::table.on(students::school_id
+                .eq(guardians::school_id)
+                .and(students::family_id.eq(guardians::family_id))),
+        )
+        .filter(guardians::school_id.eq(school_id))
+        .filter(guardians::active.eq(true))
+        .filter(guardians::phone.is_not_null())
+        .filter(students::id.eq_any(&students_absent))
+        .select((
+            students::id,
+            guardians::id,
+            guardians::phone,
+            students::given_name,
+        ))
+        .load::<(Uuid, Uuid, Option<String>, String)>(conn)?
+    {
+        contacts
+            .entry(student)
+            .or_default()
+            .push((guardian, phone, name));
+    }
+    let mut values = Vec::new();
+    for (register_id, student, class_name, on_date) in absent {
+        for (guardian, phone, name) in contacts.get(student).map(Vec::as_slice).unwrap_or_default()
+        {
+            values.push((
+                guardian_notifications::school_id.eq(school_id),
+                guardian_notifications::id.eq(Uuid::now_v7()),
+                guardian_notifications::kind.eq("absence"),
+                guardian_notifications::register_id.eq(*register_id),
+                guardian_notifications::student_id.eq(*student),
+                guardian_notifications::guardian_id.eq(*guardian),
+                guardian_notifications::phone.eq(phone.clone()),
+                guardian_notifications::message.eq(format!(
+                    "{name} was marked absent from {class_name} on {on_date}."
+                )),
+            ));
+        }
+    }
+    for chunk in values.chunks(NOTICES_PER_INSERT) {
+        diesel::insert_into(guardian_notifications::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    Ok(())
 }

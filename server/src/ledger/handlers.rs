@@ -212,7 +212,7 @@ pub async fn issue_invoices(
     let report = db
         .transaction(move |conn| {
             let today = crate::calendar::local_date(conn, auth.school_id, Utc::now())?;
-            service::issue_invoices(conn, auth.school_id, term, Actor::from(&auth), today)
+            super::invoicing::issue_invoices(conn, auth.school_id, term, Actor::from(&auth), today)
         })
         .await?;
     Ok(web::Json(report))

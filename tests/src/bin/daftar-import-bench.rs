@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use daftar_server::audit::Actor;
-use daftar_server::ledger::service::issue_invoices;
+use daftar_server::ledger::invoicing::issue_invoices;
 use daftar_server::oneroster::import::ImportFailure;
 use daftar_tests::bulk::{
     bench_database, import_roster, oneroster_export, schedule_tuition, tuition_due,

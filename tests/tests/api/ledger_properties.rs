@@ -315,9 +315,14 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     for (step, op) in ops.iter().enumerate() {
         let result: Result<(), ApiError> = conn.transaction(|c| {
             match op {
-                Op::Issue(t) => {
-                    service::issue_invoices(c, w.school, w.terms[*t], actor, today).map(|_| ())
-                }
+                Op::Issue(t) => daftar_server::ledger::invoicing::issue_invoices(
+                    c,
+                    w.school,
+                    w.terms[*t],
+                    actor,
+                    today,
+                )
+                .map(|_| ()),
                 Op::Pay {
                     family,
                     amount,

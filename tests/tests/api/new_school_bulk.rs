@@ -99,8 +99,14 @@ fn invoice_the_term(conn: &mut PgConnection, school: Uuid) -> (usize, Vec<RowsRe
     conn.transaction(|c| {
         let term = schedule_tuition(c, school)?;
         let before = rows_read(c, LEDGER_TABLES);
-        let report = ledger_service::issue_invoices(c, school, term, Actor::SYSTEM, tuition_due())
-            .expect("issue invoices");
+        let report = daftar_server::ledger::invoicing::issue_invoices(
+            c,
+            school,
+            term,
+            Actor::SYSTEM,
+            tuition_due(),
+        )
+        .expect("issue invoices");
         Ok::<_, diesel::result::Error>((
             report.invoices_issued as usize,
             since(&before, rows_read(c, LEDGER_TABLES)),

@@ -1,0 +1,202 @@
+//! Issuing a term's invoices (ARCHITECTURE.md §4): one invoice per actively enrolled student of
+//! the term's scheduled classes, one line per fee head, then each touched family's credit
+//! applied.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{NaiveDate, Utc};
+use daftar_client_core::ledger::SystemAccount;
+use daftar_client_core::protocol::IssueInvoicesReport;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::models::*;
+use super::repo::{self, EntryHeader, Posting};
+use super::service::{apply_family_credit, lock_family, school_currency};
+use crate::audit::{Actor, AuditEntry};
+use crate::db::StatisticsRefresh;
+use crate::errors::{ApiError, ApiResult};
+use crate::schema::{enrollments, fee_heads, fee_schedules, invoice_lines, invoices, students};
+
+/// Issues one invoice per actively enrolled student of the term's scheduled classes, with one
+/// line per fee head (Dr Receivable / Cr that head's income account), then applies each
+/// touched family's credit. Students already invoiced for the term are skipped.
+///
+/// Errors: 404 for an unknown term; 422 `nothing_to_invoice` when the term has no schedules.
+pub fn issue_invoices(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    term_id: Uuid,
+    actor: Actor,
+    issued_on: NaiveDate,
+) -> ApiResult<IssueInvoicesReport> {
+    crate::roster::repo::list_terms(conn, school_id)?
+        .into_iter()
+        .find(|t| t.id == term_id)
+        .ok_or(ApiError::NotFound("term"))?;
+    let schedules: Vec<(FeeScheduleRow, String, Uuid)> = fee_schedules::table
+        .inner_join(
+            fee_heads::table.on(fee_heads::school_id
+                .eq(fee_schedules::school_id)
+                .and(fee_heads::id.eq(fee_schedules::fee_head_id))),
+        )
+        .filter(fee_schedules::school_id.eq(school_id))
+        .filter(fee_schedules::term_id.eq(term_id))
+        .order((fee_schedules::due_on, fee_heads::name))
+        .select((
+            FeeScheduleRow::as_select(),
+            fee_heads::name,
+            fee_heads::income_account_id,
+        ))
+        .load(conn)?;
+    if schedules.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "nothing_to_invoice",
+            detail: "this term has no fee schedules".into(),
+        });
+    }
+    let class_ids: Vec<Uuid> = schedules.iter().map(|s| s.0.class_id).collect();
+    let enrolled: Vec<(Uuid, Uuid, Uuid, String)> = enrollments::table
+        .inner_join(
+            students::table.on(students::school_id
+                .eq(enrollments::school_id)
+                .and(students::id.eq(enrollments::student_id))),
+        )
+        .filter(enrollments::school_id.eq(school_id))
+        .filter(enrollments::class_id.eq_any(&class_ids))
+        .filter(enrollments::active.eq(true))
+        .filter(students::active.eq(true))
+        .order((students::family_id, students::admission_no))
+        .select((
+            students::id,
+            students::family_id,
+            enrollments::class_id,
+            students::admission_no,
+        ))
+        .load(conn)?;
+    let invoiced: HashSet<Uuid> = invoices::table
+        .filter(invoices::school_id.eq(school_id))
+        .filter(invoices::term_id.eq(term_id))
+        .select(invoices::student_id)
+        .load::<Uuid>(conn)?
+        .into_iter()
+        .collect();
+    // Student → (family, classes), in family then admission-number order.
+    let mut order: Vec<Uuid> = Vec::new();
+    let mut by_student: HashMap<Uuid, (Uuid, Vec<Uuid>)> = HashMap::new();
+    for (student, family, class, _) in enrolled {
+        if invoiced.contains(&student) {
+            continue;
+        }
+        by_student
+            .entry(student)
+            .or_insert_with(|| {
+                order.push(student);
+                (family, Vec::new())
+            })
+            .1
+            .push(class);
+    }
+    let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
+    let mut report = IssueInvoicesReport {
+        currency: school_currency(conn, school_id)?,
+        ..IssueInvoicesReport::default()
+    };
+    let mut families_touched: BTreeMap<Uuid, ()> = BTreeMap::new();
+    // A term's invoice run may be the new school's first ledger rows (see StatisticsRefresh).
+    let mut stats = StatisticsRefresh::new(school_id);
+    let first_invoice_no = if order.is_empty() {
+        0
+    } else {
+        repo::take_counter(conn, school_id, "invoice", order.len() as i64)?
+    };
+    for (i, student) in order.into_iter().enumerate() {
+        let (family, classes) = &by_student[&student];
+        // One line per fee head: the first schedule (by due date) among the student's classes.
+        let mut heads_seen = Vec::new();
+        let lines: Vec<&(FeeScheduleRow, String, Uuid)> = schedules
+            .iter()
+            .filter(|s| classes.contains(&s.0.class_id))
+            .filter(|s| {
+                let new = !heads_seen.contains(&s.0.fee_head_id);
+                heads_seen.push(s.0.fee_head_id);
+                new
+            })
+            .collect();
+        let total: i64 = lines.iter().map(|s| s.0.amount).sum();
+        lock_family(conn, school_id, *family)?;
+        let invoice_no = first_invoice_no + i as i64;
+        let mut postings = vec![Posting {
+            account_id: receivable,
+            amount: total,
+            family_id: Some(*family),
+            student_id: Some(student),
+        }];
+        postings.extend(lines.iter().map(|s| Posting {
+            account_id: s.2,
+            amount: -s.0.amount,
+            family_id: Some(*family),
+            student_id: Some(student),
+        }));
+        let entry = repo::post_entry(
+            conn,
+            school_id,
+            &EntryHeader {
+                kind: "invoice",
+                occurred_on: issued_on,
+                memo: format!("Invoice {invoice_no}"),
+                reverses_entry_id: None,
+                posted_by: actor.user_id,
+                device_id: actor.device_id,
+            },
+            &postings,
+        )?;
+        stats.wrote(conn, "journal_entries", 1);
+        stats.wrote(conn, "journal_lines", postings.len() as u64);
+        let invoice = InvoiceRow {
+            school_id,
+            id: Uuid::now_v7(),
+            invoice_no,
+            family_id: *family,
+            student_id: student,
+            term_id,
+            issued_on,
+            journal_entry_id: entry.id,
+            created_at: Utc::now(),
+        };
+        diesel::insert_into(invoices::table)
+            .values(&invoice)
+            .execute(conn)?;
+        let line_rows: Vec<InvoiceLineRow> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, s)| InvoiceLineRow {
+                school_id,
+                id: Uuid::now_v7(),
+                invoice_id: invoice.id,
+                line_no: i as i32 + 1,
+                fee_head_id: s.0.fee_head_id,
+                description: s.1.clone(),
+                amount: s.0.amount,
+                due_on: s.0.due_on,
+            })
+            .collect();
+        diesel::insert_into(invoice_lines::table)
+            .values(&line_rows)
+            .execute(conn)?;
+        stats.wrote(conn, "invoices", 1);
+        stats.wrote(conn, "invoice_lines", line_rows.len() as u64);
+        report.invoices_issued += 1;
+        report.amount_invoiced += total;
+        families_touched.insert(*family, ());
+    }
+    for family in families_touched.keys() {
+        report.credit_applied += apply_family_credit(conn, school_id, *family, actor, issued_on)?;
+    }
+    AuditEntry::new(school_id, actor, "term", term_id).event(
+        conn,
+        "issue_invoices",
+        Some(&report),
+    )?;
+    Ok(report)
+}
