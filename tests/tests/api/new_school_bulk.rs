@@ -17,7 +17,6 @@
 //! many rows per row written as the smaller one; with it, 0.46× and 0.09×.
 
 use daftar_server::audit::Actor;
-use daftar_server::ledger::service as ledger_service;
 use daftar_server::oneroster::import::ImportFailure;
 use daftar_server::schema::schools;
 use daftar_tests::bulk::{import_roster, oneroster_export, schedule_tuition, tuition_due};

@@ -1,0 +1,395 @@
+//! Fee heads and schedules, invoices, payments, adjustments, dues and statements (ARCHITECTURE.md §4).
+
+use super::*;
+
+// Money is `i64` minor units of the school's ISO 4217 `currency`.
+
+/// A fee head (tuition, transport, …) with its own income account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FeeHead {
+    pub id: Uuid,
+    pub name: String,
+    pub income_account_id: Uuid,
+    pub active: bool,
+}
+
+/// `POST /api/v1/fee-heads` (admin, accountant).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateFeeHeadRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: String,
+}
+
+/// What a class pays for a fee head in a term.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FeeSchedule {
+    pub id: Uuid,
+    pub term_id: Uuid,
+    pub class_id: Uuid,
+    pub fee_head_id: Uuid,
+    /// Minor units, > 0.
+    pub amount: i64,
+    pub due_on: NaiveDate,
+}
+
+/// `POST /api/v1/fee-schedules` (admin, accountant).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateFeeScheduleRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub term_id: Uuid,
+    pub class_id: Uuid,
+    pub fee_head_id: Uuid,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
+    pub amount: i64,
+    pub due_on: NaiveDate,
+}
+
+/// Result of `POST /api/v1/terms/{id}/invoices`: invoices issued now (students already
+/// invoiced for the term are skipped, so the call is safe to repeat).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct IssueInvoicesReport {
+    pub invoices_issued: u64,
+    /// Total invoiced, minor units.
+    pub amount_invoiced: i64,
+    /// Family Credit applied to the new invoices, minor units.
+    pub credit_applied: i64,
+    pub currency: String,
+}
+
+/// How a payment was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Cash,
+    BankTransfer,
+    Cheque,
+    Card,
+    MobileMoney,
+}
+
+impl PaymentMethod {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::BankTransfer => "bank_transfer",
+            PaymentMethod::Cheque => "cheque",
+            PaymentMethod::Card => "card",
+            PaymentMethod::MobileMoney => "mobile_money",
+        }
+    }
+}
+
+/// `POST /api/v1/payments` (admin, accountant). `id` is the client-generated idempotency key:
+/// replaying the same request returns the original payment; the same id with a different
+/// body is 409 `idempotency_key_reused`. A missing or unknown `family_id` posts the cash to
+/// Suspense (never dropped).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RecordPaymentRequest {
+    pub id: Uuid,
+    #[serde(default)]
+    pub family_id: Option<Uuid>,
+    /// Minor units, > 0.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
+    pub amount: i64,
+    /// ISO 4217; must be the school's currency.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Z]{3}$"))]
+    pub currency: String,
+    pub method: PaymentMethod,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub reference: Option<String>,
+    /// When the money was received (UTC); defaults to now.
+    #[serde(default)]
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+/// Money a payment applied to one invoice line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PaymentAllocation {
+    pub invoice_id: Uuid,
+    pub invoice_line_id: Uuid,
+    pub student_id: Uuid,
+    pub amount: i64,
+}
+
+/// A recorded payment and its receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Payment {
+    pub id: Uuid,
+    pub receipt_no: String,
+    pub family_id: Option<Uuid>,
+    pub amount: i64,
+    pub currency: String,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub allocations: Vec<PaymentAllocation>,
+    /// Part that became Family Credit.
+    pub to_credit: i64,
+    /// Part posted to Suspense (unknown family).
+    pub to_suspense: i64,
+    pub journal_entry_id: Uuid,
+}
+
+/// One invoice line with what is still owing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvoiceLineDue {
+    pub invoice_line_id: Uuid,
+    pub description: String,
+    pub due_on: NaiveDate,
+    pub amount: i64,
+    pub outstanding: i64,
+}
+
+/// One invoice with its lines and what is owing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvoiceDue {
+    pub invoice_id: Uuid,
+    pub invoice_no: i64,
+    pub student_id: Uuid,
+    pub term_id: Uuid,
+    pub issued_on: NaiveDate,
+    pub amount: i64,
+    pub outstanding: i64,
+    pub lines: Vec<InvoiceLineDue>,
+}
+
+/// A student's share of the family's dues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StudentDue {
+    pub student_id: Uuid,
+    pub outstanding: i64,
+}
+
+/// `GET /api/v1/families/{id}/dues`: what the family owes, computed from the journal.
+/// `net_due` = `total_outstanding` − `credit_balance`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FamilyDues {
+    pub family_id: Uuid,
+    pub currency: String,
+    pub total_outstanding: i64,
+    pub credit_balance: i64,
+    pub net_due: i64,
+    pub per_student: Vec<StudentDue>,
+    /// Invoices with money owing, oldest due first.
+    pub invoices: Vec<InvoiceDue>,
+}
+
+/// One line of a family statement. `debit` raises what the family owes (invoices, fines),
+/// `credit` lowers it (payments, discounts); `balance` is the running amount owed (negative =
+/// the school holds the family's money as credit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StatementLine {
+    pub entry_no: i64,
+    pub occurred_on: NaiveDate,
+    pub kind: String,
+    pub memo: String,
+    pub debit: i64,
+    pub credit: i64,
+    pub balance: i64,
+}
+
+/// `GET /api/v1/families/{id}/statement`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FamilyStatement {
+    pub family_id: Uuid,
+    pub currency: String,
+    pub lines: Vec<StatementLine>,
+    pub closing_balance: i64,
+}
+
+/// What kind of reduction a [`GrantDiscountRequest`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountKind {
+    Discount,
+    Waiver,
+    Scholarship,
+}
+
+impl DiscountKind {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscountKind::Discount => "discount",
+            DiscountKind::Waiver => "waiver",
+            DiscountKind::Scholarship => "scholarship",
+        }
+    }
+}
+
+/// `POST /api/v1/invoice-lines/{id}/discounts` (office). Exactly one of `amount` (minor units)
+/// or `percent_bp` (basis points of the line amount, 1..=10000, rounded half up) is given; the
+/// result may not exceed what is still owing on the line. `id` is the idempotency key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GrantDiscountRequest {
+    pub id: Uuid,
+    pub kind: DiscountKind,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
+    pub percent_bp: Option<i32>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub reason: String,
+    /// The admin or accountant who approved it.
+    pub approved_by: Uuid,
+}
+
+/// A granted discount, waiver or scholarship.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Discount {
+    pub id: Uuid,
+    pub invoice_line_id: Uuid,
+    pub kind: DiscountKind,
+    pub amount: i64,
+    pub percent_bp: Option<i32>,
+    pub reason: String,
+    pub approved_by: Uuid,
+    pub journal_entry_id: Uuid,
+}
+
+/// `POST /api/v1/invoices/{id}/fines` (office): a late-fine line on an overdue invoice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AddFineRequest {
+    pub id: Uuid,
+    /// Minor units, > 0.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
+    pub amount: i64,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub reason: String,
+    /// Due date of the fine line (default: today).
+    #[serde(default)]
+    pub due_on: Option<NaiveDate>,
+}
+
+/// A late fine added to an invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Fine {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    pub invoice_line_id: Uuid,
+    pub amount: i64,
+    pub reason: String,
+    pub journal_entry_id: Uuid,
+}
+
+/// `POST /api/v1/families/{id}/refunds` (office): pay back part of the family's credit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RefundRequest {
+    pub id: Uuid,
+    /// Minor units, > 0 and at most the family's credit balance.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
+    pub amount: i64,
+    pub method: PaymentMethod,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub reason: String,
+}
+
+/// A refund out of Family Credit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Refund {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub amount: i64,
+    pub method: PaymentMethod,
+    pub reason: String,
+    pub journal_entry_id: Uuid,
+}
+
+/// `POST /api/v1/payments/{id}/reversal` (office): undo a payment (bounced cheque).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReversePaymentRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub reason: String,
+}
+
+/// A payment reversal. When the payment's excess had already been applied as Family Credit,
+/// those credit applications are reversed too (`credit_applications_reversed`) and whatever
+/// credit remains is re-applied oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PaymentReversal {
+    pub payment_id: Uuid,
+    pub journal_entry_id: Uuid,
+    pub reason: String,
+    pub credit_applications_reversed: u32,
+}

@@ -1,0 +1,569 @@
+//! The school, its users, classes, families, students, guardians, enrolments and imports.
+
+use super::*;
+
+/// A school (tenant). `currency` is ISO 4217; `timezone` an IANA name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct School {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub currency: String,
+    pub timezone: String,
+    /// The largest amount one money input (payment, discount, fine, refund, fee amount) may
+    /// carry, in minor units of `currency`; at most 10^13.
+    pub max_amount: i64,
+}
+
+/// An academic term (or the year's terms listing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Term {
+    pub id: Uuid,
+    pub academic_year_id: Uuid,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+/// An academic year with its terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AcademicYear {
+    pub id: Uuid,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub terms: Vec<Term>,
+}
+
+/// A term inside [`CreateAcademicYearRequest`]; its dates must lie within the year's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NewTerm {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+/// `POST /api/v1/academic-years` (admin): a year and its terms in one request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateAcademicYearRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    #[serde(default)]
+    pub terms: Vec<NewTerm>,
+}
+
+// ----- users ---------------------------------------------------------------------------------
+
+/// A person who can log in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub id: Uuid,
+    pub school_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/users` (admin). `password` must be 10..=256 characters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateUserRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*[A-Za-z0-9._@+-]{1,100}\s*$")
+    )]
+    pub username: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub display_name: String,
+    pub role: Role,
+    #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 256))]
+    pub password: String,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
+    pub phone: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}` (admin): only the fields present change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateUserRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 256))]
+    pub password: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
+    pub email: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
+    pub phone: Option<String>,
+    pub active: Option<bool>,
+}
+
+// ----- classes -------------------------------------------------------------------------------
+
+/// A class: one grade + section in an academic year (optionally bound to one term).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Class {
+    pub id: Uuid,
+    pub academic_year_id: Uuid,
+    pub term_id: Option<Uuid>,
+    pub name: String,
+    pub grade: String,
+    pub section: String,
+    pub code: Option<String>,
+    pub homeroom_teacher_id: Option<Uuid>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/classes` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateClassRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub academic_year_id: Uuid,
+    #[serde(default)]
+    pub term_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: String,
+    #[serde(default)]
+    pub grade: String,
+    #[serde(default)]
+    pub section: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub homeroom_teacher_id: Option<Uuid>,
+}
+
+/// `PATCH /api/v1/classes/{id}` (admin).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateClassRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: Option<String>,
+    pub grade: Option<String>,
+    pub section: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
+    pub code: Option<String>,
+    pub homeroom_teacher_id: Option<Uuid>,
+    pub active: Option<bool>,
+}
+
+/// A teacher assigned to a class (`/api/v1/classes/{id}/teachers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TeacherAssignment {
+    pub class_id: Uuid,
+    pub teacher_id: Uuid,
+    pub display_name: String,
+    pub is_primary: bool,
+}
+
+// ----- families, students, guardians ---------------------------------------------------------
+
+/// A family: the billing account that groups siblings and their guardians.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Family {
+    pub id: Uuid,
+    pub name: String,
+    pub active: bool,
+}
+
+/// A family with its students and guardians (`GET /api/v1/families/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FamilyDetail {
+    pub family: Family,
+    pub students: Vec<Student>,
+    pub guardians: Vec<Guardian>,
+}
+
+/// `POST /api/v1/families`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateFamilyRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: String,
+}
+
+/// `PATCH /api/v1/families/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateFamilyRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A student. `admission_no` is unique per school.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Student {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub admission_no: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: Option<NaiveDate>,
+    pub gender: Option<String>,
+    pub grade: String,
+    pub active: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/students`. With no `family_id` a new family named after the student is made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateStudentRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub family_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 50,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub admission_no: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub given_name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub family_name: String,
+    #[serde(default)]
+    pub date_of_birth: Option<NaiveDate>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
+    pub gender: Option<String>,
+    #[serde(default)]
+    pub grade: String,
+}
+
+/// `PATCH /api/v1/students/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateStudentRequest {
+    pub family_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 50,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub admission_no: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub given_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub family_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
+    pub gender: Option<String>,
+    pub grade: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A guardian (parent, relative) belonging to a family; `user_id` is their login, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Guardian {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub given_name: String,
+    pub family_name: String,
+    pub relationship: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/guardians`. `phone` is E.164-ish: `+` and 7..=15 digits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateGuardianRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub family_id: Uuid,
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub given_name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub family_name: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
+    pub relationship: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
+    pub email: Option<String>,
+}
+
+/// `PATCH /api/v1/guardians/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateGuardianRequest {
+    pub family_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub given_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub family_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 50,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub relationship: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*$|^\s*[ ()-]*\+?[ ()-]*([0-9][ ()-]*){7,15}\s*$")
+    )]
+    pub phone: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*$|^\s*[^@\s\u0000]+@[^.@\s\u0000][^@\s\u0000]*\.[^@\s\u0000]*\s*$"
+        )
+    )]
+    pub email: Option<String>,
+    pub active: Option<bool>,
+}
+
+// ----- enrollments ---------------------------------------------------------------------------
+
+/// A student's membership of a class, optionally bounded by dates (inclusive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Enrollment {
+    pub id: Uuid,
+    pub class_id: Uuid,
+    pub student_id: Uuid,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    pub active: bool,
+}
+
+/// `POST /api/v1/enrollments`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateEnrollmentRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub class_id: Uuid,
+    pub student_id: Uuid,
+    #[serde(default)]
+    pub starts_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub ends_on: Option<NaiveDate>,
+}
+
+// ----- imports -------------------------------------------------------------------------------
+
+/// Something odd but importable in a OneRoster file: imported, and reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportWarning {
+    /// File name inside the export, e.g. `enrollments.csv`.
+    pub file: String,
+    /// 1-based line number in that file (the header is line 1).
+    pub line: u64,
+    pub message: String,
+}
+
+/// What a OneRoster import changed. Counts are rows inserted or changed; a second import of
+/// the same files reports all zeros.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportReport {
+    pub school_id: Uuid,
+    pub schools: u64,
+    pub terms: u64,
+    pub classes: u64,
+    pub users: u64,
+    pub enrollments: u64,
+    pub deactivated: u64,
+    pub warnings: Vec<ImportWarning>,
+}
+
+impl ImportReport {
+    /// True when the import changed nothing.
+    pub fn is_unchanged(&self) -> bool {
+        self.schools + self.terms + self.classes + self.users + self.enrollments + self.deactivated
+            == 0
+    }
+}
