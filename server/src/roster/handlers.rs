@@ -2,7 +2,6 @@
 //! repo in one transaction (with its audit row), answer.
 
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
-use chrono::Utc;
 use daftar_client_core::protocol::{
     AcademicYear, Class, CreateAcademicYearRequest, CreateClassRequest, CreateEnrollmentRequest,
     CreateFamilyRequest, CreateGuardianRequest, CreateStudentRequest, CreateUserRequest,
@@ -15,21 +14,16 @@ use uuid::Uuid;
 
 use super::models::*;
 use super::repo::{self, Filter};
-use super::service::{
-    admit_student, check_parent_user, not_found, Admission, AdmissionFamily, AdmissionFields,
-};
+use super::service;
+use super::service::{admit_student, not_found, Admission, AdmissionFamily, AdmissionFields};
 use crate::access::Scope;
-use crate::audit::{Actor, AuditEntry};
+use crate::audit::Actor;
 use crate::auth::{password, AuthUser};
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::schema::{
-    academic_years, class_teachers, classes, enrollments, families, guardians, schools, students,
-    terms, users,
-};
-use crate::tenancy::{SchoolRow, UserRow};
-use crate::validate;
+use crate::schema::schools;
+use crate::tenancy::SchoolRow;
 
 /// Largest page a listing returns.
 pub const MAX_PAGE: i64 = 500;

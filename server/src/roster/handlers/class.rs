@@ -73,22 +73,6 @@ pub async fn class_roster(
     Ok(web::Json(page(rows, limit, offset)))
 }
 
-fn check_teacher(
-    conn: &mut PgConnection,
-    school_id: Uuid,
-    field: &str,
-    teacher_id: Option<Uuid>,
-) -> ApiResult<()> {
-    if let Some(t) = teacher_id {
-        let u = repo::user(conn, school_id, t)
-            .map_err(|_| ApiError::validation(field, "no such user in this school"))?;
-        if u.role() != Role::Teacher && u.role() != Role::Admin {
-            return Err(ApiError::validation(field, "must be a teacher"));
-        }
-    }
-    Ok(())
-}
-
 /// Create a class (admin).
 #[utoipa::path(tag = "roster", request_body = CreateClassRequest, security(("bearer" = [])),
     responses((status = 201, body = Class), (status = 422, body = Problem)))]
@@ -100,38 +84,8 @@ pub async fn create_class(
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let req = body.into_inner();
-    let now = Utc::now();
-    let row = ClassRow {
-        school_id: auth.school_id,
-        id: req.id.unwrap_or_else(Uuid::now_v7),
-        academic_year_id: req.academic_year_id,
-        term_id: req.term_id,
-        campus_id: None,
-        name: validate::text("name", &req.name, 200)?,
-        grade: req.grade.trim().to_string(),
-        section: req.section.trim().to_string(),
-        code: validate::opt_text("code", req.code.as_deref(), 50)?,
-        homeroom_teacher_id: req.homeroom_teacher_id,
-        active: true,
-        sourced_id: None,
-        created_at: now,
-        updated_at: now,
-    };
     let row = db
-        .transaction(move |conn| {
-            check_teacher(
-                conn,
-                auth.school_id,
-                "homeroom_teacher_id",
-                row.homeroom_teacher_id,
-            )?;
-            diesel::insert_into(classes::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "class", row.id)
-                .created(conn, &row)?;
-            Ok(row)
-        })
+        .transaction(move |conn| service::create_class(conn, &auth, req))
         .await?;
     Ok(HttpResponse::Created().json(Class::from(row)))
 }
@@ -149,41 +103,7 @@ pub async fn update_class(
     auth.require_admin()?;
     let (id, req) = (id.into_inner(), body.into_inner());
     let row = db
-        .transaction(move |conn| {
-            let before = repo::class(conn, auth.school_id, id).map_err(not_found("class"))?;
-            let mut after = before.clone();
-            if let Some(v) = req.name {
-                after.name = validate::text("name", &v, 200)?;
-            }
-            if let Some(v) = req.grade {
-                after.grade = v.trim().to_string();
-            }
-            if let Some(v) = req.section {
-                after.section = v.trim().to_string();
-            }
-            if let Some(v) = req.code {
-                after.code = validate::opt_text("code", Some(&v), 50)?;
-            }
-            if req.homeroom_teacher_id.is_some() {
-                check_teacher(
-                    conn,
-                    auth.school_id,
-                    "homeroom_teacher_id",
-                    req.homeroom_teacher_id,
-                )?;
-                after.homeroom_teacher_id = req.homeroom_teacher_id;
-            }
-            if let Some(v) = req.active {
-                after.active = v;
-            }
-            after.updated_at = Utc::now();
-            diesel::update(classes::table.find((auth.school_id, id)))
-                .set(&after)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "class", id)
-                .updated(conn, &before, &after)?;
-            Ok(after)
-        })
+        .transaction(move |conn| service::update_class(conn, &auth, id, req))
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -199,13 +119,8 @@ pub async fn delete_class(
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let id = id.into_inner();
-    db.transaction(move |conn| {
-        let before = repo::class(conn, auth.school_id, id).map_err(not_found("class"))?;
-        diesel::delete(classes::table.find((auth.school_id, id))).execute(conn)?;
-        AuditEntry::new(auth.school_id, Actor::from(&auth), "class", id).deleted(conn, &before)?;
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::delete_class(conn, &auth, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -252,33 +167,8 @@ pub async fn assign_teacher(
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let (class_id, teacher_id) = path.into_inner();
-    db.transaction(move |conn| {
-        repo::class(conn, auth.school_id, class_id).map_err(not_found("class"))?;
-        check_teacher(conn, auth.school_id, "teacher_id", Some(teacher_id))?;
-        if repo::class_teacher(conn, auth.school_id, class_id, teacher_id)?.is_some() {
-            return Ok(());
-        }
-        let row = ClassTeacherRow {
-            school_id: auth.school_id,
-            class_id,
-            teacher_id,
-            is_primary: false,
-            sourced_id: None,
-            created_at: Utc::now(),
-        };
-        diesel::insert_into(class_teachers::table)
-            .values(&row)
-            .execute(conn)?;
-        AuditEntry::new(
-            auth.school_id,
-            Actor::from(&auth),
-            "class_teacher",
-            format!("{class_id}/{teacher_id}"),
-        )
-        .created(conn, &row)?;
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::assign_teacher(conn, &auth, class_id, teacher_id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -293,20 +183,7 @@ pub async fn unassign_teacher(
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let (class_id, teacher_id) = path.into_inner();
-    db.transaction(move |conn| {
-        if let Some(before) = repo::class_teacher(conn, auth.school_id, class_id, teacher_id)? {
-            diesel::delete(class_teachers::table.find((auth.school_id, class_id, teacher_id)))
-                .execute(conn)?;
-            AuditEntry::new(
-                auth.school_id,
-                Actor::from(&auth),
-                "class_teacher",
-                format!("{class_id}/{teacher_id}"),
-            )
-            .deleted(conn, &before)?;
-        }
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::unassign_teacher(conn, &auth, class_id, teacher_id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

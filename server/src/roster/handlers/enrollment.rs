@@ -44,39 +44,8 @@ pub async fn create_enrollment(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
-    if let (Some(s), Some(e)) = (req.starts_on, req.ends_on) {
-        if e < s {
-            return Err(ApiError::validation(
-                "ends_on",
-                "must not be before starts_on",
-            ));
-        }
-    }
-    let row = EnrollmentRow {
-        school_id: auth.school_id,
-        id: req.id.unwrap_or_else(Uuid::now_v7),
-        class_id: req.class_id,
-        student_id: req.student_id,
-        starts_on: req.starts_on,
-        ends_on: req.ends_on,
-        active: true,
-        sourced_id: None,
-        created_at: Utc::now(),
-    };
     let row = db
-        .transaction(move |conn| {
-            repo::class(conn, auth.school_id, row.class_id)
-                .map_err(|_| ApiError::validation("class_id", "no such class in this school"))?;
-            repo::student(conn, auth.school_id, row.student_id).map_err(|_| {
-                ApiError::validation("student_id", "no such student in this school")
-            })?;
-            diesel::insert_into(enrollments::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "enrollment", row.id)
-                .created(conn, &row)?;
-            Ok(row)
-        })
+        .transaction(move |conn| service::create_enrollment(conn, &auth, req))
         .await?;
     Ok(HttpResponse::Created().json(Enrollment::from(row)))
 }
@@ -92,13 +61,7 @@ pub async fn delete_enrollment(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let id = id.into_inner();
-    db.transaction(move |conn| {
-        let before = repo::enrollment(conn, auth.school_id, id).map_err(not_found("enrollment"))?;
-        diesel::delete(enrollments::table.find((auth.school_id, id))).execute(conn)?;
-        AuditEntry::new(auth.school_id, Actor::from(&auth), "enrollment", id)
-            .deleted(conn, &before)?;
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::delete_enrollment(conn, &auth, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -71,24 +71,9 @@ pub async fn create_family(
     body: Json<CreateFamilyRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
-    let now = Utc::now();
-    let row = FamilyRow {
-        school_id: auth.school_id,
-        id: body.id.unwrap_or_else(Uuid::now_v7),
-        name: validate::text("name", &body.name, 200)?,
-        active: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let req = body.into_inner();
     let row = db
-        .transaction(move |conn| {
-            diesel::insert_into(families::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "family", row.id)
-                .created(conn, &row)?;
-            Ok(row)
-        })
+        .transaction(move |conn| service::create_family(conn, &auth, &req))
         .await?;
     Ok(HttpResponse::Created().json(Family::from(row)))
 }
@@ -106,23 +91,7 @@ pub async fn update_family(
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
     let row = db
-        .transaction(move |conn| {
-            let before = repo::family(conn, auth.school_id, id).map_err(not_found("family"))?;
-            let mut after = before.clone();
-            if let Some(v) = req.name {
-                after.name = validate::text("name", &v, 200)?;
-            }
-            if let Some(v) = req.active {
-                after.active = v;
-            }
-            after.updated_at = Utc::now();
-            diesel::update(families::table.find((auth.school_id, id)))
-                .set(&after)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "family", id)
-                .updated(conn, &before, &after)?;
-            Ok(after)
-        })
+        .transaction(move |conn| service::update_family(conn, &auth, id, req))
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -138,12 +107,7 @@ pub async fn delete_family(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let id = id.into_inner();
-    db.transaction(move |conn| {
-        let before = repo::family(conn, auth.school_id, id).map_err(not_found("family"))?;
-        diesel::delete(families::table.find((auth.school_id, id))).execute(conn)?;
-        AuditEntry::new(auth.school_id, Actor::from(&auth), "family", id).deleted(conn, &before)?;
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::delete_family(conn, &auth, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -62,35 +62,8 @@ pub async fn create_guardian(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
-    let now = Utc::now();
-    let row = GuardianRow {
-        school_id: auth.school_id,
-        id: req.id.unwrap_or_else(Uuid::now_v7),
-        family_id: req.family_id,
-        user_id: req.user_id,
-        given_name: validate::text("given_name", &req.given_name, 100)?,
-        family_name: validate::text("family_name", &req.family_name, 100)?,
-        relationship: validate::opt_text("relationship", req.relationship.as_deref(), 50)?
-            .unwrap_or_else(|| "guardian".into()),
-        phone: validate::phone("phone", req.phone.as_deref())?,
-        email: validate::email("email", req.email.as_deref())?,
-        active: true,
-        sourced_id: None,
-        created_at: now,
-        updated_at: now,
-    };
     let row = db
-        .transaction(move |conn| {
-            repo::family(conn, auth.school_id, row.family_id)
-                .map_err(|_| ApiError::validation("family_id", "no such family in this school"))?;
-            check_parent_user(conn, auth.school_id, row.user_id)?;
-            diesel::insert_into(guardians::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "guardian", row.id)
-                .created(conn, &row)?;
-            Ok(row)
-        })
+        .transaction(move |conn| service::create_guardian(conn, &auth, &req))
         .await?;
     Ok(HttpResponse::Created().json(Guardian::from(row)))
 }
@@ -108,7 +81,7 @@ pub async fn update_guardian(
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
     let row = db
-        .transaction(move |conn| crate::roster::service::update_guardian(conn, &auth, id, req))
+        .transaction(move |conn| service::update_guardian(conn, &auth, id, req))
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -124,13 +97,7 @@ pub async fn delete_guardian(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let id = id.into_inner();
-    db.transaction(move |conn| {
-        let before = repo::guardian(conn, auth.school_id, id).map_err(not_found("guardian"))?;
-        diesel::delete(guardians::table.find((auth.school_id, id))).execute(conn)?;
-        AuditEntry::new(auth.school_id, Actor::from(&auth), "guardian", id)
-            .deleted(conn, &before)?;
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::delete_guardian(conn, &auth, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

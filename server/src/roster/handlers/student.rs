@@ -101,7 +101,7 @@ pub async fn update_student(
     auth.require_office()?;
     let (id, req) = (id.into_inner(), body.into_inner());
     let row = db
-        .transaction(move |conn| crate::roster::service::update_student(conn, &auth, id, req))
+        .transaction(move |conn| service::update_student(conn, &auth, id, req))
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -118,13 +118,7 @@ pub async fn delete_student(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let id = id.into_inner();
-    db.transaction(move |conn| {
-        let before = repo::student(conn, auth.school_id, id).map_err(not_found("student"))?;
-        diesel::delete(students::table.find((auth.school_id, id))).execute(conn)?;
-        AuditEntry::new(auth.school_id, Actor::from(&auth), "student", id)
-            .deleted(conn, &before)?;
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::delete_student(conn, &auth, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

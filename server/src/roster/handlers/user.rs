@@ -55,37 +55,11 @@ pub async fn create_user(
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let req = body.into_inner();
-    let username = validate::username("username", &req.username)?;
-    let display_name = validate::text("display_name", &req.display_name, 200)?;
-    let email = validate::email("email", req.email.as_deref())?;
-    let phone = validate::phone("phone", req.phone.as_deref())?;
-    let hash = hash_password("password", req.password).await?;
-    let now = Utc::now();
-    let row = UserRow {
-        school_id: auth.school_id,
-        id: req.id.unwrap_or_else(Uuid::now_v7),
-        username,
-        display_name,
-        role: req.role.as_str().to_string(),
-        email,
-        phone,
-        password_hash: Some(hash),
-        active: true,
-        failed_logins: 0,
-        locked_until: None,
-        sourced_id: None,
-        created_at: now,
-        updated_at: now,
-    };
+    // Refuse bad input before the (deliberately slow) password hash.
+    service::new_user_row(&auth, &req, None)?;
+    let hash = hash_password("password", req.password.clone()).await?;
     let row = db
-        .transaction(move |conn| {
-            diesel::insert_into(users::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "user", row.id)
-                .created(conn, &row)?;
-            Ok(row)
-        })
+        .transaction(move |conn| service::create_user(conn, &auth, &req, hash))
         .await?;
     Ok(HttpResponse::Created().json(User::from(row)))
 }
@@ -108,43 +82,7 @@ pub async fn update_user(
         None => None,
     };
     let row = db
-        .transaction(move |conn| {
-            let before = repo::user(conn, auth.school_id, id).map_err(not_found("user"))?;
-            let mut after = before.clone();
-            if let Some(v) = req.display_name {
-                after.display_name = validate::text("display_name", &v, 200)?;
-            }
-            if let Some(r) = req.role {
-                after.role = r.as_str().to_string();
-            }
-            if let Some(v) = req.email {
-                after.email = validate::email("email", Some(&v))?;
-            }
-            if let Some(v) = req.phone {
-                after.phone = validate::phone("phone", Some(&v))?;
-            }
-            if let Some(v) = req.active {
-                after.active = v;
-            }
-            if let Some(h) = new_hash {
-                after.password_hash = Some(h);
-                after.failed_logins = 0;
-                after.locked_until = None;
-            }
-            if after.id == auth.user_id && (after.role() != Role::Admin || !after.active) {
-                return Err(ApiError::validation(
-                    "role",
-                    "an admin cannot demote or deactivate themselves",
-                ));
-            }
-            after.updated_at = Utc::now();
-            diesel::update(users::table.find((auth.school_id, id)))
-                .set(&after)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "user", id)
-                .updated(conn, &before, &after)?;
-            Ok(after)
-        })
+        .transaction(move |conn| service::update_user(conn, &auth, id, req, new_hash))
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -161,18 +99,7 @@ pub async fn delete_user(
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let id = id.into_inner();
-    if id == auth.user_id {
-        return Err(ApiError::validation(
-            "id",
-            "an admin cannot delete themselves",
-        ));
-    }
-    db.transaction(move |conn| {
-        let before = repo::user(conn, auth.school_id, id).map_err(not_found("user"))?;
-        diesel::delete(users::table.find((auth.school_id, id))).execute(conn)?;
-        AuditEntry::new(auth.school_id, Actor::from(&auth), "user", id).deleted(conn, &before)?;
-        Ok(())
-    })
-    .await?;
+    db.transaction(move |conn| service::delete_user(conn, &auth, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
