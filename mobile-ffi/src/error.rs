@@ -73,7 +73,7 @@ impl From<ClientError> for DaftarError {
             ClientError::Invalid { .. } | ClientError::NotFound(_) => {
                 DaftarError::Validation { message }
             }
-            ClientError::Storage(_) | ClientError::Corrupt { .. } => {
+            ClientError::Storage { .. } | ClientError::Corrupt { .. } => {
                 DaftarError::Storage { message }
             }
             ClientError::Server { problem, .. } => {
@@ -140,7 +140,7 @@ mod tests {
             (ClientError::invalid("date", "bad"), "Validation"),
             (ClientError::NotFound("no class".into()), "Validation"),
             (server(409, None), "Conflict"),
-            (ClientError::Storage("disk full".into()), "Storage"),
+            (ClientError::storage("disk full"), "Storage"),
             (
                 ClientError::Corrupt {
                     file: "outbox.db".into(),

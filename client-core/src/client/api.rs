@@ -143,7 +143,7 @@ impl Api {
         let _one_at_a_time = self
             .refresh_lock
             .lock()
-            .map_err(|_| ClientError::Storage("token lock poisoned".into()))?;
+            .map_err(|_| ClientError::storage("token lock poisoned"))?;
         let current = self.access();
         if current.is_some() && current.as_deref() != failed {
             return Ok(()); // another thread refreshed while we waited

@@ -24,15 +24,40 @@ pub enum ClientError {
     /// Something the local data cannot answer (unknown family, class, student).
     #[error("{0}")]
     NotFound(String),
-    /// A local database failed (busy, disk full, I/O) — not corruption.
-    #[error("local storage: {0}")]
-    Storage(String),
+    /// A local database failed (busy, disk full, I/O) — not corruption. `source` is the
+    /// Diesel, SQLite or I/O error it came from, when there was one (its result code is
+    /// there for whoever needs more than the words).
+    #[error("local storage: {detail}")]
+    Storage {
+        detail: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A local database file is corrupt (what the lifeboat repairs).
     #[error("local database {file} is corrupt: {detail}")]
     Corrupt { file: String, detail: String },
 }
 
 impl ClientError {
+    /// A [`ClientError::Storage`] error with no underlying error.
+    pub fn storage(detail: impl Into<String>) -> Self {
+        ClientError::Storage {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// A [`ClientError::Storage`] error that keeps `source`, described as `context: source`.
+    pub fn storage_from(
+        context: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ClientError::Storage {
+            detail: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+
     /// A validation error naming `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ClientError::Invalid {
@@ -61,29 +86,37 @@ impl ClientError {
     }
 }
 
-/// True for SQLite's corruption results (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) and nothing else:
-/// only real corruption triggers recovery (mozilla/application-services ADR-0002), never busy,
-/// locked, read-only or disk-full.
-pub fn is_corruption(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("malformed") || m.contains("not a database") || m.contains("sqlite_corrupt")
+/// True for SQLite's corruption result codes (`SQLITE_CORRUPT`, `SQLITE_NOTADB`, and their
+/// extended forms) and nothing else: only real corruption triggers recovery
+/// (mozilla/application-services ADR-0002), never busy, locked, read-only or disk-full.
+pub fn is_corruption(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
 }
 
 impl From<diesel::result::Error> for ClientError {
     fn from(e: diesel::result::Error) -> Self {
-        ClientError::Storage(e.to_string())
+        ClientError::Storage {
+            detail: e.to_string(),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
 impl From<diesel::ConnectionError> for ClientError {
     fn from(e: diesel::ConnectionError) -> Self {
-        ClientError::Storage(e.to_string())
+        ClientError::Storage {
+            detail: e.to_string(),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
 impl From<serde_json::Error> for ClientError {
     fn from(e: serde_json::Error) -> Self {
-        ClientError::Storage(format!("stored JSON: {e}"))
+        ClientError::storage_from("stored JSON", e)
     }
 }
 

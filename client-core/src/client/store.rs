@@ -7,7 +7,8 @@
 //! missing `replica.db` is moved aside and rebuilt by the next pull; a corrupt `outbox.db` is
 //! salvaged row by row (falling back to the newest rolling snapshot) into a fresh file whose
 //! ops keep their `op_id`s and are re-sent from a new client id. Only corruption triggers this
-//! (see [`super::error::is_corruption`]); busy or disk-full errors are returned as they are.
+//! (SQLite's result code, see [`super::error::is_corruption`]); busy or disk-full errors are
+//! returned as they are, keeping their source.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -104,7 +105,7 @@ impl OpRow {
         Ok(StoredOp {
             op: SyncOp {
                 op_id: self.op_id.parse().map_err(|e| {
-                    ClientError::Storage(format!("op id {} in outbox: {e}", self.op_id))
+                    ClientError::storage_from(format!("op id {} in outbox", self.op_id), e)
                 })?,
                 seq: self.seq,
                 mutation: self.mutation,
@@ -112,7 +113,7 @@ impl OpRow {
                 base_version: self.base_version,
                 created_at: DateTime::parse_from_rfc3339(&self.created_at)
                     .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| ClientError::Storage(format!("op time in outbox: {e}")))?,
+                    .map_err(|e| ClientError::storage_from("op time in outbox", e))?,
             },
             state: self.state,
             attempts: self.attempts,
@@ -172,16 +173,43 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn storage(file: &Path, e: impl std::fmt::Display) -> ClientError {
-    let detail = e.to_string();
-    if is_corruption(&detail) {
-        ClientError::Corrupt {
-            file: file.display().to_string(),
-            detail,
+/// A failed file operation on `file`, keeping the I/O error.
+fn storage(file: &Path, e: std::io::Error) -> ClientError {
+    ClientError::storage_from(file.display(), e)
+}
+
+/// Opens `path` with SQLite itself and runs `PRAGMA quick_check`, so that a failure carries
+/// SQLite's result code: `SQLITE_CORRUPT`/`SQLITE_NOTADB` (or a check that is not `ok`) is
+/// [`ClientError::Corrupt`]; anything else (busy, locked, read-only, disk full) is
+/// [`ClientError::Storage`] with the SQLite error as its source. A missing file is created.
+fn check_file(path: &Path) -> ClientResult<()> {
+    let refuse = |e: rusqlite::Error| {
+        if is_corruption(&e) {
+            ClientError::Corrupt {
+                file: path.display().to_string(),
+                detail: e.to_string(),
+            }
+        } else {
+            ClientError::storage_from(path.display(), e)
         }
-    } else {
-        ClientError::Storage(format!("{}: {detail}", file.display()))
+    };
+    let conn = rusqlite::Connection::open(path).map_err(refuse)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(refuse)?;
+    let verdict: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut q| {
+            q.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(refuse)?;
+    if verdict != ["ok"] {
+        return Err(ClientError::Corrupt {
+            file: path.display().to_string(),
+            detail: verdict.join("; "),
+        });
     }
+    Ok(())
 }
 
 fn open_db(
@@ -189,32 +217,19 @@ fn open_db(
     synchronous: &str,
     migrations: EmbeddedMigrations,
 ) -> ClientResult<SqliteConnection> {
+    check_file(path)?;
+    let in_file = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let url = path.to_string_lossy().to_string();
-    let mut conn = SqliteConnection::establish(&url).map_err(|e| storage(path, e))?;
+    let mut conn = SqliteConnection::establish(&url)
+        .map_err(|e| ClientError::storage_from(path.display(), e))?;
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
          PRAGMA foreign_keys = ON;"
     ))
-    .map_err(|e| storage(path, e))?;
-    let check: Vec<QuickCheck> = diesel::sql_query("PRAGMA quick_check")
-        .load(&mut conn)
-        .map_err(|e| storage(path, e))?;
-    let verdict: Vec<String> = check.into_iter().map(|c| c.quick_check).collect();
-    if verdict != ["ok"] {
-        return Err(ClientError::Corrupt {
-            file: path.display().to_string(),
-            detail: verdict.join("; "),
-        });
-    }
+    .map_err(|e| ClientError::storage_from(path.display(), e))?;
     conn.run_pending_migrations(migrations)
-        .map_err(|e| storage(path, e))?;
+        .map_err(|e| ClientError::storage(in_file(&e)))?;
     Ok(conn)
-}
-
-#[derive(QueryableByName)]
-struct QuickCheck {
-    #[diesel(sql_type = Text)]
-    quick_check: String,
 }
 
 mod lifeboat;
@@ -619,12 +634,50 @@ mod tests {
         );
     }
 
+    /// SQLite's own result codes decide (not the words of its message): a file that is not a
+    /// database is corruption; a locked database and a read-only one are not, and keep the
+    /// SQLite error as their source.
     #[test]
     fn only_corruption_counts_as_corruption() {
-        assert!(is_corruption("database disk image is malformed"));
-        assert!(is_corruption("file is not a database"));
-        assert!(!is_corruption("database is locked"));
-        assert!(!is_corruption("database or disk is full"));
-        assert!(!is_corruption("attempt to write a readonly database"));
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.db");
+        std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+        assert!(matches!(
+            check_file(&garbage),
+            Err(ClientError::Corrupt { .. })
+        ));
+
+        let locked = dir.path().join("locked.db");
+        let holder = rusqlite::Connection::open(&locked).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t(x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let refused = rusqlite::Connection::open(&locked)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+            .unwrap_err();
+        assert_eq!(
+            refused.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy)
+        );
+        assert!(!is_corruption(&refused));
+        let kept = ClientError::storage_from(locked.display(), refused);
+        let source = std::error::Error::source(&kept).expect("the SQLite error is kept");
+        assert!(source.downcast_ref::<rusqlite::Error>().is_some());
+        drop(holder);
+
+        let read_only = rusqlite::Connection::open_with_flags(
+            &locked,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let refused = read_only
+            .execute("INSERT INTO t VALUES (2)", [])
+            .unwrap_err();
+        assert_eq!(
+            refused.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly)
+        );
+        assert!(!is_corruption(&refused));
     }
 }
