@@ -632,7 +632,7 @@ impl DaftarClient {
                 .map(|c| AttendanceCode {
                     code: c.code,
                     label: c.label,
-                    category: c.category,
+                    category: c.category.as_str().to_string(),
                 })
                 .collect())
         })
@@ -787,7 +787,7 @@ impl DaftarClient {
                         period: m.get("period").and_then(|p| p.as_i64()).unwrap_or(0),
                         code: code.code.clone(),
                         label: code.label.clone(),
-                        category: code.category.clone(),
+                        category: code.category.as_str().to_string(),
                     })
                 })
                 .collect();

@@ -2,8 +2,10 @@
 //! office's student search, family dues, payments with receipts, and registers. Every write
 //! is one outbox transaction: the op plus the overlay rows that show its effect at once.
 //!
-//! Rows are the server's table rows as JSON (see migration `000006_sync`); this module reads
-//! the fields it needs with typed structs.
+//! Replica rows are read as the types the change log carries ([`crate::protocol::synced`]).
+//! Where a device's own unsynced ops add overlay rows (payments, allocations, Family Credit
+//! lines, marks), those rows hold only what the device knows, and the reads below take the
+//! fields common to both.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +22,7 @@ use crate::ledger::{allocate, FamilyLine, OpenLine, SystemAccount};
 use crate::protocol::sync::{
     MarkRegisterArgs, SyncScope, ATTENDANCE_MARK_REGISTER, ATTENDANCE_OVERRIDE, PAYMENT_RECORD,
 };
+use crate::protocol::synced;
 use crate::protocol::{
     FamilyDues, MarkException, MarkRegisterRequest, MarkSource, PaymentMethod, RecordPaymentRequest,
 };
@@ -30,114 +33,21 @@ fn typed<T: DeserializeOwned>(rows: Vec<Value>) -> ClientResult<Vec<T>> {
         .collect()
 }
 
-/// The school as the replica has it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SchoolRec {
-    pub id: Uuid,
-    pub name: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// IANA time zone.
-    pub timezone: String,
-}
-
-/// A student row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StudentRec {
-    pub id: Uuid,
-    pub family_id: Uuid,
-    pub admission_no: String,
-    pub given_name: String,
-    pub family_name: String,
-    #[serde(default)]
-    pub grade: String,
-    pub active: bool,
-}
-
-impl StudentRec {
-    /// "Given Family".
-    pub fn name(&self) -> String {
-        format!("{} {}", self.given_name, self.family_name)
-    }
-}
-
-/// A class row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ClassRec {
-    pub id: Uuid,
-    pub name: String,
-    pub active: bool,
-}
-
-/// An attendance code row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CodeRec {
-    pub id: Uuid,
-    pub code: String,
-    pub label: String,
-    pub category: String,
-    pub active: bool,
-}
-
+/// A journal line as this device needs it: a synced [`synced::JournalLine`] or the Family
+/// Credit line of a payment made here and not synced yet (the overlay has no entry for it).
 #[derive(Debug, Clone, Deserialize)]
-struct EnrollmentRec {
-    class_id: Uuid,
-    student_id: Uuid,
-    starts_on: Option<NaiveDate>,
-    ends_on: Option<NaiveDate>,
-    active: bool,
-}
-
-impl EnrollmentRec {
-    /// Active on `on_date` (start and end dates inclusive).
-    fn covers(&self, on_date: NaiveDate) -> bool {
-        self.active
-            && self.starts_on.is_none_or(|s| s <= on_date)
-            && self.ends_on.is_none_or(|e| on_date <= e)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct InvoiceRec {
-    id: Uuid,
-    invoice_no: i64,
-    student_id: Uuid,
-    term_id: Uuid,
-    issued_on: NaiveDate,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct LineRec {
-    id: Uuid,
-    invoice_id: Uuid,
-    line_no: i32,
-    description: String,
-    amount: i64,
-    due_on: NaiveDate,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct AllocationRec {
-    invoice_line_id: Uuid,
-    amount: i64,
-    journal_entry_id: Option<Uuid>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct EntryRec {
-    reverses_entry_id: Option<Uuid>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct JournalLineRec {
+struct CreditLine {
     account_id: Uuid,
     amount: i64,
 }
 
+/// An allocation as this device needs it: a synced [`synced::Allocation`] or one of a payment
+/// made here and not synced yet (no journal entry yet).
 #[derive(Debug, Clone, Deserialize)]
-struct AccountRec {
-    id: Uuid,
-    system_key: Option<String>,
+struct HeldAllocation {
+    invoice_line_id: Uuid,
+    amount: i64,
+    journal_entry_id: Option<Uuid>,
 }
 
 /// A payment row (server's or, before sync, this device's overlay).
@@ -192,8 +102,8 @@ pub struct Receipt {
 }
 
 /// The school row. Errors: not found before the first pull.
-pub fn school(store: &mut Store) -> ClientResult<SchoolRec> {
-    let rows: Vec<SchoolRec> = typed(store.rows("schools")?)?;
+pub fn school(store: &mut Store) -> ClientResult<synced::School> {
+    let rows: Vec<synced::School> = typed(store.rows("schools")?)?;
     rows.into_iter()
         .next()
         .ok_or_else(|| ClientError::NotFound("no school data yet: sync once while online".into()))
@@ -201,9 +111,9 @@ pub fn school(store: &mut Store) -> ClientResult<SchoolRec> {
 
 /// Students whose name or admission number contains every word of `query` (case-insensitive),
 /// active first, by name.
-pub fn search_students(store: &mut Store, query: &str) -> ClientResult<Vec<StudentRec>> {
+pub fn search_students(store: &mut Store, query: &str) -> ClientResult<Vec<synced::Student>> {
     let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
-    let mut out: Vec<StudentRec> = typed::<StudentRec>(store.rows("students")?)?
+    let mut out: Vec<synced::Student> = typed::<synced::Student>(store.rows("students")?)?
         .into_iter()
         .filter(|s| {
             let hay =
@@ -224,7 +134,7 @@ pub fn family_name(store: &mut Store, family_id: Uuid) -> ClientResult<String> {
 }
 
 fn system_account(store: &mut Store, account: SystemAccount) -> ClientResult<Option<Uuid>> {
-    Ok(typed::<AccountRec>(store.rows("accounts")?)?
+    Ok(typed::<synced::Account>(store.rows("accounts")?)?
         .into_iter()
         .find(|a| a.system_key.as_deref() == Some(account.key()))
         .map(|a| a.id))
@@ -234,20 +144,21 @@ fn system_account(store: &mut Store, account: SystemAccount) -> ClientResult<Opt
 /// amount − allocations whose journal entry has not been reversed.
 pub fn family_lines(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<FamilyLine>> {
     let fam = family_id.to_string();
-    let invoices: HashMap<Uuid, InvoiceRec> =
-        typed::<InvoiceRec>(store.rows_where("invoices", "family_id", &fam)?)?
+    let invoices: HashMap<Uuid, synced::Invoice> =
+        typed::<synced::Invoice>(store.rows_where("invoices", "family_id", &fam)?)?
             .into_iter()
             .map(|i| (i.id, i))
             .collect();
-    let lines: Vec<LineRec> = typed(store.rows_where("invoice_lines", "family_id", &fam)?)?;
+    let lines: Vec<synced::InvoiceLine> =
+        typed(store.rows_where("invoice_lines", "family_id", &fam)?)?;
     // Only entries that reverse another matter: the reversed ones' allocations stop counting.
     let reversed: HashSet<Uuid> =
-        typed::<EntryRec>(store.rows_with("journal_entries", "reverses_entry_id")?)?
+        typed::<synced::JournalEntry>(store.rows_with("journal_entries", "reverses_entry_id")?)?
             .into_iter()
             .filter_map(|e| e.reverses_entry_id)
             .collect();
     let mut paid: HashMap<Uuid, i64> = HashMap::new();
-    for a in typed::<AllocationRec>(store.rows_where("allocations", "family_id", &fam)?)? {
+    for a in typed::<HeldAllocation>(store.rows_where("allocations", "family_id", &fam)?)? {
         if a.journal_entry_id.is_some_and(|e| reversed.contains(&e)) {
             continue;
         }
@@ -280,7 +191,7 @@ pub fn credit_balance(store: &mut Store, family_id: Uuid) -> ClientResult<i64> {
     let Some(credit) = system_account(store, SystemAccount::FamilyCredit)? else {
         return Ok(0);
     };
-    let lines: Vec<JournalLineRec> =
+    let lines: Vec<CreditLine> =
         typed(store.rows_where("journal_lines", "family_id", &family_id.to_string())?)?;
     Ok(-lines
         .iter()
@@ -412,11 +323,14 @@ pub fn record_payment(
         }
     }
     store.enqueue(PAYMENT_RECORD, &serde_json::to_value(&req)?, None, &overlay)?;
-    let students: HashMap<Uuid, String> =
-        typed::<StudentRec>(store.rows_where("students", "family_id", &family_id.to_string())?)?
-            .into_iter()
-            .map(|s| (s.id, s.name()))
-            .collect();
+    let students: HashMap<Uuid, String> = typed::<synced::Student>(store.rows_where(
+        "students",
+        "family_id",
+        &family_id.to_string(),
+    )?)?
+    .into_iter()
+    .map(|s| (s.id, s.name()))
+    .collect();
     let allocations = plan
         .allocations
         .iter()
@@ -494,8 +408,8 @@ pub fn receipt_differences(store: &mut Store) -> ClientResult<Vec<ReceiptDiffere
 }
 
 /// Classes on this device (a teacher's: their assigned ones), by name.
-pub fn classes(store: &mut Store) -> ClientResult<Vec<ClassRec>> {
-    let mut c: Vec<ClassRec> = typed(store.rows("classes")?)?;
+pub fn classes(store: &mut Store) -> ClientResult<Vec<synced::Class>> {
+    let mut c: Vec<synced::Class> = typed(store.rows("classes")?)?;
     if let Some(crate::protocol::sync::SyncScope::Classes { class_ids }) = store
         .device("scope")?
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -507,8 +421,8 @@ pub fn classes(store: &mut Store) -> ClientResult<Vec<ClassRec>> {
 }
 
 /// Attendance codes of the school (active ones).
-pub fn attendance_codes(store: &mut Store) -> ClientResult<Vec<CodeRec>> {
-    let mut c: Vec<CodeRec> = typed(store.rows("attendance_codes")?)?;
+pub fn attendance_codes(store: &mut Store) -> ClientResult<Vec<synced::AttendanceCode>> {
+    let mut c: Vec<synced::AttendanceCode> = typed(store.rows("attendance_codes")?)?;
     c.retain(|x| x.active);
     c.sort_by(|a, b| a.code.cmp(&b.code));
     Ok(c)
@@ -521,7 +435,7 @@ pub fn enrolled_class(
     student_id: Uuid,
     on_date: NaiveDate,
 ) -> ClientResult<Option<Uuid>> {
-    Ok(typed::<EnrollmentRec>(store.rows_where(
+    Ok(typed::<synced::Enrollment>(store.rows_where(
         "enrollments",
         "student_id",
         &student_id.to_string(),
@@ -536,8 +450,8 @@ pub fn roster(
     store: &mut Store,
     class_id: Uuid,
     on_date: NaiveDate,
-) -> ClientResult<Vec<StudentRec>> {
-    let enrolled: HashSet<Uuid> = typed::<EnrollmentRec>(store.rows_where(
+) -> ClientResult<Vec<synced::Student>> {
+    let enrolled: HashSet<Uuid> = typed::<synced::Enrollment>(store.rows_where(
         "enrollments",
         "class_id",
         &class_id.to_string(),
@@ -546,7 +460,7 @@ pub fn roster(
     .filter(|e| e.class_id == class_id && e.covers(on_date))
     .map(|e| e.student_id)
     .collect();
-    let mut s: Vec<StudentRec> = Vec::new();
+    let mut s: Vec<synced::Student> = Vec::new();
     for id in enrolled {
         if let Some(v) = store.row("students", &id.to_string())? {
             s.push(serde_json::from_value(v)?);
@@ -659,7 +573,7 @@ pub fn mark_register(
     let default = find("default_code".into(), default_code)?;
     let roster = roster(store, class_id, on_date)?;
     let enrolled: HashSet<Uuid> = roster.iter().map(|s| s.id).collect();
-    let mut wanted: HashMap<Uuid, CodeRec> = HashMap::new();
+    let mut wanted: HashMap<Uuid, synced::AttendanceCode> = HashMap::new();
     for (i, (student, code)) in exceptions.iter().enumerate() {
         if !enrolled.contains(student) {
             return Err(ClientError::invalid(

@@ -1,9 +1,11 @@
 //! The rows sync sends (ARCHITECTURE.md §6), declared once: every synced entity
 //! ([`SyncEntity`]) and the exact shape of its row image in a pull's [`super::sync::ChangeRow`]
-//! (one struct per entity, `deny_unknown_fields`). A change to a table's columns therefore fails
-//! the test that reads every change-log row the demo writes into these types
+//! (one struct per entity). [`SyncedRow::parse`] is strict — a field missing, of another type,
+//! or not declared is an error — so a change to a table's columns fails the test that reads
+//! every change-log row the demo writes into these types
 //! (`api::schema_rules::every_change_log_row_is_its_synced_type`), instead of silently changing
-//! what phones receive. Instants are UTC; dates are the school's calendar; money is `i64` minor
+//! what phones receive. A device reading its replica with `serde_json::from_value` is lenient
+//! about fields it does not know, so a newer server adding one does not stop an older phone. Instants are UTC; dates are the school's calendar; money is `i64` minor
 //! units of the school's currency.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -162,6 +164,57 @@ impl SyncedRow {
         entity: SyncEntity,
         row: serde_json::Value,
     ) -> Result<SyncedRow, serde_json::Error> {
+        let given: Vec<String> = row
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        let parsed = Self::parse_lenient(entity, row)?;
+        let declared = parsed.to_value()?;
+        if let Some(undeclared) = given.iter().find(|k| declared.get(k.as_str()).is_none()) {
+            return Err(serde::de::Error::custom(format!(
+                "field `{undeclared}` is not declared for {entity}"
+            )));
+        }
+        Ok(parsed)
+    }
+
+    /// This row as the JSON object the change log carries.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            SyncedRow::AcademicYear(r) => serde_json::to_value(r),
+            SyncedRow::Account(r) => serde_json::to_value(r),
+            SyncedRow::Allocation(r) => serde_json::to_value(r),
+            SyncedRow::AttendanceCode(r) => serde_json::to_value(r),
+            SyncedRow::AttendanceMark(r) => serde_json::to_value(r),
+            SyncedRow::ClassTeacher(r) => serde_json::to_value(r),
+            SyncedRow::Class(r) => serde_json::to_value(r),
+            SyncedRow::Discount(r) => serde_json::to_value(r),
+            SyncedRow::Enrollment(r) => serde_json::to_value(r),
+            SyncedRow::Family(r) => serde_json::to_value(r),
+            SyncedRow::FeeHead(r) => serde_json::to_value(r),
+            SyncedRow::Fine(r) => serde_json::to_value(r),
+            SyncedRow::Guardian(r) => serde_json::to_value(r),
+            SyncedRow::InvoiceLine(r) => serde_json::to_value(r),
+            SyncedRow::Invoice(r) => serde_json::to_value(r),
+            SyncedRow::JournalEntry(r) => serde_json::to_value(r),
+            SyncedRow::JournalLine(r) => serde_json::to_value(r),
+            SyncedRow::PaymentReversal(r) => serde_json::to_value(r),
+            SyncedRow::Payment(r) => serde_json::to_value(r),
+            SyncedRow::ReceiptSeries(r) => serde_json::to_value(r),
+            SyncedRow::Refund(r) => serde_json::to_value(r),
+            SyncedRow::Register(r) => serde_json::to_value(r),
+            SyncedRow::School(r) => serde_json::to_value(r),
+            SyncedRow::StudentGuardian(r) => serde_json::to_value(r),
+            SyncedRow::Student(r) => serde_json::to_value(r),
+            SyncedRow::SuspenseResolution(r) => serde_json::to_value(r),
+            SyncedRow::Term(r) => serde_json::to_value(r),
+        }
+    }
+
+    fn parse_lenient(
+        entity: SyncEntity,
+        row: serde_json::Value,
+    ) -> Result<SyncedRow, serde_json::Error> {
         Ok(match entity {
             SyncEntity::AcademicYear => SyncedRow::AcademicYear(serde_json::from_value(row)?),
             SyncEntity::Account => SyncedRow::Account(serde_json::from_value(row)?),
@@ -198,7 +251,6 @@ impl SyncedRow {
 
 /// `academic_years` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AcademicYear {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -211,7 +263,6 @@ pub struct AcademicYear {
 
 /// `accounts` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Account {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -225,7 +276,6 @@ pub struct Account {
 
 /// `allocations` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Allocation {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -242,7 +292,6 @@ pub struct Allocation {
 
 /// `attendance_codes` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AttendanceCode {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -255,7 +304,6 @@ pub struct AttendanceCode {
 
 /// `attendance_marks` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AttendanceMark {
     pub school_id: Uuid,
     pub register_id: Uuid,
@@ -279,7 +327,6 @@ pub struct AttendanceMark {
 
 /// `class_teachers` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ClassTeacher {
     pub school_id: Uuid,
     pub class_id: Uuid,
@@ -291,7 +338,6 @@ pub struct ClassTeacher {
 
 /// `classes` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Class {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -311,7 +357,6 @@ pub struct Class {
 
 /// `discounts` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Discount {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -333,7 +378,6 @@ pub struct Discount {
 
 /// `enrollments` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Enrollment {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -348,7 +392,6 @@ pub struct Enrollment {
 
 /// `families` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Family {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -360,7 +403,6 @@ pub struct Family {
 
 /// `fee_heads` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FeeHead {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -372,7 +414,6 @@ pub struct FeeHead {
 
 /// `fines` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Fine {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -386,7 +427,6 @@ pub struct Fine {
 
 /// `guardians` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Guardian {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -405,7 +445,6 @@ pub struct Guardian {
 
 /// `invoice_lines` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct InvoiceLine {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -425,7 +464,6 @@ pub struct InvoiceLine {
 
 /// `invoices` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Invoice {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -440,7 +478,6 @@ pub struct Invoice {
 
 /// `journal_entries` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct JournalEntry {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -456,7 +493,6 @@ pub struct JournalEntry {
 
 /// `journal_lines` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct JournalLine {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -470,7 +506,6 @@ pub struct JournalLine {
 
 /// `payment_reversals` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PaymentReversal {
     pub school_id: Uuid,
     pub payment_id: Uuid,
@@ -482,7 +517,6 @@ pub struct PaymentReversal {
 
 /// `payments` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Payment {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -503,7 +537,6 @@ pub struct Payment {
 
 /// `receipt_series` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ReceiptSeries {
     pub school_id: Uuid,
     pub series: String,
@@ -512,7 +545,6 @@ pub struct ReceiptSeries {
 
 /// `refunds` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Refund {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -526,7 +558,6 @@ pub struct Refund {
 
 /// `registers` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Register {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -540,7 +571,6 @@ pub struct Register {
 
 /// `schools` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct School {
     pub id: Uuid,
     pub slug: String,
@@ -556,16 +586,30 @@ pub struct School {
 
 /// `student_guardians` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StudentGuardian {
     pub school_id: Uuid,
     pub student_id: Uuid,
     pub guardian_id: Uuid,
 }
 
+impl Student {
+    /// "Given Family".
+    pub fn name(&self) -> String {
+        format!("{} {}", self.given_name, self.family_name)
+    }
+}
+
+impl Enrollment {
+    /// Active on `on_date` (start and end dates inclusive).
+    pub fn covers(&self, on_date: NaiveDate) -> bool {
+        self.active
+            && self.starts_on.is_none_or(|s| s <= on_date)
+            && self.ends_on.is_none_or(|e| on_date <= e)
+    }
+}
+
 /// `students` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Student {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -585,7 +629,6 @@ pub struct Student {
 
 /// `suspense_resolutions` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SuspenseResolution {
     pub school_id: Uuid,
     pub payment_id: Uuid,
@@ -597,7 +640,6 @@ pub struct SuspenseResolution {
 
 /// `terms` as the change log carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Term {
     pub school_id: Uuid,
     pub id: Uuid,
@@ -635,9 +677,11 @@ mod tests {
         let mut extra = family;
         extra["motto"] = "x".into();
         assert!(
-            SyncedRow::parse(SyncEntity::Family, extra).is_err(),
+            SyncedRow::parse(SyncEntity::Family, extra.clone()).is_err(),
             "an added one too"
         );
+        let on_an_older_phone: Family = serde_json::from_value(extra).expect("lenient read");
+        assert_eq!(on_an_older_phone.name, "Malik family");
         assert_eq!(
             SyncEntity::parse("attendance_marks"),
             Some(SyncEntity::AttendanceMark)
