@@ -11,3 +11,4 @@ pub mod models;
 pub mod payments;
 pub mod repo;
 pub mod service;
+pub mod setup;

@@ -13,13 +13,11 @@ use uuid::Uuid;
 
 use super::{marks, service};
 use crate::access::Scope;
-use crate::audit::{Actor, AuditEntry};
+use crate::audit::Actor;
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::schema::attendance_codes;
-use crate::validate;
 
 /// `?from=&to=` (inclusive ISO dates).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -75,42 +73,8 @@ pub async fn create_code(
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let req = body.into_inner();
-    let code = req.code.trim().to_string();
-    if code.is_empty() || code.len() > 4 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ApiError::validation(
-            "code",
-            "must be 1 to 4 letters or digits",
-        ));
-    }
-    let label = validate::text("label", &req.label, 50)?;
     let out = db
-        .transaction(move |conn| {
-            marks::ensure_codes(conn, auth.school_id)?;
-            let row = AttendanceCode {
-                id: Uuid::now_v7(),
-                code,
-                label,
-                category: req.category,
-                active: true,
-            };
-            diesel::insert_into(attendance_codes::table)
-                .values((
-                    attendance_codes::school_id.eq(auth.school_id),
-                    attendance_codes::id.eq(row.id),
-                    attendance_codes::code.eq(&row.code),
-                    attendance_codes::label.eq(&row.label),
-                    attendance_codes::category.eq(row.category.as_str()),
-                ))
-                .execute(conn)?;
-            AuditEntry::new(
-                auth.school_id,
-                Actor::from(&auth),
-                "attendance_code",
-                row.id,
-            )
-            .created(conn, &row)?;
-            Ok(row)
-        })
+        .transaction(move |conn| marks::create_code(conn, auth.school_id, Actor::from(&auth), &req))
         .await?;
     Ok(HttpResponse::Created().json(out))
 }

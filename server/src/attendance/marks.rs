@@ -6,13 +6,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use daftar_client_core::protocol::{
-    AttendanceCategory, AttendanceCode, AttendanceMark, MarkSource, Role,
+    AttendanceCategory, AttendanceCode, AttendanceMark, CreateAttendanceCodeRequest, MarkSource,
+    Role,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::attendance_codes;
+use crate::validate;
 
 /// The default codes seeded for every school (ARCHITECTURE.md §5).
 pub const DEFAULT_CODES: [(&str, &str, AttendanceCategory); 5] = [
@@ -22,6 +25,45 @@ pub const DEFAULT_CODES: [(&str, &str, AttendanceCategory); 5] = [
     ("E", "Excused", AttendanceCategory::Excused),
     ("H", "Half day", AttendanceCategory::HalfDay),
 ];
+
+/// Adds attendance code `req.code` (1–4 letters or digits) with `label` (1–50 characters) in
+/// `category`, after the defaults are seeded; one audit row.
+///
+/// Errors: 422 naming `code` or `label`; 409 for a code the school has.
+pub fn create_code(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    actor: Actor,
+    req: &CreateAttendanceCodeRequest,
+) -> ApiResult<AttendanceCode> {
+    let code = req.code.trim().to_string();
+    if code.is_empty() || code.len() > 4 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ApiError::validation(
+            "code",
+            "must be 1 to 4 letters or digits",
+        ));
+    }
+    let label = validate::text("label", &req.label, 50)?;
+    ensure_codes(conn, school_id)?;
+    let row = AttendanceCode {
+        id: Uuid::now_v7(),
+        code,
+        label,
+        category: req.category,
+        active: true,
+    };
+    diesel::insert_into(attendance_codes::table)
+        .values((
+            attendance_codes::school_id.eq(school_id),
+            attendance_codes::id.eq(row.id),
+            attendance_codes::code.eq(&row.code),
+            attendance_codes::label.eq(&row.label),
+            attendance_codes::category.eq(row.category.as_str()),
+        ))
+        .execute(conn)?;
+    AuditEntry::new(school_id, actor, "attendance_code", row.id).created(conn, &row)?;
+    Ok(row)
+}
 
 /// Seeds the default codes if the school has none of them yet (idempotent).
 pub fn ensure_codes(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<()> {

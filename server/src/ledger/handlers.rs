@@ -16,14 +16,14 @@ use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
 use super::payments::{self, Recorded};
 use super::repo;
 use super::service;
+use super::setup;
 use crate::access::Scope;
-use crate::audit::{Actor, AuditEntry};
+use crate::audit::Actor;
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::schema::{accounts, classes, fee_heads, fee_schedules, terms};
-use crate::validate;
+use crate::schema::{accounts, fee_heads, fee_schedules};
 
 fn head_wire(r: FeeHeadRow) -> FeeHead {
     FeeHead {
@@ -75,14 +75,10 @@ pub async fn create_fee_head(
     body: Json<CreateFeeHeadRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
-    let name = validate::text("name", &body.name, 100)?;
-    let id = body.id.unwrap_or_else(Uuid::now_v7);
+    let req = body.into_inner();
     let row = db
         .transaction(move |conn| {
-            let row = repo::create_fee_head(conn, auth.school_id, id, &name)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "fee_head", row.id)
-                .created(conn, &row)?;
-            Ok(row)
+            setup::create_fee_head(conn, auth.school_id, Actor::from(&auth), &req)
         })
         .await?;
     Ok(HttpResponse::Created().json(head_wire(row)))
@@ -133,64 +129,9 @@ pub async fn create_fee_schedule(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
-    super::limits::check_amount("amount", req.amount, super::limits::MAX_AMOUNT_CEILING)?;
-    let row = FeeScheduleRow {
-        school_id: auth.school_id,
-        id: req.id.unwrap_or_else(Uuid::now_v7),
-        term_id: req.term_id,
-        class_id: req.class_id,
-        fee_head_id: req.fee_head_id,
-        amount: req.amount,
-        due_on: req.due_on,
-        created_at: Utc::now(),
-    };
     let row = db
         .transaction(move |conn| {
-            super::limits::check_amount(
-                "amount",
-                row.amount,
-                crate::tenancy::max_amount(conn, auth.school_id)?,
-            )?;
-            let exists = |n: i64, field: &str, what: &str| {
-                if n == 0 {
-                    Err(ApiError::validation(
-                        field,
-                        format!("no such {what} in this school"),
-                    ))
-                } else {
-                    Ok(())
-                }
-            };
-            exists(
-                terms::table
-                    .find((auth.school_id, row.term_id))
-                    .count()
-                    .get_result(conn)?,
-                "term_id",
-                "term",
-            )?;
-            exists(
-                classes::table
-                    .find((auth.school_id, row.class_id))
-                    .count()
-                    .get_result(conn)?,
-                "class_id",
-                "class",
-            )?;
-            exists(
-                fee_heads::table
-                    .find((auth.school_id, row.fee_head_id))
-                    .count()
-                    .get_result(conn)?,
-                "fee_head_id",
-                "fee head",
-            )?;
-            diesel::insert_into(fee_schedules::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "fee_schedule", row.id)
-                .created(conn, &row)?;
-            Ok(row)
+            setup::create_fee_schedule(conn, auth.school_id, Actor::from(&auth), &req)
         })
         .await?;
     Ok(HttpResponse::Created().json(schedule_wire(row)))
@@ -482,46 +423,9 @@ pub async fn create_account(
 ) -> ApiResult<HttpResponse> {
     auth.require_office()?;
     let req = body.into_inner();
-    let code = req.code.trim().to_string();
-    if code.is_empty()
-        || code.len() > 20
-        || !code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-    {
-        return Err(ApiError::validation(
-            "code",
-            "must be 1 to 20 letters, digits, . or -",
-        ));
-    }
-    if !matches!(
-        req.kind.as_str(),
-        "asset" | "liability" | "equity" | "income" | "contra_income" | "expense"
-    ) {
-        return Err(ApiError::validation(
-            "kind",
-            "must be asset, liability, equity, income, contra_income or expense",
-        ));
-    }
-    let row = AccountRow {
-        school_id: auth.school_id,
-        id: req.id.unwrap_or_else(Uuid::now_v7),
-        code,
-        name: validate::text("name", &req.name, 200)?,
-        kind: req.kind,
-        system_key: None,
-        active: true,
-        created_at: Utc::now(),
-    };
     let row = db
         .transaction(move |conn| {
-            repo::ensure_chart(conn, auth.school_id)?;
-            diesel::insert_into(accounts::table)
-                .values(&row)
-                .execute(conn)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "account", row.id)
-                .created(conn, &row)?;
-            Ok(row)
+            setup::create_account(conn, auth.school_id, Actor::from(&auth), &req)
         })
         .await?;
     Ok(HttpResponse::Created().json(Account {

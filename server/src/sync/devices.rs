@@ -6,9 +6,10 @@ use daftar_client_core::protocol::Role;
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
-use crate::schema::{devices, school_counters, sync_clients};
+use crate::schema::{applied_ops, devices, school_counters, sync_clients};
 
 /// An enrolled, unrevoked device.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -32,7 +33,8 @@ pub fn kind_for(role: Role) -> &'static str {
 }
 
 /// Enrols a device for `auth`'s user: a new device row with the next receipt series of the
-/// school (`D1`, `D2`, …) and its first sync client. Returns (device, client_id).
+/// school (`D1`, `D2`, …) and its first sync client, with its audit row. Returns
+/// (device, client_id).
 ///
 /// Errors: validation naming `name` (1..=100 characters).
 pub fn register(
@@ -72,7 +74,58 @@ pub fn register(
         ))
         .execute(conn)?;
     let client_id = new_client(conn, &row)?;
+    AuditEntry::new(auth.school_id, Actor::from(auth), "device", row.id).created(
+        conn,
+        &serde_json::json!({
+            "name": row.name, "kind": row.kind,
+            "receipt_series": row.receipt_series, "client_id": client_id,
+        }),
+    )?;
     Ok((row, client_id))
+}
+
+/// Records that rejected or conflicting op `op_id` was dealt with, saying what was done
+/// (`resolution`, 1–500 characters), with its audit row. The office may resolve any op of the
+/// school; anyone else only their own devices' ops.
+///
+/// Errors: 422 naming `resolution`; 404 for an op that is not rejected or conflicting; 403 for
+/// another user's op.
+pub fn resolve_rejection(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    op_id: Uuid,
+    resolution: &str,
+) -> ApiResult<()> {
+    let resolution = crate::validate::text("resolution", resolution, 500)?;
+    let device: Option<Uuid> = applied_ops::table
+        .find((auth.school_id, op_id))
+        .filter(applied_ops::status.ne("applied"))
+        .select(applied_ops::device_id)
+        .first(conn)
+        .optional()?;
+    let device = device.ok_or(ApiError::NotFound("rejected op"))?;
+    if !matches!(auth.role, Role::Admin | Role::Accountant) {
+        let owner: Uuid = devices::table
+            .find((auth.school_id, device))
+            .select(devices::user_id)
+            .first(conn)?;
+        if owner != auth.user_id {
+            return Err(ApiError::forbidden("not an op of your devices"));
+        }
+    }
+    diesel::update(applied_ops::table.find((auth.school_id, op_id)))
+        .set((
+            applied_ops::resolved_at.eq(Utc::now()),
+            applied_ops::resolved_by.eq(auth.user_id),
+            applied_ops::resolution.eq(&resolution),
+        ))
+        .execute(conn)?;
+    AuditEntry::new(auth.school_id, Actor::from(auth), "sync_op", op_id).event(
+        conn,
+        "resolved",
+        Some(&serde_json::json!({ "resolution": resolution })),
+    )?;
+    Ok(())
 }
 
 /// A fresh sync client (seq from 1) for `device`.

@@ -17,11 +17,10 @@ use uuid::Uuid;
 
 use super::events::Pokes;
 use super::{devices, pull, push};
-use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::config::AuthConfig;
 use crate::db::Db;
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::json::Json;
 use crate::schema::applied_ops;
 
@@ -41,13 +40,6 @@ pub async fn register_device(
     let reg = db
         .transaction(move |conn| {
             let (device, client_id) = devices::register(conn, &auth, &name)?;
-            AuditEntry::new(auth.school_id, Actor::from(&auth), "device", device.id).created(
-                conn,
-                &serde_json::json!({
-                    "name": device.name, "kind": device.kind,
-                    "receipt_series": device.receipt_series, "client_id": client_id,
-                }),
-            )?;
             let scope = devices::scope_of(conn, &auth)?;
             let tokens = crate::auth::handlers::device_tokens(conn, &config, &auth, device.id)?;
             Ok(DeviceRegistration {
@@ -297,38 +289,8 @@ pub async fn resolve_rejection(
     body: Json<ResolveRejectionRequest>,
 ) -> ApiResult<HttpResponse> {
     let op_id = op_id.into_inner();
-    let resolution = crate::validate::text("resolution", &body.resolution, 500)?;
-    db.transaction(move |conn| {
-        let device: Option<Uuid> = applied_ops::table
-            .find((auth.school_id, op_id))
-            .filter(applied_ops::status.ne("applied"))
-            .select(applied_ops::device_id)
-            .first(conn)
-            .optional()?;
-        let device = device.ok_or(ApiError::NotFound("rejected op"))?;
-        if !matches!(auth.role, Role::Admin | Role::Accountant) {
-            let owner: Uuid = crate::schema::devices::table
-                .find((auth.school_id, device))
-                .select(crate::schema::devices::user_id)
-                .first(conn)?;
-            if owner != auth.user_id {
-                return Err(ApiError::forbidden("not an op of your devices"));
-            }
-        }
-        diesel::update(applied_ops::table.find((auth.school_id, op_id)))
-            .set((
-                applied_ops::resolved_at.eq(chrono::Utc::now()),
-                applied_ops::resolved_by.eq(auth.user_id),
-                applied_ops::resolution.eq(&resolution),
-            ))
-            .execute(conn)?;
-        AuditEntry::new(auth.school_id, Actor::from(&auth), "sync_op", op_id).event(
-            conn,
-            "resolved",
-            Some(&serde_json::json!({ "resolution": resolution })),
-        )?;
-        Ok(())
-    })
-    .await?;
+    let resolution = body.into_inner().resolution;
+    db.transaction(move |conn| devices::resolve_rejection(conn, &auth, op_id, &resolution))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
