@@ -1,9 +1,15 @@
-//! The one error type of the HTTP layer.
+//! The one error type of the server: every way a service or handler can fail, as a closed
+//! set of outcomes (not found, invalid field, conflict, refused by a rule, unavailable, bug).
 //!
 //! Which error belongs where:
 //! - `repo.rs` functions return `diesel::QueryResult<T>`; they know nothing of HTTP.
-//! - handlers and services return [`ApiResult<T>`]; `?` on a Diesel error maps it here
-//!   (unique violation → 409, foreign-key/check/not-null violation → 422, not found → 404).
+//! - services and handlers return [`ApiResult<T>`]; `?` on a Diesel error maps it here
+//!   (unique violation → conflict, foreign-key/check/not-null violation → unprocessable,
+//!   not found → not found). Services never build a response or pick a status.
+//! - The HTTP mapping (status, `Allow`, `Retry-After`, the problem document) happens once, in
+//!   this file's `ResponseError` impl; a sync push turns the same error into a rejected op's
+//!   outcome with [`ApiError::problem`], and asks [`ApiError::is_transient`] whether to stop
+//!   the batch instead.
 //! - [`ApiError::Internal`] is logged in full and answered with an opaque 500.
 //!
 //! Every error is answered as an RFC 9457 `application/problem+json` document
