@@ -2,6 +2,7 @@
 //! (client-core) so fees are collected, receipts printed and registers marked with or without
 //! the internet, and syncs with the server when it can.
 
+mod console;
 mod receipt;
 
 use std::path::PathBuf;
@@ -82,6 +83,26 @@ enum Command {
     Sync,
     /// Keep syncing: on every server poke, every --poll-secs, with backoff when offline.
     Run {
+        #[arg(long, default_value_t = 30)]
+        poll_secs: u64,
+        /// Also serve the office console (see `console`).
+        #[arg(long)]
+        console: bool,
+        /// The console's port on --bind.
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// The console's address: loopback unless you mean otherwise.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+    },
+    /// Serve the office console in a browser at http://127.0.0.1:PORT/ (works offline) and
+    /// keep syncing in the background.
+    Console {
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// Address to listen on: loopback unless you mean otherwise.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
         #[arg(long, default_value_t = 30)]
         poll_secs: u64,
     },
@@ -234,6 +255,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 device_id: None,
             };
             let mut engine = SyncEngine::init(&cli.data_dir, server, &login, device_name)?;
+            // The enrolling user may sign in to the console offline from now on.
+            let me = daftar_client_core::protocol::User {
+                id: engine
+                    .store
+                    .device("user_id")?
+                    .unwrap_or_default()
+                    .parse()?,
+                school_id: Uuid::nil(),
+                username: login.username.clone(),
+                display_name: engine.store.device("display_name")?.unwrap_or_default(),
+                role: serde_json::from_value(json!(engine.store.device("role")?))?,
+                email: None,
+                phone: None,
+                active: true,
+            };
+            console::login::remember(&mut engine.store, &me, &login.password)?;
             let (bar, mut p) = progress(cli.json);
             let report = engine.sync_once(&mut p)?;
             bar.finish_and_clear();
@@ -280,7 +317,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Run { poll_secs } => {
+        Command::Console {
+            port,
+            bind,
+            poll_secs,
+        } => {
+            let engine = open(&cli)?;
+            let poll = Duration::from_secs(*poll_secs);
+            std::thread::Builder::new()
+                .name("sync".into())
+                .spawn(move || {
+                    let engine = std::sync::Mutex::new(engine);
+                    SyncEngine::run(&engine, Arc::new(AtomicBool::new(false)), poll, |r| {
+                        if let Err(e) = r {
+                            eprintln!(
+                                "{} sync failed (will retry): {e}",
+                                Utc::now().format("%H:%M:%S")
+                            );
+                        }
+                    });
+                })
+                .context("starting the sync thread")?;
+            console::serve(&cli.data_dir, std::net::SocketAddr::new(*bind, *port))
+        }
+        Command::Run {
+            poll_secs,
+            console: with_console,
+            port,
+            bind,
+        } => {
+            if *with_console {
+                let dir = cli.data_dir.clone();
+                let addr = std::net::SocketAddr::new(*bind, *port);
+                std::thread::Builder::new()
+                    .name("console".into())
+                    .spawn(move || {
+                        if let Err(e) = console::serve(&dir, addr) {
+                            eprintln!("console stopped: {e:#}");
+                        }
+                    })
+                    .context("starting the console")?;
+            }
             let engine = std::sync::Mutex::new(open(&cli)?);
             // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
             unsafe {

@@ -1,0 +1,280 @@
+//! The office console (office-console issue): the cashier's and the office's work in a browser
+//! on the office PC, served by the agent on `127.0.0.1` over the same client-core store, so it
+//! works with the internet down. Server-rendered HTML (maud templates compiled into the
+//! binary) and one small script of our own, embedded too: no CDN, no build step.
+//!
+//! Sessions: a random 256-bit token in an `HttpOnly; SameSite=Strict` cookie, held in memory
+//! (a restart signs everyone out); every form that changes something carries the session's
+//! CSRF token and is refused without it. Sign-in is checked offline ([`login`]).
+//!
+//! Times a person reads are in the school's time zone; amounts are typed and shown in major
+//! units of the school's currency (ISO 4217 exponent) with thousands separators.
+
+pub mod cashier;
+pub mod login;
+mod page;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Mutex;
+
+use actix_web::http::header;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use chrono::{DateTime, Duration, Utc};
+use daftar_client_core::client::Store;
+use daftar_client_core::protocol::Role;
+use maud::html;
+use rand::RngCore;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use login::{Refusal, RememberedUser};
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "daftar_console";
+/// A session ends after this many hours without a request.
+pub const SESSION_HOURS: i64 = 12;
+
+/// A signed-in console user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Carried by every form that changes something.
+    pub csrf: String,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl Session {
+    /// Admin and accountant: the roles that take money.
+    pub fn is_office(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Accountant)
+    }
+}
+
+/// What every request of the console shares.
+pub struct Console {
+    /// The device's store (its own connections; the sync thread has its own).
+    pub store: Mutex<Store>,
+    pub sessions: Mutex<HashMap<String, Session>>,
+}
+
+impl Console {
+    /// Runs `f` with the store locked.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut s = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s)
+    }
+
+    fn session(&self, req: &HttpRequest) -> Option<Session> {
+        let token = cookie(req, COOKIE)?;
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Utc::now();
+        sessions.retain(|_, s| now - s.last_seen < Duration::hours(SESSION_HOURS));
+        let s = sessions.get_mut(&token)?;
+        s.last_seen = now;
+        Some(s.clone())
+    }
+}
+
+fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The signed-in user of a request, or a redirect to the sign-in page.
+pub fn signed_in(console: &Console, req: &HttpRequest) -> Result<Session, Box<HttpResponse>> {
+    console.session(req).ok_or_else(|| {
+        Box::new(
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish(),
+        )
+    })
+}
+
+/// Refuses a change whose form does not carry the session's CSRF token.
+pub fn check_csrf(session: &Session, presented: &str) -> Result<(), Box<HttpResponse>> {
+    if presented.len() == session.csrf.len()
+        && presented
+            .bytes()
+            .zip(session.csrf.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    {
+        Ok(())
+    } else {
+        Err(Box::new(HttpResponse::Forbidden()
+            .content_type("text/html; charset=utf-8")
+            .body(
+                page::bare(
+                    "Refused",
+                    html! { p.error { "This form has expired or did not come from the console. Go back, reload the page and try again." } },
+                )
+                .into_string(),
+            )))
+    }
+}
+
+async fn index(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
+    let to = if console.session(&req).is_some() {
+        "/cashier"
+    } else {
+        "/login"
+    };
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+async fn login_page() -> HttpResponse {
+    page::html_response(200, page::login(None, ""))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login_submit(console: web::Data<Console>, form: web::Form<LoginForm>) -> HttpResponse {
+    let form = form.into_inner();
+    let c = console.clone();
+    let username = form.username.clone();
+    let result: Result<RememberedUser, Refusal> = web::block(move || {
+        c.with_store(|store| {
+            let server = store.device("server_url").ok().flatten();
+            let school = store.device("school").ok().flatten().unwrap_or_default();
+            let tz = page::school_tz(store);
+            login::sign_in(
+                store,
+                server.as_deref(),
+                &school,
+                &form.username,
+                &form.password,
+                Utc::now(),
+                tz,
+            )
+        })
+    })
+    .await
+    .unwrap_or_else(|e| Err(Refusal::Other(e.to_string())));
+    match result {
+        Ok(user) => {
+            let token = random_token();
+            let session = Session {
+                user_id: user.user_id,
+                username: user.username,
+                display_name: user.display_name,
+                role: user.role,
+                csrf: random_token(),
+                last_seen: Utc::now(),
+            };
+            console
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(token.clone(), session);
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/cashier"))
+                .insert_header((
+                    header::SET_COOKIE,
+                    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"),
+                ))
+                .finish()
+        }
+        Err(refusal) => {
+            page::html_response(401, page::login(Some(&refusal.to_string()), &username))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    if let Some(token) = cookie(&req, COOKIE) {
+        let mut sessions = console.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = sessions.get(&token) {
+            if check_csrf(s, &form.csrf).is_ok() {
+                sessions.remove(&token);
+            }
+        }
+    }
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login"))
+        .insert_header((
+            header::SET_COOKIE,
+            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        ))
+        .finish()
+}
+
+/// `GET /status.json`: the sync bar's figures (queued edits, needing attention, last pull).
+async fn status(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
+    if console.session(&req).is_none() {
+        return HttpResponse::Unauthorized().finish();
+    }
+    let bar = console.with_store(page::SyncBar::read);
+    HttpResponse::Ok().json(bar)
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(page::SCRIPT)
+}
+
+/// Serves the console on `addr` until the process ends (blocking). `addr` should be a
+/// loopback address; the caller decides.
+///
+/// Errors: the store cannot be opened, or the address cannot be bound.
+pub fn serve(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<()> {
+    let (store, _) = Store::open(data_dir)?;
+    let console = web::Data::new(Console {
+        store: Mutex::new(store),
+        sessions: Mutex::new(HashMap::new()),
+    });
+    actix_web::rt::System::new().block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(console.clone())
+                .app_data(web::FormConfig::default().limit(16 * 1024))
+                .route("/", web::get().to(index))
+                .route("/login", web::get().to(login_page))
+                .route("/login", web::post().to(login_submit))
+                .route("/logout", web::post().to(logout))
+                .route("/status.json", web::get().to(status))
+                .route("/console.js", web::get().to(script))
+                .configure(cashier::routes)
+        })
+        .workers(2)
+        .bind(addr)?;
+        for a in server.addrs() {
+            println!("console: http://{a}/");
+        }
+        server.run().await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,651 @@
+//! The cashier's flow (office-console issue, "The cashier's flow"): one search box that finds
+//! a family, the family card, taking a payment with a live preview of its allocation (the same
+//! `client_core::ledger::allocate` rule the server uses), and the receipt, printable on an
+//! 80 mm roll or A4/A5 and reprintable. Everything reads and writes the local store, so it
+//! works offline; a payment is one durable outbox transaction (`office::record_payment`).
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{NaiveDate, Utc};
+use daftar_client_core::client::office::{self, Receipt};
+use daftar_client_core::client::{ClientError, Store};
+use daftar_client_core::ledger::{allocate, OpenLine};
+use daftar_client_core::money::parse_money;
+use daftar_client_core::protocol::{synced, PaymentMethod};
+use maud::{html, Markup};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::page::{self, money};
+use super::{check_csrf, signed_in, Console, Session};
+
+/// Most families a search shows.
+pub const MAX_RESULTS: usize = 12;
+
+/// Routes of the cashier's pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/cashier", web::get().to(search_page))
+        .route("/cashier/results", web::get().to(results_fragment))
+        .route("/family/{id}", web::get().to(family_page))
+        .route("/family/{id}/preview", web::get().to(preview_fragment))
+        .route("/family/{id}/pay", web::post().to(take_payment))
+        .route("/receipt/{id}", web::get().to(receipt_page));
+}
+
+/// A child as the cashier tells them apart: name, class and section, admission number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Child {
+    pub student_id: Uuid,
+    pub name: String,
+    pub admission_no: String,
+    /// Class (and section) on the school's today, if enrolled.
+    pub class: Option<String>,
+}
+
+/// A family found by a search, with what it owes (minor units of `currency`).
+#[derive(Debug, Clone, Serialize)]
+pub struct FamilyHit {
+    pub family_id: Uuid,
+    pub family_name: String,
+    pub children: Vec<Child>,
+    pub currency: String,
+    pub net_due: i64,
+    pub credit: i64,
+}
+
+/// Lower-case, accents and other marks removed (`"Zoë Ağa"` → `"zoe aga"`).
+pub fn fold(text: &str) -> String {
+    deunicode::deunicode(text).to_lowercase()
+}
+
+fn digits(text: &str) -> String {
+    text.chars().filter(|c| c.is_ascii_digit()).collect()
+}
+
+/// The school's today (its time zone).
+pub fn school_today(store: &mut Store) -> NaiveDate {
+    Utc::now()
+        .with_timezone(&page::school_tz(store))
+        .date_naive()
+}
+
+fn class_names(store: &mut Store) -> Result<HashMap<Uuid, String>, ClientError> {
+    Ok(office::classes(store)?
+        .into_iter()
+        .map(|c: synced::Class| {
+            let name = if c.section.is_empty() || c.name.contains(&c.section) {
+                c.name
+            } else {
+                format!("{} {}", c.name, c.section)
+            };
+            (c.id, name)
+        })
+        .collect())
+}
+
+fn typed<T: serde::de::DeserializeOwned>(rows: Vec<serde_json::Value>) -> Vec<T> {
+    rows.into_iter()
+        .filter_map(|r| serde_json::from_value(r).ok())
+        .collect()
+}
+
+/// Families with a student, guardian or family name, an admission number or a guardian phone
+/// matching every word of `query` (any order; case- and accent-insensitive; a phone by its
+/// digits), at most [`MAX_RESULTS`], by family name.
+///
+/// Errors: the store cannot be read.
+pub fn search(store: &mut Store, query: &str) -> Result<Vec<FamilyHit>, ClientError> {
+    let words: Vec<String> = fold(query).split_whitespace().map(String::from).collect();
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let today = school_today(store);
+    let families: HashMap<Uuid, synced::Family> = typed::<synced::Family>(store.rows("families")?)
+        .into_iter()
+        .map(|f| (f.id, f))
+        .collect();
+    let mut about_family: HashMap<Uuid, (String, String)> = HashMap::new();
+    for f in families.values() {
+        about_family.insert(f.id, (fold(&f.name), String::new()));
+    }
+    for g in typed::<synced::Guardian>(store.rows("guardians")?) {
+        if let Some((text, phones)) = about_family.get_mut(&g.family_id) {
+            text.push(' ');
+            text.push_str(&fold(&format!("{} {}", g.given_name, g.family_name)));
+            if let Some(p) = &g.phone {
+                phones.push(' ');
+                phones.push_str(&digits(p));
+            }
+        }
+    }
+    let students: Vec<synced::Student> = typed(store.rows("students")?);
+    let mut matched: Vec<Uuid> = Vec::new();
+    for s in &students {
+        if matched.contains(&s.family_id) {
+            continue;
+        }
+        let (family_text, phones) = about_family.get(&s.family_id).cloned().unwrap_or_default();
+        let text = format!(
+            "{} {} {} {}",
+            fold(&s.given_name),
+            fold(&s.family_name),
+            s.admission_no.to_lowercase(),
+            family_text
+        );
+        let all = words.iter().all(|w| {
+            text.contains(w.as_str()) || {
+                let d = digits(w);
+                d.len() >= 4 && d.len() == w.len() && phones.contains(&d)
+            }
+        });
+        if all {
+            matched.push(s.family_id);
+        }
+    }
+    matched.sort_by_key(|f| families.get(f).map(|f| fold(&f.name)));
+    matched.truncate(MAX_RESULTS);
+    let classes = class_names(store)?;
+    let mut hits = Vec::new();
+    for family_id in matched {
+        let children = children_of(store, &students, family_id, today, &classes)?;
+        let dues = office::family_dues(store, family_id)?;
+        hits.push(FamilyHit {
+            family_id,
+            family_name: families
+                .get(&family_id)
+                .map(|f| f.name.clone())
+                .unwrap_or_default(),
+            children,
+            currency: dues.currency,
+            net_due: dues.net_due,
+            credit: dues.credit_balance,
+        });
+    }
+    Ok(hits)
+}
+
+fn children_of(
+    store: &mut Store,
+    students: &[synced::Student],
+    family_id: Uuid,
+    today: NaiveDate,
+    classes: &HashMap<Uuid, String>,
+) -> Result<Vec<Child>, ClientError> {
+    let mut out = Vec::new();
+    for s in students
+        .iter()
+        .filter(|s| s.family_id == family_id && s.active)
+    {
+        let class =
+            office::enrolled_class(store, s.id, today)?.and_then(|c| classes.get(&c).cloned());
+        out.push(Child {
+            student_id: s.id,
+            name: s.name(),
+            admission_no: s.admission_no.clone(),
+            class,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn family_children(store: &mut Store, family_id: Uuid) -> Result<Vec<Child>, ClientError> {
+    let today = school_today(store);
+    let classes = class_names(store)?;
+    let students: Vec<synced::Student> =
+        typed(store.rows_where("students", "family_id", &family_id.to_string())?);
+    children_of(store, &students, family_id, today, &classes)
+}
+
+fn child_label(c: &Child) -> String {
+    match &c.class {
+        Some(class) => format!("{} ({}, {})", c.name, class, c.admission_no),
+        None => format!("{} ({})", c.name, c.admission_no),
+    }
+}
+
+fn error_page(store: &mut Store, session: &Session, status: u16, message: &str) -> HttpResponse {
+    page::html_response(
+        status,
+        page::frame(
+            store,
+            session,
+            "Refused",
+            html! { p.error #page-error { (message) } },
+        ),
+    )
+}
+
+/// The signed-in office user of a request; anyone else is sent to sign in or refused.
+fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<HttpResponse>> {
+    let session = signed_in(console, req)?;
+    if session.is_office() {
+        return Ok(session);
+    }
+    Err(Box::new(console.with_store(|store| {
+        error_page(
+            store,
+            &session,
+            403,
+            &format!(
+                "The cashier pages are for the office (admin or accountant); you are signed in as {} ({}).",
+                session.display_name,
+                session.role.as_str()
+            ),
+        )
+    })))
+}
+
+fn results(hits: &[FamilyHit], query: &str) -> Markup {
+    html! {
+        div {
+            @if hits.is_empty() && !query.trim().is_empty() {
+                p.muted { "No family matches “" (query) "”." }
+            }
+            @for (i, h) in hits.iter().enumerate() {
+                a.result href={ "/family/" (h.family_id) } data-index=(i) {
+                    strong { (h.family_name) }
+                    " — due " span.num { (h.currency) " " (money(h.net_due, &h.currency)) }
+                    @if h.credit > 0 { " · credit " (h.currency) " " (money(h.credit, &h.currency)) }
+                    br;
+                    @for c in &h.children { span.child { (child_label(c)) } " " }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn search_page(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    q: web::Query<SearchQuery>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let query = q.into_inner().q;
+    console.with_store(|store| {
+        let hits = search(store, &query).unwrap_or_default();
+        let body = html! {
+            h1 { "Find a family" }
+            form method="get" action="/cashier" {
+                input #search name="q" type="search" value=(query) autofocus autocomplete="off"
+                    placeholder="Student, admission no., guardian, phone or family" size="50";
+            }
+            p.muted { "Type, then ↓ or Enter to open the first family. / comes back here." }
+            div #results { (results(&hits, &query)) }
+        };
+        page::html_response(200, page::frame(store, &session, "Families", body))
+    })
+}
+
+async fn results_fragment(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    q: web::Query<SearchQuery>,
+) -> HttpResponse {
+    if let Err(r) = office_user(&console, &req) {
+        return *r;
+    }
+    let query = q.into_inner().q;
+    let hits = console.with_store(|store| search(store, &query).unwrap_or_default());
+    page::html_response(200, results(&hits, &query))
+}
+
+#[derive(Deserialize, Default)]
+struct PayForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    reference: String,
+}
+
+fn family_card(
+    store: &mut Store,
+    family_id: Uuid,
+    session: &Session,
+    form: &PayForm,
+    error: Option<&str>,
+) -> Result<Markup, ClientError> {
+    let name = office::family_name(store, family_id)?;
+    let dues = office::family_dues(store, family_id)?;
+    let cur = dues.currency.clone();
+    let children = family_children(store, family_id)?;
+    let names: HashMap<Uuid, &Child> = children.iter().map(|c| (c.student_id, c)).collect();
+    let tz = page::school_tz(store);
+    let mut lines: Vec<(NaiveDate, String, String, i64, i64)> = Vec::new();
+    for inv in &dues.invoices {
+        for l in &inv.lines {
+            if l.outstanding > 0 {
+                let child = names
+                    .get(&inv.student_id)
+                    .map(|c| child_label(c))
+                    .unwrap_or_default();
+                lines.push((
+                    l.due_on,
+                    child,
+                    l.description.clone(),
+                    l.amount,
+                    l.outstanding,
+                ));
+            }
+        }
+    }
+    lines.sort_by_key(|l| l.0);
+    let payments = office::family_payments(store, family_id)?;
+    let method = if form.method.is_empty() {
+        "cash"
+    } else {
+        form.method.as_str()
+    };
+    Ok(html! {
+        h1 #family-name { (name) }
+        p #family-summary {
+            "Due " strong #net-due { (cur) " " (money(dues.net_due, &cur)) }
+            " · outstanding " (cur) " " (money(dues.total_outstanding, &cur))
+            " · credit " span #credit { (cur) " " (money(dues.credit_balance, &cur)) }
+        }
+        h2 { "Children" }
+        ul #children { @for c in &children { li { (child_label(c)) } } }
+        h2 { "Open lines, oldest due first" }
+        @if lines.is_empty() { p.muted #no-lines { "Nothing owing." } } @else {
+            table #open-lines {
+                tr { th { "Child" } th { "Fee" } th { "Due" } th.num { "Amount" } th.num { "Paid" } th.num { "Remaining" } }
+                @for (due, child, fee, amount, left) in &lines {
+                    tr { td { (child) } td { (fee) } td { (due) } td.num { (money(*amount, &cur)) }
+                         td.num { (money(amount - left, &cur)) } td.num { (money(*left, &cur)) } }
+                }
+            }
+        }
+        h2 { "Take payment" }
+        @if let Some(e) = error { p.error #pay-error { (e) } }
+        form #pay method="post" action={ "/family/" (family_id) "/pay" } data-family=(family_id) {
+            input type="hidden" name="csrf" value=(session.csrf);
+            label { "Amount (" (cur) ") " input #amount name="amount" value=(form.amount) autofocus autocomplete="off" inputmode="decimal" required; }
+            " "
+            label { "Method " select #method name="method" {
+                @for (v, label) in [("cash", "Cash"), ("bank_transfer", "Bank transfer"), ("cheque", "Cheque")] {
+                    option value=(v) selected[v == method] { (label) }
+                }
+            } }
+            " "
+            label { "Reference " input #reference name="reference" value=(form.reference) placeholder="cheque or transfer no."; }
+            " "
+            button #confirm type="submit" { "Take payment (Enter)" }
+            div #preview aria-live="polite" {}
+        }
+        h2 { "Last payments" }
+        @if payments.is_empty() { p.muted { "None yet." } } @else {
+            table #payments {
+                tr { th { "Receipt" } th { "When (school time)" } th { "Method" } th.num { "Amount" } th {} }
+                @for p in payments.iter().take(10) {
+                    tr {
+                        td { a href={ "/receipt/" (p.id) } { (p.receipt_no) } }
+                        td { (page::local_time(p.received_at, tz)) }
+                        td { (p.method.as_str()) }
+                        td.num { (money(p.amount, &cur)) }
+                        td { @if p.offline { span.warning { "pending sync" } } }
+                    }
+                }
+            }
+        }
+    })
+}
+
+async fn family_page(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let family_id = path.into_inner();
+    console.with_store(|store| {
+        match family_card(store, family_id, &session, &PayForm::default(), None) {
+            Ok(body) => page::html_response(200, page::frame(store, &session, "Family", body)),
+            Err(e) => error_page(store, &session, 404, &e.to_string()),
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct PreviewQuery {
+    #[serde(default)]
+    amount: String,
+}
+
+/// What the cashier's typed amount means and where it would go, before saving.
+fn preview(store: &mut Store, family_id: Uuid, amount: &str) -> Result<Markup, ClientError> {
+    let currency = office::school(store)?.currency;
+    if amount.trim().is_empty() {
+        return Ok(html! {});
+    }
+    let minor = match parse_money(amount, &currency) {
+        Ok(m) => m,
+        Err(e) => return Ok(html! { p.error #amount-error { "Amount: " (e) } }),
+    };
+    let lines = office::family_lines(store, family_id)?;
+    let open: Vec<OpenLine> = lines.iter().map(OpenLine::from).collect();
+    let plan = match allocate(minor, &open) {
+        Ok(p) => p,
+        Err(e) => return Ok(html! { p.error #amount-error { "Amount: " (e) } }),
+    };
+    let children = family_children(store, family_id)?;
+    let owing: i64 = lines.iter().map(|l| l.outstanding.max(0)).sum();
+    Ok(html! {
+        p.understood #understood { "Understood: " strong { (currency) " " (money(minor, &currency)) } }
+        @if owing == 0 {
+            p.warning #owes-nothing { "This family owes nothing: all of it will be kept as family credit." }
+        }
+        table #allocation {
+            @for a in &plan.allocations {
+                @let line = lines.iter().find(|l| l.invoice_line_id == a.invoice_line_id);
+                tr {
+                    td { (line.and_then(|l| children.iter().find(|c| c.student_id == l.student_id)).map(|c| c.name.clone()).unwrap_or_default()) }
+                    td { (line.map(|l| l.description.clone()).unwrap_or_default()) }
+                    td.num { (money(a.amount, &currency)) }
+                }
+            }
+            @if plan.unallocated > 0 {
+                tr { td colspan="2" { "Kept as family credit" } td.num { (money(plan.unallocated, &currency)) } }
+            }
+        }
+    })
+}
+
+async fn preview_fragment(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    q: web::Query<PreviewQuery>,
+) -> HttpResponse {
+    if let Err(r) = office_user(&console, &req) {
+        return *r;
+    }
+    let family_id = path.into_inner();
+    console.with_store(|store| match preview(store, family_id, &q.amount) {
+        Ok(m) => page::html_response(200, m),
+        Err(e) => page::html_response(404, html! { p.error { (e.to_string()) } }),
+    })
+}
+
+/// What the console keeps of a receipt it printed, for reprints (device setting
+/// `receipt:<payment id>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrintedReceipt {
+    pub receipt: Receipt,
+    pub reference: Option<String>,
+    /// Who took the money (the signed-in console user).
+    pub cashier: String,
+    pub cashier_user_id: Uuid,
+    /// What the family still owed after this payment (net of credit), minor units.
+    pub net_due_after: i64,
+    pub credit_after: i64,
+    pub children: Vec<Child>,
+}
+
+fn parse_method(method: &str) -> Result<PaymentMethod, String> {
+    serde_json::from_value(serde_json::Value::String(method.to_string()))
+        .map_err(|_| format!("Method: `{method}` is not cash, bank transfer or cheque"))
+}
+
+async fn take_payment(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<PayForm>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if let Err(r) = check_csrf(&session, &form.csrf) {
+        return *r;
+    }
+    let family_id = path.into_inner();
+    let form = form.into_inner();
+    console.with_store(|store| {
+        let refuse = |store: &mut Store, msg: String| match family_card(
+            store,
+            family_id,
+            &session,
+            &form,
+            Some(&msg),
+        ) {
+            Ok(body) => page::html_response(422, page::frame(store, &session, "Family", body)),
+            Err(e) => error_page(store, &session, 404, &e.to_string()),
+        };
+        let currency = match office::school(store) {
+            Ok(s) => s.currency,
+            Err(e) => return error_page(store, &session, 503, &e.to_string()),
+        };
+        if let Err(e) = office::family_name(store, family_id) {
+            return error_page(store, &session, 404, &e.to_string());
+        }
+        let amount = match parse_money(&form.amount, &currency) {
+            Ok(a) => a,
+            Err(e) => return refuse(store, format!("Amount: {e}")),
+        };
+        let method = match parse_method(&form.method) {
+            Ok(m) => m,
+            Err(e) => return refuse(store, e),
+        };
+        let reference = Some(form.reference.trim().to_string()).filter(|r| !r.is_empty());
+        if method == PaymentMethod::Cheque && reference.is_none() {
+            return refuse(store, "Reference: a cheque needs its number".into());
+        }
+        let receipt =
+            match office::record_payment(store, family_id, amount, method, reference.clone()) {
+                Ok(r) => r,
+                Err(e) => return refuse(store, e.to_string()),
+            };
+        let after = office::family_dues(store, family_id).ok();
+        let printed = PrintedReceipt {
+            reference,
+            cashier: session.display_name.clone(),
+            cashier_user_id: session.user_id,
+            net_due_after: after.as_ref().map(|d| d.net_due).unwrap_or(0),
+            credit_after: after.as_ref().map(|d| d.credit_balance).unwrap_or(0),
+            children: family_children(store, family_id).unwrap_or_default(),
+            receipt,
+        };
+        let id = printed.receipt.payment_id;
+        if let Ok(json) = serde_json::to_string(&printed) {
+            if let Err(e) = store.set_device(&format!("receipt:{id}"), &json) {
+                tracing::warn!(%id, "keeping the printed receipt failed: {e}");
+            }
+        }
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/receipt/{id}")))
+            .finish()
+    })
+}
+
+/// The receipt as the family reads it (the 80 mm roll's text).
+pub fn receipt_markup(p: &PrintedReceipt, tz: chrono_tz::Tz, pending: bool) -> Markup {
+    let r = &p.receipt;
+    let cur = &r.currency;
+    html! {
+        div.receipt #receipt {
+            h2 { (r.school) }
+            p { "RECEIPT " strong #receipt-no { (r.receipt_no) } br;
+                (page::local_time(r.received_at, tz)) br;
+                "Cashier: " (p.cashier) }
+            p { "Family: " (r.family) }
+            @for c in &p.children { p { (child_label(c)) } }
+            table {
+                @for (student, line, amount) in &r.allocations {
+                    tr { td { (student) " — " (line) } td.num { (money(*amount, cur)) } }
+                }
+                @if r.to_credit > 0 {
+                    tr { td { "Kept as family credit" } td.num { (money(r.to_credit, cur)) } }
+                }
+                tr { td { strong { "Received (" (r.method.as_str()) ")" } } td.num { strong { (cur) " " (money(r.amount, cur)) } } }
+            }
+            @if let Some(reference) = &p.reference { p { "Reference: " (reference) } }
+            p { "Balance due after this payment: " (cur) " " (money(p.net_due_after.max(0), cur)) br;
+                "Credit held: " (cur) " " (money(p.credit_after, cur)) }
+            @if pending { p.pending #pending-sync { "PENDING SYNC" } }
+        }
+    }
+}
+
+async fn receipt_page(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let id = path.into_inner();
+    console.with_store(|store| {
+        let printed: Option<PrintedReceipt> = store
+            .device(&format!("receipt:{id}"))
+            .ok()
+            .flatten()
+            .and_then(|j| serde_json::from_str(&j).ok());
+        let Some(printed) = printed else {
+            return error_page(
+                store,
+                &session,
+                404,
+                "This console has no receipt with that number.",
+            );
+        };
+        let pending = store
+            .row("payments", &id.to_string())
+            .ok()
+            .flatten()
+            .and_then(|p| p.get("offline").and_then(|o| o.as_bool()))
+            .unwrap_or(false);
+        let tz = page::school_tz(store);
+        let body = html! {
+            p.no-print {
+                button #print-80 type="button" data-print="roll" { "Print 80 mm (P)" } " "
+                button #print-a5 type="button" data-print="a5" { "A5" } " "
+                button #print-a4 type="button" data-print="a4" { "A4" } " "
+                a #next-family href="/cashier" { "Next family (N)" } " "
+                a href={ "/family/" (printed.receipt.family_id) } { "Back to the family" }
+            }
+            (receipt_markup(&printed, tz, pending))
+        };
+        page::html_response(200, page::frame(store, &session, "Receipt", body))
+    })
+}

@@ -1,0 +1,327 @@
+//! The office console in real headless Chromium (office-console issue, "Tests"): a real server
+//! on a test database, the agent's `console` command, and Python Playwright driving Debian's
+//! `chromium` through a cashier's day with the server stopped; then the server comes back,
+//! the agent's queue drains, and the server's dues equal what the receipts said, to the unit.
+//! Screenshots are kept under `target/console-screens/`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use daftar_tests::server::TestServer;
+use daftar_tests::TestDb;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const PW: &str = "console-test-password";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
+}
+
+/// The Python with Playwright that `.ci/run` installs (`target/playwright-venv`), or
+/// `$DAFTAR_PLAYWRIGHT_PYTHON`.
+fn playwright_python() -> PathBuf {
+    let p = std::env::var_os("DAFTAR_PLAYWRIGHT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/playwright-venv/bin/python"));
+    assert!(
+        p.exists(),
+        "{} is missing: `.ci/run` installs it (python3 -m venv target/playwright-venv && \
+         target/playwright-venv/bin/pip install playwright==1.49.1; apt-get install chromium)",
+        p.display()
+    );
+    p
+}
+
+fn agent(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_daftar-agent"));
+    c.arg("--data-dir").arg(dir).env_remove("DAFTAR_AGENT_DIR");
+    c
+}
+
+/// `minor` PKR as the console shows it: `1,500.00`.
+fn shown(minor: i64) -> String {
+    let whole = (minor / 100).to_string();
+    let mut g = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            g.push(',');
+        }
+        g.push(c);
+    }
+    format!("{g}.{:02}", minor % 100)
+}
+
+#[derive(QueryableByName)]
+struct Fam {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    children: i64,
+    #[diesel(sql_type = Text)]
+    admission_no: String,
+    #[diesel(sql_type = Text)]
+    child_name: String,
+    #[diesel(sql_type = BigInt)]
+    same_name: i64,
+}
+
+struct Console {
+    child: Child,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python(phase: &str, plan: &Path, shots: &Path, out: Option<&Path>) {
+    let mut c = Command::new(playwright_python());
+    c.arg(workspace().join("desktop-agent/tests/console/cashier_flow.py"))
+        .args(["--phase", phase, "--plan"])
+        .arg(plan)
+        .arg("--shots")
+        .arg(shots);
+    if let Some(o) = out {
+        c.arg("--out").arg(o);
+    }
+    let o = c.output().expect("running the Playwright script");
+    assert!(
+        o.status.success(),
+        "browser phase {phase} failed (screenshots in {}):\n{}{}",
+        shots.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn pending(dir: &Path) -> i64 {
+    let o = agent(dir)
+        .args(["--json", "status"])
+        .output()
+        .expect("status");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(json!({}));
+    v["pending"].as_i64().unwrap_or(-1)
+}
+
+#[test]
+fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees() {
+    playwright_python(); // fail first, and clearly, where the browser tools are missing
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    daftar_server::demo::seed(&mut conn, Some(PW), &daftar_server::auth::password::hash)
+        .expect("seed");
+    let mut server = TestServer::start(tdb.url());
+    let dir = tempfile::tempdir().expect("tmp");
+    let init = agent(dir.path())
+        .args(["init", "--server", &server.url(), "--school", "demo"])
+        .args(["--username", "accountant", "--device-name", "front desk"])
+        .env("DAFTAR_PASSWORD", PW)
+        .output()
+        .expect("init");
+    assert!(init.status.success(), "{init:?}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut console = Console {
+        child: agent(dir.path())
+            .args(["console", "--port", &port.to_string(), "--poll-secs", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("console"),
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = console.child.kill();
+            let mut err = String::new();
+            if let Some(e) = console.child.stderr.as_mut() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the console did not start: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // What to pay: twenty families that owe, found the way a cashier would (admission number,
+    // or a child's name with its words reversed), one with three children paid in full (the
+    // sibling waterfall), one overpaid into credit, one paid in part, one by cheque.
+    let school: Uuid = daftar_server::schema::schools::table
+        .filter(daftar_server::schema::schools::slug.eq("demo"))
+        .select(daftar_server::schema::schools::id)
+        .first(&mut conn)
+        .expect("school");
+    let families: Vec<Fam> = diesel::sql_query(
+        "SELECT f.id, (SELECT count(*) FROM students c WHERE c.family_id = f.id AND c.active) AS children,
+                s.admission_no, s.given_name || ' ' || s.family_name AS child_name,
+                (SELECT count(*) FROM students o WHERE o.school_id = s.school_id
+                   AND o.given_name = s.given_name AND o.family_name = s.family_name) AS same_name
+         FROM families f
+         JOIN LATERAL (SELECT * FROM students s WHERE s.family_id = f.id AND s.active
+                       ORDER BY s.admission_no LIMIT 1) s ON true
+         WHERE f.school_id = $1 ORDER BY f.id",
+    )
+    .bind::<SqlUuid, _>(school)
+    .load(&mut conn)
+    .expect("families");
+    let dues = |conn: &mut PgConnection, f: Uuid| {
+        daftar_server::ledger::service::family_dues(conn, school, f).expect("dues")
+    };
+    let owing: Vec<&Fam> = families
+        .iter()
+        .filter(|f| dues(&mut conn, f.id).total_outstanding > 0)
+        .collect();
+    let three = owing
+        .iter()
+        .find(|f| f.children == 3 && f.same_name == 1)
+        .expect("a three-child family that owes");
+    let mut chosen: Vec<&Fam> = vec![three];
+    chosen.extend(owing.iter().filter(|f| f.id != three.id).take(19));
+    assert_eq!(chosen.len(), 20, "twenty families that owe");
+    let siblings: Vec<String> = daftar_server::schema::students::table
+        .filter(daftar_server::schema::students::family_id.eq(three.id))
+        .select((
+            daftar_server::schema::students::given_name,
+            daftar_server::schema::students::family_name,
+        ))
+        .load::<(String, String)>(&mut conn)
+        .expect("siblings")
+        .into_iter()
+        .map(|(g, f)| format!("{g} {f}"))
+        .collect();
+    let mut payments = Vec::new();
+    for (i, f) in chosen.iter().enumerate() {
+        let d = dues(&mut conn, f.id);
+        let (minor, typed, extra) = match i {
+            0 => (
+                d.total_outstanding,
+                shown(d.total_outstanding),
+                json!({ "shot": "three-siblings",
+                   "children_on_receipt": siblings }),
+            ),
+            // Typed without separators: "12500.00" means the same as "12,500.00".
+            1 => {
+                let m = d.total_outstanding + 50_000;
+                (
+                    m,
+                    shown(m).replace(',', ""),
+                    json!({ "shot": "overpayment" }),
+                )
+            }
+            2 => (
+                d.total_outstanding / 2,
+                shown(d.total_outstanding / 2),
+                json!({}),
+            ),
+            3 => (
+                100_000,
+                "1000".into(),
+                json!({ "method": "cheque", "reference": "CHQ-004512" }),
+            ),
+            _ => (150_000, "1,500".into(), json!({})),
+        };
+        let query = if i == 0 {
+            let words: Vec<&str> = f.child_name.split_whitespace().rev().collect();
+            words.join(" ").to_lowercase()
+        } else {
+            f.admission_no.clone()
+        };
+        let mut p = json!({
+            "family_id": f.id, "query": query, "amount": typed,
+            "understood": format!("PKR {}", shown(minor)), "method": "cash",
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            p[k] = v.clone();
+        }
+        payments.push(p);
+    }
+    let cashier_name: String = daftar_server::schema::users::table
+        .filter(daftar_server::schema::users::school_id.eq(school))
+        .filter(daftar_server::schema::users::username.eq("accountant"))
+        .select(daftar_server::schema::users::display_name)
+        .first(&mut conn)
+        .expect("cashier");
+    let plan = json!({
+        "url": url, "password": PW, "cashier": "accountant", "cashier_name": cashier_name,
+        "teacher": "teacher1", "payments": payments,
+    });
+    let work = tempfile::tempdir().expect("tmp");
+    let plan_file = work.path().join("plan.json");
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    let shots = workspace().join("target/console-screens");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+
+    // A teacher, signing in while the server is up, is refused the cashier pages.
+    python("teacher", &plan_file, &shots, None);
+
+    // The cashier's day with the server down.
+    server.stop();
+    let out_file = work.path().join("receipts.json");
+    python("cashier", &plan_file, &shots, Some(&out_file));
+    let out: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let receipts = out["receipts"].as_array().expect("receipts");
+    assert_eq!(receipts.len(), 20);
+    assert_eq!(pending(dir.path()), 20, "twenty payments queued offline");
+    println!(
+        "20 payments in {:.1} s of browser time",
+        out["browser_seconds"].as_f64().unwrap_or(0.0)
+    );
+
+    // The server comes back: the console's sync thread drains the queue.
+    server.resume();
+    let start = Instant::now();
+    while pending(dir.path()) != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the queue did not drain: {} pending",
+            pending(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for (p, r) in payments.iter().zip(receipts) {
+        let family: Uuid = p["family_id"].as_str().unwrap().parse().unwrap();
+        let d = dues(&mut conn, family);
+        assert_eq!(
+            r["net_due_after"].as_str(),
+            Some(shown(d.net_due.max(0)).as_str()),
+            "family {family}: the receipt's balance is the server's\n{}",
+            r["text"]
+        );
+        assert_eq!(
+            r["credit_after"].as_str(),
+            Some(shown(d.credit_balance).as_str()),
+            "family {family}: the receipt's credit is the server's\n{}",
+            r["text"]
+        );
+    }
+    let receipt_nos: Vec<String> = daftar_server::schema::payments::table
+        .filter(daftar_server::schema::payments::school_id.eq(school))
+        .order(daftar_server::schema::payments::receipt_no)
+        .select(daftar_server::schema::payments::receipt_no)
+        .load(&mut conn)
+        .expect("payments");
+    let printed: Vec<String> = receipts
+        .iter()
+        .map(|r| r["receipt_no"].as_str().unwrap().to_string())
+        .collect();
+    for n in &printed {
+        assert!(
+            receipt_nos.contains(n),
+            "printed {n} is the server's number too"
+        );
+    }
+    drop(console);
+}
