@@ -12,7 +12,7 @@
 
 pub mod cashier;
 pub mod login;
-mod page;
+pub mod page;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -138,7 +138,7 @@ enum Command {
     Register {
         #[arg(long)]
         class: Uuid,
-        /// School-local date, YYYY-MM-DD (default: today, UTC).
+        /// School-local date, YYYY-MM-DD (default: the school's today, in its time zone).
         #[arg(long)]
         date: Option<NaiveDate>,
         /// Code for everyone not listed in --mark (default P). Without --mark or --default the
@@ -605,14 +605,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 reference.clone(),
             )?;
             if let Some(path) = pdf {
-                receipt::write_pdf(&r, path)?;
+                receipt::write_pdf(&r, console::page::school_tz(&mut engine.store), path)?;
             }
             // Try to send it at once; offline is fine (it stays queued).
             let sent = engine.push().is_ok();
             if cli.json {
                 println!("{:#}", json!({ "receipt": r, "sent": sent }));
             } else {
-                print!("{}", receipt::text(&r));
+                print!(
+                    "{}",
+                    receipt::text(&r, console::page::school_tz(&mut engine.store))
+                );
                 if !sent {
                     println!("(offline: queued; it will be sent when the server is reachable)");
                 }
@@ -628,7 +631,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             show,
         } => {
             let mut engine = open(&cli)?;
-            let date = date.unwrap_or_else(|| Utc::now().date_naive());
+            let date = date.unwrap_or_else(|| console::cashier::school_today(&mut engine.store));
             if !*show && (default.is_some() || !marks.is_empty()) {
                 let mut exceptions = Vec::new();
                 for (i, m) in marks.iter().enumerate() {

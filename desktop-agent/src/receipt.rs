@@ -9,14 +9,14 @@ use daftar_client_core::client::office::Receipt;
 use daftar_client_core::money::format_money;
 use printpdf::{BuiltinFont, Mm, PdfDocument};
 
-/// The receipt as plain text (monospace printers).
-pub fn text(r: &Receipt) -> String {
+/// The receipt as plain text (monospace printers), its time in the school's zone `tz`.
+pub fn text(r: &Receipt, tz: chrono_tz::Tz) -> String {
     let m = |v: i64| format!("{} {}", r.currency, format_money(v, &r.currency));
     let mut s = String::new();
     s.push_str(&format!("{}\nRECEIPT {}\n", r.school, r.receipt_no));
     s.push_str(&format!(
         "Date: {}\nFamily: {} ({})\nReceived: {} by {:?}\n",
-        r.received_at.format("%Y-%m-%d %H:%M UTC"),
+        r.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
         r.family,
         r.family_id,
         m(r.amount),
@@ -34,10 +34,10 @@ pub fn text(r: &Receipt) -> String {
     s
 }
 
-/// Writes the receipt as a one-page A5 PDF at `path`.
+/// Writes the receipt as a one-page A5 PDF at `path` (times in the school's zone `tz`).
 ///
 /// Errors: the file cannot be written.
-pub fn write_pdf(r: &Receipt, path: &Path) -> anyhow::Result<()> {
+pub fn write_pdf(r: &Receipt, tz: chrono_tz::Tz, path: &Path) -> anyhow::Result<()> {
     let (doc, page, layer) = PdfDocument::new(
         format!("Receipt {}", r.receipt_no),
         Mm(148.0),
@@ -49,7 +49,7 @@ pub fn write_pdf(r: &Receipt, path: &Path) -> anyhow::Result<()> {
         .context("PDF font")?;
     let layer = doc.get_page(page).get_layer(layer);
     let mut y = 195.0;
-    for (i, line) in text(r).lines().enumerate() {
+    for (i, line) in text(r, tz).lines().enumerate() {
         let size = if i < 2 { 14.0 } else { 10.0 };
         // Builtin PDF fonts are WinAnsi: keep to what they can show.
         let line: String = line

@@ -113,6 +113,14 @@ fn pending(dir: &Path) -> i64 {
     v["pending"].as_i64().unwrap_or(-1)
 }
 
+fn reversals(conn: &mut PgConnection, school: Uuid) -> i64 {
+    daftar_server::schema::payment_reversals::table
+        .filter(daftar_server::schema::payment_reversals::school_id.eq(school))
+        .count()
+        .get_result(conn)
+        .expect("reversals")
+}
+
 #[test]
 fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees() {
     playwright_python(); // fail first, and clearly, where the browser tools are missing
@@ -256,8 +264,9 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .expect("cashier");
     let plan = json!({
         "url": url, "password": PW, "cashier": "accountant", "cashier_name": cashier_name,
-        "teacher": "teacher1", "payments": payments,
+        "teacher": "teacher1", "payments": payments, "school_name": "Daftar Demo School",
     });
+    let reversals_before = reversals(&mut conn, school);
     let work = tempfile::tempdir().expect("tmp");
     let plan_file = work.path().join("plan.json");
     std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
@@ -274,7 +283,11 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let out: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
     let receipts = out["receipts"].as_array().expect("receipts");
     assert_eq!(receipts.len(), 20);
-    assert_eq!(pending(dir.path()), 20, "twenty payments queued offline");
+    assert_eq!(
+        pending(dir.path()),
+        21,
+        "twenty payments and one reversal queued offline"
+    );
     println!(
         "20 payments in {:.1} s of browser time",
         out["browser_seconds"].as_f64().unwrap_or(0.0)
@@ -291,8 +304,28 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    let reversal = &out["reversal"];
+    let reversed_family: Uuid = reversal["family_id"].as_str().unwrap().parse().unwrap();
+    let d = dues(&mut conn, reversed_family);
+    assert_eq!(
+        reversal["net_due"].as_str(),
+        Some(shown(d.net_due).as_str()),
+        "after the reversal the console showed the server's due"
+    );
+    assert_eq!(
+        reversal["credit"].as_str(),
+        Some(shown(d.credit_balance).as_str())
+    );
+    assert_eq!(
+        reversals(&mut conn, school),
+        reversals_before + 1,
+        "the reversal reached the server once"
+    );
     for (p, r) in payments.iter().zip(receipts) {
         let family: Uuid = p["family_id"].as_str().unwrap().parse().unwrap();
+        if family == reversed_family {
+            continue;
+        }
         let d = dues(&mut conn, family);
         assert_eq!(
             r["net_due_after"].as_str(),

@@ -37,6 +37,12 @@ fn typed<T: DeserializeOwned>(rows: Vec<Value>) -> ClientResult<Vec<T>> {
 /// Credit line of a payment made here and not synced yet (the overlay has no entry for it).
 #[derive(Debug, Clone, Deserialize)]
 struct CreditLine {
+    /// A synced line's id, or `<payment id>:credit` in the overlay.
+    #[serde(default)]
+    id: String,
+    /// The journal entry of a synced line.
+    #[serde(default)]
+    entry_id: Option<Uuid>,
     account_id: Uuid,
     amount: i64,
 }
@@ -45,6 +51,9 @@ struct CreditLine {
 /// made here and not synced yet (no journal entry yet).
 #[derive(Debug, Clone, Deserialize)]
 struct HeldAllocation {
+    /// A synced allocation's id, or `<payment id>:<n>` in the overlay.
+    #[serde(default)]
+    id: String,
     invoice_line_id: Uuid,
     amount: i64,
     journal_entry_id: Option<Uuid>,
@@ -67,6 +76,32 @@ pub struct PaymentRec {
     /// True while only this device knows it (not yet pulled from the server).
     #[serde(default)]
     pub offline: bool,
+    /// The server's journal entry of a synced payment.
+    #[serde(default)]
+    pub journal_entry_id: Option<Uuid>,
+    /// True once this device has queued its reversal and the server has not confirmed it.
+    #[serde(default)]
+    pub reversal_pending: bool,
+}
+
+/// Payments this device has queued reversals of: (payment ids, their journal entries).
+fn reversals_pending(store: &mut Store) -> ClientResult<(HashSet<Uuid>, HashSet<Uuid>)> {
+    let mut ids = HashSet::new();
+    let mut entries = HashSet::new();
+    for p in typed::<PaymentRec>(store.rows_with("payments", "reversal_pending")?)? {
+        if p.reversal_pending {
+            ids.insert(p.id);
+            entries.extend(p.journal_entry_id);
+        }
+    }
+    Ok((ids, entries))
+}
+
+/// Whether overlay row `id` (`<payment id>:…`) belongs to one of `payments`.
+fn of_payment(id: &str, payments: &HashSet<Uuid>) -> bool {
+    id.split_once(':')
+        .and_then(|(p, _)| p.parse::<Uuid>().ok())
+        .is_some_and(|p| payments.contains(&p))
 }
 
 /// A mark in a register, with the student's name.
@@ -157,9 +192,14 @@ pub fn family_lines(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<Fami
             .into_iter()
             .filter_map(|e| e.reverses_entry_id)
             .collect();
+    // Reversals queued on this device count at once (the server confirms them by pull).
+    let (reversing, reversing_entries) = reversals_pending(store)?;
     let mut paid: HashMap<Uuid, i64> = HashMap::new();
     for a in typed::<HeldAllocation>(store.rows_where("allocations", "family_id", &fam)?)? {
-        if a.journal_entry_id.is_some_and(|e| reversed.contains(&e)) {
+        if a.journal_entry_id
+            .is_some_and(|e| reversed.contains(&e) || reversing_entries.contains(&e))
+            || of_payment(&a.id, &reversing)
+        {
             continue;
         }
         *paid.entry(a.invoice_line_id).or_default() += a.amount;
@@ -193,9 +233,14 @@ pub fn credit_balance(store: &mut Store, family_id: Uuid) -> ClientResult<i64> {
     };
     let lines: Vec<CreditLine> =
         typed(store.rows_where("journal_lines", "family_id", &family_id.to_string())?)?;
+    let (reversing, reversing_entries) = reversals_pending(store)?;
     Ok(-lines
         .iter()
         .filter(|l| l.account_id == credit)
+        .filter(|l| {
+            !(l.entry_id.is_some_and(|e| reversing_entries.contains(&e))
+                || of_payment(&l.id, &reversing))
+        })
         .map(|l| l.amount)
         .sum::<i64>())
 }
@@ -298,6 +343,8 @@ pub fn record_payment(
         to_credit: plan.unallocated,
         to_suspense: 0,
         offline: true,
+        journal_entry_id: None,
+        reversal_pending: false,
     };
     let mut overlay = vec![(
         "payments".to_string(),
@@ -359,6 +406,45 @@ pub fn record_payment(
         to_credit: plan.unallocated,
         offline: true,
     })
+}
+
+/// Queues the reversal of payment `payment_id` with `reason` (`payment.reverse@1`, office
+/// only; the server checks the role), shown at once: the payment is marked
+/// `reversal_pending` in the overlay and its allocations and Family Credit stop counting in
+/// [`family_lines`] and [`credit_balance`] until the server's reversal is pulled. Works for a
+/// payment still queued on this device too (the reversal follows it in the outbox).
+///
+/// Errors: validation naming `reason` (1–500 characters) or `payment_id` (already being
+/// reversed); not found for a payment this device does not have.
+pub fn reverse_payment(store: &mut Store, payment_id: Uuid, reason: &str) -> ClientResult<Uuid> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ClientError::invalid(
+            "reason",
+            "must be 1 to 500 characters",
+        ));
+    }
+    let mut row = store
+        .row("payments", &payment_id.to_string())?
+        .ok_or_else(|| ClientError::NotFound(format!("no payment {payment_id} on this device")))?;
+    if row.get("reversal_pending").and_then(Value::as_bool) == Some(true) {
+        return Err(ClientError::invalid(
+            "payment_id",
+            "this payment's reversal is already queued",
+        ));
+    }
+    row["reversal_pending"] = Value::Bool(true);
+    let args = crate::protocol::sync::ReversePaymentArgs {
+        payment_id,
+        reason: reason.to_string(),
+    };
+    let op = store.enqueue(
+        crate::protocol::sync::PAYMENT_REVERSE,
+        &serde_json::to_value(&args)?,
+        None,
+        &[("payments".to_string(), payment_id.to_string(), row)],
+    )?;
+    Ok(op.op_id)
 }
 
 /// A payment the server posted differently from the receipt printed offline.

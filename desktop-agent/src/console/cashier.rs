@@ -31,7 +31,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/family/{id}", web::get().to(family_page))
         .route("/family/{id}/preview", web::get().to(preview_fragment))
         .route("/family/{id}/pay", web::post().to(take_payment))
-        .route("/receipt/{id}", web::get().to(receipt_page));
+        .route("/receipt/{id}", web::get().to(receipt_page))
+        .route("/receipt/{id}/pdf", web::get().to(receipt_pdf))
+        .route("/receipt/{id}/reverse", web::post().to(reverse_payment));
 }
 
 /// A child as the cashier tells them apart: name, class and section, admission number.
@@ -397,7 +399,10 @@ fn family_card(
                         td { (page::local_time(p.received_at, tz)) }
                         td { (p.method.as_str()) }
                         td.num { (money(p.amount, &cur)) }
-                        td { @if p.offline { span.warning { "pending sync" } } }
+                        td {
+                            @if p.reversal_pending { span.warning.reversal { "reversal pending sync" } }
+                            @else if p.offline { span.warning { "pending sync" } }
+                        }
                     }
                 }
             }
@@ -616,12 +621,7 @@ async fn receipt_page(
     };
     let id = path.into_inner();
     console.with_store(|store| {
-        let printed: Option<PrintedReceipt> = store
-            .device(&format!("receipt:{id}"))
-            .ok()
-            .flatten()
-            .and_then(|j| serde_json::from_str(&j).ok());
-        let Some(printed) = printed else {
+        let Some(printed) = printed(store, id) else {
             return error_page(
                 store,
                 &session,
@@ -641,11 +641,114 @@ async fn receipt_page(
                 button #print-80 type="button" data-print="roll" { "Print 80 mm (P)" } " "
                 button #print-a5 type="button" data-print="a5" { "A5" } " "
                 button #print-a4 type="button" data-print="a4" { "A4" } " "
+                a #receipt-pdf href={ "/receipt/" (id) "/pdf" } { "PDF" } " "
                 a #next-family href="/cashier" { "Next family (N)" } " "
                 a href={ "/family/" (printed.receipt.family_id) } { "Back to the family" }
             }
             (receipt_markup(&printed, tz, pending))
+            details.no-print #reverse {
+                summary { "Reverse this payment" }
+                form method="post" action={ "/receipt/" (id) "/reverse" } {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label { "Reason " input #reverse-reason name="reason" required maxlength="500" size="40"; }
+                    " "
+                    button #reverse-confirm type="submit" { "Reverse" }
+                }
+            }
         };
         page::html_response(200, page::frame(store, &session, "Receipt", body))
+    })
+}
+
+fn printed(store: &mut Store, id: Uuid) -> Option<PrintedReceipt> {
+    store
+        .device(&format!("receipt:{id}"))
+        .ok()
+        .flatten()
+        .and_then(|j| serde_json::from_str(&j).ok())
+}
+
+/// `GET /receipt/{id}/pdf`: the receipt as an A5 PDF (the agent's `pay --pdf` document).
+async fn receipt_pdf(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let id = path.into_inner();
+    console.with_store(|store| {
+        let Some(p) = printed(store, id) else {
+            return error_page(
+                store,
+                &session,
+                404,
+                "This console has no receipt with that number.",
+            );
+        };
+        let tz = page::school_tz(store);
+        let file = std::env::temp_dir().join(format!("daftar-receipt-{}.pdf", Uuid::now_v7()));
+        let bytes = crate::receipt::write_pdf(&p.receipt, tz, &file)
+            .and_then(|()| Ok(std::fs::read(&file)?));
+        let _ = std::fs::remove_file(&file);
+        match bytes {
+            Ok(b) => HttpResponse::Ok()
+                .content_type("application/pdf")
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"receipt-{}.pdf\"", p.receipt.receipt_no),
+                ))
+                .body(b),
+            Err(e) => error_page(
+                store,
+                &session,
+                500,
+                &format!("The PDF could not be made: {e:#}"),
+            ),
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct ReverseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /receipt/{id}/reverse`: queues the payment's reversal (office roles; the server
+/// checks the role again) and goes back to the family card.
+async fn reverse_payment(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<ReverseForm>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if let Err(r) = check_csrf(&session, &form.csrf) {
+        return *r;
+    }
+    let id = path.into_inner();
+    console.with_store(|store| {
+        let Some(p) = printed(store, id) else {
+            return error_page(
+                store,
+                &session,
+                404,
+                "This console has no receipt with that number.",
+            );
+        };
+        match office::reverse_payment(store, id, &form.reason) {
+            Ok(_) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("/family/{}", p.receipt.family_id)))
+                .finish(),
+            Err(e) => error_page(store, &session, 422, &e.to_string()),
+        }
     })
 }

@@ -11,6 +11,7 @@ Screenshots go to --shots. Any failed expectation raises (exit status 1) with wh
 import argparse
 import json
 import re
+import subprocess
 import sys
 import time
 
@@ -126,14 +127,43 @@ def cashier_phase(page, plan, shots):
         })
         if i == 0 or p.get("shot"):
             page.screenshot(path=f"{shots}/06-receipt-{i + 1:02}.png", full_page=True)
+        if i == 0:
+            pdf = page.request.get(url + page.locator("#receipt-pdf").get_attribute("href"))
+            if pdf.headers.get("content-type") != "application/pdf":
+                raise AssertionError(f"not a PDF: {pdf.headers}")
+            path = f"{shots}/receipt-{number}.pdf"
+            open(path, "wb").write(pdf.body())
+            pdf_text = subprocess.run(["pdftotext", "-layout", path, "-"], check=True,
+                                      capture_output=True, text=True).stdout
+            for want in [number, plan["school_name"], "PKR"]:
+                if want not in pdf_text:
+                    raise AssertionError(f"{want} missing from the PDF: {pdf_text}")
         page.keyboard.press("n")
         page.wait_for_url("**/cashier")
     elapsed = time.monotonic() - started
     queued_after = status(page, url)["queued"]
     if queued_after != queued_before + len(plan["payments"]):
         raise AssertionError(f"queued {queued_before} -> {queued_after}")
+
+    # A mistake: the last payment is reversed, with a reason; the family card shows it at once.
+    last = plan["payments"][-1]
+    page.goto(url + "/family/" + last["family_id"])
+    due_before = page.locator("#net-due").inner_text()
+    page.locator("#payments a").first.click()
+    page.wait_for_url("**/receipt/*")
+    page.locator("#reverse summary").click()
+    page.fill("#reverse-reason", "typed the wrong family")
+    with page.expect_navigation():
+        page.locator("#reverse-reason").press("Enter")
+    expect(page.locator("#payments .reversal")).to_have_count(1)
+    due_after = page.locator("#net-due").inner_text()
+    if due_after == due_before:
+        raise AssertionError(f"the reversal did not change the due: {due_before}")
+    page.screenshot(path=f"{shots}/08-reversal.png", full_page=True)
+    reversal = {"family_id": last["family_id"], "net_due": due_after.split(" ", 1)[1],
+                "credit": page.locator("#credit").inner_text().split(" ", 1)[1]}
     page.screenshot(path=f"{shots}/07-after-payments.png", full_page=True)
-    return {"receipts": receipts, "browser_seconds": elapsed}
+    return {"receipts": receipts, "browser_seconds": elapsed, "reversal": reversal}
 
 
 def main():
