@@ -13,6 +13,7 @@
 pub mod cashier;
 pub mod login;
 pub mod page;
+pub mod registers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -268,6 +269,7 @@ pub fn serve(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<()> {
                 .route("/status.json", web::get().to(status))
                 .route("/console.js", web::get().to(script))
                 .configure(cashier::routes)
+                .configure(registers::routes)
         })
         .workers(2)
         .bind(addr)?;

@@ -285,8 +285,8 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     assert_eq!(receipts.len(), 20);
     assert_eq!(
         pending(dir.path()),
-        21,
-        "twenty payments and one reversal queued offline"
+        22,
+        "twenty payments, one reversal and one register queued offline"
     );
     println!(
         "20 payments in {:.1} s of browser time",
@@ -356,5 +356,46 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
             "printed {n} is the server's number too"
         );
     }
+    // The register: everyone marked, the two absences as absences.
+    let reg = &out["register"];
+    let class_id: Uuid = reg["class_id"].as_str().unwrap().parse().unwrap();
+    let on_date: chrono::NaiveDate = reg["date"].as_str().unwrap().parse().unwrap();
+    let marks: Vec<(Uuid, String)> = diesel::sql_query(
+        "SELECT m.student_id, c.code FROM attendance_marks m
+         JOIN registers r ON r.school_id = m.school_id AND r.id = m.register_id
+         JOIN attendance_codes c ON c.school_id = m.school_id AND c.id = m.code_id
+         WHERE r.school_id = $1 AND r.class_id = $2 AND r.on_date = $3 AND r.period = 0",
+    )
+    .bind::<SqlUuid, _>(school)
+    .bind::<SqlUuid, _>(class_id)
+    .bind::<diesel::sql_types::Date, _>(on_date)
+    .load::<Mark>(&mut conn)
+    .expect("marks")
+    .into_iter()
+    .map(|m| (m.student_id, m.code))
+    .collect();
+    assert_eq!(marks.len() as u64, reg["students"].as_u64().unwrap());
+    let mut absent: Vec<String> = reg["absent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    absent.sort();
+    let mut server_absent: Vec<String> = marks
+        .iter()
+        .filter(|m| m.1 == "A")
+        .map(|m| m.0.to_string())
+        .collect();
+    server_absent.sort();
+    assert_eq!(server_absent, absent, "the two absences, and only they");
     drop(console);
+}
+
+#[derive(QueryableByName)]
+struct Mark {
+    #[diesel(sql_type = SqlUuid)]
+    student_id: Uuid,
+    #[diesel(sql_type = Text)]
+    code: String,
 }

@@ -221,7 +221,7 @@ fn error_page(store: &mut Store, session: &Session, status: u16, message: &str) 
 }
 
 /// The signed-in office user of a request; anyone else is sent to sign in or refused.
-fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<HttpResponse>> {
+pub fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<HttpResponse>> {
     let session = signed_in(console, req)?;
     if session.is_office() {
         return Ok(session);

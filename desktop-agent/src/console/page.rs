@@ -157,7 +157,7 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
             body {
                 header {
                     strong { (school) }
-                    nav { a href="/cashier" accesskey="f" { "Families" } }
+                    nav { a href="/cashier" accesskey="f" { "Families" } " " a href="/registers" accesskey="r" { "Registers" } }
                     span.who #who {
                         "Signed in as " (session.display_name) " (" (session.username) ", " (session.role.as_str()) ") "
                         form method="post" action="/logout" {

@@ -163,7 +163,36 @@ def cashier_phase(page, plan, shots):
     reversal = {"family_id": last["family_id"], "net_due": due_after.split(" ", 1)[1],
                 "credit": page.locator("#credit").inner_text().split(" ", 1)[1]}
     page.screenshot(path=f"{shots}/07-after-payments.png", full_page=True)
-    return {"receipts": receipts, "browser_seconds": elapsed, "reversal": reversal}
+
+    # A register: a class not taken yet today, everyone present but two absences.
+    page.goto(url + "/registers")
+    page.locator("#not-taken a").first.click()
+    page.wait_for_url("**/registers?class=*")
+    selects = page.locator("#marks select")
+    if selects.count() < 3:
+        raise AssertionError("a class with students")
+    absent = []
+    for i in (0, 2):
+        selects.nth(i).focus()
+        selects.nth(i).select_option("A")
+        absent.append(selects.nth(i).get_attribute("name")[len("code_"):])
+    page.screenshot(path=f"{shots}/09-register.png", full_page=True)
+    with page.expect_navigation():
+        page.locator("#save-register").click()
+    expect(page.locator("#register-saved")).to_be_visible()
+    page.reload()
+    marked = page.locator("#marks select")
+    for i in range(marked.count()):
+        want = "A" if i in (0, 2) else "P"
+        if marked.nth(i).input_value() != want:
+            raise AssertionError(f"row {i} shows {marked.nth(i).input_value()}, not {want}")
+    query = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
+    register = {"class_id": query["class"], "date": query["date"], "absent": absent,
+                "students": marked.count()}
+    if status(page, url)["queued"] != queued_after + 2:
+        raise AssertionError("the register is one more queued edit")
+    return {"receipts": receipts, "browser_seconds": elapsed, "reversal": reversal,
+            "register": register}
 
 
 def main():
