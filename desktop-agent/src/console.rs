@@ -11,6 +11,7 @@
 //! units of the school's currency (ISO 4217 exponent) with thousands separators.
 
 pub mod cashier;
+pub mod dashboard;
 pub mod login;
 pub mod page;
 pub mod registers;
@@ -270,6 +271,7 @@ pub fn serve(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<()> {
                 .route("/console.js", web::get().to(script))
                 .configure(cashier::routes)
                 .configure(registers::routes)
+                .configure(dashboard::routes)
         })
         .workers(2)
         .bind(addr)?;

@@ -329,6 +329,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .spawn(move || {
                     let engine = std::sync::Mutex::new(engine);
                     SyncEngine::run(&engine, Arc::new(AtomicBool::new(false)), poll, |r| {
+                        // What the console's sync bar reads: when the server last answered.
+                        let attempt = json!({
+                            "at": Utc::now(), "ok": r.is_ok(),
+                            "error": r.as_ref().err().map(|e| e.to_string()),
+                        });
+                        if let Ok(mut e) = engine.lock() {
+                            let _ = e
+                                .store
+                                .set_device(console::page::LAST_SYNC, &attempt.to_string());
+                        }
                         if let Err(e) = r {
                             eprintln!(
                                 "{} sync failed (will retry): {e}",

@@ -356,6 +356,38 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
             "printed {n} is the server's number too"
         );
     }
+    // The dashboard's collections were the payments kept (all but the reversed one), plus any
+    // the demo recorded today.
+    let kept: i64 = payments[..19]
+        .iter()
+        .map(|p| {
+            p["understood"].as_str().unwrap()[4..]
+                .replace([',', '.'], "")
+                .parse::<i64>()
+                .unwrap()
+        })
+        .sum();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Karachi)
+        .date_naive();
+    let demo_today: i64 = diesel::sql_query(
+        "SELECT coalesce(sum(p.amount), 0)::int8 AS n FROM payments p
+         WHERE p.school_id = $1 AND p.device_id IS NULL
+           AND (p.received_at AT TIME ZONE 'Asia/Karachi')::date = $2
+           AND NOT EXISTS (SELECT 1 FROM payment_reversals r
+                           WHERE r.school_id = p.school_id AND r.payment_id = p.id)",
+    )
+    .bind::<SqlUuid, _>(school)
+    .bind::<diesel::sql_types::Date, _>(today)
+    .get_result::<Total>(&mut conn)
+    .expect("today's payments")
+    .n;
+    assert_eq!(
+        out["collected_today"].as_str(),
+        Some(shown(kept + demo_today).as_str()),
+        "the dashboard's collections today"
+    );
+
     // The register: everyone marked, the two absences as absences.
     let reg = &out["register"];
     let class_id: Uuid = reg["class_id"].as_str().unwrap().parse().unwrap();
@@ -390,6 +422,12 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     server_absent.sort();
     assert_eq!(server_absent, absent, "the two absences, and only they");
     drop(console);
+}
+
+#[derive(QueryableByName)]
+struct Total {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 #[derive(QueryableByName)]

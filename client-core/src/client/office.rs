@@ -178,14 +178,27 @@ fn system_account(store: &mut Store, account: SystemAccount) -> ClientResult<Opt
 /// The family's invoice lines with what is still owing, exactly as the server computes it:
 /// amount − allocations whose journal entry has not been reversed.
 pub fn family_lines(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<FamilyLine>> {
-    let fam = family_id.to_string();
+    lines_of(store, Some(family_id))
+}
+
+/// Every invoice line of the school on this device with what is still owing (the rule of
+/// [`family_lines`], read in one pass: for the office's dashboard and ageing).
+pub fn all_lines(store: &mut Store) -> ClientResult<Vec<FamilyLine>> {
+    lines_of(store, None)
+}
+
+fn lines_of(store: &mut Store, family_id: Option<Uuid>) -> ClientResult<Vec<FamilyLine>> {
+    let fam = family_id.map(|f| f.to_string());
+    let of_family = |store: &mut Store, entity: &str| match &fam {
+        Some(f) => store.rows_where(entity, "family_id", f),
+        None => store.rows(entity),
+    };
     let invoices: HashMap<Uuid, synced::Invoice> =
-        typed::<synced::Invoice>(store.rows_where("invoices", "family_id", &fam)?)?
+        typed::<synced::Invoice>(of_family(store, "invoices")?)?
             .into_iter()
             .map(|i| (i.id, i))
             .collect();
-    let lines: Vec<synced::InvoiceLine> =
-        typed(store.rows_where("invoice_lines", "family_id", &fam)?)?;
+    let lines: Vec<synced::InvoiceLine> = typed(of_family(store, "invoice_lines")?)?;
     // Only entries that reverse another matter: the reversed ones' allocations stop counting.
     let reversed: HashSet<Uuid> =
         typed::<synced::JournalEntry>(store.rows_with("journal_entries", "reverses_entry_id")?)?
@@ -195,7 +208,7 @@ pub fn family_lines(store: &mut Store, family_id: Uuid) -> ClientResult<Vec<Fami
     // Reversals queued on this device count at once (the server confirms them by pull).
     let (reversing, reversing_entries) = reversals_pending(store)?;
     let mut paid: HashMap<Uuid, i64> = HashMap::new();
-    for a in typed::<HeldAllocation>(store.rows_where("allocations", "family_id", &fam)?)? {
+    for a in typed::<HeldAllocation>(of_family(store, "allocations")?)? {
         if a.journal_entry_id
             .is_some_and(|e| reversed.contains(&e) || reversing_entries.contains(&e))
             || of_payment(&a.id, &reversing)

@@ -64,8 +64,10 @@
             if (!s) { return; }
             bar.dataset.queued = s.queued;
             document.getElementById("sync-queued").textContent = s.queued + " queued edit" + (s.queued === 1 ? "" : "s");
-            document.getElementById("sync-last").textContent = s.last_pull_local ? "last synced " + s.last_pull_local + (s.stale ? " (server not reached since)" : "") : "never synced";
-            bar.className = s.stale ? "offline" : "";
+            document.getElementById("sync-last").textContent = s.last_pull_local ? "last synced " + s.last_pull_local : "never synced";
+            document.getElementById("sync-online").textContent = s.online === true ? "online" :
+              (s.online === false ? "offline — edits are kept here and sent when the server is back" : "connecting…");
+            bar.className = s.online === false ? "offline" : "";
           });
       }, 2000);
     }

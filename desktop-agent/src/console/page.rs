@@ -89,6 +89,18 @@ pub fn local_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// Device setting where the console's sync thread records its last attempt:
+/// `{"at": UTC instant, "ok": bool, "error": text or null}`.
+pub const LAST_SYNC: &str = "console_last_sync";
+
+#[derive(serde::Deserialize)]
+struct LastSync {
+    at: DateTime<Utc>,
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+}
+
 /// The sync bar's figures.
 #[derive(Debug, Serialize)]
 pub struct SyncBar {
@@ -102,6 +114,10 @@ pub struct SyncBar {
     pub last_pull_local: Option<String>,
     /// True when the last pull is more than two minutes old.
     pub stale: bool,
+    /// Whether the server answered the sync thread's last attempt (`None`: no attempt yet).
+    pub online: Option<bool>,
+    /// Why the last attempt failed, when it did.
+    pub last_error: Option<String>,
 }
 
 impl SyncBar {
@@ -110,7 +126,17 @@ impl SyncBar {
         let counts = store.counts().ok();
         let last = store.last_pull().ok().flatten().map(|l| l.0);
         let tz = school_tz(store);
+        let attempt: Option<LastSync> = store
+            .device(LAST_SYNC)
+            .ok()
+            .flatten()
+            .and_then(|j| serde_json::from_str(&j).ok());
+        let recent = attempt
+            .as_ref()
+            .filter(|a| Utc::now() - a.at < chrono::Duration::minutes(5));
         SyncBar {
+            online: recent.map(|a| a.ok),
+            last_error: recent.and_then(|a| a.error.clone()),
             queued: counts.as_ref().map(|c| c.pending).unwrap_or(0),
             needing_attention: counts.as_ref().map(|c| c.needing_attention).unwrap_or(0),
             last_pull_at: last,
@@ -121,7 +147,15 @@ impl SyncBar {
 
     fn render(&self) -> Markup {
         html! {
-            div #sync-bar class=(if self.stale { "offline" } else { "" }) data-queued=(self.queued) {
+            div #sync-bar class=(if self.online == Some(false) { "offline" } else { "" }) data-queued=(self.queued) {
+                span #sync-online {
+                    @match self.online {
+                        Some(true) => { "online" }
+                        Some(false) => { "offline — edits are kept here and sent when the server is back" }
+                        None => { "connecting…" }
+                    }
+                }
+                " · "
                 span #sync-queued { (self.queued) " queued edit" (if self.queued == 1 { "" } else { "s" }) }
                 " · "
                 @if self.needing_attention > 0 {
@@ -129,7 +163,7 @@ impl SyncBar {
                 }
                 span #sync-last {
                     @match &self.last_pull_local {
-                        Some(t) => { "last synced " (t) @if self.stale { " (server not reached since)" } }
+                        Some(t) => { "last synced " (t) }
                         None => { "never synced" }
                     }
                 }
@@ -157,7 +191,7 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
             body {
                 header {
                     strong { (school) }
-                    nav { a href="/cashier" accesskey="f" { "Families" } " " a href="/registers" accesskey="r" { "Registers" } }
+                    nav { a href="/cashier" accesskey="f" { "Families" } " " a href="/registers" accesskey="r" { "Registers" } " " a href="/dashboard" accesskey="t" { "Today" } }
                     span.who #who {
                         "Signed in as " (session.display_name) " (" (session.username) ", " (session.role.as_str()) ") "
                         form method="post" action="/logout" {

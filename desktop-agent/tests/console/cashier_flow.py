@@ -52,6 +52,7 @@ def cashier_phase(page, plan, shots):
     sign_in(page, url, plan["cashier"], plan["password"])
     expect(page.locator("#who")).to_contain_text(plan["cashier"])
     expect(page.locator("#sync-bar")).to_contain_text("queued")
+    expect(page.locator("#sync-online")).to_contain_text("offline")
     queued_before = status(page, url)["queued"]
 
     # Bad input: each a clear message on the page, nothing queued.
@@ -191,7 +192,15 @@ def cashier_phase(page, plan, shots):
                 "students": marked.count()}
     if status(page, url)["queued"] != queued_after + 2:
         raise AssertionError("the register is one more queued edit")
+
+    # The dashboard, offline: today's collections are the console's nineteen kept payments.
+    page.goto(url + "/dashboard")
+    expect(page.locator("#registers-today")).to_contain_text("1 taken")
+    expect(page.locator("#attendance-rate")).to_contain_text("% present or late")
+    collected = page.locator("#collections-total").inner_text()
+    page.screenshot(path=f"{shots}/10-dashboard.png", full_page=True)
     return {"receipts": receipts, "browser_seconds": elapsed, "reversal": reversal,
+            "collected_today": collected,
             "register": register}
 
 
