@@ -199,6 +199,11 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let mut chosen: Vec<&Fam> = vec![three];
     chosen.extend(owing.iter().filter(|f| f.id != three.id).take(19));
     assert_eq!(chosen.len(), 20, "twenty families that owe");
+    let discount_family = owing
+        .iter()
+        .find(|f| !chosen.iter().any(|c| c.id == f.id))
+        .expect("a family for the discount")
+        .id;
     let siblings: Vec<String> = daftar_server::schema::students::table
         .filter(daftar_server::schema::students::family_id.eq(three.id))
         .select((
@@ -265,6 +270,7 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let plan = json!({
         "url": url, "password": PW, "cashier": "accountant", "cashier_name": cashier_name,
         "teacher": "teacher1", "payments": payments, "school_name": "Daftar Demo School",
+        "discount_family": discount_family,
     });
     let reversals_before = reversals(&mut conn, school);
     let work = tempfile::tempdir().expect("tmp");
@@ -285,8 +291,8 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     assert_eq!(receipts.len(), 20);
     assert_eq!(
         pending(dir.path()),
-        22,
-        "twenty payments, one reversal and one register queued offline"
+        23,
+        "twenty payments, a reversal, a discount and a register queued offline"
     );
     println!(
         "20 payments in {:.1} s of browser time",
@@ -356,6 +362,13 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
             "printed {n} is the server's number too"
         );
     }
+    let d = dues(&mut conn, discount_family);
+    assert_eq!(
+        out["discount"]["net_due"].as_str(),
+        Some(shown(d.net_due).as_str()),
+        "after the discount the console showed the server's due"
+    );
+
     // The dashboard's collections were the payments kept (all but the reversed one), plus any
     // the demo recorded today.
     let kept: i64 = payments[..19]

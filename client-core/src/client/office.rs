@@ -460,6 +460,102 @@ pub fn reverse_payment(store: &mut Store, payment_id: Uuid, reason: &str) -> Cli
     Ok(op.op_id)
 }
 
+/// Grants a discount, waiver or scholarship (`kind`) on invoice line `invoice_line_id` offline
+/// (`discount.grant@1`, office only; approved by `approved_by`): either `amount` minor units
+/// or `percent_bp` basis points of the line's amount (rounded half up, as the server does),
+/// never more than the line still owes. Shown at once as an overlay allocation on the line.
+/// Returns the discount's id.
+///
+/// Errors: validation naming `amount` / `percent_bp` (exactly one; positive; within what is
+/// owing) or `reason` (1–500 characters); not found for a line this device does not have.
+pub fn grant_discount(
+    store: &mut Store,
+    invoice_line_id: Uuid,
+    kind: crate::protocol::DiscountKind,
+    amount: Option<i64>,
+    percent_bp: Option<i32>,
+    reason: &str,
+    approved_by: Uuid,
+) -> ClientResult<Uuid> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ClientError::invalid(
+            "reason",
+            "must be 1 to 500 characters",
+        ));
+    }
+    let line: synced::InvoiceLine = store
+        .row("invoice_lines", &invoice_line_id.to_string())?
+        .map(serde_json::from_value)
+        .transpose()?
+        .ok_or_else(|| {
+            ClientError::NotFound(format!("no invoice line {invoice_line_id} on this device"))
+        })?;
+    let family_id = line
+        .family_id
+        .ok_or_else(|| ClientError::NotFound("the line's family is not on this device".into()))?;
+    let minor = match (amount, percent_bp) {
+        (Some(a), None) if a > 0 => a,
+        (None, Some(bp)) if (1..=10_000).contains(&bp) => {
+            i64::try_from((i128::from(line.amount) * i128::from(bp) + 5_000) / 10_000)
+                .unwrap_or(i64::MAX)
+        }
+        (Some(_), None) => return Err(ClientError::invalid("amount", "must be a positive amount")),
+        (None, Some(_)) => {
+            return Err(ClientError::invalid(
+                "percent_bp",
+                "must be 1 to 10000 basis points",
+            ))
+        }
+        _ => {
+            return Err(ClientError::invalid(
+                "amount",
+                "give exactly one of an amount or a percentage",
+            ))
+        }
+    };
+    let owing = family_lines(store, family_id)?
+        .into_iter()
+        .find(|l| l.invoice_line_id == invoice_line_id)
+        .map(|l| l.outstanding)
+        .unwrap_or(0);
+    if minor > owing {
+        return Err(ClientError::invalid(
+            "amount",
+            format!(
+                "{} is more than the {} still owing on this line",
+                crate::money::format_money(minor, &school(store)?.currency),
+                crate::money::format_money(owing, &school(store)?.currency)
+            ),
+        ));
+    }
+    let id = Uuid::now_v7();
+    let args = crate::protocol::sync::GrantDiscountArgs {
+        invoice_line_id,
+        discount: crate::protocol::GrantDiscountRequest {
+            id,
+            kind,
+            amount,
+            percent_bp,
+            reason: reason.to_string(),
+            approved_by,
+        },
+    };
+    let overlay = vec![(
+        "allocations".to_string(),
+        format!("{id}:discount"),
+        json!({ "id": format!("{id}:discount"), "invoice_line_id": invoice_line_id,
+                "amount": minor, "journal_entry_id": null, "family_id": family_id }),
+    )];
+    store.enqueue(
+        crate::protocol::sync::DISCOUNT_GRANT,
+        &serde_json::to_value(&args)?,
+        None,
+        &overlay,
+    )?;
+    Ok(id)
+}
+
 /// A payment the server posted differently from the receipt printed offline.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReceiptDifference {

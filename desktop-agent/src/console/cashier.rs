@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/family/{id}", web::get().to(family_page))
         .route("/family/{id}/preview", web::get().to(preview_fragment))
         .route("/family/{id}/pay", web::post().to(take_payment))
+        .route("/family/{id}/discount", web::post().to(grant_discount))
         .route("/receipt/{id}", web::get().to(receipt_page))
         .route("/receipt/{id}/pdf", web::get().to(receipt_pdf))
         .route("/receipt/{id}/reverse", web::post().to(reverse_payment));
@@ -328,7 +329,7 @@ fn family_card(
     let children = family_children(store, family_id)?;
     let names: HashMap<Uuid, &Child> = children.iter().map(|c| (c.student_id, c)).collect();
     let tz = page::school_tz(store);
-    let mut lines: Vec<(NaiveDate, String, String, i64, i64)> = Vec::new();
+    let mut lines: Vec<(NaiveDate, String, String, i64, i64, Uuid)> = Vec::new();
     for inv in &dues.invoices {
         for l in &inv.lines {
             if l.outstanding > 0 {
@@ -342,6 +343,7 @@ fn family_card(
                     l.description.clone(),
                     l.amount,
                     l.outstanding,
+                    l.invoice_line_id,
                 ));
             }
         }
@@ -365,10 +367,26 @@ fn family_card(
         h2 { "Open lines, oldest due first" }
         @if lines.is_empty() { p.muted #no-lines { "Nothing owing." } } @else {
             table #open-lines {
-                tr { th { "Child" } th { "Fee" } th { "Due" } th.num { "Amount" } th.num { "Paid" } th.num { "Remaining" } }
-                @for (due, child, fee, amount, left) in &lines {
+                tr { th { "Child" } th { "Fee" } th { "Due" } th.num { "Amount" } th.num { "Paid" } th.num { "Remaining" } th {} }
+                @for (due, child, fee, amount, left, line_id) in &lines {
                     tr { td { (child) } td { (fee) } td { (due) } td.num { (money(*amount, &cur)) }
-                         td.num { (money(amount - left, &cur)) } td.num { (money(*left, &cur)) } }
+                         td.num { (money(amount - left, &cur)) } td.num { (money(*left, &cur)) }
+                         td { details.discount {
+                             summary { "Discount" }
+                             form method="post" action={ "/family/" (family_id) "/discount" } {
+                                 input type="hidden" name="csrf" value=(session.csrf);
+                                 input type="hidden" name="line_id" value=(line_id);
+                                 select name="kind" {
+                                     option value="discount" { "Discount" }
+                                     option value="waiver" { "Waiver" }
+                                     option value="scholarship" { "Scholarship" }
+                                 }
+                                 " " input name="amount" placeholder={ "amount (" (cur) ")" } size="10" required;
+                                 " " input name="reason" placeholder="reason" size="24" required;
+                                 " " button type="submit" { "Grant" }
+                             }
+                         } }
+                    }
                 }
             }
         }
@@ -749,6 +767,79 @@ async fn reverse_payment(
                 .insert_header((header::LOCATION, format!("/family/{}", p.receipt.family_id)))
                 .finish(),
             Err(e) => error_page(store, &session, 422, &e.to_string()),
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct DiscountForm {
+    #[serde(default)]
+    csrf: String,
+    line_id: Uuid,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /family/{id}/discount`: a discount, waiver or scholarship on one open line, granted
+/// by the signed-in office user, queued offline (`office::grant_discount`).
+async fn grant_discount(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<DiscountForm>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if let Err(r) = check_csrf(&session, &form.csrf) {
+        return *r;
+    }
+    let family_id = path.into_inner();
+    let form = form.into_inner();
+    console.with_store(|store| {
+        let refuse = |store: &mut Store, msg: String| match family_card(
+            store,
+            family_id,
+            &session,
+            &PayForm::default(),
+            Some(&msg),
+        ) {
+            Ok(body) => page::html_response(422, page::frame(store, &session, "Family", body)),
+            Err(e) => error_page(store, &session, 404, &e.to_string()),
+        };
+        let currency = match office::school(store) {
+            Ok(s) => s.currency,
+            Err(e) => return error_page(store, &session, 503, &e.to_string()),
+        };
+        let kind: daftar_client_core::protocol::DiscountKind =
+            match serde_json::from_value(serde_json::Value::String(form.kind.clone())) {
+                Ok(k) => k,
+                Err(_) => {
+                    return refuse(store, format!("Discount kind: `{}` is not one", form.kind))
+                }
+            };
+        let amount = match parse_money(&form.amount, &currency) {
+            Ok(a) => a,
+            Err(e) => return refuse(store, format!("Discount amount: {e}")),
+        };
+        match office::grant_discount(
+            store,
+            form.line_id,
+            kind,
+            Some(amount),
+            None,
+            &form.reason,
+            session.user_id,
+        ) {
+            Ok(_) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("/family/{family_id}")))
+                .finish(),
+            Err(e) => refuse(store, format!("Discount: {e}")),
         }
     })
 }

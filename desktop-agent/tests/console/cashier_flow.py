@@ -165,6 +165,23 @@ def cashier_phase(page, plan, shots):
                 "credit": page.locator("#credit").inner_text().split(" ", 1)[1]}
     page.screenshot(path=f"{shots}/07-after-payments.png", full_page=True)
 
+    # A discount at the counter: a scholarship of 500.00 on a family's oldest open line.
+    fam = plan["discount_family"]
+    page.goto(url + "/family/" + fam)
+    due_before = page.locator("#net-due").inner_text()
+    first = page.locator("details.discount").first
+    first.locator("summary").click()
+    first.locator("select[name=kind]").select_option("scholarship")
+    first.locator("input[name=amount]").fill("500")
+    first.locator("input[name=reason]").fill("sibling scholarship")
+    with page.expect_navigation():
+        first.locator("input[name=reason]").press("Enter")
+    due_after = page.locator("#net-due").inner_text()
+    if due_after == due_before:
+        raise AssertionError(f"the discount did not change the due: {due_before}")
+    page.screenshot(path=f"{shots}/08b-discount.png", full_page=True)
+    discount = {"family_id": fam, "net_due": due_after.split(" ", 1)[1]}
+
     # A register: a class not taken yet today, everyone present but two absences.
     page.goto(url + "/registers")
     page.locator("#not-taken a").first.click()
@@ -190,8 +207,8 @@ def cashier_phase(page, plan, shots):
     query = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
     register = {"class_id": query["class"], "date": query["date"], "absent": absent,
                 "students": marked.count()}
-    if status(page, url)["queued"] != queued_after + 2:
-        raise AssertionError("the register is one more queued edit")
+    if status(page, url)["queued"] != queued_after + 3:
+        raise AssertionError("the reversal, the discount and the register are queued edits")
 
     # The dashboard, offline: today's collections are the console's nineteen kept payments.
     page.goto(url + "/dashboard")
@@ -200,7 +217,7 @@ def cashier_phase(page, plan, shots):
     collected = page.locator("#collections-total").inner_text()
     page.screenshot(path=f"{shots}/10-dashboard.png", full_page=True)
     return {"receipts": receipts, "browser_seconds": elapsed, "reversal": reversal,
-            "collected_today": collected,
+            "collected_today": collected, "discount": discount,
             "register": register}
 
 
