@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use daftar_client_core::client::SyncEngine;
 use daftar_tests::server::TestServer;
 use daftar_tests::TestDb;
 use diesel::prelude::*;
@@ -307,6 +308,21 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
             start.elapsed() < Duration::from_secs(90),
             "the queue did not drain: {} pending",
             pending(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // And the console's copy of the school converges on the server's (by digest), once the
+    // console's own sync thread has pulled what the server made of the queue.
+    let start = Instant::now();
+    loop {
+        let (mut engine, _) = SyncEngine::open(dir.path()).expect("the agent's store");
+        let (local, remote) = engine.digests().expect("digests");
+        if local == remote {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the replica did not converge: {local:?} vs {remote:?}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }
