@@ -67,6 +67,21 @@ fn digits(text: &str) -> String {
     text.chars().filter(|c| c.is_ascii_digit()).collect()
 }
 
+/// Whether `word` is a phone number (digits with `+ - ( )`, 4 digits or more) found among
+/// `phones` (digits only, space-separated). Leading zeros are the national trunk prefix, so
+/// `0300-1234567` finds `+92 300 1234567`.
+fn phone_matches(word: &str, phones: &str) -> bool {
+    if !word
+        .chars()
+        .all(|c| c.is_ascii_digit() || "+-()".contains(c))
+    {
+        return false;
+    }
+    let d = digits(word);
+    let d = d.trim_start_matches('0');
+    d.len() >= 4 && phones.contains(d)
+}
+
 /// The school's today (its time zone).
 pub fn school_today(store: &mut Store) -> NaiveDate {
     Utc::now()
@@ -137,12 +152,9 @@ pub fn search(store: &mut Store, query: &str) -> Result<Vec<FamilyHit>, ClientEr
             s.admission_no.to_lowercase(),
             family_text
         );
-        let all = words.iter().all(|w| {
-            text.contains(w.as_str()) || {
-                let d = digits(w);
-                d.len() >= 4 && d.len() == w.len() && phones.contains(&d)
-            }
-        });
+        let all = words
+            .iter()
+            .all(|w| text.contains(w.as_str()) || phone_matches(w, &phones));
         if all {
             matched.push(s.family_id);
         }
@@ -842,4 +854,103 @@ async fn grant_discount(
             Err(e) => refuse(store, format!("Discount: {e}")),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use daftar_client_core::protocol::sync::ChangeRow;
+    use serde_json::json;
+
+    const T: &str = "2026-12-01T08:00:00Z";
+
+    fn change(entity: &str, row: serde_json::Value) -> ChangeRow {
+        ChangeRow {
+            entity: entity.into(),
+            id: row["id"].as_str().unwrap_or_default().to_string(),
+            version: 1,
+            deleted: false,
+            row: Some(row),
+        }
+    }
+
+    /// A replica with one school, two families (one with a guardian's phone), two children
+    /// named alike and one with an accented name.
+    fn store() -> (tempfile::TempDir, Store, Uuid, Uuid) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = Store::open(dir.path()).unwrap();
+        let (school, khan, zoe) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let student = |family: Uuid, adm: &str, given: &str, surname: &str| {
+            json!({ "school_id": school, "id": Uuid::now_v7(), "family_id": family,
+                    "admission_no": adm, "given_name": given, "family_name": surname,
+                    "date_of_birth": null, "gender": null, "grade": "3", "email": null,
+                    "active": true, "sourced_id": null, "created_at": T, "updated_at": T })
+        };
+        let rows = vec![
+            change(
+                "schools",
+                json!({ "id": school, "slug": "s", "name": "School", "currency": "PKR",
+                "timezone": "Asia/Karachi", "sourced_id": null, "created_at": T, "updated_at": T,
+                "attendance_edit_window_days": 7, "max_amount": 100_000_000 }),
+            ),
+            change(
+                "families",
+                json!({ "school_id": school, "id": khan, "name": "Khan family",
+                "active": true, "created_at": T, "updated_at": T }),
+            ),
+            change(
+                "families",
+                json!({ "school_id": school, "id": zoe, "name": "Ağa family",
+                "active": true, "created_at": T, "updated_at": T }),
+            ),
+            change(
+                "guardians",
+                json!({ "school_id": school, "id": Uuid::now_v7(), "family_id": khan,
+                "user_id": null, "given_name": "Imran", "family_name": "Khan", "relationship": "father",
+                "phone": "+92 300 1234567", "email": null, "active": true, "sourced_id": null,
+                "created_at": T, "updated_at": T }),
+            ),
+            change("students", student(khan, "DS-0001", "Ali", "Khan")),
+            change("students", student(khan, "DS-0002", "Sara", "Khan")),
+            change("students", student(zoe, "DS-0003", "Zoë", "Ağa")),
+            change("students", student(zoe, "DS-0004", "Ali", "Ağa")),
+        ];
+        store.stage(&rows, "c1").unwrap();
+        store.apply_staged("c1", 1).unwrap();
+        (dir, store, khan, zoe)
+    }
+
+    fn found(store: &mut Store, q: &str) -> Vec<Uuid> {
+        search(store, q)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.family_id)
+            .collect()
+    }
+
+    #[test]
+    fn one_box_finds_a_family_by_name_in_any_order_admission_no_guardian_or_phone() {
+        let (_dir, mut s, khan, zoe) = store();
+        assert_eq!(found(&mut s, "khan ali"), vec![khan], "words in any order");
+        assert_eq!(
+            found(&mut s, "ZOE aga"),
+            vec![zoe],
+            "accents and case ignored"
+        );
+        assert_eq!(found(&mut s, "ds-0003"), vec![zoe], "admission number");
+        assert_eq!(found(&mut s, "imran"), vec![khan], "guardian's name");
+        assert_eq!(
+            found(&mut s, "0300-1234567"),
+            vec![khan],
+            "guardian's phone, by digits"
+        );
+        assert_eq!(found(&mut s, "aga family"), vec![zoe], "family name");
+        let ali = search(&mut s, "ali").unwrap();
+        assert_eq!(ali.len(), 2, "two Alis, two families");
+        assert!(ali
+            .iter()
+            .all(|h| h.children.iter().any(|c| c.admission_no.starts_with("DS-"))));
+        assert!(found(&mut s, "nobody").is_empty());
+        assert!(found(&mut s, "  ").is_empty());
+    }
 }
