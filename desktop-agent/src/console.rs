@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod login;
 pub mod page;
 pub mod registers;
+pub mod thermal;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -62,6 +63,8 @@ pub struct Console {
     /// The device's store (its own connections; the sync thread has its own).
     pub store: Mutex<Store>,
     pub sessions: Mutex<HashMap<String, Session>>,
+    /// The thermal printer receipts go to, when one is configured (`--printer`).
+    pub printer: Option<thermal::PrinterTarget>,
 }
 
 impl Console {
@@ -248,15 +251,20 @@ async fn script() -> HttpResponse {
         .body(page::SCRIPT)
 }
 
-/// Serves the console on `addr` until the process ends (blocking). `addr` should be a
-/// loopback address; the caller decides.
+/// Serves the console on `addr` until the process ends (blocking), printing receipts on
+/// `printer` when given. `addr` should be a loopback address; the caller decides.
 ///
 /// Errors: the store cannot be opened, or the address cannot be bound.
-pub fn serve(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<()> {
+pub fn serve(
+    data_dir: &Path,
+    addr: SocketAddr,
+    printer: Option<thermal::PrinterTarget>,
+) -> anyhow::Result<()> {
     let (store, _) = Store::open(data_dir)?;
     let console = web::Data::new(Console {
         store: Mutex::new(store),
         sessions: Mutex::new(HashMap::new()),
+        printer,
     });
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {

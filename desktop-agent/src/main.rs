@@ -94,6 +94,9 @@ enum Command {
         /// The console's address: loopback unless you mean otherwise.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
+        /// The console's thermal printer: tcp:HOST:PORT or file:PATH (see `console`).
+        #[arg(long)]
+        printer: Option<console::thermal::PrinterTarget>,
     },
     /// Serve the office console in a browser at http://127.0.0.1:PORT/ (works offline) and
     /// keep syncing in the background.
@@ -105,6 +108,10 @@ enum Command {
         bind: std::net::IpAddr,
         #[arg(long, default_value_t = 30)]
         poll_secs: u64,
+        /// Thermal printer for receipts (ESC/POS): tcp:HOST:PORT (network, usually 9100) or
+        /// file:PATH (a device such as /dev/usb/lp0).
+        #[arg(long)]
+        printer: Option<console::thermal::PrinterTarget>,
     },
     /// Queued, applied and rejected edits; last pull; lag behind the server.
     Status,
@@ -321,6 +328,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             port,
             bind,
             poll_secs,
+            printer,
         } => {
             let engine = open(&cli)?;
             let poll = Duration::from_secs(*poll_secs);
@@ -348,21 +356,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     });
                 })
                 .context("starting the sync thread")?;
-            console::serve(&cli.data_dir, std::net::SocketAddr::new(*bind, *port))
+            console::serve(
+                &cli.data_dir,
+                std::net::SocketAddr::new(*bind, *port),
+                printer.clone(),
+            )
         }
         Command::Run {
             poll_secs,
             console: with_console,
             port,
             bind,
+            printer,
         } => {
             if *with_console {
                 let dir = cli.data_dir.clone();
                 let addr = std::net::SocketAddr::new(*bind, *port);
+                let printer = printer.clone();
                 std::thread::Builder::new()
                     .name("console".into())
                     .spawn(move || {
-                        if let Err(e) = console::serve(&dir, addr) {
+                        if let Err(e) = console::serve(&dir, addr, printer) {
                             eprintln!("console stopped: {e:#}");
                         }
                     })

@@ -143,9 +143,14 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
+    // The thermal printer is a spool file here: the ESC/POS job is appended to it.
+    let spool = dir.path().join("thermal-printer");
+    std::fs::write(&spool, b"").expect("spool");
     let mut console = Console {
         child: agent(dir.path())
             .args(["console", "--port", &port.to_string(), "--poll-secs", "1"])
+            .arg("--printer")
+            .arg(format!("file:{}", spool.display()))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -290,6 +295,13 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let out: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
     let receipts = out["receipts"].as_array().expect("receipts");
     assert_eq!(receipts.len(), 20);
+    let job = std::fs::read(&spool).expect("the printer's spool");
+    let first = receipts[0]["receipt_no"].as_str().unwrap();
+    assert!(job.starts_with(&[0x1b, 0x40]), "an ESC/POS job (ESC @)");
+    assert!(
+        job.windows(first.len()).any(|w| w == first.as_bytes()),
+        "the first receipt went to the thermal printer"
+    );
     assert_eq!(
         pending(dir.path()),
         23,

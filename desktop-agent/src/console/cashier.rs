@@ -34,7 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/family/{id}/discount", web::post().to(grant_discount))
         .route("/receipt/{id}", web::get().to(receipt_page))
         .route("/receipt/{id}/pdf", web::get().to(receipt_pdf))
-        .route("/receipt/{id}/reverse", web::post().to(reverse_payment));
+        .route("/receipt/{id}/reverse", web::post().to(reverse_payment))
+        .route("/receipt/{id}/thermal", web::post().to(thermal_print));
 }
 
 /// A child as the cashier tells them apart: name, class and section, admission number.
@@ -650,6 +651,9 @@ async fn receipt_page(
         Err(r) => return *r,
     };
     let id = path.into_inner();
+    let notice = web::Query::<ThermalNotice>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().printed);
     console.with_store(|store| {
         let Some(printed) = printed(store, id) else {
             return error_page(
@@ -672,9 +676,16 @@ async fn receipt_page(
                 button #print-a5 type="button" data-print="a5" { "A5" } " "
                 button #print-a4 type="button" data-print="a4" { "A4" } " "
                 a #receipt-pdf href={ "/receipt/" (id) "/pdf" } { "PDF" } " "
+                @if console.printer.is_some() {
+                    form.inline method="post" action={ "/receipt/" (id) "/thermal" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        button #print-thermal type="submit" { "Thermal printer (T)" }
+                    } " "
+                }
                 a #next-family href="/cashier" { "Next family (N)" } " "
                 a href={ "/family/" (printed.receipt.family_id) } { "Back to the family" }
             }
+            @if let Some(note) = &notice { p.no-print #printed class=(if note.starts_with("Sent") { "understood" } else { "error" }) { (note) } }
             (receipt_markup(&printed, tz, pending))
             details.no-print #reverse {
                 summary { "Reverse this payment" }
@@ -953,4 +964,86 @@ mod tests {
         assert!(found(&mut s, "nobody").is_empty());
         assert!(found(&mut s, "  ").is_empty());
     }
+}
+
+#[derive(Deserialize)]
+struct ThermalNotice {
+    printed: Option<String>,
+}
+
+/// `POST /receipt/{id}/thermal`: sends the receipt to the configured thermal printer as
+/// ESC/POS ([`super::thermal`]) and comes back to the receipt saying how it went.
+async fn thermal_print(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    let session = match office_user(&console, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if let Err(r) = check_csrf(&session, &form.csrf) {
+        return *r;
+    }
+    let id = path.into_inner();
+    let Some(target) = console.printer.clone() else {
+        return console.with_store(|store| {
+            error_page(
+                store,
+                &session,
+                409,
+                "No thermal printer is configured (daftar-agent console --printer …).",
+            )
+        });
+    };
+    let job = console.with_store(|store| {
+        let p = printed(store, id)?;
+        let pending = store
+            .row("payments", &id.to_string())
+            .ok()
+            .flatten()
+            .and_then(|p| p.get("offline").and_then(|o| o.as_bool()))
+            .unwrap_or(false);
+        Some(super::thermal::lines(&p, page::school_tz(store), pending))
+    });
+    let Some(lines) = job else {
+        return console.with_store(|store| {
+            error_page(
+                store,
+                &session,
+                404,
+                "This console has no receipt with that number.",
+            )
+        });
+    };
+    let outcome = web::block(move || super::thermal::print(&target, &lines))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let note = match outcome {
+        Ok(()) => "Sent to the thermal printer.".to_string(),
+        Err(e) => e,
+    };
+    let query = percent_encode(&note);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/receipt/{id}?printed={query}")))
+        .finish()
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `note` percent-encoded for a query string (RFC 3986 unreserved characters kept).
+fn percent_encode(note: &str) -> String {
+    note.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

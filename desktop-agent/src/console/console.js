@@ -55,6 +55,7 @@
       if (e.key === "/") { e.preventDefault(); window.location = "/cashier"; }
       if ((e.key === "n" || e.key === "N") && next) { e.preventDefault(); window.location = next.getAttribute("href"); }
       if ((e.key === "p" || e.key === "P") && document.getElementById("print-80")) { e.preventDefault(); document.getElementById("print-80").click(); }
+      if ((e.key === "t" || e.key === "T") && document.getElementById("print-thermal")) { e.preventDefault(); document.getElementById("print-thermal").click(); }
     });
     var bar = document.getElementById("sync-bar");
     if (bar) {

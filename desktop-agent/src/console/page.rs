@@ -34,6 +34,7 @@ input, select, button { font-size: 1.1rem; padding: .3rem .5rem; }
 .result { display: block; padding: .5rem; border: 1px solid #ccc; margin: .3rem 0; color: inherit; text-decoration: none; }
 .result:focus, .result:hover { outline: 3px solid #3d7cc9; }
 .muted { color: #666; }
+form.inline { display: inline; }
 .receipt { width: 72mm; font-family: ui-monospace, monospace; font-size: 12px; border: 1px dashed #999; padding: 4mm; }
 .receipt h2 { font-size: 14px; margin: 0; text-align: center; }
 .receipt table { width: 100%; }

@@ -129,6 +129,10 @@ def cashier_phase(page, plan, shots):
         if i == 0 or p.get("shot"):
             page.screenshot(path=f"{shots}/06-receipt-{i + 1:02}.png", full_page=True)
         if i == 0:
+            with page.expect_navigation():
+                page.keyboard.press("t")
+            expect(page.locator("#printed")).to_contain_text("Sent to the thermal printer")
+            expect(page.locator("#receipt")).to_contain_text(number)
             pdf = page.request.get(url + page.locator("#receipt-pdf").get_attribute("href"))
             if pdf.headers.get("content-type") != "application/pdf":
                 raise AssertionError(f"not a PDF: {pdf.headers}")
