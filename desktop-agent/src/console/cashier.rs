@@ -234,6 +234,18 @@ fn error_page(store: &mut Store, session: &Session, status: u16, message: &str) 
     )
 }
 
+/// The signed-in office user of a form that changes something, carrying that session's CSRF
+/// token (`presented`); anything else is refused as [`office_user`] and [`check_csrf`] do.
+pub fn office_change(
+    console: &Console,
+    req: &HttpRequest,
+    presented: &str,
+) -> Result<Session, Box<HttpResponse>> {
+    let session = office_user(console, req)?;
+    check_csrf(&session, presented)?;
+    Ok(session)
+}
+
 /// The signed-in office user of a request; anyone else is sent to sign in or refused.
 pub fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<HttpResponse>> {
     let session = signed_in(console, req)?;
@@ -441,6 +453,21 @@ fn family_card(
     })
 }
 
+/// The family card again with `message` above the payment form (422), keeping what was
+/// typed in `form`; a page saying so when the family is not on this device (404).
+fn card_refusing(
+    store: &mut Store,
+    family_id: Uuid,
+    session: &Session,
+    form: &PayForm,
+    message: &str,
+) -> HttpResponse {
+    match family_card(store, family_id, session, form, Some(message)) {
+        Ok(body) => page::html_response(422, page::frame(store, session, "Family", body)),
+        Err(e) => error_page(store, session, 404, &e.to_string()),
+    }
+}
+
 async fn family_page(
     console: web::Data<Console>,
     req: HttpRequest,
@@ -546,26 +573,15 @@ async fn take_payment(
     path: web::Path<Uuid>,
     form: web::Form<PayForm>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let session = match office_change(&console, &req, &form.csrf) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&session, &form.csrf) {
-        return *r;
-    }
     let family_id = path.into_inner();
     let form = form.into_inner();
     console.with_store(|store| {
-        let refuse = |store: &mut Store, msg: String| match family_card(
-            store,
-            family_id,
-            &session,
-            &form,
-            Some(&msg),
-        ) {
-            Ok(body) => page::html_response(422, page::frame(store, &session, "Family", body)),
-            Err(e) => error_page(store, &session, 404, &e.to_string()),
-        };
+        let refuse =
+            |store: &mut Store, msg: String| card_refusing(store, family_id, &session, &form, &msg);
         let currency = match office::school(store) {
             Ok(s) => s.currency,
             Err(e) => return error_page(store, &session, 503, &e.to_string()),
@@ -768,13 +784,10 @@ async fn reverse_payment(
     path: web::Path<Uuid>,
     form: web::Form<ReverseForm>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let session = match office_change(&console, &req, &form.csrf) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&session, &form.csrf) {
-        return *r;
-    }
     let id = path.into_inner();
     console.with_store(|store| {
         let Some(p) = printed(store, id) else {
@@ -815,25 +828,15 @@ async fn grant_discount(
     path: web::Path<Uuid>,
     form: web::Form<DiscountForm>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let session = match office_change(&console, &req, &form.csrf) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&session, &form.csrf) {
-        return *r;
-    }
     let family_id = path.into_inner();
     let form = form.into_inner();
     console.with_store(|store| {
-        let refuse = |store: &mut Store, msg: String| match family_card(
-            store,
-            family_id,
-            &session,
-            &PayForm::default(),
-            Some(&msg),
-        ) {
-            Ok(body) => page::html_response(422, page::frame(store, &session, "Family", body)),
-            Err(e) => error_page(store, &session, 404, &e.to_string()),
+        let refuse = |store: &mut Store, msg: String| {
+            card_refusing(store, family_id, &session, &PayForm::default(), &msg)
         };
         let currency = match office::school(store) {
             Ok(s) => s.currency,
@@ -979,13 +982,10 @@ async fn thermal_print(
     path: web::Path<Uuid>,
     form: web::Form<CsrfOnly>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let session = match office_change(&console, &req, &form.csrf) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&session, &form.csrf) {
-        return *r;
-    }
     let id = path.into_inner();
     let Some(target) = console.printer.clone() else {
         return console.with_store(|store| {

@@ -14,9 +14,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::cashier::{office_user, school_today};
+use super::cashier::{office_change, office_user, school_today};
 use super::page;
-use super::{check_csrf, Console, Session};
+use super::{Console, Session};
 
 /// Routes of the register pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -135,17 +135,12 @@ async fn mark(
     path: web::Path<(Uuid, NaiveDate)>,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let fields: HashMap<String, String> = form.into_inner().into_iter().collect();
+    let csrf = fields.get("csrf").map(String::as_str).unwrap_or("");
+    let session = match office_change(&console, &req, csrf) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let fields: HashMap<String, String> = form.into_inner().into_iter().collect();
-    if let Err(r) = check_csrf(
-        &session,
-        fields.get("csrf").map(String::as_str).unwrap_or(""),
-    ) {
-        return *r;
-    }
     let (class_id, on_date) = path.into_inner();
     let wanted: HashMap<Uuid, String> = fields
         .iter()
