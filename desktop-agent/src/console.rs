@@ -14,6 +14,7 @@ pub mod cashier;
 pub mod dashboard;
 pub mod login;
 pub mod page;
+pub mod records;
 pub mod registers;
 pub mod thermal;
 

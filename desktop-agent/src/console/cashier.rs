@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, Utc};
-use daftar_client_core::client::office::{self, Receipt};
+use daftar_client_core::client::office;
 use daftar_client_core::client::{ClientError, Store};
 use daftar_client_core::ledger::{allocate, OpenLine};
 use daftar_client_core::money::parse_money;
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::page::{self, money};
+pub use super::records::{Child, PrintedReceipt};
 use super::{check_csrf, signed_in, Console, Session};
 
 /// Most families a search shows.
@@ -36,16 +37,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/receipt/{id}/pdf", web::get().to(receipt_pdf))
         .route("/receipt/{id}/reverse", web::post().to(reverse_payment))
         .route("/receipt/{id}/thermal", web::post().to(thermal_print));
-}
-
-/// A child as the cashier tells them apart: name, class and section, admission number.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Child {
-    pub student_id: Uuid,
-    pub name: String,
-    pub admission_no: String,
-    /// Class (and section) on the school's today, if enrolled.
-    pub class: Option<String>,
 }
 
 /// A family found by a search, with what it owes (minor units of `currency`).
@@ -545,21 +536,6 @@ async fn preview_fragment(
         Ok(m) => page::html_response(200, m),
         Err(e) => page::html_response(404, html! { p.error { (e.to_string()) } }),
     })
-}
-
-/// What the console keeps of a receipt it printed, for reprints (device setting
-/// `receipt:<payment id>`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PrintedReceipt {
-    pub receipt: Receipt,
-    pub reference: Option<String>,
-    /// Who took the money (the signed-in console user).
-    pub cashier: String,
-    pub cashier_user_id: Uuid,
-    /// What the family still owed after this payment (net of credit), minor units.
-    pub net_due_after: i64,
-    pub credit_after: i64,
-    pub children: Vec<Child>,
 }
 
 fn parse_method(method: &str) -> Result<PaymentMethod, String> {

@@ -13,8 +13,8 @@ use escpos::driver::{Driver, FileDriver, NetworkDriver};
 use escpos::printer::Printer;
 use escpos::utils::{JustifyMode, Protocol};
 
-use super::cashier::PrintedReceipt;
 use super::page::{local_time, money};
+use super::records::PrintedReceipt;
 
 /// Characters per line in font A on 80 mm paper (48 on most printers; 42 leaves a margin).
 pub const COLUMNS: usize = 42;
@@ -156,7 +156,7 @@ pub fn print(target: &PrinterTarget, lines: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::cashier::Child;
+    use crate::console::records::Child;
     use chrono::TimeZone;
     use daftar_client_core::client::office::Receipt;
     use daftar_client_core::protocol::PaymentMethod;

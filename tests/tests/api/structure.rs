@@ -1,6 +1,6 @@
 //! The module graph has no cycles (ARCHITECTURE.md §2): neither between the server's features
-//! (`roster`, `ledger`, `attendance`, `sync`, …) nor between any two files of the server or of
-//! client-core. Read from the source text: every `crate::…`, `super::…` and `self::…` path
+//! (`roster`, `ledger`, `attendance`, `sync`, …) nor between any two files of the server, of
+//! client-core or of the office agent. Read from the source text: every `crate::…`, `super::…` and `self::…` path
 //! outside comments and `#[cfg(test)]` code is an edge to the file that defines it. Reproduce
 //! with `cargo test -p daftar-tests --test api structure`.
 
@@ -234,7 +234,7 @@ fn crate_src(name: &str) -> PathBuf {
 #[test]
 fn the_server_and_client_core_have_no_import_cycles() {
     let mut found = Vec::new();
-    for krate in ["server", "client-core"] {
+    for krate in ["server", "client-core", "desktop-agent"] {
         let (files, features) = graphs(&crate_src(krate));
         for c in cycles(&features) {
             found.push(format!("{krate}: features {}", c.join(" <-> ")));
