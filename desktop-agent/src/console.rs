@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::{DateTime, Duration, Utc};
@@ -76,7 +77,7 @@ impl Console {
     }
 
     fn session(&self, req: &HttpRequest) -> Option<Session> {
-        let token = cookie(req, COOKIE)?;
+        let token = req.cookie(COOKIE)?.value().to_string();
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let now = Utc::now();
         sessions.retain(|_, s| now - s.last_seen < Duration::hours(SESSION_HOURS));
@@ -86,14 +87,12 @@ impl Console {
     }
 }
 
-fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+fn session_cookie(token: &str) -> Cookie<'static> {
+    Cookie::build(COOKIE, token.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish()
 }
 
 fn random_token() -> String {
@@ -111,6 +110,38 @@ pub fn signed_in(console: &Console, req: &HttpRequest) -> Result<Session, Box<Ht
                 .finish(),
         )
     })
+}
+
+/// The signed-in office user of a form that changes something, carrying that session's CSRF
+/// token (`presented`); anything else is refused as [`office_user`] and [`check_csrf`] do.
+pub fn office_change(
+    console: &Console,
+    req: &HttpRequest,
+    presented: &str,
+) -> Result<Session, Box<HttpResponse>> {
+    let session = office_user(console, req)?;
+    check_csrf(&session, presented)?;
+    Ok(session)
+}
+
+/// The signed-in office user of a request; anyone else is sent to sign in or refused.
+pub fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<HttpResponse>> {
+    let session = signed_in(console, req)?;
+    if session.is_office() {
+        return Ok(session);
+    }
+    Err(Box::new(console.with_store(|store| {
+        page::error_page(
+            store,
+            &session,
+            403,
+            &format!(
+                "The cashier pages are for the office (admin or accountant); you are signed in as {} ({}).",
+                session.display_name,
+                session.role.as_str()
+            ),
+        )
+    })))
 }
 
 /// Refuses a change whose form does not carry the session's CSRF token.
@@ -197,10 +228,7 @@ async fn login_submit(console: web::Data<Console>, form: web::Form<LoginForm>) -
                 .insert(token.clone(), session);
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/cashier"))
-                .insert_header((
-                    header::SET_COOKIE,
-                    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"),
-                ))
+                .cookie(session_cookie(&token))
                 .finish()
         }
         Err(refusal) => {
@@ -219,7 +247,7 @@ async fn logout(
     req: HttpRequest,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    if let Some(token) = cookie(&req, COOKIE) {
+    if let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_string()) {
         let mut sessions = console.sessions.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = sessions.get(&token) {
             if check_csrf(s, &form.csrf).is_ok() {
@@ -227,12 +255,11 @@ async fn logout(
             }
         }
     }
+    let mut gone = session_cookie("");
+    gone.make_removal();
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))
-        .insert_header((
-            header::SET_COOKIE,
-            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-        ))
+        .cookie(gone)
         .finish()
 }
 

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::page::{self, money};
 pub use super::records::{Child, PrintedReceipt};
-use super::{check_csrf, signed_in, Console, Session};
+use super::{office_change, office_user, Console, Session};
 
 /// Most families a search shows.
 pub const MAX_RESULTS: usize = 12;
@@ -211,50 +211,6 @@ fn child_label(c: &Child) -> String {
         Some(class) => format!("{} ({}, {})", c.name, class, c.admission_no),
         None => format!("{} ({})", c.name, c.admission_no),
     }
-}
-
-fn error_page(store: &mut Store, session: &Session, status: u16, message: &str) -> HttpResponse {
-    page::html_response(
-        status,
-        page::frame(
-            store,
-            session,
-            "Refused",
-            html! { p.error #page-error { (message) } },
-        ),
-    )
-}
-
-/// The signed-in office user of a form that changes something, carrying that session's CSRF
-/// token (`presented`); anything else is refused as [`office_user`] and [`check_csrf`] do.
-pub fn office_change(
-    console: &Console,
-    req: &HttpRequest,
-    presented: &str,
-) -> Result<Session, Box<HttpResponse>> {
-    let session = office_user(console, req)?;
-    check_csrf(&session, presented)?;
-    Ok(session)
-}
-
-/// The signed-in office user of a request; anyone else is sent to sign in or refused.
-pub fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<HttpResponse>> {
-    let session = signed_in(console, req)?;
-    if session.is_office() {
-        return Ok(session);
-    }
-    Err(Box::new(console.with_store(|store| {
-        error_page(
-            store,
-            &session,
-            403,
-            &format!(
-                "The cashier pages are for the office (admin or accountant); you are signed in as {} ({}).",
-                session.display_name,
-                session.role.as_str()
-            ),
-        )
-    })))
 }
 
 fn results(hits: &[FamilyHit], query: &str) -> Markup {
@@ -455,7 +411,7 @@ fn card_refusing(
 ) -> HttpResponse {
     match family_card(store, family_id, session, form, Some(message)) {
         Ok(body) => page::html_response(422, page::frame(store, session, "Family", body)),
-        Err(e) => error_page(store, session, 404, &e.to_string()),
+        Err(e) => page::error_page(store, session, 404, &e.to_string()),
     }
 }
 
@@ -472,7 +428,7 @@ async fn family_page(
     console.with_store(|store| {
         match family_card(store, family_id, &session, &PayForm::default(), None) {
             Ok(body) => page::html_response(200, page::frame(store, &session, "Family", body)),
-            Err(e) => error_page(store, &session, 404, &e.to_string()),
+            Err(e) => page::error_page(store, &session, 404, &e.to_string()),
         }
     })
 }
@@ -560,10 +516,10 @@ async fn take_payment(
             |store: &mut Store, msg: String| card_refusing(store, family_id, &session, &form, &msg);
         let currency = match office::school(store) {
             Ok(s) => s.currency,
-            Err(e) => return error_page(store, &session, 503, &e.to_string()),
+            Err(e) => return page::error_page(store, &session, 503, &e.to_string()),
         };
         if let Err(e) = office::family_name(store, family_id) {
-            return error_page(store, &session, 404, &e.to_string());
+            return page::error_page(store, &session, 404, &e.to_string());
         }
         let amount = match parse_money(&form.amount, &currency) {
             Ok(a) => a,
@@ -647,20 +603,11 @@ async fn receipt_page(
         .ok()
         .and_then(|q| q.into_inner().printed);
     console.with_store(|store| {
-        let Some(printed) = printed(store, id) else {
-            return error_page(
-                store,
-                &session,
-                404,
-                "This console has no receipt with that number.",
-            );
+        let printed = match printed_or_404(store, &session, id) {
+            Ok(p) => p,
+            Err(r) => return *r,
         };
-        let pending = store
-            .row("payments", &id.to_string())
-            .ok()
-            .flatten()
-            .and_then(|p| p.get("offline").and_then(|o| o.as_bool()))
-            .unwrap_or(false);
+        let pending = pending_sync(store, id);
         let tz = page::school_tz(store);
         let body = html! {
             p.no-print {
@@ -693,6 +640,32 @@ async fn receipt_page(
     })
 }
 
+/// Whether payment `id` is still known only to this device (its receipt says "PENDING SYNC").
+fn pending_sync(store: &mut Store, id: Uuid) -> bool {
+    store
+        .row("payments", &id.to_string())
+        .ok()
+        .flatten()
+        .and_then(|p| p.get("offline").and_then(|o| o.as_bool()))
+        .unwrap_or(false)
+}
+
+/// The printed receipt of payment `id`, or the page saying this console has none (404).
+fn printed_or_404(
+    store: &mut Store,
+    session: &Session,
+    id: Uuid,
+) -> Result<PrintedReceipt, Box<HttpResponse>> {
+    printed(store, id).ok_or_else(|| {
+        Box::new(page::error_page(
+            store,
+            session,
+            404,
+            "This console has no receipt with that number.",
+        ))
+    })
+}
+
 fn printed(store: &mut Store, id: Uuid) -> Option<PrintedReceipt> {
     store
         .device(&format!("receipt:{id}"))
@@ -713,13 +686,9 @@ async fn receipt_pdf(
     };
     let id = path.into_inner();
     console.with_store(|store| {
-        let Some(p) = printed(store, id) else {
-            return error_page(
-                store,
-                &session,
-                404,
-                "This console has no receipt with that number.",
-            );
+        let p = match printed_or_404(store, &session, id) {
+            Ok(p) => p,
+            Err(r) => return *r,
         };
         let tz = page::school_tz(store);
         let file = std::env::temp_dir().join(format!("daftar-receipt-{}.pdf", Uuid::now_v7()));
@@ -734,7 +703,7 @@ async fn receipt_pdf(
                     format!("inline; filename=\"receipt-{}.pdf\"", p.receipt.receipt_no),
                 ))
                 .body(b),
-            Err(e) => error_page(
+            Err(e) => page::error_page(
                 store,
                 &session,
                 500,
@@ -766,19 +735,15 @@ async fn reverse_payment(
     };
     let id = path.into_inner();
     console.with_store(|store| {
-        let Some(p) = printed(store, id) else {
-            return error_page(
-                store,
-                &session,
-                404,
-                "This console has no receipt with that number.",
-            );
+        let p = match printed_or_404(store, &session, id) {
+            Ok(p) => p,
+            Err(r) => return *r,
         };
         match office::reverse_payment(store, id, &form.reason) {
             Ok(_) => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, format!("/family/{}", p.receipt.family_id)))
                 .finish(),
-            Err(e) => error_page(store, &session, 422, &e.to_string()),
+            Err(e) => page::error_page(store, &session, 422, &e.to_string()),
         }
     })
 }
@@ -816,7 +781,7 @@ async fn grant_discount(
         };
         let currency = match office::school(store) {
             Ok(s) => s.currency,
-            Err(e) => return error_page(store, &session, 503, &e.to_string()),
+            Err(e) => return page::error_page(store, &session, 503, &e.to_string()),
         };
         let kind: daftar_client_core::protocol::DiscountKind =
             match serde_json::from_value(serde_json::Value::String(form.kind.clone())) {
@@ -965,7 +930,7 @@ async fn thermal_print(
     let id = path.into_inner();
     let Some(target) = console.printer.clone() else {
         return console.with_store(|store| {
-            error_page(
+            page::error_page(
                 store,
                 &session,
                 409,
@@ -975,17 +940,12 @@ async fn thermal_print(
     };
     let job = console.with_store(|store| {
         let p = printed(store, id)?;
-        let pending = store
-            .row("payments", &id.to_string())
-            .ok()
-            .flatten()
-            .and_then(|p| p.get("offline").and_then(|o| o.as_bool()))
-            .unwrap_or(false);
+        let pending = pending_sync(store, id);
         Some(super::thermal::lines(&p, page::school_tz(store), pending))
     });
     let Some(lines) = job else {
         return console.with_store(|store| {
-            error_page(
+            page::error_page(
                 store,
                 &session,
                 404,
@@ -1000,9 +960,9 @@ async fn thermal_print(
         Ok(()) => "Sent to the thermal printer.".to_string(),
         Err(e) => e,
     };
-    let query = percent_encode(&note);
+    let query = serde_urlencoded::to_string([("printed", note)]).unwrap_or_default();
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/receipt/{id}?printed={query}")))
+        .insert_header((header::LOCATION, format!("/receipt/{id}?{query}")))
         .finish()
 }
 
@@ -1010,16 +970,4 @@ async fn thermal_print(
 struct CsrfOnly {
     #[serde(default)]
     csrf: String,
-}
-
-/// `note` percent-encoded for a query string (RFC 3986 unreserved characters kept).
-fn percent_encode(note: &str) -> String {
-    note.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

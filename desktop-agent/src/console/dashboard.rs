@@ -12,7 +12,8 @@ use daftar_client_core::client::{ClientError, Store};
 use daftar_client_core::protocol::{synced, AttendanceCategory};
 use maud::{html, Markup};
 
-use super::cashier::{office_user, school_today, PrintedReceipt};
+use super::cashier::{school_today, PrintedReceipt};
+use super::office_user;
 use super::page::{self, money};
 use super::Console;
 
@@ -88,12 +89,8 @@ fn body(store: &mut Store) -> Result<Markup, ClientError> {
         .map(|c| (c.code, c.category))
         .collect();
     let (mut taken, mut not_taken, mut marked, mut attending) = (0, Vec::new(), 0, 0);
-    for c in office::classes(store)? {
-        let lines = office::register(store, c.id, today)?;
-        if lines.is_empty() {
-            continue;
-        }
-        if lines.iter().all(|l| l.code.is_none()) {
+    for (c, lines) in super::registers::class_registers(store, today)? {
+        if super::registers::not_taken(&lines) {
             not_taken.push(c.name);
             continue;
         }

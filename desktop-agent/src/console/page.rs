@@ -208,6 +208,24 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
     }
 }
 
+/// A page saying `message` (a refusal or a lookup that found nothing) with `status`.
+pub fn error_page(
+    store: &mut Store,
+    session: &Session,
+    status: u16,
+    message: &str,
+) -> HttpResponse {
+    html_response(
+        status,
+        frame(
+            store,
+            session,
+            "Refused",
+            html! { p.error #page-error { (message) } },
+        ),
+    )
+}
+
 /// A page with no header (refusals before sign-in).
 pub fn bare(title: &str, body: Markup) -> Markup {
     html! {

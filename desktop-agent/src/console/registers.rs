@@ -10,12 +10,14 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use daftar_client_core::client::{office, ClientError, Store};
+use daftar_client_core::protocol::synced;
 use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::cashier::{office_change, office_user, school_today};
+use super::cashier::school_today;
 use super::page;
+use super::{office_change, office_user};
 use super::{Console, Session};
 
 /// Routes of the register pages.
@@ -30,16 +32,25 @@ struct Pick {
     date: Option<NaiveDate>,
 }
 
-/// Classes with nobody marked on `on_date`, by name.
-fn not_taken(store: &mut Store, on_date: NaiveDate) -> Result<Vec<(Uuid, String)>, ClientError> {
+/// Every class on this device with its register on `on_date` (classes with nobody enrolled
+/// left out), by class name.
+pub fn class_registers(
+    store: &mut Store,
+    on_date: NaiveDate,
+) -> Result<Vec<(synced::Class, Vec<office::RegisterLine>)>, ClientError> {
     let mut out = Vec::new();
     for c in office::classes(store)? {
         let lines = office::register(store, c.id, on_date)?;
-        if !lines.is_empty() && lines.iter().all(|l| l.code.is_none()) {
-            out.push((c.id, c.name));
+        if !lines.is_empty() {
+            out.push((c, lines));
         }
     }
     Ok(out)
+}
+
+/// Whether nobody in `lines` is marked yet.
+pub fn not_taken(lines: &[office::RegisterLine]) -> bool {
+    lines.iter().all(|l| l.code.is_none())
 }
 
 fn body(
@@ -54,7 +65,11 @@ fn body(
     let classes = office::classes(store)?;
     let codes = office::attendance_codes(store)?;
     let today = school_today(store);
-    let missing = not_taken(store, today)?;
+    let missing: Vec<(Uuid, String)> = class_registers(store, today)?
+        .into_iter()
+        .filter(|(_, lines)| not_taken(lines))
+        .map(|(c, _)| (c.id, c.name))
+        .collect();
     let lines = match class {
         Some(c) => office::register(store, c, on_date)?,
         None => Vec::new(),
