@@ -34,31 +34,45 @@ pub fn text(r: &Receipt, tz: chrono_tz::Tz) -> String {
     s
 }
 
-/// Writes the receipt as a one-page A5 PDF at `path` (times in the school's zone `tz`).
+/// Writes the receipt `r` as a one-page A5 PDF at `path` (times in the school's zone `tz`).
 ///
 /// Errors: the file cannot be written.
 pub fn write_pdf(r: &Receipt, tz: chrono_tz::Tz, path: &Path) -> anyhow::Result<()> {
-    let (doc, page, layer) = PdfDocument::new(
-        format!("Receipt {}", r.receipt_no),
-        Mm(148.0),
-        Mm(210.0),
-        "receipt",
-    );
+    let lines: Vec<String> = text(r, tz).lines().map(String::from).collect();
+    write_pdf_lines(&format!("Receipt {}", r.receipt_no), &lines, 2, path)
+}
+
+/// Writes `lines` as a one-page A5 PDF at `path`, in Courier so that columns line up, the
+/// first `headings` lines larger. Builtin PDF fonts are WinAnsi, so text is transliterated to
+/// ASCII (`Zoë` → `Zoe`) rather than losing letters.
+///
+/// Errors: the file cannot be written.
+pub fn write_pdf_lines(
+    title: &str,
+    lines: &[String],
+    headings: usize,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let (doc, page, layer) = PdfDocument::new(title, Mm(148.0), Mm(210.0), "receipt");
     let font = doc
-        .add_builtin_font(BuiltinFont::Helvetica)
+        .add_builtin_font(BuiltinFont::Courier)
+        .context("PDF font")?;
+    let bold = doc
+        .add_builtin_font(BuiltinFont::CourierBold)
         .context("PDF font")?;
     let layer = doc.get_page(page).get_layer(layer);
     let mut y = 195.0;
-    for (i, line) in text(r, tz).lines().enumerate() {
-        let size = if i < 2 { 14.0 } else { 10.0 };
-        // Builtin PDF fonts are WinAnsi: keep to what they can show.
-        let line: String = line
-            .chars()
-            .map(|c| if c == '—' { '-' } else { c })
-            .filter(|c| c.is_ascii())
-            .collect();
-        layer.use_text(line, size, Mm(12.0), Mm(y), &font);
-        y -= if i < 2 { 8.0 } else { 6.0 };
+    for (i, line) in lines.iter().enumerate() {
+        let heading = i < headings;
+        let line = deunicode::deunicode(line);
+        layer.use_text(
+            line,
+            if heading { 13.0 } else { 9.5 },
+            Mm(12.0),
+            Mm(y),
+            if heading { &bold } else { &font },
+        );
+        y -= if heading { 7.5 } else { 5.0 };
     }
     let file = File::create(path).with_context(|| format!("writing {}", path.display()))?;
     doc.save(&mut BufWriter::new(file))

@@ -387,7 +387,7 @@ fn family_card(
                     tr {
                         td { a href={ "/receipt/" (p.id) } { (p.receipt_no) } }
                         td { (page::local_time(p.received_at, tz)) }
-                        td { (p.method.as_str()) }
+                        td { (page::method_label(p.method)) }
                         td.num { (money(p.amount, &cur)) }
                         td {
                             @if p.reversal_pending { span.warning.reversal { "reversal pending sync" } }
@@ -568,7 +568,7 @@ pub fn receipt_markup(p: &PrintedReceipt, tz: chrono_tz::Tz, pending: bool) -> M
         div.receipt #receipt {
             h2 { (r.school) }
             p { "RECEIPT " strong #receipt-no { (r.receipt_no) } br;
-                (page::local_time(r.received_at, tz)) br;
+                (page::local_time(r.received_at, tz)) " " (r.received_at.with_timezone(&tz).format("%Z")) br;
                 "Cashier: " (p.cashier) }
             p { "Family: " (r.family) }
             @for c in &p.children { p { (child_label(c)) } }
@@ -579,7 +579,7 @@ pub fn receipt_markup(p: &PrintedReceipt, tz: chrono_tz::Tz, pending: bool) -> M
                 @if r.to_credit > 0 {
                     tr { td { "Kept as family credit" } td.num { (money(r.to_credit, cur)) } }
                 }
-                tr { td { strong { "Received (" (r.method.as_str()) ")" } } td.num { strong { (cur) " " (money(r.amount, cur)) } } }
+                tr { td { strong { "Received (" (page::method_label(r.method)) ")" } } td.num { strong { (cur) " " (money(r.amount, cur)) } } }
             }
             @if let Some(reference) = &p.reference { p { "Reference: " (reference) } }
             p { "Balance due after this payment: " (cur) " " (money(p.net_due_after.max(0), cur)) br;
@@ -610,7 +610,7 @@ async fn receipt_page(
         let pending = pending_sync(store, id);
         let tz = page::school_tz(store);
         let body = html! {
-            p.no-print {
+            div.no-print {
                 button #print-80 type="button" data-print="roll" { "Print 80 mm (P)" } " "
                 button #print-a5 type="button" data-print="a5" { "A5" } " "
                 button #print-a4 type="button" data-print="a4" { "A4" } " "
@@ -674,7 +674,7 @@ fn printed(store: &mut Store, id: Uuid) -> Option<PrintedReceipt> {
         .and_then(|j| serde_json::from_str(&j).ok())
 }
 
-/// `GET /receipt/{id}/pdf`: the receipt as an A5 PDF (the agent's `pay --pdf` document).
+/// `GET /receipt/{id}/pdf`: the receipt as an A5 PDF, with the thermal roll's lines.
 async fn receipt_pdf(
     console: web::Data<Console>,
     req: HttpRequest,
@@ -690,10 +690,16 @@ async fn receipt_pdf(
             Ok(p) => p,
             Err(r) => return *r,
         };
-        let tz = page::school_tz(store);
+        // The same lines as the thermal roll: cashier, children, balance, credit, pending.
+        let lines = super::thermal::lines(&p, page::school_tz(store), pending_sync(store, id));
         let file = std::env::temp_dir().join(format!("daftar-receipt-{}.pdf", Uuid::now_v7()));
-        let bytes = crate::receipt::write_pdf(&p.receipt, tz, &file)
-            .and_then(|()| Ok(std::fs::read(&file)?));
+        let bytes = crate::receipt::write_pdf_lines(
+            &format!("Receipt {}", p.receipt.receipt_no),
+            &lines,
+            1,
+            &file,
+        )
+        .and_then(|()| Ok(std::fs::read(&file)?));
         let _ = std::fs::remove_file(&file);
         match bytes {
             Ok(b) => HttpResponse::Ok()

@@ -70,7 +70,7 @@ fn body(store: &mut Store) -> Result<Markup, ClientError> {
             .map(|r| r.cashier)
             .unwrap_or_else(|| "another device or the server".into());
         let e = by
-            .entry((cashier, p.method.as_str().to_string()))
+            .entry((cashier, page::method_label(p.method).to_string()))
             .or_default();
         e.0 += 1;
         e.1 += p.amount;

@@ -85,6 +85,18 @@ pub fn money(minor: i64, currency: &str) -> String {
     }
 }
 
+/// How a person names payment method `m` ("Bank transfer", not `bank_transfer`).
+pub fn method_label(m: daftar_client_core::protocol::PaymentMethod) -> &'static str {
+    use daftar_client_core::protocol::PaymentMethod as M;
+    match m {
+        M::Cash => "Cash",
+        M::BankTransfer => "Bank transfer",
+        M::Cheque => "Cheque",
+        M::Card => "Card",
+        M::MobileMoney => "Mobile money",
+    }
+}
+
 /// `at` in the school's time zone, as `2026-12-02 14:05`.
 pub fn local_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
@@ -194,7 +206,9 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
                     strong { (school) }
                     nav { a href="/cashier" accesskey="f" { "Families" } " " a href="/registers" accesskey="r" { "Registers" } " " a href="/dashboard" accesskey="t" { "Today" } }
                     span.who #who {
-                        "Signed in as " (session.display_name) " (" (session.username) ", " (session.role.as_str()) ") "
+                        "Signed in as " (session.display_name) " ("
+                        @if session.username != session.role.as_str() { (session.username) " · " }
+                        (session.role.as_str()) ") "
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(session.csrf);
                             button type="submit" { "Sign out" }
