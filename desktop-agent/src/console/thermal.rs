@@ -2,8 +2,8 @@
 //! straight to a configured thermal printer"), through the `escpos` crate: a printer on the
 //! network (raw port 9100) or a device or spool file (`/dev/usb/lp0`, a serial device set up
 //! by the OS, or a plain file for tests). Text is transliterated to ASCII (`deunicode`), since
-//! the printer's default code page (PC437) has no Urdu or most accents; the screen and PDF
-//! receipts keep the real names.
+//! the printer's default code page (PC437) has no Urdu or most accents; the screen receipt
+//! keeps the real names (the PDF uses these same lines, its builtin fonts being WinAnsi).
 
 use std::path::PathBuf;
 use std::str::FromStr;
