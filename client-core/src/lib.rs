@@ -11,3 +11,4 @@ pub mod client;
 pub mod ledger;
 pub mod money;
 pub mod protocol;
+pub mod validate;

@@ -10,12 +10,15 @@
 //! Times a person reads are in the school's time zone; amounts are typed and shown in major
 //! units of the school's currency (ISO 4217 exponent) with thousands separators.
 
+pub mod attention;
 pub mod cashier;
 pub mod dashboard;
 pub mod login;
 pub mod page;
+pub mod people;
 pub mod records;
 pub mod registers;
+pub mod reports;
 pub mod thermal;
 
 use std::collections::HashMap;
@@ -27,7 +30,8 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::{DateTime, Duration, Utc};
-use daftar_client_core::client::Store;
+use daftar_client_core::client::engine::device_api;
+use daftar_client_core::client::{Api, Store};
 use daftar_client_core::protocol::Role;
 use maud::html;
 use rand::RngCore;
@@ -67,6 +71,9 @@ pub struct Console {
     pub sessions: Mutex<HashMap<String, Session>>,
     /// The thermal printer receipts go to, when one is configured (`--printer`).
     pub printer: Option<thermal::PrinterTarget>,
+    /// The school's server as this device calls it (reports, resolving rejections); `None`
+    /// before the device is enrolled.
+    pub api: Option<Api>,
 }
 
 impl Console {
@@ -288,11 +295,15 @@ pub fn serve(
     addr: SocketAddr,
     printer: Option<thermal::PrinterTarget>,
 ) -> anyhow::Result<()> {
-    let (store, _) = Store::open(data_dir)?;
+    let (mut store, _) = Store::open(data_dir)?;
+    let api = store
+        .device("server_url")?
+        .map(|url| device_api(data_dir, &url));
     let console = web::Data::new(Console {
         store: Mutex::new(store),
         sessions: Mutex::new(HashMap::new()),
         printer,
+        api,
     });
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
@@ -308,6 +319,9 @@ pub fn serve(
                 .configure(cashier::routes)
                 .configure(registers::routes)
                 .configure(dashboard::routes)
+                .configure(attention::routes)
+                .configure(people::routes)
+                .configure(reports::routes)
         })
         .workers(2)
         .bind(addr)?;

@@ -210,6 +210,42 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .find(|f| !chosen.iter().any(|c| c.id == f.id))
         .expect("a family for the discount")
         .id;
+    // Students and families: a family of its own, whose guardians' phone someone changes on
+    // the server while the console is offline (the console's edit of it is then a conflict).
+    let records_family = families
+        .iter()
+        .filter(|f| {
+            f.same_name == 1 && f.id != discount_family && !chosen.iter().any(|c| c.id == f.id)
+        })
+        .find(|f| guardians_of(&mut conn, school, f.id) > 0)
+        .expect("a family with a guardian for the records");
+    let (records_student, records_given, records_family_name): (Uuid, String, String) =
+        daftar_server::schema::students::table
+            .filter(daftar_server::schema::students::school_id.eq(school))
+            .filter(daftar_server::schema::students::admission_no.eq(&records_family.admission_no))
+            .select((
+                daftar_server::schema::students::id,
+                daftar_server::schema::students::given_name,
+                daftar_server::schema::students::family_name,
+            ))
+            .first(&mut conn)
+            .expect("the records student");
+    let family_display: String = daftar_server::schema::families::table
+        .filter(daftar_server::schema::families::school_id.eq(school))
+        .filter(daftar_server::schema::families::id.eq(records_family.id))
+        .select(daftar_server::schema::families::name)
+        .first(&mut conn)
+        .expect("family name");
+    let server_phone = "+923009990000";
+    let records = json!({
+        "student_query": format!("{} {}", records_family_name, records_given).to_lowercase(),
+        "student_id": records_student, "family_id": records_family.id,
+        "family_name": family_display, "student_admission_no": records_family.admission_no,
+        "student_family_name": records_family_name,
+        "typed_phone": "+92 300 555-0101", "typed_phone_kept": "+923005550101",
+        "server_phone": server_phone, "new_given_name": format!("{records_given}a"),
+        "new_admission_no": "CONSOLE-ADM-1",
+    });
     let siblings: Vec<String> = daftar_server::schema::students::table
         .filter(daftar_server::schema::students::family_id.eq(three.id))
         .select((
@@ -276,7 +312,7 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let plan = json!({
         "url": url, "password": PW, "cashier": "accountant", "cashier_name": cashier_name,
         "teacher": "teacher1", "payments": payments, "school_name": "Daftar Demo School",
-        "discount_family": discount_family,
+        "discount_family": discount_family, "records": records, "server_url": server.url(),
     });
     let reversals_before = reversals(&mut conn, school);
     let work = tempfile::tempdir().expect("tmp");
@@ -288,8 +324,17 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     // A teacher, signing in while the server is up, is refused the cashier pages.
     python("teacher", &plan_file, &shots, None);
 
-    // The cashier's day with the server down.
+    // The cashier's day with the server down; meanwhile someone at the server corrects the
+    // records family's phone (a direct write, logged for sync like any other).
     server.stop();
+    diesel::sql_query(
+        "UPDATE guardians SET phone = $3, updated_at = now() WHERE school_id = $1 AND family_id = $2",
+    )
+    .bind::<SqlUuid, _>(school)
+    .bind::<SqlUuid, _>(records_family.id)
+    .bind::<Text, _>(server_phone)
+    .execute(&mut conn)
+    .expect("the phone changed at the server");
     let out_file = work.path().join("receipts.json");
     python("cashier", &plan_file, &shots, Some(&out_file));
     let out: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
@@ -304,8 +349,9 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     );
     assert_eq!(
         pending(dir.path()),
-        23,
-        "twenty payments, a reversal, a discount and a register queued offline"
+        26,
+        "twenty payments, a reversal, a discount, a register, two record edits and an \
+         admission queued offline"
     );
     println!(
         "20 payments in {:.1} s of browser time",
@@ -462,7 +508,86 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .collect();
     server_absent.sort();
     assert_eq!(server_absent, absent, "the two absences, and only they");
+
+    // Students and families: the name edit applied, the phone kept the server's value (the
+    // console's edit was a conflict), the admission made the student in the family and class.
+    let given: String = daftar_server::schema::students::table
+        .filter(daftar_server::schema::students::school_id.eq(school))
+        .filter(daftar_server::schema::students::id.eq(records_student))
+        .select(daftar_server::schema::students::given_name)
+        .first(&mut conn)
+        .expect("student");
+    assert_eq!(given, format!("{records_given}a"));
+    let rec_out = &out["records"];
+    let guardian: Uuid = rec_out["guardian_id"].as_str().unwrap().parse().unwrap();
+    let phone: Option<String> = daftar_server::schema::guardians::table
+        .filter(daftar_server::schema::guardians::school_id.eq(school))
+        .filter(daftar_server::schema::guardians::id.eq(guardian))
+        .select(daftar_server::schema::guardians::phone)
+        .first(&mut conn)
+        .expect("guardian");
+    assert_eq!(
+        phone.as_deref(),
+        Some(server_phone),
+        "the server's value stays"
+    );
+    let admitted: Uuid = rec_out["admitted_id"].as_str().unwrap().parse().unwrap();
+    let (family, admission_no): (Uuid, String) = daftar_server::schema::students::table
+        .filter(daftar_server::schema::students::school_id.eq(school))
+        .filter(daftar_server::schema::students::id.eq(admitted))
+        .select((
+            daftar_server::schema::students::family_id,
+            daftar_server::schema::students::admission_no,
+        ))
+        .first(&mut conn)
+        .expect("the admitted student reached the server");
+    assert_eq!(
+        (family, admission_no.as_str()),
+        (records_family.id, "CONSOLE-ADM-1")
+    );
+    let class: Uuid = rec_out["class_id"].as_str().unwrap().parse().unwrap();
+    let enrolled: i64 = daftar_server::schema::enrollments::table
+        .filter(daftar_server::schema::enrollments::school_id.eq(school))
+        .filter(daftar_server::schema::enrollments::student_id.eq(admitted))
+        .filter(daftar_server::schema::enrollments::class_id.eq(class))
+        .count()
+        .get_result(&mut conn)
+        .expect("enrolment");
+    assert_eq!(
+        enrolled, 1,
+        "enrolled in the class chosen on the admission page"
+    );
+
+    // Back online: the conflict resolved on "Needs attention", a report, a live page.
+    let mut plan = plan;
+    plan["admitted_id"] = json!(admitted);
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    let office_file = work.path().join("office.json");
+    python("office", &plan_file, &shots, Some(&office_file));
+    let office: Value = serde_json::from_slice(&std::fs::read(&office_file).unwrap()).unwrap();
+    let csv = office["csv"].as_str().expect("the collections CSV");
+    assert!(
+        csv.lines().count() > 2,
+        "the console's CSV is the server's collections report:\n{csv}"
+    );
+    let resolved: i64 = diesel::sql_query(
+        "SELECT count(*) AS n FROM applied_ops WHERE school_id = $1 AND resolved_at IS NOT NULL",
+    )
+    .bind::<SqlUuid, _>(school)
+    .get_result::<Total>(&mut conn)
+    .map(|t| t.n)
+    .unwrap_or(-1);
+    assert_eq!(resolved, 1, "the server knows the conflict was resolved");
     drop(console);
+}
+
+fn guardians_of(conn: &mut PgConnection, school: Uuid, family: Uuid) -> i64 {
+    daftar_server::schema::guardians::table
+        .filter(daftar_server::schema::guardians::school_id.eq(school))
+        .filter(daftar_server::schema::guardians::family_id.eq(family))
+        .count()
+        .get_result(conn)
+        .expect("guardians")
 }
 
 #[derive(QueryableByName)]

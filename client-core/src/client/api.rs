@@ -20,6 +20,16 @@ type TokenHook = Arc<dyn Fn(&TokenResponse) + Send + Sync>;
 /// Reads the stored (access, refresh) tokens, which another process may have rotated.
 type TokenLoader = Arc<dyn Fn() -> Option<(Option<String>, String)> + Send + Sync>;
 
+/// A file the server answered with ([`Api::get_file`]).
+#[derive(Debug, Clone)]
+pub struct DownloadedFile {
+    /// `Content-Type` without parameters, e.g. `text/csv`.
+    pub content_type: String,
+    /// `Content-Disposition`, e.g. `attachment; filename="dues.csv"`.
+    pub disposition: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
 /// The API of one Daftar server (`base_url` like `http://127.0.0.1:8080`, without `/api/v1`).
 #[derive(Clone)]
 pub struct Api {
@@ -186,6 +196,18 @@ impl Api {
         query: &[(&str, String)],
         body: Option<&dyn erased::Body>,
     ) -> ClientResult<T> {
+        decode_ok(self.send(method, path, query, body)?)
+    }
+
+    /// Sends an authenticated request, refreshing the access token once on a 401; a non-2xx
+    /// answer is the server's problem document as [`ClientError::Server`].
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&dyn erased::Body>,
+    ) -> ClientResult<ureq::Response> {
         for attempt in 0..2 {
             let Some(access) = self.access() else {
                 self.refresh(None)?;
@@ -204,12 +226,42 @@ impl Api {
             };
             match resp {
                 Err(ureq::Error::Status(401, _)) if attempt == 0 => self.refresh(Some(&access))?,
-                r => return decode(r),
+                r => return r.map_err(into_error),
             }
         }
         Err(ClientError::NotEnrolled(
             "the server keeps refusing our token".into(),
         ))
+    }
+
+    /// An authenticated GET under `/api/v1` with `query`, answered as a file (a report as CSV
+    /// or .xlsx): its content type, its `Content-Disposition` (when the server gave one) and
+    /// its bytes (at most 64 MiB).
+    ///
+    /// Errors: as every call (network, the server's problem document, no session).
+    pub fn get_file(&self, path: &str, query: &[(&str, String)]) -> ClientResult<DownloadedFile> {
+        let resp = self.send("GET", path, query, None)?;
+        let content_type = resp.content_type().to_string();
+        let disposition = resp.header("Content-Disposition").map(str::to_string);
+        let mut bytes = Vec::new();
+        resp.into_reader()
+            .take(64 << 20)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ClientError::Network(format!("reading the answer: {e}")))?;
+        Ok(DownloadedFile {
+            content_type,
+            disposition,
+            bytes,
+        })
+    }
+
+    /// [`Api::get`] with a query string.
+    pub fn get_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> ClientResult<T> {
+        self.call("GET", path, query, None)
     }
 
     /// `POST /sync/devices`: enrols this device; its device-bound tokens replace the current.
@@ -338,6 +390,10 @@ fn into_error(e: ureq::Error) -> ClientError {
 
 fn decode<T: DeserializeOwned>(r: Result<ureq::Response, ureq::Error>) -> ClientResult<T> {
     let resp = r.map_err(into_error)?;
+    decode_ok(resp)
+}
+
+fn decode_ok<T: DeserializeOwned>(resp: ureq::Response) -> ClientResult<T> {
     if resp.status() == 204 {
         return serde_json::from_value(serde_json::Value::Null)
             .map_err(|e| ClientError::Network(format!("unexpected empty answer: {e}")));

@@ -100,6 +100,15 @@ impl std::fmt::Debug for SyncEngine {
     }
 }
 
+/// The API of server `server_url` as the device enrolled in `dir` calls it: its tokens are read
+/// from and every rotated refresh token is stored in that device's `outbox.db`, so several
+/// holders (the sync thread, the console) share one session safely.
+pub fn device_api(dir: &Path, server_url: &str) -> Api {
+    Api::new(server_url)
+        .on_tokens(token_hook(dir))
+        .with_token_loader(token_loader(dir))
+}
+
 fn token_hook(dir: &Path) -> impl Fn(&crate::protocol::TokenResponse) + Send + Sync + 'static {
     let outbox = dir.join("outbox.db").to_string_lossy().to_string();
     move |t| {
@@ -158,9 +167,7 @@ impl SyncEngine {
                 dir.display()
             )));
         };
-        let api = Api::new(&url)
-            .on_tokens(token_hook(dir))
-            .with_token_loader(token_loader(dir));
+        let api = device_api(dir, &url);
         api.set_tokens(
             store.device("access_token")?,
             store.device("refresh_token")?,

@@ -7,6 +7,8 @@
 //! lines, marks), those rows hold only what the device knows, and the reads below take the
 //! fields common to both.
 
+pub mod records;
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,7 +29,7 @@ use crate::protocol::{
     FamilyDues, MarkException, MarkRegisterRequest, MarkSource, PaymentMethod, RecordPaymentRequest,
 };
 
-fn typed<T: DeserializeOwned>(rows: Vec<Value>) -> ClientResult<Vec<T>> {
+pub(crate) fn typed<T: DeserializeOwned>(rows: Vec<Value>) -> ClientResult<Vec<T>> {
     rows.into_iter()
         .map(|r| serde_json::from_value(r).map_err(ClientError::from))
         .collect()

@@ -58,6 +58,11 @@
       if ((e.key === "t" || e.key === "T") && document.getElementById("print-thermal")) { e.preventDefault(); document.getElementById("print-thermal").click(); }
     });
     var bar = document.getElementById("sync-bar");
+    var typing = false, lastActive = Date.now();
+    document.addEventListener("input", function () { typing = true; });
+    ["keydown", "mousedown", "focusin"].forEach(function (k) {
+      document.addEventListener(k, function () { lastActive = Date.now(); });
+    });
     if (bar) {
       setInterval(function () {
         fetch("/status.json", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
@@ -69,6 +74,16 @@
             document.getElementById("sync-online").textContent = s.online === true ? "online" :
               (s.online === false ? "offline — edits are kept here and sent when the server is back" : "connecting…");
             bar.className = s.online === false ? "offline" : "";
+            var att = document.getElementById("sync-attention");
+            if (att) {
+              att.innerHTML = s.needing_attention > 0 ?
+                '<a href="/attention">' + s.needing_attention + " need attention</a> · " : "";
+            }
+            // A pull brought changes: show them, unless someone is typing on this page.
+            if (String(s.replica_version) !== bar.dataset.version && !typing &&
+                Date.now() - lastActive > 5000) {
+              window.location.reload();
+            }
           });
       }, 2000);
     }

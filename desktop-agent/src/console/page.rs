@@ -5,7 +5,7 @@
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use daftar_client_core::client::{office, Store};
-use daftar_client_core::money::format_money;
+use daftar_client_core::money::format_money_wide;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Serialize;
 
@@ -63,7 +63,12 @@ pub fn school_tz(store: &mut Store) -> chrono_tz::Tz {
 /// `minor` of `currency` in major units with thousands separators: `150000` PKR →
 /// `"1,500.00"` (grouping by threes; exact).
 pub fn money(minor: i64, currency: &str) -> String {
-    let plain = format_money(minor, currency);
+    money_wide(i128::from(minor), currency)
+}
+
+/// [`money`] for report cells, which are `i128` (a total over the whole journal).
+pub fn money_wide(minor: i128, currency: &str) -> String {
+    let plain = format_money_wide(minor, currency);
     let (sign, digits) = match plain.strip_prefix('-') {
         Some(d) => ("-", d),
         None => ("", plain.as_str()),
@@ -131,6 +136,9 @@ pub struct SyncBar {
     pub online: Option<bool>,
     /// Why the last attempt failed, when it did.
     pub last_error: Option<String>,
+    /// The school version the replica holds; when a pull changes it, open pages reload
+    /// themselves (unless someone is typing in them).
+    pub replica_version: i64,
 }
 
 impl SyncBar {
@@ -151,6 +159,7 @@ impl SyncBar {
             online: recent.map(|a| a.ok),
             last_error: recent.and_then(|a| a.error.clone()),
             queued: counts.as_ref().map(|c| c.pending).unwrap_or(0),
+            replica_version: store.replica_version().unwrap_or(0),
             needing_attention: counts.as_ref().map(|c| c.needing_attention).unwrap_or(0),
             last_pull_at: last,
             last_pull_local: last.map(|l| local_time(l, tz)),
@@ -160,7 +169,7 @@ impl SyncBar {
 
     fn render(&self) -> Markup {
         html! {
-            div #sync-bar class=(if self.online == Some(false) { "offline" } else { "" }) data-queued=(self.queued) {
+            div #sync-bar class=(if self.online == Some(false) { "offline" } else { "" }) data-queued=(self.queued) data-version=(self.replica_version) {
                 span #sync-online {
                     @match self.online {
                         Some(true) => { "online" }
@@ -171,8 +180,8 @@ impl SyncBar {
                 " · "
                 span #sync-queued { (self.queued) " queued edit" (if self.queued == 1 { "" } else { "s" }) }
                 " · "
-                @if self.needing_attention > 0 {
-                    span.warning { (self.needing_attention) " need attention" } " · "
+                span #sync-attention.warning {
+                    @if self.needing_attention > 0 { a href="/attention" { (self.needing_attention) " need attention" } " · " }
                 }
                 span #sync-last {
                     @match &self.last_pull_local {
@@ -204,7 +213,14 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
             body {
                 header {
                     strong { (school) }
-                    nav { a href="/cashier" accesskey="f" { "Families" } " " a href="/registers" accesskey="r" { "Registers" } " " a href="/dashboard" accesskey="t" { "Today" } }
+                    nav {
+                        a href="/cashier" accesskey="f" { "Families" } " "
+                        a href="/students" accesskey="s" { "Students" } " "
+                        a href="/registers" accesskey="r" { "Registers" } " "
+                        a href="/dashboard" accesskey="t" { "Today" } " "
+                        a href="/reports" { "Reports" } " "
+                        a #nav-attention href="/attention" { "Needs attention" }
+                    }
                     span.who #who {
                         "Signed in as " (session.display_name) " ("
                         @if session.username != session.role.as_str() { (session.username) " · " }

@@ -4,7 +4,11 @@ Run by desktop-agent/tests/console.rs, which starts a real server and the agent'
 hands over what to do as JSON (`--plan FILE`). Phases:
   teacher   a teacher signs in (server up) and is refused the cashier pages;
   cashier   with the server stopped: sign-in offline, bad input, then every payment of the
-            plan by keyboard, each receipt checked; writes what the receipts said to --out.
+            plan by keyboard, each receipt checked, a reversal, a discount, a register,
+            students and families (edits, an admission), reports refused offline, the
+            dashboard; writes what the pages said to --out.
+  office    the server back and the queue drained: the conflicting edit resolved on "Needs
+            attention", a report online (CSV, Excel), a page updating itself after a pull.
 Screenshots go to --shots. Any failed expectation raises (exit status 1) with what was seen.
 """
 
@@ -213,6 +217,9 @@ def cashier_phase(page, plan, shots):
                 "students": marked.count()}
     if status(page, url)["queued"] != queued_after + 3:
         raise AssertionError("the reversal, the discount and the register are queued edits")
+    queued_after += 3
+
+    records = records_offline(page, plan, shots)
 
     # The dashboard, offline: today's collections are the console's nineteen kept payments.
     page.goto(url + "/dashboard")
@@ -222,13 +229,140 @@ def cashier_phase(page, plan, shots):
     page.screenshot(path=f"{shots}/10-dashboard.png", full_page=True)
     return {"receipts": receipts, "browser_seconds": elapsed, "reversal": reversal,
             "collected_today": collected, "discount": discount,
-            "register": register}
+            "register": register, "records": records}
+
+
+def submit(page, locator):
+    with page.expect_navigation():
+        locator.click()
+
+
+def records_offline(page, plan, shots):
+    """Students and families with the server down: find a student, a refused phone, a phone
+    someone changed on the server meanwhile, a name, an admission (a refused one first)."""
+    url, rec = plan["url"], plan["records"]
+    queued = status(page, url)["queued"]
+    page.goto(url + "/students")
+    page.fill("#student-search", rec["student_query"])
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.locator(f"a.student[href='/student/{rec['student_id']}']").click()
+    page.wait_for_url("**/student/" + rec["student_id"])
+    page.screenshot(path=f"{shots}/11-student.png", full_page=True)
+
+    guardian = page.locator("#edit-guardian-0")
+    guardian_id = guardian.get_attribute("action").rsplit("/", 1)[1]
+    guardian.locator("input[name=phone]").fill("call me")
+    submit(page, guardian.locator("button"))
+    expect(page.locator("#form-error")).to_contain_text("phone")
+    expect(page.locator("#form-error")).to_contain_text("Nothing was saved")
+    page.screenshot(path=f"{shots}/11b-bad-phone.png", full_page=True)
+    if status(page, url)["queued"] != queued:
+        raise AssertionError("a refused phone queued an edit")
+    guardian = page.locator("#edit-guardian-0")
+    guardian.locator("input[name=phone]").fill(rec["typed_phone"])
+    submit(page, guardian.locator("button"))
+    expect(page.locator("#saved")).to_be_visible()
+    expect(page.locator("#edit-guardian-0 input[name=phone]")).to_have_value(rec["typed_phone_kept"])
+    expect(page.locator(".queued-edit").first).to_contain_text("phone")
+
+    page.fill("#student-given_name", rec["new_given_name"])
+    submit(page, page.locator("#edit-student button"))
+    expect(page.locator("#student-name")).to_contain_text(rec["new_given_name"])
+
+    page.locator("#admit-sibling").click()
+    page.wait_for_url("**/admit?family=*")
+    expect(page.locator("#into-family")).to_contain_text(rec["family_name"])
+    page.fill("#admission-no", rec["student_admission_no"])
+    page.fill("#given-name", "Noor")
+    page.fill("#family-name", rec["student_family_name"])
+    page.fill("#dob", "2019-04-02")
+    page.select_option("#admit-class", index=1)
+    class_id = page.locator("#admit-class").input_value()
+    submit(page, page.locator("#admit button"))
+    expect(page.locator("#form-error")).to_contain_text("admission no.")
+    if status(page, url)["queued"] != queued + 2:
+        raise AssertionError("a refused admission queued an edit")
+    page.fill("#admission-no", rec["new_admission_no"])
+    submit(page, page.locator("#admit button"))
+    page.wait_for_url("**/student/*?admitted=1")
+    expect(page.locator("#saved")).to_contain_text("Admitted")
+    expect(page.locator("#family-link")).to_contain_text(rec["family_name"])
+    admitted = page.url.split("/student/", 1)[1].split("?", 1)[0]
+    page.screenshot(path=f"{shots}/12-admitted.png", full_page=True)
+    # The cashier finds the new child's family by the new admission number at once.
+    page.goto(url + "/cashier")
+    page.locator("#search").press_sequentially(rec["new_admission_no"])
+    expect(page.locator("#results a.result").first).to_have_attribute("href", "/family/" + rec["family_id"])
+
+    # Reports need the server, and say so.
+    page.goto(url + "/reports?name=collections")
+    expect(page.locator("#needs-server")).to_contain_text("needs the server")
+    page.screenshot(path=f"{shots}/13-report-offline.png", full_page=True)
+    if status(page, url)["queued"] != queued + 3:
+        raise AssertionError("the phone, the name and the admission are three queued edits")
+    return {"guardian_id": guardian_id, "admitted_id": admitted, "class_id": class_id}
+
+
+def office_phase(page, plan, shots):
+    """The server is back and the queue drained: the phone conflict needs attention and is
+    resolved; a report online, downloaded as CSV and Excel; a page updates itself when a pull
+    brings a change made elsewhere."""
+    url, rec = plan["url"], plan["records"]
+    sign_in(page, url, plan["cashier"], plan["password"])
+    page.goto(url + "/attention")
+    item = page.locator("section.attention")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("phone")
+    expect(item.locator("table.conflicts")).to_contain_text(rec["server_phone"])
+    expect(item.locator("table.conflicts")).to_contain_text(rec["typed_phone_kept"])
+    expect(page.locator("#sync-attention")).to_contain_text("1 need attention")
+    page.screenshot(path=f"{shots}/14-needs-attention.png", full_page=True)
+    item.locator("input[name=note]").fill("called the father: the number on the server is right")
+    with page.expect_navigation():
+        item.locator("input[name=note]").press("Enter")
+    expect(page.locator("#notice")).to_contain_text("here and on the server")
+    expect(page.locator("#nothing")).to_be_visible()
+
+    page.goto(url + "/reports")
+    page.select_option("#report-name", "collections")
+    submit(page, page.locator("#report-form button"))
+    expect(page.locator("#report-title")).to_be_visible()
+    rows = page.locator("#report tr")
+    if rows.count() < 3:
+        raise AssertionError("a collections report with rows and totals")
+    expect(page.locator("#report")).to_contain_text(plan["cashier_name"])
+    page.screenshot(path=f"{shots}/15-report.png", full_page=True)
+    csv = page.request.get(url + page.locator("#download-csv").get_attribute("href"))
+    if not csv.headers.get("content-type", "").startswith("text/csv"):
+        raise AssertionError(f"not CSV: {csv.headers}")
+    xlsx = page.request.get(url + page.locator("#download-xlsx").get_attribute("href"))
+    if not xlsx.body().startswith(b"PK"):
+        raise AssertionError("not an Excel workbook")
+    open(f"{shots}/collections.xlsx", "wb").write(xlsx.body())
+
+    # Live: someone at the server renames the admitted child; the open profile shows it
+    # without anyone reloading it.
+    admitted = plan["admitted_id"]
+    page.goto(url + "/student/" + admitted)
+    expect(page.locator("#student-name")).to_contain_text("Noor")
+    api = plan["server_url"] + "/api/v1"
+    login = page.request.post(api + "/auth/login", data={
+        "school": "demo", "username": "admin", "password": plan["password"]})
+    token = login.json()["access_token"]
+    changed = page.request.patch(api + "/students/" + admitted, data={"given_name": "Noor-ul-Ain"},
+                                 headers={"Authorization": "Bearer " + token})
+    if not changed.ok:
+        raise AssertionError(f"PATCH refused: {changed.status} {changed.text()}")
+    expect(page.locator("#student-name")).to_contain_text("Noor-ul-Ain", timeout=30_000)
+    page.screenshot(path=f"{shots}/16-live-update.png", full_page=True)
+    return {"csv": csv.text()}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -243,6 +377,8 @@ def main():
             if a.phase == "teacher":
                 teacher_phase(page, plan, a.shots)
                 out = {}
+            elif a.phase == "office":
+                out = office_phase(page, plan, a.shots)
             else:
                 out = cashier_phase(page, plan, a.shots)
         except Exception:
