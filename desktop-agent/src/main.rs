@@ -627,6 +627,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 minor,
                 method,
                 reference.clone(),
+                None,
             )?;
             if let Some(path) = pdf {
                 receipt::write_pdf(&r, console::page::school_tz(&mut engine.store), path)?;

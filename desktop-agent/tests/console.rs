@@ -133,7 +133,7 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let dir = tempfile::tempdir().expect("tmp");
     let init = agent(dir.path())
         .args(["init", "--server", &server.url(), "--school", "demo"])
-        .args(["--username", "accountant", "--device-name", "front desk"])
+        .args(["--username", "admin", "--device-name", "front desk"])
         .env("DAFTAR_PASSWORD", PW)
         .output()
         .expect("init");
@@ -434,6 +434,31 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         assert!(
             receipt_nos.contains(n),
             "printed {n} is the server's number too"
+        );
+    }
+    // Every payment taken at the console is stamped with the cashier signed in there (the
+    // accountant), not the admin who enrolled the computer.
+    let stamped: Vec<(String, Option<Uuid>)> = daftar_server::schema::payments::table
+        .filter(daftar_server::schema::payments::school_id.eq(school))
+        .filter(daftar_server::schema::payments::receipt_no.eq_any(&printed))
+        .select((
+            daftar_server::schema::payments::receipt_no,
+            daftar_server::schema::payments::received_by,
+        ))
+        .load(&mut conn)
+        .expect("stamps");
+    let accountant: Uuid = daftar_server::schema::users::table
+        .filter(daftar_server::schema::users::school_id.eq(school))
+        .filter(daftar_server::schema::users::username.eq("accountant"))
+        .select(daftar_server::schema::users::id)
+        .first(&mut conn)
+        .expect("accountant");
+    assert_eq!(stamped.len(), 20);
+    for (no, by) in &stamped {
+        assert_eq!(
+            *by,
+            Some(accountant),
+            "{no} received by the console's cashier"
         );
     }
     let d = dues(&mut conn, discount_family);

@@ -323,6 +323,7 @@ fn seed_history(
             reference: (method == PaymentMethod::Cheque)
                 .then(|| format!("CHQ-{}", rng.gen_range(100_000..999_999))),
             received_at: Some(received_at),
+            cashier_id: None,
         };
         crate::ledger::payments::record_payment(conn, sid, office, &req)?;
         if method == PaymentMethod::Cheque {

@@ -156,6 +156,7 @@ pub fn run(seed: u64, steps: usize) -> Result<SimReport, String> {
                         amount,
                         PaymentMethod::Cash,
                         None,
+                        None,
                     )
                     .map_err(|e| fail(format!("offline payment: {e}")))?;
                     payment_ids.push(r.payment_id);

@@ -111,6 +111,8 @@ fn of_payment(id: &str, payments: &HashSet<Uuid>) -> bool {
 pub struct RegisterLine {
     pub student_id: Uuid,
     pub student: String,
+    /// Tells apart two children of the same name.
+    pub admission_no: String,
     /// The code, or `None` when not marked yet.
     pub code: Option<String>,
     /// Who made the mark, when marked.
@@ -304,6 +306,10 @@ pub fn next_receipt_no(store: &mut Store) -> ClientResult<String> {
 /// (the payment, its allocations, its Family Credit) in one outbox transaction. After sync,
 /// [`receipt_differences`] shows anything the server posted differently.
 ///
+/// `cashier_id` is the office user who took the money (the console's signed-in cashier),
+/// stamped on the server's payment as who received it; `None` leaves it to the device's
+/// user (the CLI).
+///
 /// Errors: validation naming `amount` (> 0) or `reference` (≤ 100 chars); not found for an
 /// unknown family.
 pub fn record_payment(
@@ -312,6 +318,7 @@ pub fn record_payment(
     amount: i64,
     method: PaymentMethod,
     reference: Option<String>,
+    cashier_id: Option<Uuid>,
 ) -> ClientResult<Receipt> {
     if amount <= 0 {
         return Err(ClientError::invalid(
@@ -345,6 +352,7 @@ pub fn record_payment(
         method,
         reference: reference.clone(),
         received_at: Some(received_at),
+        cashier_id,
     };
     let payment = PaymentRec {
         id,
@@ -719,6 +727,7 @@ pub fn register(
             RegisterLine {
                 student_id: s.id,
                 student: s.name(),
+                admission_no: s.admission_no.clone(),
                 code: m.map(|m| m.0.clone()),
                 source: m.map(|m| m.1),
             }

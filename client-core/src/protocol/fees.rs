@@ -125,6 +125,13 @@ pub struct RecordPaymentRequest {
     /// When the money was received (UTC); defaults to now.
     #[serde(default)]
     pub received_at: Option<DateTime<Utc>>,
+    /// The cashier who took the money, when it is not the caller: the office agent's console
+    /// signs cashiers in on a device enrolled by one user, and stamps each payment with the
+    /// one who took it (office-console issue). Must be an active admin or accountant of the
+    /// school, else 422 naming `cashier_id`; absent means the caller. Left out of the JSON
+    /// when absent, so payments recorded before it existed keep their request hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier_id: Option<Uuid>,
 }
 
 /// Money a payment applied to one invoice line.

@@ -27,13 +27,72 @@ pub struct ReportColumn {
 /// One cell: text, an integer (money in minor units, or a count), or empty. Integers are
 /// `i128` because a total over the whole journal may pass `i64::MAX`; JSON
 /// carries them as exact integer literals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(untagged)]
 pub enum ReportCell {
     Int(i128),
     Text(String),
     Empty,
+}
+
+/// Read by hand: serde's untagged enums buffer values in a form without `i128`, so a derived
+/// reader refuses every integer cell. Integers beyond `i64`/`u64` arrive exactly through
+/// `visit_i128`/`visit_u128` where the format has them; a fractional number is refused.
+impl<'de> Deserialize<'de> for ReportCell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Cell;
+        impl serde::de::Visitor<'_> for Cell {
+            type Value = ReportCell;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer, a string or null")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ReportCell, E> {
+                Ok(ReportCell::Int(v.into()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ReportCell, E> {
+                Ok(ReportCell::Int(v.into()))
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<ReportCell, E> {
+                Ok(ReportCell::Int(v))
+            }
+            fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<ReportCell, E> {
+                i128::try_from(v)
+                    .map(ReportCell::Int)
+                    .map_err(|_| E::custom("integer cell beyond i128"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ReportCell, E> {
+                Ok(ReportCell::Text(v.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<ReportCell, E> {
+                Ok(ReportCell::Empty)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<ReportCell, E> {
+                Ok(ReportCell::Empty)
+            }
+        }
+        d.deserialize_any(Cell)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_read_back_what_the_server_writes() {
+        let cells = vec![
+            ReportCell::Int(150_000),
+            ReportCell::Int(-7),
+            ReportCell::Text("Cash".into()),
+            ReportCell::Empty,
+        ];
+        let json = serde_json::to_string(&cells).expect("writes");
+        assert_eq!(json, r#"[150000,-7,"Cash",null]"#);
+        let back: Vec<ReportCell> = serde_json::from_str(&json).expect("reads");
+        assert_eq!(back, cells);
+        assert!(serde_json::from_str::<ReportCell>("1.5").is_err());
+    }
 }
 
 /// A report as a table (`GET /api/v1/reports/{name}`; also served as CSV or .xlsx). Every

@@ -534,11 +534,17 @@ async fn take_payment(
         if method == PaymentMethod::Cheque && reference.is_none() {
             return refuse(store, "Reference: a cheque needs its number".into());
         }
-        let receipt =
-            match office::record_payment(store, family_id, amount, method, reference.clone()) {
-                Ok(r) => r,
-                Err(e) => return refuse(store, e.to_string()),
-            };
+        let receipt = match office::record_payment(
+            store,
+            family_id,
+            amount,
+            method,
+            reference.clone(),
+            Some(session.user_id),
+        ) {
+            Ok(r) => r,
+            Err(e) => return refuse(store, e.to_string()),
+        };
         let after = office::family_dues(store, family_id).ok();
         let printed = PrintedReceipt {
             reference,

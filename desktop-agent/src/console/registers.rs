@@ -102,7 +102,7 @@ fn body(
                     @for l in &lines {
                         @let current = wanted.get(&l.student_id).cloned().or_else(|| l.code.clone()).unwrap_or_else(|| "P".into());
                         tr {
-                            td { (l.student) }
+                            td { (l.student) " " span.muted { (l.admission_no) } }
                             td { select name={ "code_" (l.student_id) } data-student=(l.student) {
                                 @for c in &codes { option value=(c.code) selected[c.code == current] { (c.code) " " (c.label) } }
                             } }

@@ -2,7 +2,8 @@
 
 Run by desktop-agent/tests/console.rs, which starts a real server and the agent's console and
 hands over what to do as JSON (`--plan FILE`). Phases:
-  teacher   a teacher signs in (server up) and is refused the cashier pages;
+  teacher   a teacher signs in (server up) and is refused the cashier pages; the cashier
+            signs in once online;
   cashier   with the server stopped: sign-in offline, bad input, then every payment of the
             plan by keyboard, each receipt checked, a reversal, a discount, a register,
             students and families (edits, an admission), reports refused offline, the
@@ -46,6 +47,10 @@ def teacher_phase(page, plan, shots):
     expect(page.locator("#page-error")).to_contain_text("for the office")
     expect(page.locator("#page-error")).to_contain_text("teacher")
     page.screenshot(path=f"{shots}/00-teacher-refused.png", full_page=True)
+    # The cashier signs in once while the server answers, so this computer can check their
+    # password offline later (the device itself was enrolled by the admin).
+    sign_in(page, url, plan["cashier"], plan["password"])
+    expect(page.locator("#who")).to_contain_text(plan["cashier"])
 
 
 def cashier_phase(page, plan, shots):

@@ -25,7 +25,7 @@ use super::service::{
 use crate::audit::{self, Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{
-    allocations, devices, families, journal_entries, journal_lines, payments, schools,
+    allocations, devices, families, journal_entries, journal_lines, payments, schools, users,
 };
 
 /// Most rows one multi-row INSERT carries (PostgreSQL allows 65,535 bind parameters; the
@@ -73,8 +73,12 @@ pub enum Recorded {
 /// unknown family the cash is posted Dr Cash/Bank, Cr Suspense and kept for the office.
 /// A batch of one of [`record_payments`].
 ///
-/// Errors: validation naming `amount`, `currency` or `reference`; 409
-/// `idempotency_key_reused` when `req.id` was used for a different request.
+/// The payment is stamped received by `req.cashier_id` when given (the console's signed-in
+/// cashier), else by the actor.
+///
+/// Errors: validation naming `amount`, `currency`, `reference` or `cashier_id` (not an active
+/// admin or accountant of the school); 409 `idempotency_key_reused` when `req.id` was used
+/// for a different request.
 pub fn record_payment(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -119,6 +123,21 @@ pub fn record_payments(
         .into_iter()
         .collect();
 
+    // Cashiers named by the requests that may take money here (active admin or accountant).
+    let named: Vec<Uuid> = reqs.iter().filter_map(|r| r.cashier_id).collect();
+    let cashiers: HashSet<Uuid> = if named.is_empty() {
+        HashSet::new()
+    } else {
+        users::table
+            .filter(users::school_id.eq(school_id))
+            .filter(users::id.eq_any(&named))
+            .filter(users::active)
+            .filter(users::role.eq_any(["admin", "accountant"]))
+            .select(users::id)
+            .load::<Uuid>(conn)?
+            .into_iter()
+            .collect()
+    };
     let mut decisions = Vec::with_capacity(reqs.len());
     let mut first_new: HashMap<Uuid, usize> = HashMap::new();
     for (i, req) in reqs.iter().enumerate() {
@@ -131,6 +150,11 @@ pub fn record_payments(
         };
         let decision = if let Err(e) = validate(req, &currency, max_amount) {
             Decision::Refused(e)
+        } else if req.cashier_id.is_some_and(|c| !cashiers.contains(&c)) {
+            Decision::Refused(ApiError::validation(
+                "cashier_id",
+                "not an active admin or accountant of this school",
+            ))
         } else if let Some(h) = stored.get(&req.id) {
             if *h == hashes[i] {
                 Decision::Stored
@@ -377,7 +401,7 @@ fn write_new(
             method: req.method.as_str().into(),
             reference: req.reference.clone().filter(|r| !r.trim().is_empty()),
             received_at,
-            received_by: actor.user_id,
+            received_by: req.cashier_id.or(actor.user_id),
             device_id: actor.device_id,
             receipt_no,
             to_credit,

@@ -205,6 +205,14 @@ async fn invoices_payments_credit_and_suspense_through_the_api() {
     );
     let bad = call(&app, Method::POST, "/api/v1/payments", &admin, Some(json!({"id": Uuid::now_v7(), "family_id": a.f1, "amount": 10, "currency": "USD", "method": "cash"}))).await;
     assert_eq!(bad.json["field"], "currency");
+    // A payment stamped with a cashier who is not an office user of the school is refused.
+    let stranger = call(&app, Method::POST, "/api/v1/payments", &admin, Some(json!({"id": Uuid::now_v7(), "family_id": a.f1, "amount": 10, "currency": "PKR", "method": "cash", "cashier_id": Uuid::now_v7()}))).await;
+    assert_eq!(
+        (stranger.status, stranger.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("cashier_id")),
+        "{}",
+        stranger.json
+    );
 
     // Cash for an unknown family is never dropped: it goes to Suspense, with a receipt.
     let r = call(

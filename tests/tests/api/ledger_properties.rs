@@ -354,6 +354,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         },
                         reference: None,
                         received_at: None,
+                        cashier_id: None,
                     };
                     let p = match payments::record_payment(c, w.school, actor, &req)? {
                         payments::Recorded::New(p) | payments::Recorded::Replayed(p) => p,

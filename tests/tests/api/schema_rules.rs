@@ -350,6 +350,7 @@ fn every_change_log_row_is_its_synced_type() {
             method: PaymentMethod::Cash,
             reference: None,
             received_at: None,
+            cashier_id: None,
         };
         payments::record_payment(c, school, actor, &unknown)?;
         service::assign_suspense(c, school, actor, unknown.id, owing.0)?;

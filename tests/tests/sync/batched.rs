@@ -39,14 +39,14 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
     let owed_before = dues_before["total_outstanding"].as_i64().expect("owed");
 
     // Offline: pay 1,000; a payment of 0 (refused by the server); pay 2,000.
-    let r1 = office::record_payment(&mut a.store, family, 1_000, PaymentMethod::Cash, None)
+    let r1 = office::record_payment(&mut a.store, family, 1_000, PaymentMethod::Cash, None, None)
         .expect("pay");
     let bad_payment = json!({ "id": Uuid::now_v7(), "family_id": family, "amount": 0,
                               "currency": "PKR", "method": "cash" });
     a.store
         .enqueue(PAYMENT_RECORD, &bad_payment, None, &[])
         .expect("queue");
-    let r2 = office::record_payment(&mut a.store, family, 2_000, PaymentMethod::Cash, None)
+    let r2 = office::record_payment(&mut a.store, family, 2_000, PaymentMethod::Cash, None, None)
         .expect("pay");
 
     // Offline: today's register of a class marked twice by the office (absent, then late) and

@@ -48,9 +48,9 @@ fn offline_edits_on_two_agents_and_a_teacher_converge_with_the_server() {
     );
 
     let dues_before = office::family_dues(&mut a.store, f1).expect("dues");
-    let r1 = office::record_payment(&mut a.store, f1, 150_000, PaymentMethod::Cash, None)
+    let r1 = office::record_payment(&mut a.store, f1, 150_000, PaymentMethod::Cash, None, None)
         .expect("pay offline");
-    let r2 = office::record_payment(&mut a.store, f1, 100_000, PaymentMethod::Cash, None)
+    let r2 = office::record_payment(&mut a.store, f1, 100_000, PaymentMethod::Cash, None, None)
         .expect("pay offline");
     // Read-your-writes: the family's dues already reflect both receipts.
     let dues_after = office::family_dues(&mut a.store, f1).expect("dues");
@@ -77,10 +77,18 @@ fn offline_edits_on_two_agents_and_a_teacher_converge_with_the_server() {
         50_000,
         PaymentMethod::BankTransfer,
         Some("TRX-1".into()),
+        None,
     )
     .expect("pay offline");
-    let r4 = office::record_payment(&mut b.store, f2, 99_999_900, PaymentMethod::Cash, None)
-        .expect("pay offline");
+    let r4 = office::record_payment(
+        &mut b.store,
+        f2,
+        99_999_900,
+        PaymentMethod::Cash,
+        None,
+        None,
+    )
+    .expect("pay offline");
     assert!(r4.to_credit > 0, "an overpayment becomes family credit");
 
     // The teacher marks today's register with one absence, and (by mistake) a class that is not

@@ -16,8 +16,15 @@ fn a_repeated_push_replays_and_gaps_and_reused_ids_are_refused() {
     let mut a = enrol(dir.path(), &server.url(), "accountant");
     let family = office::search_students(&mut a.store, "").expect("students")[0].family_id;
     for amount in [1_000, 2_000, 3_000] {
-        office::record_payment(&mut a.store, family, amount, PaymentMethod::Cash, None)
-            .expect("pay");
+        office::record_payment(
+            &mut a.store,
+            family,
+            amount,
+            PaymentMethod::Cash,
+            None,
+            None,
+        )
+        .expect("pay");
     }
     let ops: Vec<SyncOp> = a
         .store
