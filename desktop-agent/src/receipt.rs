@@ -13,7 +13,11 @@ use printpdf::{BuiltinFont, Mm, PdfDocument};
 pub fn text(r: &Receipt, tz: chrono_tz::Tz) -> String {
     let m = |v: i64| format!("{} {}", r.currency, format_money(v, &r.currency));
     let mut s = String::new();
-    s.push_str(&format!("{}\nRECEIPT {}\n", r.school, r.receipt_no));
+    s.push_str(&format!("{}\n", r.school));
+    if !r.school_address.is_empty() {
+        s.push_str(&format!("{}\n", r.school_address));
+    }
+    s.push_str(&format!("RECEIPT {}\n", r.receipt_no));
     s.push_str(&format!(
         "Date: {}\nFamily: {} ({})\nReceived: {} by {:?}\n",
         r.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),

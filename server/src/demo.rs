@@ -25,6 +25,8 @@ use crate::tenancy::UserRow;
 
 /// Slug of the demo school (log in with `"school": "demo"`).
 pub const DEMO_SLUG: &str = "demo";
+/// The demo school's postal address (printed on its receipts).
+pub const DEMO_ADDRESS: &str = "14-B Main Boulevard, Gulberg III, Lahore 54660";
 /// Students seeded.
 pub const STUDENTS: usize = 600;
 /// Families seeded.
@@ -86,6 +88,9 @@ pub fn seed(
             timezone: "Asia/Karachi".into(),
         })?;
         let sid = school.id;
+        diesel::update(schools::table.find(sid))
+            .set(schools::address.eq(DEMO_ADDRESS))
+            .execute(conn)?;
         let now = Utc::now();
         let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
 

@@ -472,6 +472,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         attendance_edit_window_days -> Int4,
         max_amount -> Int8,
+        address -> Text,
     }
 }
 

@@ -125,6 +125,9 @@ pub struct Receipt {
     pub payment_id: Uuid,
     pub receipt_no: String,
     pub school: String,
+    /// The school's postal address (empty when not set; absent from receipts kept before it).
+    #[serde(default)]
+    pub school_address: String,
     pub family_id: Uuid,
     pub family: String,
     /// Minor units of `currency` (ISO 4217).
@@ -419,6 +422,7 @@ pub fn record_payment(
         payment_id: id,
         receipt_no,
         school: school.name,
+        school_address: school.address,
         family_id,
         family,
         amount,

@@ -582,6 +582,10 @@ pub struct School {
     pub updated_at: DateTime<Utc>,
     pub attendance_edit_window_days: i32,
     pub max_amount: i64,
+    /// Postal address printed on receipts (empty when not set; absent from rows logged
+    /// before the column existed).
+    #[serde(default)]
+    pub address: String,
 }
 
 /// `student_guardians` as the change log carries it.

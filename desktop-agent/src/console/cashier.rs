@@ -574,6 +574,7 @@ pub fn receipt_markup(p: &PrintedReceipt, tz: chrono_tz::Tz, pending: bool) -> M
     html! {
         div.receipt #receipt {
             h2 { (r.school) }
+            @if !r.school_address.is_empty() { p.address #school-address { (r.school_address) } }
             p { "RECEIPT " strong #receipt-no { (r.receipt_no) } br;
                 (page::local_time(r.received_at, tz)) " " (r.received_at.with_timezone(&tz).format("%Z")) br;
                 "Cashier: " (p.cashier) }

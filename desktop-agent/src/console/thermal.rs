@@ -57,17 +57,23 @@ fn two_columns(left: &str, right: &str) -> String {
 }
 
 /// The receipt as lines of at most [`COLUMNS`] ASCII characters (the first is the school's
-/// name, printed centred and bold).
+/// name, printed centred and bold; then its address, wrapped at word boundaries).
 pub fn lines(p: &PrintedReceipt, tz: Tz, pending: bool) -> Vec<String> {
     let r = &p.receipt;
     let cur = &r.currency;
-    let mut out = vec![
-        r.school.clone(),
+    let mut out = vec![r.school.clone()];
+    let address = deunicode::deunicode(&r.school_address);
+    out.extend(
+        textwrap::wrap(&address, COLUMNS)
+            .into_iter()
+            .map(String::from),
+    );
+    out.extend([
         format!("RECEIPT {}", r.receipt_no),
         local_time(r.received_at, tz),
         format!("Cashier: {}", p.cashier),
         format!("Family: {}", r.family),
-    ];
+    ]);
     for c in &p.children {
         out.push(match &c.class {
             Some(class) => format!("  {} ({}, {})", c.name, class, c.admission_no),
@@ -168,6 +174,7 @@ mod tests {
                 payment_id: Uuid::nil(),
                 receipt_no: "D1-000042".into(),
                 school: "Daftar Demo School".into(),
+                school_address: "14-B Main Boulevard, Gulberg III, Lahore 54660".into(),
                 family_id: Uuid::nil(),
                 family: "Ağa family".into(),
                 amount: 1_650_000,
@@ -195,12 +202,15 @@ mod tests {
         }
     }
 
-    /// The receipt's text in school time, ASCII, within 42 columns.
+    /// The receipt's text in school time, ASCII, within 42 columns; the address wrapped at a
+    /// word.
     #[test]
     fn the_thermal_receipt_reads_as_the_family_should_see_it() {
         let l = lines(&receipt(), chrono_tz::Asia::Karachi, true);
         let want = [
             "Daftar Demo School",
+            "14-B Main Boulevard, Gulberg III, Lahore",
+            "54660",
             "RECEIPT D1-000042",
             "2026-12-02 10:30",
             "Cashier: Amna Cashier",

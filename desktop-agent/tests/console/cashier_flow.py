@@ -118,6 +118,7 @@ def cashier_phase(page, plan, shots):
         receipt = page.locator("#receipt")
         expect(receipt).to_contain_text("PENDING SYNC")
         expect(receipt).to_contain_text("Cashier: " + plan["cashier_name"])
+        expect(page.locator("#school-address")).to_have_text(plan["school_address"])
         expect(receipt).to_contain_text(p["understood"])
         text = receipt.inner_text()
         if p.get("reference") and p["reference"] not in text:
@@ -149,7 +150,7 @@ def cashier_phase(page, plan, shots):
             open(path, "wb").write(pdf.body())
             pdf_text = subprocess.run(["pdftotext", "-layout", path, "-"], check=True,
                                       capture_output=True, text=True).stdout
-            for want in [number, plan["school_name"], "PKR"]:
+            for want in [number, plan["school_name"], "Gulberg III", "PKR"]:
                 if want not in pdf_text:
                     raise AssertionError(f"{want} missing from the PDF: {pdf_text}")
         page.keyboard.press("n")
