@@ -31,7 +31,7 @@ use actix_web::http::header;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::{DateTime, Duration, Utc};
 use daftar_client_core::client::engine::device_api;
-use daftar_client_core::client::{Api, Store};
+use daftar_client_core::client::{Api, ClientError, Store};
 use daftar_client_core::protocol::Role;
 use maud::html;
 use rand::RngCore;
@@ -92,6 +92,25 @@ impl Console {
         s.last_seen = now;
         Some(s.clone())
     }
+}
+
+/// Runs `f` with the school's server on a blocking thread (its calls are synchronous).
+///
+/// Errors: `NotEnrolled` when this computer has no server; whatever `f` returns; a network
+/// error if the blocking task itself failed.
+pub async fn call_server<T: Send + 'static>(
+    console: &Console,
+    f: impl FnOnce(&Api) -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    let api = console.api.clone();
+    web::block(move || match api {
+        Some(api) => f(&api),
+        None => Err(ClientError::NotEnrolled(
+            "this computer has no server".into(),
+        )),
+    })
+    .await
+    .unwrap_or_else(|e| Err(ClientError::Network(e.to_string())))
 }
 
 fn session_cookie(token: &str) -> Cookie<'static> {

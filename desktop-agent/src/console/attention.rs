@@ -20,7 +20,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::page::{self, money};
-use super::{office_change, office_user, Console, Session};
+use super::{call_server, office_change, office_user, Console, Session};
 
 /// Routes of the page.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -246,15 +246,7 @@ async fn resolve(
         }
     }
     // Tell the server when it answers; the device's record is what the sync bar counts.
-    let api = console.api.clone();
-    let told = web::block(move || match api {
-        Some(api) => api
-            .resolve_rejection(op_id, &note)
-            .map_err(|e| e.to_string()),
-        None => Err("this computer has no server".into()),
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    let told = call_server(&console, move |api| api.resolve_rejection(op_id, &note)).await;
     let notice = match told {
         Ok(()) => "Resolved, here and on the server.".to_string(),
         Err(e) => format!("Resolved here; the server could not be told now ({e}). Its own list keeps the edit until someone resolves it there."),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::cashier::school_today;
 use super::page::{self, money_wide};
-use super::{office_user, Console};
+use super::{call_server, office_user, Console};
 
 /// Routes of the reports page.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -152,20 +152,11 @@ async fn reports_page(
         match server_query(&asked, today) {
             Err(message) => (422, Some(html! { p.error #report-error { (message) } })),
             Ok((name, query)) => {
-                let api = console.api.clone();
                 let path = format!("/reports/{name}");
-                let fetched = web::block(move || match api {
-                    Some(api) => {
-                        let q: Vec<(&str, String)> =
-                            query.iter().map(|(k, v)| (*k, v.clone())).collect();
-                        api.get_with::<ReportTable>(&path, &q)
-                    }
-                    None => Err(ClientError::NotEnrolled(
-                        "this computer has no server".into(),
-                    )),
+                let fetched = call_server(&console, move |api| {
+                    api.get_with::<ReportTable>(&path, &query)
                 })
-                .await
-                .unwrap_or_else(|e| Err(ClientError::Network(e.to_string())));
+                .await;
                 match fetched {
                     Ok(t) => {
                         let link = |format: &str| {
@@ -244,16 +235,8 @@ async fn download(
         Err(m) => return console.with_store(|store| page::error_page(store, &session, 422, &m)),
     };
     query.push(("format", format));
-    let api = console.api.clone();
     let path = format!("/reports/{name}");
-    let fetched = web::block(move || match api {
-        Some(api) => api.get_file(&path, &query),
-        None => Err(ClientError::NotEnrolled(
-            "this computer has no server".into(),
-        )),
-    })
-    .await
-    .unwrap_or_else(|e| Err(ClientError::Network(e.to_string())));
+    let fetched = call_server(&console, move |api| api.get_file(&path, &query)).await;
     match fetched {
         Ok(file) => {
             let mut r = HttpResponse::Ok();
