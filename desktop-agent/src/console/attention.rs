@@ -31,9 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// What `op` was, in the office's words ("Payment of PKR 1,500.00 by the Khan family").
 pub fn describe(store: &mut Store, op: &StoredOp) -> String {
     let args = &op.op.args;
-    let parse = |v: &Value| v.clone();
     match op.op.mutation.as_str() {
-        PAYMENT_RECORD => match serde_json::from_value::<RecordPaymentRequest>(parse(args)) {
+        PAYMENT_RECORD => match serde_json::from_value::<RecordPaymentRequest>(args.clone()) {
             Ok(p) => {
                 let family = p
                     .family_id
@@ -47,13 +46,13 @@ pub fn describe(store: &mut Store, op: &StoredOp) -> String {
             }
             Err(_) => "A payment".into(),
         },
-        PAYMENT_REVERSE => match serde_json::from_value::<ReversePaymentArgs>(parse(args)) {
+        PAYMENT_REVERSE => match serde_json::from_value::<ReversePaymentArgs>(args.clone()) {
             Ok(r) => format!("Reversal of a payment (“{}”)", r.reason),
             Err(_) => "A payment reversal".into(),
         },
         DISCOUNT_GRANT => "A discount at the counter".into(),
         ATTENDANCE_MARK_REGISTER | ATTENDANCE_OVERRIDE => {
-            match serde_json::from_value::<MarkRegisterArgs>(parse(args)) {
+            match serde_json::from_value::<MarkRegisterArgs>(args.clone()) {
                 Ok(m) => {
                     let class = office::classes(store)
                         .ok()
@@ -71,7 +70,7 @@ pub fn describe(store: &mut Store, op: &StoredOp) -> String {
             } else {
                 ("guardians", "guardian")
             };
-            match serde_json::from_value::<UpdateRecordArgs>(parse(args)) {
+            match serde_json::from_value::<UpdateRecordArgs>(args.clone()) {
                 Ok(u) => {
                     let name = store
                         .row(entity, &u.id.to_string())
@@ -91,7 +90,7 @@ pub fn describe(store: &mut Store, op: &StoredOp) -> String {
                 Err(_) => format!("A change to a {what}"),
             }
         }
-        STUDENT_ADMIT => match serde_json::from_value::<AdmitStudentArgs>(parse(args)) {
+        STUDENT_ADMIT => match serde_json::from_value::<AdmitStudentArgs>(args.clone()) {
             Ok(a) => format!(
                 "Admission of {} {} ({})",
                 a.student.given_name, a.student.family_name, a.student.admission_no

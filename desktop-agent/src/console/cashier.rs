@@ -96,7 +96,8 @@ pub fn class_names(store: &mut Store) -> Result<HashMap<Uuid, String>, ClientErr
         .collect())
 }
 
-fn typed<T: serde::de::DeserializeOwned>(rows: Vec<serde_json::Value>) -> Vec<T> {
+/// Rows that parse as `T` (a row this device cannot read is left out, not an error).
+pub(super) fn typed<T: serde::de::DeserializeOwned>(rows: Vec<serde_json::Value>) -> Vec<T> {
     rows.into_iter()
         .filter_map(|r| serde_json::from_value(r).ok())
         .collect()

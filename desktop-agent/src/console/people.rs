@@ -26,7 +26,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::attention::{describe, label, outcome, shown};
-use super::cashier::{class_names, school_today, search};
+use super::cashier::{class_names, school_today, search, typed};
 use super::page;
 use super::{office_change, office_user, Console, Session};
 
@@ -82,12 +82,6 @@ async fn students_page(
         };
         page::html_response(200, page::frame(store, &session, "Students", body))
     })
-}
-
-fn typed<T: serde::de::DeserializeOwned>(rows: Vec<Value>) -> Vec<T> {
-    rows.into_iter()
-        .filter_map(|r| serde_json::from_value(r).ok())
-        .collect()
 }
 
 /// The record an op changes or creates (student or guardian id), if it is one of ours.

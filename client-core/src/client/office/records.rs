@@ -231,8 +231,9 @@ pub fn admit_student(store: &mut Store, a: &NewAdmission) -> ClientResult<Uuid> 
             "must not be in the future",
         ));
     }
-    let students: Vec<synced::Student> = typed(store.rows("students")?)?;
-    if let Some(s) = students.iter().find(|s| s.admission_no == admission_no) {
+    let same_no: Vec<synced::Student> =
+        typed(store.rows_where("students", "admission_no", &admission_no)?)?;
+    if let Some(s) = same_no.first() {
         return Err(ClientError::invalid(
             "admission_no",
             format!("{admission_no} is already {}'s admission number", s.name()),
