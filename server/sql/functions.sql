@@ -8,58 +8,76 @@
 -- first. The test `api::schema_rules::the_live_functions_are_this_file` proves that a migrated
 -- database's functions are exactly the ones this file creates.
 
--- The school's next version, taken once per transaction at COMMIT (the version row stays locked
--- until the commit completes, so version order is commit order and a pull never skips a
--- change), with a NOTIFY that reaches every server's SSE streams.
-CREATE OR REPLACE FUNCTION public.sync_version(p_school uuid)
+-- The version of every row this transaction logs: its transaction id, as a 64-bit `xid8`
+-- (epoch and xid, so it never wraps), read as bigint. A row's version says which transaction
+-- last wrote it; which versions a pull may hand out is `sync_watermark`'s business.
+CREATE OR REPLACE FUNCTION public.change_version()
  RETURNS bigint
+ LANGUAGE sql
+AS $function$
+    SELECT pg_current_xact_id()::text::bigint
+$function$;
+
+-- The key (second half; the first is 1147233908, "Daft") of the shared advisory lock that
+-- registers a writing transaction with its school: the last 31 bits of the school's id, the
+-- random part of a UUIDv7. Two schools may share a key; that only makes a watermark more
+-- cautious, never wrong.
+CREATE OR REPLACE FUNCTION public.sync_lock_key(p_school uuid)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+    SELECT ('x' || right(replace(p_school::text, '-', ''), 8))::bit(32)::integer & 2147483647
+$function$;
+
+-- Called after every statement that logs rows, once per school it logged: the first call of a
+-- transaction registers it with its school (a shared transaction-level advisory lock, which no
+-- other writer waits for) and queues the poke every server's SSE streams hear at COMMIT. A
+-- transaction may log the rows of one school only, so that a watermark may pass over a
+-- transaction registered elsewhere (`sync_watermark`). In a savepoint that is rolled back,
+-- the setting and the lock go back with the rows.
+CREATE OR REPLACE FUNCTION public.sync_register(p_school uuid)
+ RETURNS void
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-    key text := 'daftar.v_' || replace(p_school::text, '-', '');
-    cur text := current_setting(key, true);
-    nv bigint;
+    cur text := current_setting('daftar.sync_school', true);
 BEGIN
-    IF cur IS NOT NULL AND cur <> '' THEN
-        RETURN cur::bigint;
+    IF cur IS NULL OR cur = '' THEN
+        PERFORM set_config('daftar.sync_school', p_school::text, true);
+        PERFORM pg_advisory_xact_lock_shared(1147233908, sync_lock_key(p_school));
+        PERFORM pg_notify('daftar_sync', p_school::text || ' ' || change_version()::text);
+    ELSIF cur <> p_school::text THEN
+        RAISE EXCEPTION 'one transaction may change the synced rows of one school only (% and %)',
+            cur, p_school;
     END IF;
-    INSERT INTO sync_versions AS s (school_id, version) VALUES (p_school, 1)
-    ON CONFLICT (school_id) DO UPDATE SET version = s.version + 1
-    RETURNING version INTO nv;
-    PERFORM set_config(key, nv::text, true);
-    PERFORM pg_notify('daftar_sync', p_school::text || ' ' || nv::text);
-    RETURN nv;
 END $function$;
 
--- The version a row logged now carries: the transaction's school version if it has taken one,
--- else a placeholder (minus the transaction id) that `stamp_change_log` replaces at COMMIT.
-CREATE OR REPLACE FUNCTION public.log_version(p_school uuid)
+-- The highest version a pull of `p_school` may read up to in the caller's snapshot: every
+-- transaction with a lower id has ended (committed, and so visible in this snapshot, or
+-- aborted), except running ones registered with another school, which can never log a row of
+-- this one. So the rows of the school at or below it are final, and a cursor that advances to
+-- it never skips a commit (ARCHITECTURE.md §6, the argument in `server::sync::feed`). Call it
+-- as the first statement of a repeatable-read transaction, so the snapshot it reads is the
+-- one the pull's queries see.
+CREATE OR REPLACE FUNCTION public.sync_watermark(p_school uuid)
  RETURNS bigint
  LANGUAGE sql
  STABLE
 AS $function$
-    SELECT coalesce(nullif(current_setting('daftar.v_' || replace(p_school::text, '-', ''), true), '')::bigint,
-                    -txid_current())
+    WITH snap AS (SELECT pg_current_snapshot() AS s),
+    elsewhere AS (
+        SELECT t.transactionid::text::bigint AS xid32
+          FROM pg_locks a
+          JOIN pg_locks t ON t.virtualtransaction = a.virtualtransaction
+                         AND t.locktype = 'transactionid'
+         WHERE a.locktype = 'advisory' AND a.classid = 1147233908 AND a.objsubid = 2
+           AND a.granted AND a.objid::text::bigint <> sync_lock_key(p_school))
+    SELECT least(pg_snapshot_xmax(s)::text::bigint,
+                 (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) x
+                   WHERE x::text::bigint % 4294967296 NOT IN (SELECT xid32 FROM elsewhere))) - 1
+      FROM snap
 $function$;
-
--- Deferred to COMMIT: gives this transaction's placeholder rows of the school its version, once
--- per batch of logged rows.
-CREATE OR REPLACE FUNCTION public.stamp_change_log()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-DECLARE
-    tag     text := replace(NEW.school_id::text, '-', '');
-    logged  bigint := coalesce(nullif(current_setting('daftar.l_' || tag, true), ''), '0')::bigint;
-    stamped bigint := coalesce(nullif(current_setting('daftar.s_' || tag, true), ''), '0')::bigint;
-BEGIN
-    IF logged > stamped OR logged = 0 THEN
-        UPDATE change_log SET version = sync_version(NEW.school_id)
-        WHERE school_id = NEW.school_id AND version = -txid_current();
-        PERFORM set_config('daftar.s_' || tag, greatest(logged, 1)::text, true);
-    END IF;
-    RETURN NULL;
-END $function$;
 
 -- The scope rule (ARCHITECTURE.md §6): for one row image of table `tbl`, its school, row key,
 -- scope keys (everyone / class / family / student) and the image devices are sent.
@@ -164,7 +182,7 @@ BEGIN
     INSERT INTO change_log AS c
         (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id,
          deleted_at)
-    VALUES (k.school, tbl, k.rid, log_version(k.school), is_deleted,
+    VALUES (k.school, tbl, k.rid, change_version(), is_deleted,
             CASE WHEN is_deleted THEN NULL ELSE k.img END, k.everyone, k.cls, k.fam, k.stu,
             CASE WHEN is_deleted THEN now() END)
     ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
@@ -172,10 +190,7 @@ BEGIN
         everyone = EXCLUDED.everyone, class_id = EXCLUDED.class_id,
         family_id = EXCLUDED.family_id, student_id = EXCLUDED.student_id,
         deleted_at = EXCLUDED.deleted_at;
-    -- Count the rows this transaction logged, so the stamp at COMMIT runs once per batch.
-    PERFORM set_config('daftar.l_' || replace(k.school::text, '-', ''),
-        (coalesce(nullif(current_setting('daftar.l_' || replace(k.school::text, '-', ''), true), ''), '0')::bigint + 1)::text,
-        true);
+    PERFORM sync_register(k.school);
 END $function$;
 
 -- Row trigger: logs the row with `log_row`; the delete triggers use it, so a deleted row
@@ -205,7 +220,7 @@ BEGIN
     WHEN 'journal_lines' THEN
         INSERT INTO change_log AS c
             (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-        SELECT r.school_id, 'journal_lines', r.id::text, log_version(r.school_id), false, to_jsonb(r),
+        SELECT r.school_id, 'journal_lines', r.id::text, change_version(), false, to_jsonb(r),
                false, NULL, r.family_id, r.student_id
           FROM changed_rows r
         ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
@@ -217,7 +232,7 @@ BEGIN
         -- family (000007).
         INSERT INTO change_log AS c
             (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-        SELECT r.school_id, 'journal_entries', r.id::text, log_version(r.school_id), false, to_jsonb(r),
+        SELECT r.school_id, 'journal_entries', r.id::text, change_version(), false, to_jsonb(r),
                false, NULL,
                CASE WHEN r.reverses_entry_id IS NOT NULL THEN (
                    SELECT l.family_id FROM journal_lines l
@@ -233,7 +248,7 @@ BEGIN
     WHEN 'allocations' THEN
         INSERT INTO change_log AS c
             (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-        SELECT r.school_id, 'allocations', r.id::text, log_version(r.school_id), false,
+        SELECT r.school_id, 'allocations', r.id::text, change_version(), false,
                CASE WHEN i.id IS NULL THEN to_jsonb(r)
                     ELSE to_jsonb(r) || jsonb_build_object('family_id', i.family_id, 'student_id', i.student_id) END,
                false, NULL, i.family_id, i.student_id
@@ -250,7 +265,7 @@ BEGIN
     WHEN 'payments' THEN
         INSERT INTO change_log AS c
             (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-        SELECT r.school_id, 'payments', r.id::text, log_version(r.school_id), false,
+        SELECT r.school_id, 'payments', r.id::text, change_version(), false,
                to_jsonb(r) - 'request_hash', false, NULL, r.family_id, NULL
           FROM changed_rows r
         ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
@@ -260,7 +275,7 @@ BEGIN
     WHEN 'registers' THEN
         INSERT INTO change_log AS c
             (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-        SELECT r.school_id, 'registers', r.id::text, log_version(r.school_id), false, to_jsonb(r),
+        SELECT r.school_id, 'registers', r.id::text, change_version(), false, to_jsonb(r),
                false, r.class_id, NULL, NULL
           FROM changed_rows r
         ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
@@ -271,7 +286,7 @@ BEGIN
         INSERT INTO change_log AS c
             (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
         SELECT r.school_id, 'attendance_marks', r.register_id::text || ':' || r.student_id::text,
-               log_version(r.school_id), false,
+               change_version(), false,
                CASE WHEN g.id IS NULL THEN to_jsonb(r)
                     ELSE to_jsonb(r) || jsonb_build_object('class_id', g.class_id, 'on_date', g.on_date, 'period', g.period) END,
                false, g.class_id, NULL, r.student_id
@@ -287,12 +302,7 @@ BEGIN
     ELSE
         RAISE EXCEPTION 'log_change_rows: no set-based log for table %', TG_TABLE_NAME;
     END CASE;
-    -- Tell the COMMIT-time stamp (000006 `stamp_change_log`) that this school logged rows
-    -- since its last stamp.
-    PERFORM set_config('daftar.l_' || replace(s.school_id::text, '-', ''),
-        (coalesce(nullif(current_setting('daftar.l_' || replace(s.school_id::text, '-', ''), true), ''), '0')::bigint + 1)::text,
-        true)
-      FROM (SELECT DISTINCT school_id FROM changed_rows) s;
+    PERFORM sync_register(s.school_id) FROM (SELECT DISTINCT school_id FROM changed_rows) s;
     RETURN NULL;
 END $function$;
 
@@ -311,7 +321,7 @@ BEGIN
         WITH ins AS (
             INSERT INTO change_log AS c
                 (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-            SELECT r.school_id, 'invoice_lines', r.id::text, log_version(r.school_id), false,
+            SELECT r.school_id, 'invoice_lines', r.id::text, change_version(), false,
                    CASE WHEN i.id IS NULL THEN to_jsonb(r)
                         ELSE to_jsonb(r) || jsonb_build_object('family_id', i.family_id, 'student_id', i.student_id) END,
                    false, NULL, i.family_id, i.student_id
@@ -330,7 +340,7 @@ BEGIN
     WITH ins AS (
         INSERT INTO change_log AS c
             (school_id, entity, row_key, version, deleted, row, everyone, class_id, family_id, student_id)
-        SELECT k.school, TG_TABLE_NAME, k.rid, log_version(k.school), false, k.img, k.everyone,
+        SELECT k.school, TG_TABLE_NAME, k.rid, change_version(), false, k.img, k.everyone,
                k.cls, k.fam, k.stu
           FROM changed_rows r, LATERAL log_image(TG_TABLE_NAME, to_jsonb(r)) k
         ON CONFLICT (school_id, entity, row_key) DO UPDATE SET
@@ -340,12 +350,8 @@ BEGIN
         RETURNING c.school_id)
     SELECT array_agg(DISTINCT ins.school_id) INTO logged FROM ins;
     END IF;
-    -- Tell the COMMIT-time stamp (000006 `stamp_change_log`) that these schools logged rows
-    -- since its last stamp.
     FOREACH school IN ARRAY coalesce(logged, '{}') LOOP
-        PERFORM set_config('daftar.l_' || replace(school::text, '-', ''),
-            (coalesce(nullif(current_setting('daftar.l_' || replace(school::text, '-', ''), true), ''), '0')::bigint + 1)::text,
-            true);
+        PERFORM sync_register(school);
     END LOOP;
     RETURN NULL;
 END $function$;

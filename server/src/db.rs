@@ -59,6 +59,9 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
             if apply_functions(conn)? {
                 applied.push("sql/functions.sql".into());
             }
+            if let Some(v) = crate::sync::feed::rebase_if_restored(conn)? {
+                applied.push(format!("change log rebased to version {v}"));
+            }
             Ok(applied)
         });
     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn)?;

@@ -547,13 +547,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    sync_versions (school_id) {
-        school_id -> Uuid,
-        version -> Int8,
-    }
-}
-
-diesel::table! {
     terms (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -597,7 +590,6 @@ diesel::joinable!(fee_heads -> schools (school_id));
 diesel::joinable!(journal_entries -> schools (school_id));
 diesel::joinable!(receipt_series -> schools (school_id));
 diesel::joinable!(school_counters -> schools (school_id));
-diesel::joinable!(sync_versions -> schools (school_id));
 diesel::joinable!(users -> schools (school_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -642,7 +634,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     suspense_resolutions,
     sync_clients,
     sync_conflicts,
-    sync_versions,
     terms,
     users,
 );

@@ -364,7 +364,7 @@ pub fn run(seed: u64, steps: usize) -> Result<SimReport, String> {
             )));
         }
         let (local, remote) = e.digests().map_err(|e| fail(e.to_string()))?;
-        if local != remote {
+        if local.entities != remote.entities {
             let differing: Vec<&String> = remote
                 .entities
                 .keys()

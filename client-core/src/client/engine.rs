@@ -360,8 +360,8 @@ impl SyncEngine {
         })
     }
 
-    /// The replica's digest (computed locally) and the server's, for comparison. They are
-    /// comparable when both versions are equal.
+    /// The replica's digest (computed locally) and the server's, for comparison: their
+    /// `entities` are equal when the replica has pulled after the school's last commit.
     pub fn digests(&mut self) -> ClientResult<(SyncDigest, SyncDigest)> {
         let server = self.api.digest()?;
         let mut local = SyncDigest {
@@ -418,11 +418,17 @@ impl SyncEngine {
         let mut backoff = Backoff::default();
         let mut next_at = Instant::now();
         let mut last_try = Instant::now();
+        // The highest version a poke announced, and how many quick re-pulls were spent waiting
+        // for the server's watermark to reach it.
+        let (mut poked_version, mut catch_up) = (0i64, 0u32);
         while !stop.load(Ordering::Relaxed) {
             let wait = next_at.saturating_duration_since(Instant::now());
             let poked = match rx.recv_timeout(wait.min(Duration::from_millis(250))) {
-                Ok(_) => {
-                    while rx.try_recv().is_ok() {}
+                Ok(v) => {
+                    poked_version = poked_version.max(v);
+                    while let Ok(v) = rx.try_recv() {
+                        poked_version = poked_version.max(v);
+                    }
                     true
                 }
                 Err(_) => false,
@@ -451,9 +457,24 @@ impl SyncEngine {
                 r
             };
             match &r {
-                Ok(_) => {
+                Ok(report) => {
                     backoff.succeed();
-                    next_at = Instant::now() + poll;
+                    // A poke comes at the writer's COMMIT, but the server hands a change out
+                    // only once no older transaction of the school is still open (its
+                    // watermark, ARCHITECTURE.md §6): until the pull reaches the poked
+                    // version, pull again soon (every 20 ms, for up to a second).
+                    let reached = report
+                        .cursor
+                        .parse::<crate::protocol::sync::Cursor>()
+                        .map(|c| c.version)
+                        .unwrap_or(0);
+                    if reached < poked_version && catch_up < CATCH_UP_PULLS {
+                        catch_up += 1;
+                        next_at = Instant::now() + Duration::from_millis(20);
+                    } else {
+                        catch_up = 0;
+                        next_at = Instant::now() + poll;
+                    }
                 }
                 Err(e) => {
                     let retry_after = match e {
@@ -467,6 +488,9 @@ impl SyncEngine {
         }
     }
 }
+
+/// Quick re-pulls (20 ms apart) after a poke whose version the pull has not reached yet.
+const CATCH_UP_PULLS: u32 = 50;
 
 fn sleep_unless(stop: &AtomicBool, d: Duration) {
     let until = Instant::now() + d;

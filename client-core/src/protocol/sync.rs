@@ -303,8 +303,11 @@ impl FromStr for Cursor {
 }
 
 /// `GET /api/v1/sync/digest`: per entity, the number of live rows in the device's scope and an
-/// order-independent hash (XOR of [`row_digest`]) at `version`. A replica whose cursor is at
-/// `version` equals the server exactly when every entity matches.
+/// order-independent hash (XOR of [`row_digest`]) of the rows at or below `version` (the
+/// server's watermark; a replica's cursor). A replica that pulled after the school's last
+/// commit equals the server exactly when every entity matches. The versions themselves are not
+/// compared: the watermark is a transaction id, and moves with every transaction of the
+/// database, the school's or not (ARCHITECTURE.md §6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SyncDigest {

@@ -91,8 +91,27 @@ pub fn horizon(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<i64> {
 /// may miss the tombstones of rows deleted in between; the retention period (90 days by
 /// default) is chosen to make that a non-case.
 ///
-/// Errors: 410 `cursor_expired` naming the horizon.
-pub fn check_cursor(conn: &mut PgConnection, school_id: Uuid, cursor: &Cursor) -> ApiResult<()> {
+/// A cursor ahead of `watermark` (the pull's, [`super::feed::watermark`]) is refused too: the
+/// server never handed it out, so the database was restored into a new cluster and rebased
+/// ([`super::feed::rebase_if_restored`]).
+///
+/// Errors: 410 `cursor_expired` naming the horizon, or saying the cursor is ahead.
+pub fn check_cursor(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    cursor: &Cursor,
+    watermark: i64,
+) -> ApiResult<()> {
+    if cursor.version > watermark {
+        return Err(ApiError::Gone {
+            code: "cursor_expired",
+            detail: format!(
+                "this cursor (version {}) is ahead of the server (version {watermark}): the \
+                 database was restored; pull again without a cursor to rebuild the replica",
+                cursor.version
+            ),
+        });
+    }
     if cursor.version == 0 || *cursor != Cursor::at_version(cursor.version) {
         return Ok(());
     }

@@ -1,5 +1,6 @@
-//! Pokes: "school S is now at version V", heard from PostgreSQL (`NOTIFY daftar_sync`, sent by
-//! `sync_version()` and delivered at COMMIT) and fanned out to this instance's SSE streams.
+//! Pokes: "school S committed a change at version V", heard from PostgreSQL (`NOTIFY
+//! daftar_sync`, queued by `sync_register()` once per writing transaction and delivered at
+//! COMMIT) and fanned out to this instance's SSE streams.
 //! Every server instance listens, so a write on one instance pokes devices on all of them
 //! (ARCHITECTURE.md §6, §9).
 

@@ -155,7 +155,7 @@ pub async fn events(
     let version = db
         .run(move |conn| {
             devices::caller_device(conn, &auth)?;
-            Ok(super::current_version(conn, school)?)
+            Ok(super::feed::watermark(conn, school)?)
         })
         .await?;
     let first = Bytes::from(format!("event: poke\ndata: {version}\n\n"));

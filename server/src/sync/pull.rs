@@ -74,8 +74,8 @@ fn scope_ids(scope: &SyncScope) -> Vec<Uuid> {
     }
 }
 
-/// Runs `f` in one read-only repeatable-read snapshot with the school's version as of that
-/// snapshot: every change up to that version is visible, none after it.
+/// Runs `f` in one read-only repeatable-read snapshot with the school's watermark in that
+/// snapshot ([`super::feed`]): every change at or below it is visible and final.
 fn in_snapshot<T>(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -85,16 +85,17 @@ fn in_snapshot<T>(
         .repeatable_read()
         .read_only()
         .run(|conn| {
-            let version = super::current_version(conn, school_id)?;
+            let version = super::feed::watermark(conn, school_id)?;
             f(conn, version)
         })
 }
 
-/// One page of changes after `cursor` in `scope`, read in one repeatable-read snapshot with the
-/// school's version, so the returned cursor never skips a commit.
+/// One page of changes after `cursor` in `scope`, up to the school's watermark, read in one
+/// repeatable-read snapshot, so the returned cursor never skips a commit ([`super::feed`]).
 ///
 /// Errors: validation naming `cursor` or `limit` (1..=5000); 410 `cursor_expired` when the
-/// change log behind the cursor was compacted ([`super::compaction`]).
+/// change log behind the cursor was compacted, or the cursor is ahead of the server (a
+/// database restored into a new cluster) ([`super::compaction`]).
 pub fn pull(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -116,12 +117,13 @@ pub fn pull(
     }
     let sql = format!(
         "SELECT entity, row_key, version, deleted, row FROM change_log
-         WHERE school_id = $1 AND (version, entity, row_key) > ($3, $4, $5) AND {}
+         WHERE school_id = $1 AND (version, entity, row_key) > ($3, $4, $5) AND version <= $7
+           AND {}
          ORDER BY version, entity, row_key LIMIT $6",
         scope_filter(scope)
     );
     in_snapshot(conn, school_id, |conn, version| {
-        super::compaction::check_cursor(conn, school_id, &cursor)?;
+        super::compaction::check_cursor(conn, school_id, &cursor, version)?;
         let rows: Vec<LogRow> = diesel::sql_query(&sql)
             .bind::<SqlUuid, _>(school_id)
             .bind::<Array<SqlUuid>, _>(scope_ids(scope))
@@ -129,6 +131,7 @@ pub fn pull(
             .bind::<Text, _>(&cursor.entity)
             .bind::<Text, _>(&cursor.id)
             .bind::<Integer, _>(limit as i32)
+            .bind::<BigInt, _>(version)
             .load(conn)?;
         let has_more = rows.len() == limit as usize;
         let next = match rows.last() {
@@ -137,7 +140,7 @@ pub fn pull(
                 entity: last.entity.clone(),
                 id: last.row_key.clone(),
             },
-            // Everything committed up to the snapshot's version has been read.
+            // Everything up to the watermark has been read.
             _ => Cursor::at_version(version.max(cursor.version)),
         };
         Ok(PullResponse {
@@ -159,8 +162,9 @@ pub fn pull(
     })
 }
 
-/// Per-entity count and order-independent hash of the live rows in `scope`, at the school's
-/// current version (one snapshot).
+/// Per-entity count and order-independent hash of the live rows in `scope` at or below the
+/// school's watermark (one snapshot). It equals a replica's whose cursor is at the same
+/// version when no transaction of the school is open.
 pub fn digest(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -168,13 +172,14 @@ pub fn digest(
 ) -> ApiResult<SyncDigest> {
     let sql = format!(
         "SELECT entity, row_key, version FROM change_log
-         WHERE school_id = $1 AND NOT deleted AND {}",
+         WHERE school_id = $1 AND NOT deleted AND version <= $3 AND {}",
         scope_filter(scope)
     );
     in_snapshot(conn, school_id, |conn, version| {
         let rows: Vec<KeyRow> = diesel::sql_query(&sql)
             .bind::<SqlUuid, _>(school_id)
             .bind::<Array<SqlUuid>, _>(scope_ids(scope))
+            .bind::<BigInt, _>(version)
             .load(conn)?;
         let mut entities: BTreeMap<String, EntityDigest> = BTreeMap::new();
         for r in rows {

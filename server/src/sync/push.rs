@@ -155,6 +155,9 @@ fn push_chunk(
     ops: &[SyncOp],
     results: &mut Vec<OpOutcome>,
 ) -> ApiResult<(i64, ChunkEnd)> {
+    // Registered with the school before the first write, so that a chunk (hundreds of
+    // milliseconds) never holds other schools' feeds back (`feed`, "long transaction").
+    super::feed::register_writer(conn, auth.school_id)?;
     let client: Option<(Uuid, i64)> = sync_clients::table
         .find((auth.school_id, client_id))
         .select((sync_clients::device_id, sync_clients::last_seq))
@@ -170,12 +173,8 @@ fn push_chunk(
             })
         }
     };
-    // The chunk's version, taken first: every row the chunk logs is then written with its
-    // final version, instead of a placeholder that a COMMIT-time UPDATE rewrites (which cost
-    // about a sixth of a payment batch). The price is that the school's version row stays
-    // locked for the chunk (a few hundred milliseconds for 500 ops), so REST writers of the
-    // same school wait at their COMMIT while a large outbox drains.
-    let version = super::take_version(conn, auth.school_id)?;
+    // The chunk's version: its transaction id, which every row it logs carries (`feed`).
+    let version = super::feed::commit_version(conn)?;
     let ids: Vec<Uuid> = ops.iter().map(|o| o.op_id).collect();
     let mut stored: HashMap<Uuid, (Vec<u8>, Value)> = applied_ops::table
         .filter(applied_ops::school_id.eq(auth.school_id))

@@ -58,6 +58,14 @@ struct Args {
     /// The release server binary (default: beside this binary).
     #[arg(long)]
     server: Option<PathBuf>,
+    /// Measure only the contention ratio (issue #16): `--concurrency` clients recording
+    /// payments (then marking registers) on ONE school against the same clients spread over
+    /// as many schools, closed loop, alternating for `--rounds` rounds.
+    #[arg(long)]
+    contention: bool,
+    /// Rounds of the contention comparison (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 const PASSWORD: &str = "bench-password-1";
@@ -79,16 +87,19 @@ fn main() -> anyhow::Result<()> {
     let mut conn = PgConnection::establish(&url)?;
     run_migrations(&mut conn)?;
 
+    if args.contention {
+        return contention(&args, &mut conn, &url, dir.path());
+    }
     let t = Instant::now();
     demo::seed(&mut conn, Some(PASSWORD), &password::hash).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let classes = bench_classes(&mut conn)?;
+    let classes = bench_classes(&mut conn, "demo")?;
     eprintln!(
         "demo school seeded + {} bench classes of 40 in {:.1} s",
         classes.len(),
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let families = bulk_school(&mut conn, args.students)?;
+    let families = bulk_school(&mut conn, "bulk", args.students)?;
     eprintln!(
         "bulk school: {} students, {} invoice lines, {} families loaded in {:.1} s",
         args.students,
@@ -97,40 +108,11 @@ fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    let server_bin = args.server.clone().unwrap_or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(|d| d.join("daftar-server")))
-            .unwrap_or_default()
-    });
-    if !server_bin.is_file() {
-        bail!(
-            "server binary {} not found: cargo build --release -p daftar-server",
-            server_bin.display()
-        );
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = Server(
-        Command::new(&server_bin)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", &url)
-            .env("DAFTAR_JWT_SECRET", SECRET)
-            .env("DAFTAR_DATA_DIR", dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the server")?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&base, &mut server.0)?;
-
+    let (server, base) = start_server(&args, &url, dir.path())?;
     let office = login(&base, "demo", "accountant", None)?;
     // Payments are recorded the way offices do: each device with its own gapless receipt
     // series (ARCHITECTURE.md §4), one device per client thread.
-    let devices = enrol_devices(&mut conn, args.concurrency)?;
+    let devices = enrol_devices(&mut conn, "demo", args.concurrency)?;
     let mut device_tokens = Vec::new();
     for d in &devices {
         device_tokens.push(login(&base, "demo", "accountant", Some(*d))?);
@@ -227,6 +209,160 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the release server on a free port against `url`; returns it and its base URL.
+fn start_server(
+    args: &Args,
+    url: &str,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(Server, String)> {
+    let server_bin = args.server.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("daftar-server")))
+            .unwrap_or_default()
+    });
+    if !server_bin.is_file() {
+        bail!(
+            "server binary {} not found: cargo build --release -p daftar-server",
+            server_bin.display()
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut server = Server(
+        Command::new(&server_bin)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", url)
+            .env("DAFTAR_JWT_SECRET", SECRET)
+            .env("DAFTAR_DATA_DIR", data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the server")?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, &mut server.0)?;
+
+    Ok((server, base))
+}
+
+/// The contention comparison of issue #16: the same closed-loop load of `--concurrency`
+/// clients on ONE school and spread one client per school over as many schools, for payments
+/// (each client an office device with its own receipt series) and for 40-student registers;
+/// the two placements alternate for `--rounds` rounds and the medians and their ratio are
+/// printed. One client per school is what an operator's many schools look like; all on one
+/// school is a big school's morning, which the per-school version lock used to serialise.
+fn contention(
+    args: &Args,
+    conn: &mut PgConnection,
+    url: &str,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let c = args.concurrency;
+    let t = Instant::now();
+    let mut schools = Vec::new();
+    for k in 0..c {
+        let slug = format!("c{k}");
+        let families = bulk_school(conn, &slug, 1600)?;
+        let classes = bench_classes(conn, &slug)?;
+        let devices = enrol_devices(conn, &slug, c)?;
+        schools.push((slug, families, classes, devices));
+    }
+    eprintln!(
+        "{c} schools of 1,600 students seeded in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let (_server, base) = start_server(args, url, data_dir)?;
+    // Client i's school and token in each placement.
+    let mut one = Vec::new();
+    let mut spread = Vec::new();
+    for i in 0..c {
+        let (slug, families, classes, devices) = &schools[0];
+        one.push((
+            login(&base, slug, "accountant", Some(devices[i]))?,
+            login(&base, slug, "admin", None)?,
+            families.clone(),
+            classes.clone(),
+        ));
+        let (slug, families, classes, devices) = &schools[i];
+        spread.push((
+            login(&base, slug, "accountant", Some(devices[0]))?,
+            login(&base, slug, "admin", None)?,
+            families.clone(),
+            classes.clone(),
+        ));
+    }
+    type Placement = Arc<Vec<(String, String, Vec<Uuid>, Vec<(Uuid, Vec<Uuid>)>)>>;
+    let (one, spread): (Placement, Placement) = (Arc::new(one), Arc::new(spread));
+    let pay = |p: Placement| {
+        let base = base.clone();
+        move |_: usize, thread: usize, rng: &mut rand::rngs::StdRng| {
+            let (token, _, fams, _) = &p[thread];
+            let body = json!({"id": Uuid::now_v7(), "family_id": fams[rng.gen_range(0..fams.len())], "amount": rng.gen_range(10..500) * 100, "currency": "PKR", "method": "cash"});
+            post(&format!("{base}/api/v1/payments"), token, &body, 201)
+        }
+    };
+    let today = Utc::now().date_naive();
+    // Every register a distinct (class, day) of the client's school: round r, request i.
+    let mark = |p: Placement, offset: usize| {
+        let base = base.clone();
+        move |i: usize, thread: usize, rng: &mut rand::rngs::StdRng| {
+            let (_, token, _, cls) = &p[thread];
+            let k = offset + i;
+            let (class, students) = &cls[k % cls.len()];
+            let day = today - chrono::Duration::days((k / cls.len()) as i64 % 110 + 1);
+            let exceptions: Vec<Value> = (0..rng.gen_range(0..4))
+                .map(|_| json!({"student_id": students[rng.gen_range(0..students.len())], "code": "A"}))
+                .collect();
+            put(
+                &format!("{base}/api/v1/classes/{class}/registers/{day}"),
+                token,
+                &json!({"exceptions": exceptions}),
+            )
+        }
+    };
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("| workload | placement | round | requests | clients | throughput (req/s) | p50 (ms) | p99 (ms) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let n_pay = args.payments.min(2400);
+    let n_reg = args.registers.min(1200);
+    let (mut p1, mut ps, mut r1, mut rs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..args.rounds {
+        for (name, p, out) in [("one school", &one, &mut p1), ("spread", &spread, &mut ps)] {
+            let f = run(n_pay, c, None, pay(p.clone()))?;
+            f.row("record payment", name, round, c);
+            out.push(f.throughput());
+        }
+        // Register days never repeat within a placement: each round starts past the last.
+        let offset = round * (n_reg + 200);
+        for (name, p, out) in [("one school", &one, &mut r1), ("spread", &spread, &mut rs)] {
+            let f = run(n_reg, c, None, mark(p.clone(), offset))?;
+            f.row("mark a 40-student register", name, round, c);
+            out.push(f.throughput());
+        }
+    }
+    let (p1, ps, r1, rs) = (
+        median(&mut p1),
+        median(&mut ps),
+        median(&mut r1),
+        median(&mut rs),
+    );
+    println!(
+        "\npayments: one school {p1:.0}/s, spread {ps:.0}/s, ratio {:.0}%",
+        100.0 * p1 / ps
+    );
+    println!(
+        "registers: one school {r1:.0}/s, spread {rs:.0}/s, ratio {:.0}%",
+        100.0 * r1 / rs
+    );
+    Ok(())
+}
+
 /// Kills the server when the bench ends, however it ends.
 struct Server(Child);
 
@@ -291,6 +427,21 @@ struct Figures {
 }
 
 impl Figures {
+    fn throughput(&self) -> f64 {
+        self.n as f64 / self.wall.as_secs_f64()
+    }
+
+    fn row(&self, name: &str, placement: &str, round: usize, concurrency: usize) {
+        println!(
+            "| {name} | {placement} | {} | {} | {concurrency} | {:.0} | {:.1} | {:.1} |",
+            round + 1,
+            self.n,
+            self.throughput(),
+            self.pct(0.50),
+            self.pct(0.99)
+        );
+    }
+
     fn pct(&self, p: f64) -> f64 {
         let i =
             ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len()) - 1;
@@ -396,11 +547,11 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// 40 classes of exactly 40 demo students each, in a term covering the last 120 days.
-fn bench_classes(conn: &mut PgConnection) -> anyhow::Result<Vec<(Uuid, Vec<Uuid>)>> {
+/// 40 classes of exactly 40 of the school's students each, in a term covering the last 120 days.
+fn bench_classes(conn: &mut PgConnection, slug: &str) -> anyhow::Result<Vec<(Uuid, Vec<Uuid>)>> {
     use daftar_server::schema::{academic_years, classes, enrollments, schools, students, terms};
     let sid: Uuid = schools::table
-        .filter(schools::slug.eq("demo"))
+        .filter(schools::slug.eq(slug))
         .select(schools::id)
         .first(conn)?;
     let today = Utc::now().date_naive();
@@ -464,15 +615,15 @@ fn bench_classes(conn: &mut PgConnection) -> anyhow::Result<Vec<(Uuid, Vec<Uuid>
     Ok(out)
 }
 
-/// A second school with `students` students in 60% as many families, one invoice each of 10
-/// lines (a balanced journal entry per invoice), loaded with set-based SQL. Returns its
-/// family ids.
-fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uuid>> {
+/// A school `slug` with `students` students in 60% as many families, one invoice each of 10
+/// lines (a balanced journal entry per invoice), loaded with set-based SQL, and an `admin` and
+/// an `accountant`. Returns its family ids.
+fn bulk_school(conn: &mut PgConnection, slug: &str, students: i64) -> anyhow::Result<Vec<Uuid>> {
     let school = schools::create_school(
         conn,
         &schools::NewSchool {
-            slug: "bulk".into(),
-            name: "Bulk".into(),
+            slug: slug.into(),
+            name: format!("School {slug}"),
             currency: "PKR".into(),
             timezone: "Asia/Karachi".into(),
         },
@@ -487,12 +638,22 @@ fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uui
         Some(password::hash(PASSWORD)?),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    schools::create_user(
+        conn,
+        school.id,
+        "accountant",
+        "Accountant",
+        Role::Accountant,
+        Some(password::hash(PASSWORD)?),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sid = school.id;
     let head = ledger::repo::create_fee_head(conn, sid, Uuid::now_v7(), "Tuition")?;
     let receivable = ledger::repo::system_account(conn, sid, SystemAccount::Receivable)?;
     let families = (students * 6 / 10).max(1);
     let script = format!(
         "BEGIN;
+         DROP TABLE IF EXISTS pg_temp.fam, pg_temp.stu, pg_temp.inv;
          INSERT INTO academic_years (school_id, id, name, starts_on, ends_on) VALUES ('{sid}'::uuid, gen_random_uuid(), 'Y', '2026-04-01', '2027-03-31');
          INSERT INTO terms (school_id, id, academic_year_id, name, starts_on, ends_on)
              SELECT '{sid}'::uuid, gen_random_uuid(), id, 'T', DATE '2026-08-01', DATE '2026-11-30' FROM academic_years WHERE school_id = '{sid}'::uuid;
@@ -537,11 +698,11 @@ fn bulk_school(conn: &mut PgConnection, students: i64) -> anyhow::Result<Vec<Uui
         .load(conn)?)
 }
 
-/// Enrols `n` office devices for the demo accountant, with receipt series D1, D2, ….
-fn enrol_devices(conn: &mut PgConnection, n: usize) -> anyhow::Result<Vec<Uuid>> {
+/// Enrols `n` office devices for the accountant of school `slug`, with receipt series D1, D2, ….
+fn enrol_devices(conn: &mut PgConnection, slug: &str, n: usize) -> anyhow::Result<Vec<Uuid>> {
     use daftar_server::schema::{devices, schools, users};
     let sid: Uuid = schools::table
-        .filter(schools::slug.eq("demo"))
+        .filter(schools::slug.eq(slug))
         .select(schools::id)
         .first(conn)?;
     let user: Uuid = users::table

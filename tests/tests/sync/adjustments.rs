@@ -189,5 +189,5 @@ fn reversals_discounts_and_guardian_edits_made_offline_apply_once() {
     // And the device's copy equals the server's.
     a.sync_once(&mut |_, _| {}).expect("sync");
     let (local, remote) = a.digests().expect("digests");
-    assert_eq!(local, remote);
+    assert_eq!(local.entities, remote.entities);
 }

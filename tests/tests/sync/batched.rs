@@ -211,7 +211,7 @@ fn one_push_applies_its_payments_and_marks_in_seq_order() {
     // And the device converges on the server.
     a.sync_once(&mut |_, _| {}).expect("sync");
     let (local, remote) = a.digests().expect("digests");
-    assert_eq!(local, remote);
+    assert_eq!(local.entities, remote.entities);
     assert!(office::receipt_differences(&mut a.store)
         .expect("differences")
         .is_empty());

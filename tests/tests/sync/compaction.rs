@@ -82,7 +82,7 @@ fn a_device_behind_the_compaction_horizon_takes_a_fresh_snapshot() {
         .expect("sync after compaction");
     assert!(!replica_has(&mut away, "enrollments", &key));
     let (local, remote) = away.digests().expect("digests");
-    assert_eq!(local, remote);
+    assert_eq!(local.entities, remote.entities);
     // It pulls incrementally again from its new cursor.
     let cursor = away.store.cursor().expect("cursor");
     assert!(away.api.pull(&cursor, 10).is_ok());
@@ -91,5 +91,5 @@ fn a_device_behind_the_compaction_horizon_takes_a_fresh_snapshot() {
     let fresh_dir = tempfile::tempdir().expect("tmp");
     let mut fresh = enrol(fresh_dir.path(), &url, "admin");
     let (local, remote) = fresh.digests().expect("digests");
-    assert_eq!(local, remote);
+    assert_eq!(local.entities, remote.entities);
 }

@@ -7,6 +7,7 @@ mod batched;
 mod compaction;
 mod e2e;
 mod exactly_once;
+mod feed;
 mod scope_agreement;
 mod simulation;
 
