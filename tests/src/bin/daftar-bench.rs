@@ -360,6 +360,71 @@ fn contention(
         "registers: one school {r1:.0}/s, spread {rs:.0}/s, ratio {:.0}%",
         100.0 * r1 / rs
     );
+    watermark_stalls(conn, url)
+}
+
+/// How long a change of school c0 waits for its feed's watermark while another transaction is
+/// held open for `HOLD`: one registered with another school (c1), and one that has a
+/// transaction id but has logged nothing yet (which holds every school's feed; issue #16's
+/// "long-running transaction" pitfall). Prints both.
+fn watermark_stalls(conn: &mut PgConnection, url: &str) -> anyhow::Result<()> {
+    use daftar_server::schema::schools as s;
+    const HOLD: Duration = Duration::from_secs(2);
+    let c0: Uuid = s::table
+        .filter(s::slug.eq("c0"))
+        .select(s::id)
+        .first(conn)?;
+    let c1: Uuid = s::table
+        .filter(s::slug.eq("c1"))
+        .select(s::id)
+        .first(conn)?;
+    for (label, open) in [
+        ("a transaction of another school (registered)", "registered"),
+        (
+            "a transaction with an id that has logged nothing yet",
+            "unregistered",
+        ),
+        ("nothing else open", "none"),
+    ] {
+        let mut long = PgConnection::establish(url)?;
+        long.batch_execute("BEGIN")?;
+        match open {
+            "registered" => {
+                daftar_server::sync::feed::register_writer(&mut long, c1)?;
+                diesel::sql_query("UPDATE schools SET name = name WHERE id = $1")
+                    .bind::<diesel::sql_types::Uuid, _>(c1)
+                    .execute(&mut long)?;
+            }
+            "unregistered" => {
+                daftar_server::sync::feed::commit_version(&mut long)?;
+            }
+            _ => {}
+        }
+        let opened = Instant::now();
+        let mut writer = PgConnection::establish(url)?;
+        let version = writer.transaction(|c| {
+            diesel::sql_query("UPDATE schools SET name = name WHERE id = $1")
+                .bind::<diesel::sql_types::Uuid, _>(c0)
+                .execute(c)?;
+            daftar_server::sync::feed::commit_version(c)
+        })?;
+        let committed = Instant::now();
+        let mut reader = PgConnection::establish(url)?;
+        let released = std::thread::spawn(move || {
+            std::thread::sleep(HOLD.saturating_sub(opened.elapsed()));
+            let _ = long.batch_execute("COMMIT");
+        });
+        while daftar_server::sync::feed::watermark(&mut reader, c0)? < version {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let waited = committed.elapsed();
+        let _ = released.join();
+        println!(
+            "watermark of school c0 passed its commit {:.1} ms after it, with {label} held open for {} s",
+            waited.as_secs_f64() * 1000.0,
+            HOLD.as_secs()
+        );
+    }
     Ok(())
 }
 
