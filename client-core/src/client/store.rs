@@ -512,6 +512,30 @@ mod tests {
     }
 
     #[test]
+    fn the_changed_version_moves_only_when_a_pull_brings_rows() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut s, _) = Store::open(dir.path()).expect("open");
+        let row = |version, deleted| ChangeRow {
+            entity: "students".into(),
+            id: "s1".into(),
+            version,
+            deleted,
+            row: (!deleted).then(|| json!({ "id": "s1" })),
+        };
+        s.stage(&[row(3, false)], "3").expect("stage");
+        s.apply_staged("3", 3).expect("apply");
+        assert_eq!(s.replica_changed_version().expect("changed"), 3);
+        // An empty pull: the cursor moves with the server's watermark, the change mark does not.
+        s.apply_staged("9", 9).expect("apply empty");
+        assert_eq!(s.replica_version().expect("version"), 9);
+        assert_eq!(s.replica_changed_version().expect("changed"), 3);
+        // A deletion is a change.
+        s.stage(&[row(12, true)], "12").expect("stage tombstone");
+        s.apply_staged("12", 12).expect("apply tombstone");
+        assert_eq!(s.replica_changed_version().expect("changed"), 12);
+    }
+
+    #[test]
     fn a_corrupt_replica_is_moved_aside_and_starts_empty() {
         let dir = tempfile::tempdir().expect("tmp");
         {

@@ -136,8 +136,9 @@ pub struct SyncBar {
     pub online: Option<bool>,
     /// Why the last attempt failed, when it did.
     pub last_error: Option<String>,
-    /// The school version the replica holds; when a pull changes it, open pages reload
-    /// themselves (unless someone is typing in them).
+    /// The replica's version at its last change (`Store::replica_changed_version`); when a
+    /// pull brings rows it changes, and open pages reload themselves (unless someone is typing
+    /// in them).
     pub replica_version: i64,
 }
 
@@ -159,7 +160,7 @@ impl SyncBar {
             online: recent.map(|a| a.ok),
             last_error: recent.and_then(|a| a.error.clone()),
             queued: counts.as_ref().map(|c| c.pending).unwrap_or(0),
-            replica_version: store.replica_version().unwrap_or(0),
+            replica_version: store.replica_changed_version().unwrap_or(0),
             needing_attention: counts.as_ref().map(|c| c.needing_attention).unwrap_or(0),
             last_pull_at: last,
             last_pull_local: last.map(|l| local_time(l, tz)),

@@ -26,6 +26,17 @@ impl Store {
             .unwrap_or(0))
     }
 
+    /// The replica's version when a pull last changed a row of it (0 before any). The cursor's
+    /// version moves on every pull (the server's watermark moves with every transaction of the
+    /// database, ARCHITECTURE.md §6); this moves only when rows arrived, so a page that reloads
+    /// when it changes does not reload for nothing.
+    pub fn replica_changed_version(&mut self) -> ClientResult<i64> {
+        Ok(self
+            .meta("changed_version")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// When the last pull completed (UTC), and the server version it saw then.
     pub fn last_pull(&mut self) -> ClientResult<Option<(DateTime<Utc>, i64)>> {
         let at = self.meta("last_pull_at")?;
@@ -98,7 +109,7 @@ impl Store {
                 diesel::sql_query("DELETE FROM rows").execute(c)?;
                 diesel::sql_query("DELETE FROM meta WHERE key = 'resnapshot'").execute(c)?;
             }
-            diesel::sql_query(
+            let removed = diesel::sql_query(
                 "DELETE FROM rows WHERE (entity, id) IN (SELECT entity, id FROM staging WHERE deleted = 1)",
             )
             .execute(c)?;
@@ -110,6 +121,10 @@ impl Store {
             diesel::sql_query("DELETE FROM staging").execute(c)?;
             diesel::sql_query("DELETE FROM meta WHERE key = 'staging_cursor'").execute(c)?;
             set_meta(c, "cursor", cursor)?;
+            if resnapshot || n + removed > 0 {
+                let at = cursor.parse::<Cursor>().map(|c| c.version).unwrap_or(0);
+                set_meta(c, "changed_version", &at.to_string())?;
+            }
             set_meta(c, "last_pull_at", &Utc::now().to_rfc3339())?;
             set_meta(c, "server_version", &server_version.to_string())?;
             Ok::<_, diesel::result::Error>(n)
