@@ -81,6 +81,12 @@ struct Args {
     /// `--database-url` database should be thrown away afterwards all the same.
     #[arg(long, requires = "push_only")]
     without_integrity_checks: bool,
+    /// While each round's push drains, record REST payments on the same school at this rate
+    /// (per second, open loop, as `office2` on the server's series) and report their p50/p99
+    /// beside the same load with no push running (issue #16: a push chunk used to hold the
+    /// school's version row, so REST writers queued behind a draining outbox).
+    #[arg(long)]
+    rest_during_push: Option<f64>,
 }
 
 const PASSWORD: &str = "bench-password-1";
@@ -237,6 +243,18 @@ fn push_and_propagate(
     let (families, registers) = targets(conn)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut rates = Vec::new();
+    let rest = match args.rest_during_push {
+        Some(rate) => {
+            let token = rest_token(base, "office2")?;
+            let idle = rest_payments(base, &token, &families, rate, Duration::from_secs(10), None)?;
+            println!(
+                "REST payments at {rate:.0}/s, no push running: {}",
+                idle.summary()
+            );
+            Some((token, rate))
+        }
+        None => None,
+    };
     for round in 1..=args.rounds.max(1) {
         let t = Instant::now();
         for i in 0..args.ops {
@@ -280,8 +298,33 @@ fn push_and_propagate(
             t.elapsed().as_secs_f64()
         );
         let t = Instant::now();
-        let (sent, applied, rejected, _) = pusher.push()?;
+        let pushing = Arc::new(AtomicBool::new(true));
+        let during = rest.clone().map(|(token, rate)| {
+            let (base, families, pushing) = (base.to_string(), families.clone(), pushing.clone());
+            std::thread::spawn(move || {
+                rest_payments(
+                    &base,
+                    &token,
+                    &families,
+                    rate,
+                    Duration::from_secs(3600),
+                    Some(&pushing),
+                )
+            })
+        });
+        let pushed = pusher.push();
+        pushing.store(false, Ordering::Relaxed);
+        let (sent, applied, rejected, _) = pushed?;
         let push_secs = t.elapsed().as_secs_f64();
+        if let Some(h) = during {
+            let lat = h
+                .join()
+                .map_err(|_| anyhow::anyhow!("REST thread panicked"))??;
+            println!(
+                "round {round}: REST payments during the push: {}",
+                lat.summary()
+            );
+        }
         if sent != args.ops || rejected != 0 {
             bail!(
                 "push: {sent} sent, {applied} applied, {rejected} rejected of {}",
@@ -579,4 +622,73 @@ fn floor_insert(conn: &mut PgConnection, rows: usize) -> anyhow::Result<f64> {
         done += n;
     }
     Ok(t.elapsed().as_secs_f64())
+}
+
+/// REST latencies of one run, sorted.
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn pct(&self, p: f64) -> f64 {
+        let i = ((self.0.len() as f64 * p).ceil() as usize).clamp(1, self.0.len().max(1)) - 1;
+        self.0
+            .get(i)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.0.len(),
+            self.pct(0.5),
+            self.pct(0.99),
+            self.pct(1.0)
+        )
+    }
+}
+
+/// An access token for `user` of the bench school, for REST calls.
+fn rest_token(base: &str, user: &str) -> anyhow::Result<String> {
+    let v: serde_json::Value = ureq::post(&format!("{base}/api/v1/auth/login"))
+        .send_json(json!({"school": "bench", "username": user, "password": PASSWORD}))?
+        .into_json()?;
+    Ok(v["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no token"))?
+        .to_string())
+}
+
+/// Records REST payments at `rate` per second, open loop (request i is due at start + i/rate
+/// and its latency counts from then), for `for_at_most` or until `while_set` is cleared.
+fn rest_payments(
+    base: &str,
+    token: &str,
+    families: &[Uuid],
+    rate: f64,
+    for_at_most: Duration,
+    while_set: Option<&AtomicBool>,
+) -> anyhow::Result<Latencies> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let start = Instant::now();
+    let mut out = Vec::new();
+    for i in 0.. {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        if due - start > for_at_most || while_set.is_some_and(|f| !f.load(Ordering::Relaxed)) {
+            break;
+        }
+        if let Some(w) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(w);
+        }
+        let body = json!({"id": Uuid::now_v7(), "family_id": families[rng.gen_range(0..families.len())],
+                          "amount": rng.gen_range(1..50) * 100, "currency": "PKR", "method": "cash"});
+        let r = ureq::post(&format!("{base}/api/v1/payments"))
+            .set("authorization", &format!("Bearer {token}"))
+            .send_json(body)?;
+        if r.status() != 201 {
+            bail!("REST payment: status {}", r.status());
+        }
+        out.push(due.elapsed());
+    }
+    out.sort();
+    Ok(Latencies(out))
 }
