@@ -11,7 +11,7 @@
 -- The rows already in the log keep their versions: each was taken by a commit of this
 -- cluster, so every one is below the id of any transaction from now on, and devices' cursors
 -- stay valid. (A database restored into a new cluster, where ids start again, is put right at
--- start-up by `server::sync::feed::rebase_if_restored`.)
+-- start-up by `server::db::rebase_change_log_if_restored`.)
 DROP TRIGGER stamp_version ON change_log;
 DROP FUNCTION stamp_change_log();
 DROP FUNCTION sync_version(uuid);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::sql_types::BigInt;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tokio::sync::Semaphore;
 
@@ -59,7 +60,7 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
             if apply_functions(conn)? {
                 applied.push("sql/functions.sql".into());
             }
-            if let Some(v) = crate::sync::feed::rebase_if_restored(conn)? {
+            if let Some(v) = rebase_change_log_if_restored(conn)? {
                 applied.push(format!("change log rebased to version {v}"));
             }
             Ok(applied)
@@ -90,6 +91,56 @@ fn apply_functions(conn: &mut PgConnection) -> anyhow::Result<bool> {
         Ok(true)
     })
     .map_err(|e: diesel::result::Error| anyhow::anyhow!("applying sql/functions.sql: {e}"))
+}
+
+/// What [`rebase_change_log_if_restored`] did: `None` when the log was consistent with the cluster's
+/// transaction ids, else the version every logged row was moved to.
+pub type Rebase = Option<i64>;
+
+/// Puts the change log right after a restore into another cluster (`server::sync::feed`, "Dump and restore"): when any
+/// logged version is at or above the current transaction id, every row is moved to the
+/// current id and every school's horizon raised to it, in one transaction. Cheap when
+/// nothing is wrong: one index probe per school.
+pub fn rebase_change_log_if_restored(conn: &mut PgConnection) -> QueryResult<Rebase> {
+    conn.transaction(|conn| {
+        #[derive(QueryableByName)]
+        struct Probe {
+            #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+            highest: Option<i64>,
+            #[diesel(sql_type = BigInt)]
+            now: i64,
+        }
+        let p: Probe = diesel::sql_query(
+            "SELECT (SELECT max(m) FROM schools s, LATERAL (
+                        SELECT max(c.version) AS m FROM change_log c WHERE c.school_id = s.id) x)
+                        AS highest,
+                    change_version() AS now",
+        )
+        .get_result(conn)?;
+        match p.highest {
+            Some(h) if h >= p.now => {
+                diesel::sql_query("UPDATE change_log SET version = $1")
+                    .bind::<BigInt, _>(p.now)
+                    .execute(conn)?;
+                diesel::sql_query(
+                    "INSERT INTO change_log_horizons (school_id, version, compacted_at)
+                     SELECT id, $1, now() FROM schools
+                     ON CONFLICT (school_id) DO UPDATE SET version = EXCLUDED.version,
+                         compacted_at = EXCLUDED.compacted_at",
+                )
+                .bind::<BigInt, _>(p.now)
+                .execute(conn)?;
+                tracing::warn!(
+                    highest = h,
+                    now = p.now,
+                    "the change log is ahead of this cluster's transaction ids (a restore \
+                     into a new cluster?): rebased; every device takes a fresh snapshot"
+                );
+                Ok(Some(p.now))
+            }
+            _ => Ok(None),
+        }
+    })
 }
 
 /// True when every embedded migration has been applied.

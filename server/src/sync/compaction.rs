@@ -93,7 +93,7 @@ pub fn horizon(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<i64> {
 ///
 /// A cursor ahead of `watermark` (the pull's, [`super::feed::watermark`]) is refused too: the
 /// server never handed it out, so the database was restored into a new cluster and rebased
-/// ([`super::feed::rebase_if_restored`]).
+/// ([`crate::db::rebase_change_log_if_restored`]).
 ///
 /// Errors: 410 `cursor_expired` naming the horizon, or saying the cursor is ahead.
 pub fn check_cursor(

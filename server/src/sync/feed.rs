@@ -56,7 +56,7 @@
 //!   shows 32-bit xids; they are compared modulo 2³² with running transactions, which always
 //!   lie within 2³¹ of each other.
 //! - **Dump and restore.** Restored into a new cluster, transaction ids start again below the
-//!   stored versions. [`rebase_if_restored`] (run at start-up) detects it, moves every logged
+//!   stored versions. [`crate::db::rebase_change_log_if_restored`] (run at start-up, after the migrations) detects it, moves every logged
 //!   row to the current transaction's id and raises every school's compaction horizon to it,
 //!   so each device's next pull is refused 410 `cursor_expired` and it takes a fresh snapshot
 //!   (its outbox untouched); a cursor ahead of the watermark is refused the same way
@@ -101,54 +101,4 @@ pub fn register_writer(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<
         .bind::<SqlUuid, _>(school_id)
         .execute(conn)
         .map(|_| ())
-}
-
-/// What [`rebase_if_restored`] did: `None` when the log was consistent with the cluster's
-/// transaction ids, else the version every logged row was moved to.
-pub type Rebase = Option<i64>;
-
-/// Puts the change log right after a restore into another cluster (module doc): when any
-/// logged version is at or above the current transaction id, every row is moved to the
-/// current id and every school's horizon raised to it, in one transaction. Cheap when
-/// nothing is wrong: one index probe per school.
-pub fn rebase_if_restored(conn: &mut PgConnection) -> QueryResult<Rebase> {
-    conn.transaction(|conn| {
-        #[derive(QueryableByName)]
-        struct Probe {
-            #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
-            highest: Option<i64>,
-            #[diesel(sql_type = BigInt)]
-            now: i64,
-        }
-        let p: Probe = diesel::sql_query(
-            "SELECT (SELECT max(m) FROM schools s, LATERAL (
-                        SELECT max(c.version) AS m FROM change_log c WHERE c.school_id = s.id) x)
-                        AS highest,
-                    change_version() AS now",
-        )
-        .get_result(conn)?;
-        match p.highest {
-            Some(h) if h >= p.now => {
-                diesel::sql_query("UPDATE change_log SET version = $1")
-                    .bind::<BigInt, _>(p.now)
-                    .execute(conn)?;
-                diesel::sql_query(
-                    "INSERT INTO change_log_horizons (school_id, version, compacted_at)
-                     SELECT id, $1, now() FROM schools
-                     ON CONFLICT (school_id) DO UPDATE SET version = EXCLUDED.version,
-                         compacted_at = EXCLUDED.compacted_at",
-                )
-                .bind::<BigInt, _>(p.now)
-                .execute(conn)?;
-                tracing::warn!(
-                    highest = h,
-                    now = p.now,
-                    "the change log is ahead of this cluster's transaction ids (a restore \
-                     into a new cluster?): rebased; every device takes a fresh snapshot"
-                );
-                Ok(Some(p.now))
-            }
-            _ => Ok(None),
-        }
-    })
 }
