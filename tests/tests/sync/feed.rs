@@ -103,6 +103,20 @@ impl Device {
     }
 }
 
+/// A second school, `other`, beside the demo school.
+fn other_school(conn: &mut PgConnection) -> daftar_server::tenancy::SchoolRow {
+    schools::create_school(
+        conn,
+        &NewSchool {
+            slug: "other".into(),
+            name: "Other".into(),
+            currency: "PKR".into(),
+            timezone: "Asia/Karachi".into(),
+        },
+    )
+    .expect("other school")
+}
+
 fn rename(conn: &mut PgConnection, student: Uuid, name: &str) {
     diesel::sql_query("UPDATE students SET given_name = $2 WHERE id = $1")
         .bind::<SqlUuid, _>(student)
@@ -119,16 +133,7 @@ fn pulls_between_interleaved_commits_see_every_change_once_in_commit_order() {
         .get_result(&mut setup)
         .expect("school");
     let school = school.id;
-    let other = schools::create_school(
-        &mut setup,
-        &NewSchool {
-            slug: "other".into(),
-            name: "Other".into(),
-            currency: "PKR".into(),
-            timezone: "Asia/Karachi".into(),
-        },
-    )
-    .expect("other school");
+    let other = other_school(&mut setup);
     let students: Vec<Uuid> = daftar_server::schema::students::table
         .filter(daftar_server::schema::students::school_id.eq(school))
         .order(daftar_server::schema::students::id)
@@ -226,16 +231,7 @@ fn pulls_between_interleaved_commits_see_every_change_once_in_commit_order() {
 fn a_transaction_may_log_the_rows_of_one_school_only() {
     let tdb = demo_db();
     let mut conn = tdb.conn();
-    let other = schools::create_school(
-        &mut conn,
-        &NewSchool {
-            slug: "other".into(),
-            name: "Other".into(),
-            currency: "PKR".into(),
-            timezone: "Asia/Karachi".into(),
-        },
-    )
-    .expect("other school");
+    let other = other_school(&mut conn);
     let err = conn
         .transaction(|c| {
             diesel::sql_query("UPDATE schools SET name = name || '.' WHERE slug = 'demo'")
