@@ -106,8 +106,9 @@ pub fn check_cursor(
         return Err(ApiError::Gone {
             code: "cursor_expired",
             detail: format!(
-                "this cursor (version {}) is ahead of the server (version {watermark}): the \
-                 database was restored; pull again without a cursor to rebuild the replica",
+                "this cursor (version {}) is ahead of the server (version {watermark}): this \
+                 server never handed it out, or its database was restored from a backup; pull \
+                 again without a cursor to rebuild the replica",
                 cursor.version
             ),
         });
