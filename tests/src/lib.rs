@@ -132,6 +132,33 @@ impl TestDb {
         }
     }
 
+    /// A copy of this database as it stands (`CREATE DATABASE … TEMPLATE` this one): the same
+    /// rows and the same ids, so that one workload can be run two ways and the results compared
+    /// row for row (issue #16). Close every connection to this database first; PostgreSQL
+    /// refuses to copy a database in use, and so this panics naming it.
+    pub fn copy(&self) -> TestDb {
+        let s = server();
+        let name = format!(
+            "daftar_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = PgConnection::establish(&format!("{}postgres", s.base_url))
+            .expect("connect to test cluster");
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", self.name))
+            .execute(&mut admin)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "copy database {} (is a connection still open?): {e}",
+                    self.name
+                )
+            });
+        TestDb {
+            url: format!("{}{name}", s.base_url),
+            name,
+        }
+    }
+
     /// Connection URL of this database.
     pub fn url(&self) -> &str {
         &self.url

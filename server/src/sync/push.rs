@@ -47,6 +47,29 @@ pub fn push(
     device: &DeviceRow,
     req: &PushRequest,
 ) -> ApiResult<PushResponse> {
+    push_with(conn, auth, device, req, Application::Batched)
+}
+
+/// How a push applies the new ops of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Application {
+    /// Payments and register marks between two other ops as one batch each (what [`push`]
+    /// does).
+    Batched,
+    /// Every op alone in its own savepoint, in seq order: the reference the batched path must
+    /// equal row for row (issue #16; `tests/tests/sync/set_based.rs` runs the same random
+    /// pushes through both and compares every row of the database).
+    OneAtATime,
+}
+
+/// [`push`] with the application chosen; same shapes and errors.
+pub fn push_with(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    device: &DeviceRow,
+    req: &PushRequest,
+    application: Application,
+) -> ApiResult<PushResponse> {
     if req.ops.len() > MAX_BATCH {
         return Err(ApiError::validation(
             "ops",
@@ -54,7 +77,7 @@ pub fn push(
         ));
     }
     let started = std::time::Instant::now();
-    let resp = push_chunks(conn, auth, device, req)?;
+    let resp = push_chunks(conn, auth, device, req, application)?;
     tracing::info!(
         ops = req.ops.len(),
         decided = resp.results.len(),
@@ -71,13 +94,23 @@ fn push_chunks(
     auth: &AuthUser,
     device: &DeviceRow,
     req: &PushRequest,
+    application: Application,
 ) -> ApiResult<PushResponse> {
     let mut results = Vec::with_capacity(req.ops.len());
     let mut next_seq = 0;
     for chunk in req.ops.chunks(COMMIT_EVERY) {
         let first_chunk = results.is_empty();
-        let end = conn
-            .transaction(|conn| push_chunk(conn, auth, device, req.client_id, chunk, &mut results));
+        let end = conn.transaction(|conn| {
+            push_chunk(
+                conn,
+                auth,
+                device,
+                req.client_id,
+                chunk,
+                application,
+                &mut results,
+            )
+        });
         match end {
             Ok((seq, ChunkEnd::Continue)) => next_seq = seq,
             Ok((seq, ChunkEnd::Stop { retry_after_secs })) => {
@@ -153,6 +186,7 @@ fn push_chunk(
     device: &DeviceRow,
     client_id: Uuid,
     ops: &[SyncOp],
+    application: Application,
     results: &mut Vec<OpOutcome>,
 ) -> ApiResult<(i64, ChunkEnd)> {
     // Registered with the school before the first write, so that a chunk (hundreds of
@@ -262,7 +296,11 @@ fn push_chunk(
         if !slots[i].new {
             continue;
         }
-        match lane(&slots[i].op.mutation) {
+        let lane = match application {
+            Application::Batched => lane(&slots[i].op.mutation),
+            Application::OneAtATime => Lane::Barrier,
+        };
+        match lane {
             Lane::Payment => payments.push(i),
             Lane::Attendance => marks.push(i),
             Lane::Barrier => {

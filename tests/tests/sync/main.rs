@@ -9,6 +9,7 @@ mod e2e;
 mod exactly_once;
 mod feed;
 mod scope_agreement;
+mod set_based;
 mod simulation;
 
 use std::path::Path;
