@@ -18,6 +18,7 @@ use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use diesel::prelude::*;
 
 pub mod bulk;
+pub mod rest_bench;
 pub mod server;
 pub mod sim;
 
