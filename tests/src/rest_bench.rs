@@ -28,6 +28,20 @@ pub const PASSWORD: &str = "bench-password-1";
 /// The JWT secret the bench server signs with.
 pub const SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
 
+/// The Argon2id hash of [`PASSWORD`], computed once per process (hashing is deliberately
+/// slow, and a bench seeds hundreds of users).
+///
+/// # Errors
+/// Hashing failed.
+pub fn password_hash() -> anyhow::Result<&'static str> {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = HASH.get() {
+        return Ok(h);
+    }
+    let h = password::hash(PASSWORD)?;
+    Ok(HASH.get_or_init(|| h))
+}
+
 /// Starts the release server `server` (default: `daftar-server` beside the running binary)
 /// on a free loopback port against the database `url`, with `data_dir` as its data
 /// directory, and waits until `/readyz` answers (60 s at most).
@@ -377,7 +391,7 @@ pub fn bulk_school(
         "admin",
         "Admin",
         Role::Admin,
-        Some(password::hash(PASSWORD)?),
+        Some(password_hash()?.to_string()),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     schools::create_user(
@@ -386,7 +400,7 @@ pub fn bulk_school(
         "accountant",
         "Accountant",
         Role::Accountant,
-        Some(password::hash(PASSWORD)?),
+        Some(password_hash()?.to_string()),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sid = school.id;
