@@ -442,7 +442,7 @@ pub fn bulk_school(
          INSERT INTO school_counters (school_id, name, value) VALUES ('{sid}'::uuid, 'invoice', {students})
              ON CONFLICT (school_id, name) DO UPDATE SET value = EXCLUDED.value;
          COMMIT;
-         ANALYZE;",
+         ANALYZE invoice_lines, journal_lines;",
         income = head.income_account_id,
         head_id = head.id,
     );
