@@ -127,6 +127,13 @@ pub struct BenchDatabase {
     _cluster: Option<daftar_server::embedded_pg::EmbeddedCluster>,
 }
 
+impl BenchDatabase {
+    /// The data directory of the benchmark's own cluster (`None` with a `database_url`).
+    pub fn pgdata(&self) -> Option<&std::path::Path> {
+        self._cluster.as_ref().map(|c| c.pgdata())
+    }
+}
+
 /// Makes a directory `/tmp/<prefix>…` and a migrated database for a benchmark: `database_url`
 /// (an empty database of your own, e.g. for `pg_stat_statements`) or database `bench` in a
 /// private, durable embedded cluster under the directory.

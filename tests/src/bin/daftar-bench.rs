@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use clap::Parser;
 use daftar_server::auth::password;
-use daftar_server::db::run_migrations;
 use daftar_server::demo;
-use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use daftar_tests::rest_bench::*;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -66,19 +64,9 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::Builder::new()
-        .prefix("daftar-bench-")
-        .tempdir_in("/tmp")?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )?;
-    let cluster = EmbeddedCluster::start(&ClusterOptions::new(dir.path().join("pg")))?;
-    let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
-    diesel::sql_query("CREATE DATABASE bench").execute(&mut admin)?;
-    let url = cluster.url("bench");
+    let bench = daftar_tests::bulk::bench_database("daftar-bench-", None)?;
+    let (dir, url) = (&bench.dir, bench.url.clone());
     let mut conn = PgConnection::establish(&url)?;
-    run_migrations(&mut conn)?;
 
     if args.contention {
         return contention(&args, &mut conn, &url, dir.path());

@@ -28,8 +28,6 @@ use clap::Parser;
 use daftar_client_core::protocol::sync::{ATTENDANCE_MARK_REGISTER, PAYMENT_RECORD};
 use daftar_client_core::protocol::Role;
 use daftar_server::auth::AuthUser;
-use daftar_server::db::run_migrations;
-use daftar_server::embedded_pg::{ClusterOptions, EmbeddedCluster};
 use daftar_server::schema::{class_teachers, guardians, schools as schools_t, users};
 use daftar_server::schools;
 use daftar_server::sync::devices;
@@ -98,19 +96,10 @@ struct Tokens {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::Builder::new()
-        .prefix("daftar-peak-bench-")
-        .tempdir_in("/tmp")?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )?;
-    let cluster = EmbeddedCluster::start(&ClusterOptions::new(dir.path().join("pg")))?;
-    let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
-    diesel::sql_query("CREATE DATABASE bench").execute(&mut admin)?;
-    let url = cluster.url("bench");
+    let bench = daftar_tests::bulk::bench_database("daftar-peak-bench-", None)?;
+    let (dir, url) = (&bench.dir, bench.url.clone());
     let mut conn = PgConnection::establish(&url)?;
-    run_migrations(&mut conn)?;
+    let pgdata = bench.pgdata().context("the bench's own cluster")?;
 
     let t = Instant::now();
     let storm_schools = ((args.schools as f64 * args.storm_fraction).round() as usize).max(1);
@@ -162,7 +151,7 @@ fn main() -> anyhow::Result<()> {
         .map(|(_, p)| p["ops"].as_array().map_or(0, Vec::len))
         .sum();
 
-    let cpu_before = Cpu::read(server.0.id(), cluster.pgdata())?;
+    let cpu_before = Cpu::read(server.0.id(), pgdata)?;
     let begin = Instant::now();
     let secs = args.duration as f64;
     let n = move |rate: f64| (rate * secs).round().max(1.0) as usize;
@@ -264,7 +253,7 @@ fn main() -> anyhow::Result<()> {
     let payments = payments.join().map_err(|_| anyhow::anyhow!("panicked"))??;
     let dues = dues.join().map_err(|_| anyhow::anyhow!("panicked"))??;
     let wall = begin.elapsed();
-    let cpu_after = Cpu::read(server.0.id(), cluster.pgdata())?;
+    let cpu_after = Cpu::read(server.0.id(), pgdata)?;
 
     let mut push_latencies = pushed.lock().map(|p| p.clone()).unwrap_or_default();
     push_latencies.sort();
