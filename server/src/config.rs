@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// Database connections in the pool (and concurrent blocking DB calls).
     #[arg(long, env = "DAFTAR_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Sync pushes that may hold a pooled connection at once; more wait their turn (up to 20 s,
+    /// then 503 with Retry-After). Default: a quarter of the pool, at least 1 (issue #16).
+    #[arg(long, env = "DAFTAR_PUSH_LIMIT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub push_limit: Option<u32>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "DAFTAR_WORKERS")]
     pub workers: Option<usize>,

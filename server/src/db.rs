@@ -150,21 +150,83 @@ pub fn migrations_current(conn: &mut PgConnection) -> anyhow::Result<bool> {
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// The pool plus the semaphore bounding concurrent blocking calls to its size.
+/// The pool plus the semaphore bounding concurrent blocking calls to its size, and a second,
+/// smaller one for sync pushes ([`Db::run_push`]).
+///
+/// Why pushes have their own limit (issue #16, found by `daftar-peak-bench`): a push of a few
+/// hundred ops holds its connection for a second or more, and when offices reconnect together
+/// (the morning after an outage) twenty pushes took every pooled connection at once, so every
+/// other school's registers, payments and dues queued behind them: p99 near 1 s for all of
+/// them. With at most [`Db::push_limit`] pushes holding connections, the rest of the pool
+/// always serves everything else; the pushes over the limit wait their turn (in arrival order,
+/// tokio's semaphore is fair), up to [`Db::PUSH_QUEUE_WAIT`], and are then answered 503 with
+/// `Retry-After` like any transient failure (the device retries the same batch; its ops are
+/// applied exactly once either way).
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
     permits: Arc<Semaphore>,
+    push_permits: Arc<Semaphore>,
+    push_limit: usize,
 }
 
 impl Db {
-    /// Wraps `pool`.
+    /// How long a push waits for a push permit before it is answered 503 `service_unavailable`.
+    pub const PUSH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+    /// Wraps `pool`; pushes are limited to [`Db::default_push_limit`] of its size.
     pub fn new(pool: PgPool) -> Self {
+        let limit = Self::default_push_limit(pool.max_size());
+        Self::with_push_limit(pool, limit)
+    }
+
+    /// Wraps `pool` with at most `push_limit` concurrent pushes (at least 1; at most the pool
+    /// size, where the limit stops mattering).
+    pub fn with_push_limit(pool: PgPool, push_limit: u32) -> Self {
         let size = pool.max_size() as usize;
+        let push_limit = (push_limit as usize).clamp(1, size);
         Db {
             pool,
             permits: Arc::new(Semaphore::new(size)),
+            push_permits: Arc::new(Semaphore::new(push_limit)),
+            push_limit,
         }
+    }
+
+    /// The default push limit for a pool of `pool_size` connections: a quarter of it, at least
+    /// one (4 of the default 16), so three quarters of the pool are never held by pushes.
+    pub fn default_push_limit(pool_size: u32) -> u32 {
+        (pool_size / 4).max(1)
+    }
+
+    /// How many pushes may hold a connection at once.
+    pub fn push_limit(&self) -> usize {
+        self.push_limit
+    }
+
+    /// [`Db::run`] for a sync push: first waits for one of [`Db::push_limit`] push permits (at
+    /// most [`Db::PUSH_QUEUE_WAIT`]), then for a connection as any call does.
+    ///
+    /// Errors: [`ApiError::Unavailable`] (503, `Retry-After`) when no push permit came in time;
+    /// otherwise as [`Db::run`].
+    pub async fn run_push<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut PgConnection) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _push_permit =
+            match tokio::time::timeout(Self::PUSH_QUEUE_WAIT, self.push_permits.acquire()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Err(ApiError::Unavailable),
+                Err(_) => {
+                    tracing::warn!(
+                        limit = self.push_limit,
+                        "push waited too long for a push permit"
+                    );
+                    return Err(ApiError::Unavailable);
+                }
+            };
+        self.run(f).await
     }
 
     /// The underlying pool (for CLI commands that run outside actix).

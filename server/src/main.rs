@@ -85,14 +85,15 @@ fn database(cli: &Cli) -> anyhow::Result<Database> {
     })
 }
 
-fn connect(db: &Database, size: u32) -> anyhow::Result<Db> {
+fn connect(db: &Database, size: u32, push_limit: Option<u32>) -> anyhow::Result<Db> {
     let pool = build_pool(&db.url, size)?;
     let mut conn = pool.get().context("connecting to PostgreSQL")?;
     let applied = run_migrations(&mut conn)?;
     for m in &applied {
         tracing::info!(migration = %m, "applied");
     }
-    Ok(Db::new(pool))
+    let limit = push_limit.unwrap_or_else(|| Db::default_push_limit(size));
+    Ok(Db::with_push_limit(pool, limit))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -106,11 +107,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            let db = connect(&database, args.pool_size)?;
+            let db = connect(&database, args.pool_size, args.push_limit)?;
             serve(args, db, &cli.data_dir, &database.url)
         }
         Command::Demo(args) => {
-            let db = connect(&database, args.serve.pool_size)?;
+            let db = connect(&database, args.serve.pool_size, args.serve.push_limit)?;
             let mut conn = db.pool().get()?;
             if let Some(dir) = &args.oneroster {
                 let files = RosterFiles::from_dir(dir)?;

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use daftar_server::app::{build_app, AppState};
 use daftar_server::config::AuthConfig;
-use daftar_server::db::build_pool;
+use daftar_server::db::{build_pool, Db};
 use daftar_server::sync::events::{Listener, Pokes};
 
 /// A running (or stopped) server.
@@ -22,15 +22,21 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts the app on a free loopback port over `database_url` (pool of 8).
+    /// Starts the app on a free loopback port over `database_url` (pool of 8, the default
+    /// push limit of 2).
     ///
     /// Panics when the port cannot be bound (tests only).
     pub fn start(database_url: &str) -> TestServer {
+        Self::start_with_push_limit(database_url, Db::default_push_limit(8))
+    }
+
+    /// [`TestServer::start`] with at most `push_limit` concurrent sync pushes.
+    pub fn start_with_push_limit(database_url: &str, push_limit: u32) -> TestServer {
         let pool = build_pool(database_url, 8).expect("pool");
         let pokes = Pokes::default();
         let listener = pokes.listen(database_url.to_string());
         let state = AppState {
-            db: daftar_server::db::Db::new(pool),
+            db: Db::with_push_limit(pool, push_limit),
             auth: AuthConfig::new(b"e2e-secret-e2e-secret-e2e-secret-!!".to_vec()),
             pokes,
         };

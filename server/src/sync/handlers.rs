@@ -88,7 +88,7 @@ pub async fn push_ops(
 ) -> ApiResult<HttpResponse> {
     let req = body.into_inner();
     let resp = db
-        .run(move |conn| {
+        .run_push(move |conn| {
             let device = devices::caller_device(conn, &auth)?;
             push::push(conn, &auth, &device, &req)
         })

@@ -8,6 +8,7 @@ mod compaction;
 mod e2e;
 mod exactly_once;
 mod feed;
+mod push_limit;
 mod scope_agreement;
 mod set_based;
 mod simulation;
