@@ -81,6 +81,13 @@ struct Args {
     /// `--database-url` database should be thrown away afterwards all the same.
     #[arg(long, requires = "push_only")]
     without_integrity_checks: bool,
+    /// Each round pushes twice, first as the product does and then with
+    /// `session_replication_role = replica` as `--without-integrity-checks` (the server is
+    /// restarted between them to change the setting), and prints the medians of both and
+    /// their ratio: the issue #16 target "push reaches ≥ 75% of the floor without integrity
+    /// checks, in the same run". Needs `--push-only`.
+    #[arg(long, requires = "push_only", conflicts_with = "without_integrity_checks")]
+    compare_without_integrity_checks: bool,
     /// While each round's push drains, record REST payments on the same school at this rate
     /// (per second, open loop, as `office2` on the server's series) and report their p50/p99
     /// beside the same load with no push running (issue #16: a push chunk used to hold the
@@ -106,7 +113,12 @@ fn main() -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .context("binary dir")?;
-    for b in ["daftar-server", "daftar-agent"] {
+    let needed: &[&str] = if args.push_only {
+        &["daftar-server"]
+    } else {
+        &["daftar-server", "daftar-agent"]
+    };
+    for b in needed {
         if !bin_dir.join(b).is_file() {
             bail!("{b} not found beside this binary: cargo build --release -p daftar-server -p daftar-desktop-agent -p daftar-tests");
         }
@@ -125,11 +137,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     if args.without_integrity_checks {
-        diesel::sql_query(
-            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_replication_role = replica', \
-             current_database()); END $$",
-        )
-        .execute(&mut conn)?;
+        set_integrity_checks(&mut conn, false)?;
         eprintln!("without integrity checks: no triggers and no foreign-key checks in the server's sessions");
     }
     if args.database_url.is_some() {
@@ -139,53 +147,126 @@ fn main() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut server = Server(
-        Command::new(bin_dir.join("daftar-server"))
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--pool-size",
-                "16",
-            ])
-            .env("DATABASE_URL", &url)
-            .env(
-                "DAFTAR_JWT_SECRET",
-                "bench-secret-bench-secret-bench-secret!!",
-            )
-            .env("DAFTAR_DATA_DIR", dir.path())
-            .env(
-                "RUST_LOG",
-                std::env::var("DAFTAR_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ureq::get(&format!("{base}/readyz")).call().is_err() {
-        if Instant::now() > deadline || server.0.try_wait()?.is_some() {
-            bail!("server did not start");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut server = ServerCtl {
+        bin: bin_dir.join("daftar-server"),
+        url: url.clone(),
+        data_dir: dir.path().to_path_buf(),
+        port,
+        running: None,
+    };
+    server.start()?;
+    let base = server.base();
 
     // 1. Bootstrap through the real agent binary.
     if !args.push_only {
         bootstrap(&bin_dir, dir.path(), &base, rows)?;
     }
-    let pushed = push_and_propagate(&args, dir.path(), &base, &mut conn);
-    drop(server);
-    if args.without_integrity_checks {
+    let pushed = push_and_propagate(&args, dir.path(), &mut server, &mut conn);
+    server.stop(&mut conn)?;
+    if args.without_integrity_checks || args.compare_without_integrity_checks {
         // A `--database-url` database outlives the bench: later sessions must check again.
-        diesel::sql_query(
-            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET session_replication_role', \
-             current_database()); END $$",
-        )
-        .execute(&mut conn)?;
+        set_integrity_checks(&mut conn, true)?;
     }
     pushed
+}
+
+/// Switches the triggers and foreign-key checks of the sessions that connect from now on
+/// (the server's, after a restart) off (`session_replication_role = replica`) or back on.
+fn set_integrity_checks(conn: &mut PgConnection, on: bool) -> anyhow::Result<()> {
+    let sql = if on {
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET session_replication_role', \
+         current_database()); END $$"
+    } else {
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_replication_role = replica', \
+         current_database()); END $$"
+    };
+    diesel::sql_query(sql).execute(conn)?;
+    Ok(())
+}
+
+/// The release server on a fixed loopback port, stopped and started again between rounds:
+/// its sessions then pick up a changed database setting, and its exiting backends flush their
+/// table statistics (what [`written_rows`] reads).
+struct ServerCtl {
+    bin: std::path::PathBuf,
+    url: String,
+    data_dir: std::path::PathBuf,
+    port: u16,
+    running: Option<Server>,
+}
+
+impl ServerCtl {
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (pool of 16, default push limit) and waits for `/readyz`.
+    fn start(&mut self) -> anyhow::Result<()> {
+        let mut child = Server(
+            Command::new(&self.bin)
+                .args([
+                    "serve",
+                    "--bind",
+                    &format!("127.0.0.1:{}", self.port),
+                    "--pool-size",
+                    "16",
+                ])
+                .env("DATABASE_URL", &self.url)
+                .env(
+                    "DAFTAR_JWT_SECRET",
+                    "bench-secret-bench-secret-bench-secret!!",
+                )
+                .env("DAFTAR_DATA_DIR", &self.data_dir)
+                .env(
+                    "RUST_LOG",
+                    std::env::var("DAFTAR_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()?,
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ureq::get(&format!("{}/readyz", self.base())).call().is_err() {
+            if Instant::now() > deadline || child.0.try_wait()?.is_some() {
+                bail!("server did not start");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.running = Some(child);
+        Ok(())
+    }
+
+    /// Stops the server and waits until its database sessions have ended.
+    fn stop(&mut self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        self.running = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let others: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity
+                  WHERE datname = current_database() AND backend_type = 'client backend'
+                    AND pid <> pg_backend_pid()",
+            )
+            .get_result(conn)?;
+            if others.n == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the server's database sessions did not end");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn restart(&mut self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        self.stop(conn)?;
+        self.start()
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 fn bootstrap(bin_dir: &Path, dir: &Path, base: &str, rows: i64) -> anyhow::Result<()> {
@@ -225,9 +306,11 @@ fn bootstrap(bin_dir: &Path, dir: &Path, base: &str, rows: i64) -> anyhow::Resul
 fn push_and_propagate(
     args: &Args,
     dir: &Path,
-    base: &str,
+    server: &mut ServerCtl,
     conn: &mut PgConnection,
 ) -> anyhow::Result<()> {
+    let base_url = server.base();
+    let base = base_url.as_str();
     // 2. Push.
     let login = |user: &str| LoginRequest {
         school: "bench".into(),
@@ -255,103 +338,169 @@ fn push_and_propagate(
         }
         None => None,
     };
+    let passes: &[bool] = if args.compare_without_integrity_checks {
+        &[true, false]
+    } else {
+        &[true]
+    };
+    let mut rates_without = Vec::new();
+    let mut written: Option<Vec<(String, i64)>> = None;
     for round in 1..=args.rounds.max(1) {
-        let t = Instant::now();
-        for i in 0..args.ops {
-            let payment = match args.only.as_deref() {
-                Some("payments") => true,
-                Some("registers") => false,
-                _ => i % 2 == 0,
-            };
-            if payment {
-                let f = families[rng.gen_range(0..families.len())];
-                let args = json!({ "id": Uuid::now_v7(), "family_id": f, "amount": rng.gen_range(1..50) * 100,
-                               "currency": "PKR", "method": "cash" });
-                pusher.store.enqueue(PAYMENT_RECORD, &args, None, &[])?;
+        for &integrity in passes {
+            if args.compare_without_integrity_checks {
+                set_integrity_checks(conn, integrity)?;
+                server.restart(conn)?;
+                // The engine's pooled HTTP connection died with the old server; a GET is
+                // retried on a fresh one (a POST would not be).
+                let _ = pusher.api.digest();
+            }
+            let before = if round == 1 && integrity {
+                Some(table_writes(conn)?)
             } else {
-                let (class_id, on_date, student) = registers[rng.gen_range(0..registers.len())];
-                let code = if rng.gen_bool(0.5) { "A" } else { "L" };
-                let a = MarkRegisterArgs {
-                    class_id,
-                    on_date,
-                    register: MarkRegisterRequest {
-                        period: 0,
-                        default_code: Some("P".into()),
-                        exceptions: vec![MarkException {
-                            student_id: student,
-                            code: code.into(),
-                        }],
-                        reason: Some("bench correction".into()),
-                    },
+                None
+            };
+            let t = Instant::now();
+            for i in 0..args.ops {
+                let payment = match args.only.as_deref() {
+                    Some("payments") => true,
+                    Some("registers") => false,
+                    _ => i % 2 == 0,
                 };
-                pusher.store.enqueue(
-                    ATTENDANCE_MARK_REGISTER,
-                    &serde_json::to_value(&a)?,
-                    None,
-                    &[],
-                )?;
+                if payment {
+                    let f = families[rng.gen_range(0..families.len())];
+                    let args = json!({ "id": Uuid::now_v7(), "family_id": f, "amount": rng.gen_range(1..50) * 100,
+                                   "currency": "PKR", "method": "cash" });
+                    pusher.store.enqueue(PAYMENT_RECORD, &args, None, &[])?;
+                } else {
+                    let (class_id, on_date, student) = registers[rng.gen_range(0..registers.len())];
+                    let code = if rng.gen_bool(0.5) { "A" } else { "L" };
+                    let a = MarkRegisterArgs {
+                        class_id,
+                        on_date,
+                        register: MarkRegisterRequest {
+                            period: 0,
+                            default_code: Some("P".into()),
+                            exceptions: vec![MarkException {
+                                student_id: student,
+                                code: code.into(),
+                            }],
+                            reason: Some("bench correction".into()),
+                        },
+                    };
+                    pusher.store.enqueue(
+                        ATTENDANCE_MARK_REGISTER,
+                        &serde_json::to_value(&a)?,
+                        None,
+                        &[],
+                    )?;
+                }
+            }
+            eprintln!(
+                "{} ops queued in {:.1} s",
+                args.ops,
+                t.elapsed().as_secs_f64()
+            );
+            let t = Instant::now();
+            let pushing = Arc::new(AtomicBool::new(true));
+            let during = rest.clone().map(|(token, rate)| {
+                let (base, families, pushing) = (base.to_string(), families.clone(), pushing.clone());
+                std::thread::spawn(move || {
+                    rest_payments(
+                        &base,
+                        &token,
+                        &families,
+                        rate,
+                        Duration::from_secs(3600),
+                        Some(&pushing),
+                    )
+                })
+            });
+            let pushed = pusher.push();
+            pushing.store(false, Ordering::Relaxed);
+            let (sent, applied, rejected, _) = pushed?;
+            let push_secs = t.elapsed().as_secs_f64();
+            if let Some(h) = during {
+                let lat = h
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("REST thread panicked"))??;
+                println!(
+                    "round {round}: REST payments during the push: {}",
+                    lat.summary()
+                );
+            }
+            if sent != args.ops || rejected != 0 {
+                bail!(
+                    "push: {sent} sent, {applied} applied, {rejected} rejected of {}",
+                    args.ops
+                );
+            }
+            let rate = args.ops as f64 / push_secs;
+            if args.rounds > 1 || passes.len() > 1 {
+                eprintln!(
+                    "round {round}{}: {} ops in {push_secs:.1} s = {rate:.0} ops/s",
+                    if integrity { "" } else { " without integrity checks" },
+                    args.ops
+                );
+            }
+            if let Some(before) = before {
+                // The server's exiting sessions flush their table statistics.
+                server.restart(conn)?;
+                let _ = pusher.api.digest();
+                written = Some(written_rows(&before, &table_writes(conn)?));
+            }
+            if integrity {
+                rates.push(rate);
+            } else {
+                rates_without.push(rate);
             }
         }
-        eprintln!(
-            "{} ops queued in {:.1} s",
-            args.ops,
-            t.elapsed().as_secs_f64()
-        );
-        let t = Instant::now();
-        let pushing = Arc::new(AtomicBool::new(true));
-        let during = rest.clone().map(|(token, rate)| {
-            let (base, families, pushing) = (base.to_string(), families.clone(), pushing.clone());
-            std::thread::spawn(move || {
-                rest_payments(
-                    &base,
-                    &token,
-                    &families,
-                    rate,
-                    Duration::from_secs(3600),
-                    Some(&pushing),
-                )
-            })
-        });
-        let pushed = pusher.push();
-        pushing.store(false, Ordering::Relaxed);
-        let (sent, applied, rejected, _) = pushed?;
-        let push_secs = t.elapsed().as_secs_f64();
-        if let Some(h) = during {
-            let lat = h
-                .join()
-                .map_err(|_| anyhow::anyhow!("REST thread panicked"))??;
-            println!(
-                "round {round}: REST payments during the push: {}",
-                lat.summary()
-            );
-        }
-        if sent != args.ops || rejected != 0 {
-            bail!(
-                "push: {sent} sent, {applied} applied, {rejected} rejected of {}",
-                args.ops
-            );
-        }
-        let rate = args.ops as f64 / push_secs;
-        if args.rounds > 1 {
-            eprintln!(
-                "round {round}: {} ops in {push_secs:.1} s = {rate:.0} ops/s",
-                args.ops
-            );
-        }
-        rates.push(rate);
     }
-    rates.sort_by(f64::total_cmp);
-    let push_rate = rates[rates.len() / 2];
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let push_rate = median(&mut rates);
     let floor_secs = floor_insert(conn, args.ops)?;
     let floor_rate = args.ops as f64 / floor_secs;
     println!(
-        "push: {} ops x {} rounds, median {push_rate:.0} ops/s (min {:.0}, max {:.0}); plain multi-row INSERT of the same rows: {floor_rate:.0} rows/s; ratio {:.1}x",
+        "push: {} ops x {} rounds, median {push_rate:.0} ops/s (min {:.0}, max {:.0}); plain multi-row INSERT of one payment or mark row per op: {floor_rate:.0} rows/s; ratio {:.1}x",
         args.ops,
         rates.len(),
         rates[0],
         rates[rates.len() - 1],
         floor_rate / push_rate
     );
+    if let Some(written) = written {
+        let rows: i64 = written.iter().map(|(_, n)| n).sum();
+        let push_secs = args.ops as f64 / push_rate;
+        let transactions = args.ops.div_ceil(daftar_server::sync::push::COMMIT_EVERY);
+        let (copied, secs) = floor_insert_written(conn, &written, transactions)?;
+        println!(
+            "push wrote {rows} rows (inserts, updates and deletes) in {} tables: {}",
+            written.len(),
+            written
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "floor: the same {copied} rows copied into trigger-free, key-free copies of their tables with the same indexes, in {transactions} transactions: {secs:.2} s; the push (median {push_secs:.2} s) reaches {:.0}% of it",
+            100.0 * secs / push_secs
+        );
+        if args.rest_during_push.is_some() {
+            println!("(the rows written include the REST payments made during the first push)");
+        }
+    }
+    if !rates_without.is_empty() {
+        let without = median(&mut rates_without);
+        println!(
+            "push without integrity checks: median {without:.0} ops/s (min {:.0}, max {:.0}); the push as built reaches {:.0}% of it",
+            rates_without[0],
+            rates_without[rates_without.len() - 1],
+            100.0 * push_rate / without
+        );
+    }
 
     if args.push_only {
         return Ok(());
@@ -622,6 +771,98 @@ fn floor_insert(conn: &mut PgConnection, rows: usize) -> anyhow::Result<f64> {
         done += n;
     }
     Ok(t.elapsed().as_secs_f64())
+}
+
+/// Rows inserted, updated and deleted so far per table of the public schema, as the
+/// statistics collector counts them (`pg_stat_user_tables`). A session's counts arrive when it
+/// reports them (at the latest when it ends); this session first forces its own report.
+fn table_writes(conn: &mut PgConnection) -> anyhow::Result<Vec<(String, i64)>> {
+    #[derive(QueryableByName)]
+    struct Writes {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(conn)?;
+    diesel::sql_query("SELECT pg_stat_clear_snapshot()").execute(conn)?;
+    let rows: Vec<Writes> = diesel::sql_query(
+        "SELECT relname::text AS table, n_tup_ins + n_tup_upd + n_tup_del AS n
+           FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY relname",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|w| (w.table, w.n)).collect())
+}
+
+/// The tables whose write count grew from `before` to `after`, and by how much, largest first.
+fn written_rows(before: &[(String, i64)], after: &[(String, i64)]) -> Vec<(String, i64)> {
+    let before: std::collections::HashMap<&str, i64> =
+        before.iter().map(|(t, n)| (t.as_str(), *n)).collect();
+    let mut grew: Vec<(String, i64)> = after
+        .iter()
+        .map(|(t, n)| (t.clone(), n - before.get(t.as_str()).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    grew.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    grew
+}
+
+/// The floor under every row a push writes (issue #16): for each table in `written`, as many
+/// of its newest rows as the push wrote there (at most the rows the table has: an update of
+/// the same row twice is copied once), copied with multi-row `INSERT … SELECT` into a copy of
+/// the table with the same columns, defaults and indexes but no triggers, foreign keys or
+/// checks, in `transactions` transactions that each take an equal slice of every table (the
+/// push commits every `COMMIT_EVERY` ops). The source rows are staged in indexed temporary
+/// tables first, outside the timing. Returns the rows copied and the seconds the copying took.
+fn floor_insert_written(
+    conn: &mut PgConnection,
+    written: &[(String, i64)],
+    transactions: usize,
+) -> anyhow::Result<(i64, f64)> {
+    let mut staged = Vec::new();
+    for (i, (table, n)) in written.iter().enumerate() {
+        #[derive(QueryableByName)]
+        struct Col {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let cols: Vec<Col> = diesel::sql_query(format!(
+            "SELECT quote_ident(attname) AS name FROM pg_attribute
+              WHERE attrelid = '{table}'::regclass AND attnum > 0 AND NOT attisdropped
+              ORDER BY attnum"
+        ))
+        .load(conn)?;
+        let cols = cols.into_iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
+        conn.batch_execute(&format!(
+            "CREATE TEMP TABLE floor_src_{i} AS
+               SELECT row_number() OVER () AS floor_rn, newest.*
+                 FROM (SELECT * FROM {table} ORDER BY ctid DESC LIMIT {n}) newest;
+             CREATE INDEX ON floor_src_{i} (floor_rn);
+             ANALYZE floor_src_{i};
+             CREATE TABLE floor_{i} (LIKE {table} INCLUDING DEFAULTS INCLUDING INDEXES);"
+        ))?;
+        let rows: Count =
+            diesel::sql_query(format!("SELECT count(*) AS n FROM floor_src_{i}")).get_result(conn)?;
+        staged.push((i, cols, rows.n));
+    }
+    let copied = staged.iter().map(|(_, _, n)| n).sum();
+    let transactions = transactions.max(1) as i64;
+    let t = Instant::now();
+    for k in 0..transactions {
+        let mut sql = String::from("BEGIN;");
+        for (i, cols, n) in &staged {
+            let (from, to) = (n * k / transactions, n * (k + 1) / transactions);
+            if to > from {
+                sql.push_str(&format!(
+                    "INSERT INTO floor_{i} ({cols}) SELECT {cols} FROM floor_src_{i}
+                      WHERE floor_rn > {from} AND floor_rn <= {to};"
+                ));
+            }
+        }
+        sql.push_str("COMMIT;");
+        conn.batch_execute(&sql)?;
+    }
+    Ok((copied, t.elapsed().as_secs_f64()))
 }
 
 /// REST latencies of one run's answered requests, sorted, and the requests that failed.
