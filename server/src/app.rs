@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::edge::RouteTable;
 use crate::errors::ApiError;
 use crate::sync::events::Pokes;
-use crate::{attendance, auth, health, ledger, oneroster, reports, roster, sync};
+use crate::{attendance, audit_viewer, auth, health, ledger, oneroster, reports, roster, sync};
 
 /// Shared state handed to every worker.
 #[derive(Clone)]
@@ -45,6 +45,7 @@ pub struct AppState {
         (name = "attendance", description = "Codes, registers, marks and attendance views"),
         (name = "reports", description = "Reports computed from the journal, as JSON, CSV or Excel"),
         (name = "sync", description = "Offline sync: device enrolment, push, pull, pokes, digest, rejections"),
+        (name = "audit", description = "The audit log: who changed what, from which device, before and after (admin)"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -215,6 +216,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(reports::handlers::defaulters)
         .service(reports::handlers::zero_activity)
         .service(reports::handlers::family_statement)
+        .service(audit_viewer::handlers::list_audit_log)
 }
 
 /// The OpenAPI document the routes describe, completed by [`crate::spec::complete`] (error

@@ -8,6 +8,7 @@ pub mod access;
 pub mod app;
 pub mod attendance;
 pub mod audit;
+pub mod audit_viewer;
 pub mod auth;
 pub mod calendar;
 pub mod config;

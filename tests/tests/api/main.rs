@@ -2,6 +2,7 @@
 //! test binary. Helpers live here; each module is one area.
 
 mod attendance;
+mod audit_log;
 mod auth;
 mod generated;
 mod hardening;
