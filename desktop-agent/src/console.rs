@@ -11,6 +11,7 @@
 //! units of the school's currency (ISO 4217 exponent) with thousands separators.
 
 pub mod attention;
+pub mod audit;
 pub mod cashier;
 pub mod dashboard;
 pub mod login;
@@ -341,6 +342,7 @@ pub fn serve(
                 .configure(attention::routes)
                 .configure(people::routes)
                 .configure(reports::routes)
+                .configure(audit::routes)
         })
         .workers(2)
         .bind(addr)?;

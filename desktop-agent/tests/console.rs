@@ -314,6 +314,7 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         "teacher": "teacher1", "payments": payments, "school_name": "Daftar Demo School",
         "school_address": daftar_server::demo::DEMO_ADDRESS,
         "discount_family": discount_family, "records": records, "server_url": server.url(),
+        "device_name": "front desk",
     });
     let reversals_before = reversals(&mut conn, school);
     let work = tempfile::tempdir().expect("tmp");

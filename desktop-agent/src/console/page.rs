@@ -34,6 +34,9 @@ input, select, button { font-size: 1.1rem; padding: .3rem .5rem; }
 .result { display: block; padding: .5rem; border: 1px solid #ccc; margin: .3rem 0; color: inherit; text-decoration: none; }
 .result:focus, .result:hover { outline: 3px solid #3d7cc9; }
 .muted { color: #666; }
+table.diff { margin: 0; font-size: .9rem; }
+table.diff td.before { background: #fdecea; }
+table.diff td.after { background: #e7f5e9; }
 form.inline { display: inline; }
 .receipt { width: 72mm; font-family: ui-monospace, monospace; font-size: 12px; border: 1px dashed #999; padding: 4mm; }
 .receipt h2 { font-size: 14px; margin: 0; text-align: center; }
@@ -220,6 +223,7 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
                         a href="/registers" accesskey="r" { "Registers" } " "
                         a href="/dashboard" accesskey="t" { "Today" } " "
                         a href="/reports" { "Reports" } " "
+                        @if session.role == daftar_client_core::protocol::Role::Admin { a #nav-audit href="/audit" { "Audit log" } " " }
                         a #nav-attention href="/attention" { "Needs attention" }
                     }
                     span.who #who {

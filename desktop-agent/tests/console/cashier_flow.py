@@ -362,7 +362,50 @@ def office_phase(page, plan, shots):
         raise AssertionError(f"PATCH refused: {changed.status} {changed.text()}")
     expect(page.locator("#student-name")).to_contain_text("Noor-ul-Ain", timeout=30_000)
     page.screenshot(path=f"{shots}/16-live-update.png", full_page=True)
+    audit_log(page, plan, shots, admitted)
     return {"csv": csv.text()}
+
+
+def audit_log(page, plan, shots, admitted):
+    """The audit log (issue #17): the cashier is refused it; the admin sees the admitted child's
+    history — admitted offline at the front desk, renamed on the server — with the rename's
+    before and after side by side, and narrows the log to the front desk's changes."""
+    url = plan["url"]
+    if page.locator("#nav-audit").count():
+        raise AssertionError("the cashier's menu offers the audit log")
+    page.goto(url + "/audit")
+    expect(page.locator("#page-error")).to_contain_text("for the admin")
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-audit")
+    page.fill("#entity", "student")
+    page.fill("#entity-id", admitted)
+    submit(page, page.locator("#audit-form button"))
+    entries = page.locator("#audit tr.entry")
+    expect(entries).to_have_count(2)
+    rename = page.locator("#audit tr.entry[data-action=update]")
+    field = rename.locator("tr[data-field=given_name]")
+    expect(field.locator("td.before")).to_have_text("Noor")
+    expect(field.locator("td.after")).to_have_text("Noor-ul-Ain")
+    expect(rename).to_contain_text("admin")
+    admission = page.locator("#audit tr.entry[data-action=create]")
+    expect(admission.locator("a.device")).to_have_text(plan["device_name"])
+    page.screenshot(path=f"{shots}/17-audit-log.png", full_page=True)
+    with page.expect_navigation():
+        admission.locator("a.device").click()
+    expect(page.locator("#device-filter")).to_be_visible()
+    page.fill("#entity", "")
+    page.fill("#entity-id", "")
+    submit(page, page.locator("#audit-form button"))
+    devices = page.locator("#audit tr.entry a.device")
+    if devices.count() < 5:
+        raise AssertionError(f"the front desk's changes: only {devices.count()} entries")
+    if page.locator("#audit tr.entry").count() != devices.count():
+        raise AssertionError("an entry from elsewhere in the front desk's log")
+    for name in devices.all_inner_texts():
+        if name != plan["device_name"]:
+            raise AssertionError(f"an entry from device {name!r} in the front desk's log")
+    page.goto(url + "/audit?from=yesterday")
+    expect(page.locator("#audit-error")).to_contain_text("from")
 
 
 def main():
