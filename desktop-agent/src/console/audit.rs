@@ -201,14 +201,12 @@ fn changes(e: &AuditEvent, tz: chrono_tz::Tz) -> Markup {
 
 /// What to say when the server did not give the log.
 fn unavailable(e: &ClientError) -> Markup {
-    if e.is_transient() {
-        html! {
-            p.warning #needs-server { "The audit log is kept on the server, and the server is not answering now. Try again when the internet is back; nothing is lost meanwhile (changes made on this computer are logged when they sync)." }
-            p.muted { "(" (e) ")" }
-        }
-    } else {
-        html! { p.error #audit-error { "The server refused the audit log: " (e) } }
-    }
+    page::needs_server(
+        e,
+        html! { "The audit log is kept on the server, and the server is not answering now. Try again when the internet is back; nothing is lost meanwhile (changes made on this computer are logged when they sync)." },
+        "the audit log",
+        "audit-error",
+    )
 }
 
 async fn audit_page(

@@ -4,7 +4,7 @@
 
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
-use daftar_client_core::client::{office, Store};
+use daftar_client_core::client::{office, ClientError, Store};
 use daftar_client_core::money::format_money_wide;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Serialize;
@@ -297,6 +297,20 @@ pub fn html_response(status: u16, markup: Markup) -> HttpResponse {
     )
     .content_type("text/html; charset=utf-8")
     .body(markup.into_string())
+}
+
+/// What a page that reads from the server says when the server did not answer: `offline`
+/// (why the page needs the server, what to do instead) and the error in small print when the
+/// server is unreachable or busy; otherwise that the server refused `what`, in `#<refused_id>`.
+pub fn needs_server(e: &ClientError, offline: Markup, what: &str, refused_id: &str) -> Markup {
+    if e.is_transient() {
+        html! {
+            p.warning #needs-server { (offline) }
+            p.muted { "(" (e) ")" }
+        }
+    } else {
+        html! { p.error id=(refused_id) { "The server refused " (what) ": " (e) } }
+    }
 }
 
 #[cfg(test)]

@@ -125,14 +125,12 @@ fn table(t: &ReportTable) -> Markup {
 
 /// What to say when the server did not give the report.
 fn unavailable(e: &ClientError) -> Markup {
-    if e.is_transient() {
-        html! {
-            p.warning #needs-server { "This report needs the server, and the server is not answering now. Reports are computed from the school's full journal; try again when the internet is back. Today's figures from this computer are on the " a href="/dashboard" { "Today" } " page." }
-            p.muted { "(" (e) ")" }
-        }
-    } else {
-        html! { p.error #report-error { "The server refused the report: " (e) } }
-    }
+    page::needs_server(
+        e,
+        html! { "This report needs the server, and the server is not answering now. Reports are computed from the school's full journal; try again when the internet is back. Today's figures from this computer are on the " a href="/dashboard" { "Today" } " page." },
+        "the report",
+        "report-error",
+    )
 }
 
 async fn reports_page(

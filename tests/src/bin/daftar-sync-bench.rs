@@ -86,7 +86,11 @@ struct Args {
     /// restarted between them to change the setting), and prints the medians of both and
     /// their ratio: the issue #16 target "push reaches ≥ 75% of the floor without integrity
     /// checks, in the same run". Needs `--push-only`.
-    #[arg(long, requires = "push_only", conflicts_with = "without_integrity_checks")]
+    #[arg(
+        long,
+        requires = "push_only",
+        conflicts_with = "without_integrity_checks"
+    )]
     compare_without_integrity_checks: bool,
     /// While each round's push drains, record REST payments on the same school at this rate
     /// (per second, open loop, as `office2` on the server's series) and report their p50/p99
@@ -226,7 +230,10 @@ impl ServerCtl {
                 .spawn()?,
         );
         let deadline = Instant::now() + Duration::from_secs(60);
-        while ureq::get(&format!("{}/readyz", self.base())).call().is_err() {
+        while ureq::get(&format!("{}/readyz", self.base()))
+            .call()
+            .is_err()
+        {
             if Instant::now() > deadline || child.0.try_wait()?.is_some() {
                 bail!("server did not start");
             }
@@ -403,7 +410,8 @@ fn push_and_propagate(
             let t = Instant::now();
             let pushing = Arc::new(AtomicBool::new(true));
             let during = rest.clone().map(|(token, rate)| {
-                let (base, families, pushing) = (base.to_string(), families.clone(), pushing.clone());
+                let (base, families, pushing) =
+                    (base.to_string(), families.clone(), pushing.clone());
                 std::thread::spawn(move || {
                     rest_payments(
                         &base,
@@ -438,7 +446,11 @@ fn push_and_propagate(
             if args.rounds > 1 || passes.len() > 1 {
                 eprintln!(
                     "round {round}{}: {} ops in {push_secs:.1} s = {rate:.0} ops/s",
-                    if integrity { "" } else { " without integrity checks" },
+                    if integrity {
+                        ""
+                    } else {
+                        " without integrity checks"
+                    },
                     args.ops
                 );
             }
@@ -832,7 +844,11 @@ fn floor_insert_written(
               ORDER BY attnum"
         ))
         .load(conn)?;
-        let cols = cols.into_iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
+        let cols = cols
+            .into_iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ");
         conn.batch_execute(&format!(
             "CREATE TEMP TABLE floor_src_{i} AS
                SELECT row_number() OVER () AS floor_rn, newest.*
@@ -841,8 +857,8 @@ fn floor_insert_written(
              ANALYZE floor_src_{i};
              CREATE TABLE floor_{i} (LIKE {table} INCLUDING DEFAULTS INCLUDING INDEXES);"
         ))?;
-        let rows: Count =
-            diesel::sql_query(format!("SELECT count(*) AS n FROM floor_src_{i}")).get_result(conn)?;
+        let rows: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM floor_src_{i}"))
+            .get_result(conn)?;
         staged.push((i, cols, rows.n));
     }
     let copied = staged.iter().map(|(_, _, n)| n).sum();
