@@ -140,6 +140,8 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(sync::handlers::events)
         .service(sync::handlers::list_rejections)
         .service(sync::handlers::resolve_rejection)
+        .service(sync::handlers::list_devices)
+        .service(sync::handlers::revoke_device)
         .service(auth::handlers::login)
         .service(auth::handlers::refresh)
         .service(auth::handlers::logout)

@@ -81,6 +81,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// 403 `device_revoked`: the token is bound to a device an admin revoked, or the device
+    /// is not enrolled (issue #17, "Devices"). The device's unsent edits stay on it and can be
+    /// exported.
+    pub fn device_revoked() -> Self {
+        ApiError::Refused {
+            code: "device_revoked",
+            detail: "this device was revoked by the school's admin; edits not yet sent are kept on it and can be exported".into(),
+        }
+    }
+
     /// Shorthand for a [`ApiError::Validation`] error.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Validation {

@@ -177,6 +177,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    device_activity (school_id, device_id) {
+        school_id -> Uuid,
+        device_id -> Uuid,
+        last_seen_at -> Timestamptz,
+        last_pull_at -> Nullable<Timestamptz>,
+        last_push_at -> Nullable<Timestamptz>,
+        queued_ops -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
     devices (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -606,6 +617,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     change_log_horizons,
     class_teachers,
     classes,
+    device_activity,
     devices,
     discounts,
     enrollments,

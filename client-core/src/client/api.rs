@@ -282,14 +282,18 @@ impl Api {
         self.call("POST", "/sync/push", &[], Some(req))
     }
 
-    /// `GET /sync/pull`.
-    pub fn pull(&self, cursor: &str, limit: u32) -> ClientResult<PullResponse> {
-        self.call(
-            "GET",
-            "/sync/pull",
-            &[("cursor", cursor.to_string()), ("limit", limit.to_string())],
-            None,
-        )
+    /// `GET /sync/pull`, reporting `queued` edits still on this device when given.
+    pub fn pull(
+        &self,
+        cursor: &str,
+        limit: u32,
+        queued: Option<u32>,
+    ) -> ClientResult<PullResponse> {
+        let mut query = vec![("cursor", cursor.to_string()), ("limit", limit.to_string())];
+        if let Some(q) = queued {
+            query.push(("queued", q.to_string()));
+        }
+        self.call("GET", "/sync/pull", &query, None)
     }
 
     /// `GET /sync/digest`.

@@ -209,6 +209,33 @@ pub struct PullQuery {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 5000))]
     pub limit: Option<u32>,
+    /// Edits still queued on the device (its outbox's pending ops), shown on the admin's
+    /// devices page (issue #17, "Devices"). Optional; older clients do not send it.
+    #[serde(default)]
+    pub queued: Option<u32>,
+}
+
+/// One enrolled device as `GET /api/v1/devices` lists it (admin; issue #17, "Devices"): whose
+/// it is, its receipt series (never reused, also after revocation), when it was enrolled and
+/// revoked, and what it last did. Instants are UTC; `queued_ops` is what the device reported
+/// on its last pull (`None` before it reported).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EnrolledDevice {
+    pub id: Uuid,
+    pub name: String,
+    /// `office`, `teacher` or `parent`.
+    pub kind: String,
+    pub receipt_series: String,
+    pub user_id: Uuid,
+    pub username: String,
+    pub user_display_name: String,
+    pub enrolled_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub last_pull_at: Option<DateTime<Utc>>,
+    pub last_push_at: Option<DateTime<Utc>>,
+    pub queued_ops: Option<i32>,
 }
 
 /// One row as the server has it now (or a tombstone). `entity` is the server table name

@@ -162,6 +162,9 @@ pub async fn login(
                         ))
                         .first(conn)
                         .optional()?;
+                if matches!(owner, Some((u, Some(_))) if u == user_id) {
+                    return Err(ApiError::device_revoked());
+                }
                 if !matches!(owner, Some((u, None)) if u == user_id) {
                     return Err(ApiError::validation(
                         "device_id",
@@ -263,6 +266,11 @@ pub async fn refresh(
         .transaction(move |conn| {
             let invalid = || ApiError::Unauthorized("refresh token invalid or signed out".into());
             let row = repo::refresh_token_for_update(conn, school_id, &hash)?.ok_or_else(invalid)?;
+            if let Some(device) = row.device_id {
+                if repo::device_revoked(conn, school_id, device)? {
+                    return Err(ApiError::device_revoked());
+                }
+            }
             if row.revoked_at.is_some() {
                 return Err(invalid());
             }

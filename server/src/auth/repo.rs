@@ -219,3 +219,18 @@ pub fn user_by_id(conn: &mut PgConnection, school_id: Uuid, user_id: Uuid) -> Qu
         .select(UserRow::as_select())
         .first(conn)
 }
+
+/// True when device `device_id` of `school_id` is revoked (or not enrolled at all): a token
+/// bound to it is answered 403 `device_revoked` (issue #17, "Devices").
+pub fn device_revoked(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    device_id: Uuid,
+) -> QueryResult<bool> {
+    let revoked_at: Option<Option<DateTime<Utc>>> = crate::schema::devices::table
+        .find((school_id, device_id))
+        .select(crate::schema::devices::revoked_at)
+        .first(conn)
+        .optional()?;
+    Ok(!matches!(revoked_at, Some(None)))
+}

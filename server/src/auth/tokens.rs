@@ -167,14 +167,22 @@ impl FromRequest for AuthUser {
             let claims = claims?;
             let db =
                 db.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("Db missing from app data")))?;
-            let (school_id, user_id, family_id) = (claims.sch, claims.sub, claims.fam);
-            let live = db
+            let (school_id, user_id, family_id, device) =
+                (claims.sch, claims.sub, claims.fam, claims.dev);
+            let (live, device_revoked) = db
                 .run(move |conn| {
-                    Ok(super::repo::login_is_live(
-                        conn, school_id, user_id, family_id,
-                    )?)
+                    let live = super::repo::login_is_live(conn, school_id, user_id, family_id)?;
+                    // Only a dead login asks why: a revoked device's tokens die with it.
+                    let revoked = match (live, device) {
+                        (false, Some(d)) => super::repo::device_revoked(conn, school_id, d)?,
+                        _ => false,
+                    };
+                    Ok((live, revoked))
                 })
                 .await?;
+            if device_revoked {
+                return Err(ApiError::device_revoked());
+            }
             if !live {
                 return Err(ApiError::Unauthorized(
                     "this login was signed out or the account disabled; log in again".into(),

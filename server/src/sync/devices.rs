@@ -1,7 +1,7 @@
 //! Device enrolment and per-device scope (ARCHITECTURE.md §6).
 
 use chrono::Utc;
-use daftar_client_core::protocol::sync::SyncScope;
+use daftar_client_core::protocol::sync::{EnrolledDevice, SyncScope};
 use daftar_client_core::protocol::Role;
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -9,7 +9,9 @@ use uuid::Uuid;
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
-use crate::schema::{applied_ops, devices, school_counters, sync_clients};
+use crate::schema::{
+    applied_ops, device_activity, devices, refresh_tokens, school_counters, sync_clients, users,
+};
 
 /// An enrolled, unrevoked device.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -158,14 +160,182 @@ pub fn caller_device(conn: &mut PgConnection, auth: &AuthUser) -> ApiResult<Devi
         .optional()?;
     match row {
         Some((d, None)) if d.user_id == auth.user_id => Ok(d),
-        _ => Err(ApiError::Refused {
-            code: "device_revoked",
-            detail: "this device is revoked or not enrolled to you".into(),
-        }),
+        _ => Err(ApiError::device_revoked()),
     }
 }
 
 /// What a device of `auth`'s user syncs: its [`crate::access::Scope`], read now.
 pub fn scope_of(conn: &mut PgConnection, auth: &AuthUser) -> QueryResult<SyncScope> {
     Ok(crate::access::Scope::of(conn, auth)?.to_sync())
+}
+
+/// Records that `device` called now: a pull (with the queued-edit count it reported, when it
+/// did) or a push. One upsert of its `device_activity` row, outside any audit (issue #17,
+/// "Devices": the devices page shows last seen, last pull, last push and queued edits).
+pub fn record_activity(
+    conn: &mut PgConnection,
+    device: &DeviceRow,
+    pulled: bool,
+    queued: Option<u32>,
+) -> QueryResult<()> {
+    let now = Utc::now();
+    let queued = queued.map(|q| q.min(i32::MAX as u32) as i32);
+    let (pull_at, push_at) = if pulled {
+        (Some(now), None)
+    } else {
+        (None, Some(now))
+    };
+    diesel::insert_into(device_activity::table)
+        .values((
+            device_activity::school_id.eq(device.school_id),
+            device_activity::device_id.eq(device.id),
+            device_activity::last_seen_at.eq(now),
+            device_activity::last_pull_at.eq(pull_at),
+            device_activity::last_push_at.eq(push_at),
+            device_activity::queued_ops.eq(queued),
+        ))
+        .on_conflict((device_activity::school_id, device_activity::device_id))
+        .do_update()
+        .set((
+            device_activity::last_seen_at.eq(now),
+            device_activity::last_pull_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >(
+                "coalesce(excluded.last_pull_at, device_activity.last_pull_at)",
+            )),
+            device_activity::last_push_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >(
+                "coalesce(excluded.last_push_at, device_activity.last_push_at)",
+            )),
+            device_activity::queued_ops.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+            >(
+                "coalesce(excluded.queued_ops, device_activity.queued_ops)",
+            )),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+type DeviceListRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    Uuid,
+    String,
+    String,
+    chrono::DateTime<Utc>,
+    Option<chrono::DateTime<Utc>>,
+    Option<chrono::DateTime<Utc>>,
+    Option<chrono::DateTime<Utc>>,
+    Option<chrono::DateTime<Utc>>,
+    Option<i32>,
+);
+
+fn enrolled(r: DeviceListRow) -> EnrolledDevice {
+    let (id, name, kind, receipt_series, user_id, username, user_display_name, enrolled_at) =
+        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7);
+    EnrolledDevice {
+        id,
+        name,
+        kind,
+        receipt_series,
+        user_id,
+        username,
+        user_display_name,
+        enrolled_at,
+        revoked_at: r.8,
+        last_seen_at: r.9,
+        last_pull_at: r.10,
+        last_push_at: r.11,
+        queued_ops: r.12,
+    }
+}
+
+/// Every device enrolled at `school_id` (revoked ones too), oldest enrolment first, or only
+/// device `only`.
+pub fn list_enrolled(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    only: Option<Uuid>,
+) -> QueryResult<Vec<EnrolledDevice>> {
+    let mut q = devices::table
+        .inner_join(
+            users::table.on(users::school_id
+                .eq(devices::school_id)
+                .and(users::id.eq(devices::user_id))),
+        )
+        .left_join(
+            device_activity::table.on(device_activity::school_id
+                .eq(devices::school_id)
+                .and(device_activity::device_id.eq(devices::id))),
+        )
+        .filter(devices::school_id.eq(school_id))
+        .into_boxed();
+    if let Some(id) = only {
+        q = q.filter(devices::id.eq(id));
+    }
+    let rows: Vec<DeviceListRow> = q
+        .order((devices::created_at, devices::id))
+        .select((
+            devices::id,
+            devices::name,
+            devices::kind,
+            devices::receipt_series,
+            devices::user_id,
+            users::username,
+            users::display_name,
+            devices::created_at,
+            devices::revoked_at,
+            device_activity::last_seen_at.nullable(),
+            device_activity::last_pull_at.nullable(),
+            device_activity::last_push_at.nullable(),
+            device_activity::queued_ops.nullable(),
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(enrolled).collect())
+}
+
+/// Revokes device `id` (issue #17, "Devices"): marks it revoked and revokes every refresh-token
+/// family issued to it, so its access tokens stop working on their next request (answered 403
+/// `device_revoked`) and it cannot refresh or log in again; its pushes and pulls are refused
+/// with the same code. Its receipt series stays taken (series are never reused). With its
+/// audit row. Revoking a revoked device changes nothing and answers the same.
+///
+/// Errors: 404 for a device not enrolled at the caller's school.
+pub fn revoke(conn: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<EnrolledDevice> {
+    let revoked_at: Option<Option<chrono::DateTime<Utc>>> = devices::table
+        .find((auth.school_id, id))
+        .select(devices::revoked_at)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    match revoked_at {
+        None => return Err(ApiError::NotFound("device")),
+        Some(Some(_)) => {}
+        Some(None) => {
+            let now = Utc::now();
+            diesel::update(devices::table.find((auth.school_id, id)))
+                .set(devices::revoked_at.eq(Some(now)))
+                .execute(conn)?;
+            let tokens = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::school_id.eq(auth.school_id))
+                    .filter(refresh_tokens::device_id.eq(id))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(Some(now)))
+            .execute(conn)?;
+            AuditEntry::new(auth.school_id, Actor::from(auth), "device", id).event(
+                conn,
+                "revoked",
+                Some(&serde_json::json!({ "refresh_tokens_revoked": tokens })),
+            )?;
+        }
+    }
+    list_enrolled(conn, auth.school_id, Some(id))?
+        .pop()
+        .ok_or(ApiError::NotFound("device"))
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpResponse};
 use daftar_client_core::protocol::sync::{
-    DeviceRegistration, FieldConflict, NewClient, OpStatus, PullQuery, PullResponse, PushRequest,
-    PushResponse, RegisterDeviceRequest, Rejection, ResolveRejectionRequest, SyncDigest,
+    DeviceRegistration, EnrolledDevice, FieldConflict, NewClient, OpStatus, PullQuery,
+    PullResponse, PushRequest, PushResponse, RegisterDeviceRequest, Rejection,
+    ResolveRejectionRequest, SyncDigest,
 };
 use daftar_client_core::protocol::{Problem, Role};
 use diesel::prelude::*;
@@ -90,6 +91,7 @@ pub async fn push_ops(
     let resp = db
         .run_push(move |conn| {
             let device = devices::caller_device(conn, &auth)?;
+            devices::record_activity(conn, &device, false, None)?;
             push::push(conn, &auth, &device, &req)
         })
         .await?;
@@ -116,7 +118,8 @@ pub async fn pull_changes(
     let q = q.into_inner();
     let page = db
         .run(move |conn| {
-            devices::caller_device(conn, &auth)?;
+            let device = devices::caller_device(conn, &auth)?;
+            devices::record_activity(conn, &device, true, q.queued)?;
             let scope = devices::scope_of(conn, &auth)?;
             pull::pull(conn, auth.school_id, &scope, q.cursor.as_deref(), q.limit)
         })
@@ -293,4 +296,40 @@ pub async fn resolve_rejection(
     db.transaction(move |conn| devices::resolve_rejection(conn, &auth, op_id, &resolution))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every device enrolled at the school, revoked ones included: whose, its receipt series, when
+/// enrolled and revoked, last seen / pull / push and the edits it reported queued (admin;
+/// issue #17, "Devices").
+#[utoipa::path(tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = Vec<EnrolledDevice>), (status = 403, body = Problem)))]
+#[get("/devices")]
+pub async fn list_devices(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<Vec<EnrolledDevice>>> {
+    auth.require_admin()?;
+    let list = db
+        .run(move |conn| Ok(devices::list_enrolled(conn, auth.school_id, None)?))
+        .await?;
+    Ok(web::Json(list))
+}
+
+/// Revokes a device at once: its tokens stop working (403 `device_revoked`), its pushes and
+/// pulls are refused, it cannot log in again; its receipt series is never reused. Idempotent
+/// (admin; issue #17, "Devices").
+#[utoipa::path(tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = EnrolledDevice), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[post("/devices/{id}/revoke")]
+pub async fn revoke_device(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<EnrolledDevice>> {
+    auth.require_admin()?;
+    let id = id.into_inner();
+    let d = db
+        .transaction(move |conn| devices::revoke(conn, &auth, id))
+        .await?;
+    Ok(web::Json(d))
 }

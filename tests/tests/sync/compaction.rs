@@ -66,7 +66,7 @@ fn a_device_behind_the_compaction_horizon_takes_a_fresh_snapshot() {
     );
 
     // The device's cursor is behind the horizon: the server refuses it by name.
-    match away.api.pull(&old_cursor, 10) {
+    match away.api.pull(&old_cursor, 10, None) {
         Err(ClientError::Server { problem, .. }) => {
             assert_eq!(
                 (problem.status, problem.code.as_str()),
@@ -85,7 +85,7 @@ fn a_device_behind_the_compaction_horizon_takes_a_fresh_snapshot() {
     assert_eq!(local.entities, remote.entities);
     // It pulls incrementally again from its new cursor.
     let cursor = away.store.cursor().expect("cursor");
-    assert!(away.api.pull(&cursor, 10).is_ok());
+    assert!(away.api.pull(&cursor, 10, None).is_ok());
 
     // A device enrolled after the compaction takes its first snapshot as usual.
     let fresh_dir = tempfile::tempdir().expect("tmp");

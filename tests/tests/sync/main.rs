@@ -5,6 +5,7 @@
 mod adjustments;
 mod batched;
 mod compaction;
+mod devices;
 mod e2e;
 mod exactly_once;
 mod feed;
