@@ -161,6 +161,13 @@ enum Command {
         #[arg(long)]
         show: bool,
     },
+    /// Write the edits not yet sent to a JSON file, for an admin when this device was revoked
+    /// (issue #17): every pending op with its op id, seq, mutation and arguments, in seq order.
+    /// Refuses to overwrite an existing file. The outbox itself is left as it is.
+    ExportOutbox {
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Edits the server rejected or merged with conflicts; --resolve OP_ID --note TEXT.
     Rejections {
         #[arg(long)]
@@ -424,8 +431,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::ExportOutbox { file } => {
+            let mut engine = open(&cli)?;
+            let ops: Vec<_> = engine
+                .store
+                .ops(None)?
+                .into_iter()
+                .filter(|o| matches!(o.state.as_str(), "pending" | "in_flight"))
+                .map(|o| o.op)
+                .collect();
+            let export = json!({
+                "format": "daftar-outbox-export/1",
+                "exported_at": Utc::now(),
+                "device_id": engine.store.device("device_id")?,
+                "school": engine.store.device("school")?,
+                "username": engine.store.device("username")?,
+                "receipt_series": engine.store.device("receipt_series")?,
+                "revoked_at": engine.revoked_at()?,
+                "ops": ops,
+            });
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(file)
+                .with_context(|| {
+                    format!("{}: cannot create (it must not exist yet)", file.display())
+                })?;
+            serde_json::to_writer_pretty(&mut out, &export)?;
+            out.sync_all()?;
+            if cli.json {
+                println!("{}", json!({ "file": file, "ops": ops.len() }));
+            } else {
+                println!(
+                    "{} edit(s) not yet sent written to {}",
+                    ops.len(),
+                    file.display()
+                );
+            }
+            Ok(())
+        }
         Command::Status => {
             let mut engine = open(&cli)?;
+            let revoked_at = engine.revoked_at()?;
             let counts = engine.store.counts()?;
             let last = engine.store.last_pull()?;
             let replica_version = engine.store.replica_version()?;
@@ -443,10 +490,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "needing_attention": counts.needing_attention, "wedged": wedged,
                 "last_pull_at": last.map(|l| l.0), "replica_version": replica_version,
                 "lag_seconds": last.map(|l| (Utc::now() - l.0).num_seconds()),
-                "receipt_differences": diffs,
+                "receipt_differences": diffs, "revoked_at": revoked_at,
             });
             let mut t = Table::new();
             t.set_header(["", ""]);
+            if let Some(at) = &revoked_at {
+                t.add_row([
+                    "REVOKED".to_string(),
+                    format!(
+                        "this device was revoked (the server said so at {at}); the {} edit(s) not yet sent are kept and can be exported: daftar-agent export-outbox --file FILE",
+                        counts.pending
+                    ),
+                ]);
+            }
             t.add_row(["queued edits", &counts.pending.to_string()]);
             t.add_row(["applied", &counts.applied.to_string()]);
             t.add_row(["needing attention", &counts.needing_attention.to_string()]);

@@ -233,3 +233,118 @@ fn an_office_day_offline_through_the_cli() {
         .expect("family");
     assert!(text(&fam).contains("D1-000001"), "{}", text(&fam));
 }
+
+/// Issue #17, "Devices": the admin revokes the office PC while it holds an unsent payment. Its
+/// next sync is refused with the reason, `status` says the device was revoked and that the
+/// unsent edit is kept, and `export-outbox` writes that edit with its op id (refusing to
+/// overwrite the file afterwards).
+#[test]
+fn a_revoked_office_pc_says_so_and_exports_its_unsent_edits() {
+    let tdb = demo();
+    let mut server = TestServer::start(tdb.url());
+    let dir = tempfile::tempdir().expect("tmp");
+    let init = agent(dir.path())
+        .args(["init", "--server", &server.url(), "--school", "demo"])
+        .args(["--username", "accountant", "--device-name", "back office"])
+        .env("DAFTAR_PASSWORD", PW)
+        .output()
+        .expect("init");
+    assert!(init.status.success(), "{}", text(&init));
+    let found = agent(dir.path())
+        .args(["--json", "students", ""])
+        .output()
+        .expect("students");
+    let students: serde_json::Value = serde_json::from_slice(&found.stdout).expect("json");
+    let family = students[0]["family_id"]
+        .as_str()
+        .expect("family")
+        .to_string();
+    // Taken while the cable is out, so it is still queued when the device is revoked.
+    server.stop();
+    let pay = agent(dir.path())
+        .args(["pay", "--family", &family, "--amount", "75"])
+        .output()
+        .expect("pay");
+    assert!(pay.status.success(), "{}", text(&pay));
+    server.resume();
+
+    // The admin revokes the device through the API.
+    let admin: serde_json::Value = ureq::post(&format!("{}/api/v1/auth/login", server.url()))
+        .send_json(json!({"school": "demo", "username": "admin", "password": PW}))
+        .expect("admin login")
+        .into_json()
+        .expect("json");
+    let admin = admin["access_token"].as_str().expect("token").to_string();
+    let devices: serde_json::Value = ureq::get(&format!("{}/api/v1/devices", server.url()))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .expect("devices")
+        .into_json()
+        .expect("json");
+    let device = devices
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["name"] == json!("back office"))
+        .expect("the back office PC is listed")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ureq::post(&format!("{}/api/v1/devices/{device}/revoke", server.url()))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .expect("revoke");
+
+    let sync = agent(dir.path()).arg("sync").output().expect("sync");
+    assert!(!sync.status.success());
+    assert!(text(&sync).contains("revoked"), "{}", text(&sync));
+    let status = agent(dir.path())
+        .args(["--json", "status"])
+        .output()
+        .expect("status");
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert!(v["revoked_at"].is_string(), "{v}");
+    assert_eq!(v["pending"], 1, "{v}");
+    let table = agent(dir.path()).arg("status").output().expect("status");
+    assert!(
+        text(&table).contains("this device was revoked") && text(&table).contains("export-outbox"),
+        "{}",
+        text(&table)
+    );
+
+    let file = dir.path().join("unsent.json");
+    let export = agent(dir.path())
+        .args(["export-outbox", "--file"])
+        .arg(&file)
+        .output()
+        .expect("export");
+    assert!(export.status.success(), "{}", text(&export));
+    let exported: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("file")).expect("json");
+    assert_eq!(exported["format"], json!("daftar-outbox-export/1"));
+    assert_eq!(exported["device_id"], json!(device));
+    let ops = exported["ops"].as_array().expect("ops");
+    assert_eq!(ops.len(), 1, "{exported}");
+    assert_eq!(ops[0]["mutation"], json!(PAYMENT_RECORD));
+    assert_eq!(ops[0]["args"]["amount"], json!(7500));
+    assert!(ops[0]["op_id"]
+        .as_str()
+        .is_some_and(|id| id.parse::<Uuid>().is_ok()));
+    let again = agent(dir.path())
+        .args(["export-outbox", "--file"])
+        .arg(&file)
+        .output()
+        .expect("export again");
+    assert!(!again.status.success());
+    assert!(text(&again).contains("must not exist"), "{}", text(&again));
+    // The outbox is untouched by the export.
+    let v: serde_json::Value = serde_json::from_slice(
+        &agent(dir.path())
+            .args(["--json", "status"])
+            .output()
+            .expect("status")
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(v["pending"], 1);
+}

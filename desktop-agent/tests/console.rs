@@ -605,6 +605,37 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     .map(|t| t.n)
     .unwrap_or(-1);
     assert_eq!(resolved, 1, "the server knows the conflict was resolved");
+
+    // The admin revokes this computer (issue #17): the console's sync bar says so.
+    let admin: Value = ureq::post(&format!("{}/api/v1/auth/login", server.url()))
+        .send_json(json!({"school": "demo", "username": "admin", "password": PW}))
+        .expect("admin login")
+        .into_json()
+        .expect("json");
+    let admin = admin["access_token"].as_str().expect("token").to_string();
+    let devices: Value = ureq::get(&format!("{}/api/v1/devices", server.url()))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .expect("devices")
+        .into_json()
+        .expect("json");
+    let front_desk = devices
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["name"] == json!("front desk"))
+        .expect("the front desk is listed")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ureq::post(&format!(
+        "{}/api/v1/devices/{front_desk}/revoke",
+        server.url()
+    ))
+    .set("Authorization", &format!("Bearer {admin}"))
+    .call()
+    .expect("revoke");
+    python("revoked", &plan_file, &shots, None);
     drop(console);
 }
 

@@ -84,6 +84,9 @@ impl Backoff {
     }
 }
 
+/// Device setting recording that the server refused this device as revoked (issue #17).
+pub const DEVICE_REVOKED_AT: &str = "revoked_at";
+
 /// A device's store plus its server.
 pub struct SyncEngine {
     pub api: Api,
@@ -351,6 +354,24 @@ impl SyncEngine {
 
     /// One pass: push, then pull, then snapshot the outbox if anything was sent.
     pub fn sync_once(&mut self, progress: PullProgress<'_>) -> ClientResult<SyncReport> {
+        let report = self.push_then_pull(progress);
+        if let Err(e) = &report {
+            if e.is_device_revoked() && self.revoked_at()?.is_none() {
+                tracing::warn!("the server says this device was revoked; its outbox is kept");
+                self.store
+                    .set_device(DEVICE_REVOKED_AT, &chrono::Utc::now().to_rfc3339())?;
+            }
+        }
+        report
+    }
+
+    /// When this device learnt that an admin revoked it (RFC 3339, UTC; set by
+    /// [`SyncEngine::sync_once`] on a 403 `device_revoked`), `None` while it is not revoked.
+    pub fn revoked_at(&mut self) -> ClientResult<Option<String>> {
+        self.store.device(DEVICE_REVOKED_AT)
+    }
+
+    fn push_then_pull(&mut self, progress: PullProgress<'_>) -> ClientResult<SyncReport> {
         let (pushed, applied, rejected, conflicts) = self.push()?;
         let pulled = self.pull(progress)?;
         if pushed > 0 {

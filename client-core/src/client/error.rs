@@ -74,6 +74,13 @@ impl ClientError {
         }
     }
 
+    /// True when the server refused this device because an admin revoked it (403
+    /// `device_revoked`, issue #17): retrying cannot help; the unsent edits stay in the outbox
+    /// and can be exported.
+    pub fn is_device_revoked(&self) -> bool {
+        matches!(self, ClientError::Server { problem, .. } if problem.code == "device_revoked")
+    }
+
     /// Worth retrying later without a person acting (network down, 503, 429, 5xx).
     pub fn is_transient(&self) -> bool {
         match self {

@@ -143,6 +143,8 @@ pub struct SyncBar {
     /// pull brings rows it changes, and open pages reload themselves (unless someone is typing
     /// in them).
     pub replica_version: i64,
+    /// True once the server refused this device as revoked by an admin (issue #17).
+    pub revoked: bool,
 }
 
 impl SyncBar {
@@ -168,17 +170,27 @@ impl SyncBar {
             last_pull_at: last,
             last_pull_local: last.map(|l| local_time(l, tz)),
             stale: last.is_none_or(|l| Utc::now() - l > chrono::Duration::minutes(2)),
+            revoked: store
+                .device(daftar_client_core::client::engine::DEVICE_REVOKED_AT)
+                .ok()
+                .flatten()
+                .is_some(),
         }
     }
 
     fn render(&self) -> Markup {
         html! {
             div #sync-bar class=(if self.online == Some(false) { "offline" } else { "" }) data-queued=(self.queued) data-version=(self.replica_version) {
-                span #sync-online {
-                    @match self.online {
-                        Some(true) => { "online" }
-                        Some(false) => { "offline — edits are kept here and sent when the server is back" }
-                        None => { "connecting…" }
+                @if self.revoked {
+                    // Not "offline": this computer will not send anything again.
+                    strong.error #device-revoked { "This device was revoked by the school's admin — edits not yet sent are kept here and can be exported (daftar-agent export-outbox --file FILE)." }
+                } @else {
+                    span #sync-online {
+                        @match self.online {
+                            Some(true) => { "online" }
+                            Some(false) => { "offline — edits are kept here and sent when the server is back" }
+                            None => { "connecting…" }
+                        }
                     }
                 }
                 " · "

@@ -9,7 +9,9 @@ hands over what to do as JSON (`--plan FILE`). Phases:
             students and families (edits, an admission), reports refused offline, the
             dashboard; writes what the pages said to --out.
   office    the server back and the queue drained: the conflicting edit resolved on "Needs
-            attention", a report online (CSV, Excel), a page updating itself after a pull.
+            attention", a report online (CSV, Excel), a page updating itself after a pull,
+            the admin's audit log.
+  revoked   the admin has revoked this computer: the sync bar says so.
 Screenshots go to --shots. Any failed expectation raises (exit status 1) with what was seen.
 """
 
@@ -408,10 +410,29 @@ def audit_log(page, plan, shots, admitted):
     expect(page.locator("#audit-error")).to_contain_text("from")
 
 
+def revoked_phase(page, plan, shots):
+    """The admin has revoked this computer (issue #17): every page's sync bar says so and that
+    the unsent edits are kept and can be exported."""
+    url = plan["url"]
+    sign_in(page, url, plan["cashier"], plan["password"])
+    page.goto(url + "/dashboard")
+    deadline = time.time() + 30
+    while not page.locator("#device-revoked").count():
+        if time.time() > deadline:
+            raise AssertionError("the sync bar never said the device was revoked")
+        time.sleep(1)
+        page.reload()
+    expect(page.locator("#device-revoked")).to_contain_text("revoked")
+    expect(page.locator("#device-revoked")).to_contain_text("export")
+    if page.locator("#sync-online").count():
+        raise AssertionError("a revoked computer still says it will send when online")
+    page.screenshot(path=f"{shots}/18-device-revoked.png", full_page=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "revoked"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -428,6 +449,9 @@ def main():
                 out = {}
             elif a.phase == "office":
                 out = office_phase(page, plan, a.shots)
+            elif a.phase == "revoked":
+                revoked_phase(page, plan, a.shots)
+                out = {}
             else:
                 out = cashier_phase(page, plan, a.shots)
         except Exception:
