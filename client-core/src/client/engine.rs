@@ -312,11 +312,10 @@ impl SyncEngine {
         let mut staged = 0usize;
         let known_scope = self.store.device("scope")?;
         // Reported to the server for the admin's devices page (issue #17, "Devices").
-        let queued = self
-            .store
-            .counts()
-            .ok()
-            .map(|c| c.pending.clamp(0, u32::MAX as i64) as u32);
+        let queued = self.store.counts().ok().map(|c| {
+            c.pending
+                .clamp(0, crate::protocol::sync::MAX_REPORTED_QUEUE as i64) as u32
+        });
         loop {
             let page = match self.api.pull(&cursor, PULL_PAGE, queued) {
                 Err(ClientError::Server { problem, .. })

@@ -210,10 +210,15 @@ pub struct PullQuery {
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 5000))]
     pub limit: Option<u32>,
     /// Edits still queued on the device (its outbox's pending ops), shown on the admin's
-    /// devices page (issue #17, "Devices"). Optional; older clients do not send it.
+    /// devices page (issue #17, "Devices"). Optional; older clients do not send it. At most
+    /// [`MAX_REPORTED_QUEUE`] (a client with more reports that many).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 1000000))]
     pub queued: Option<u32>,
 }
+
+/// The largest queued-edit count a pull may report ([`PullQuery::queued`]).
+pub const MAX_REPORTED_QUEUE: u32 = 1_000_000;
 
 /// One enrolled device as `GET /api/v1/devices` lists it (admin; issue #17, "Devices"): whose
 /// it is, its receipt series (never reused, also after revocation), when it was enrolled and

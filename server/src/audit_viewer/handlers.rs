@@ -18,7 +18,7 @@ pub const MAX_PAGE: i64 = 200;
 /// security events (logins, failed logins, revoked tokens).
 ///
 /// Errors: 403 for any other role; 422 naming `limit` (1..=200), `entity` (at most 64
-/// characters), `entity_id` (at most 200) or `to` (not after `from`).
+/// characters), `entity_id` (at most 200) or `to` (before `from`; equal is an empty window).
 #[utoipa::path(tag = "audit", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[get("/audit-log")]
@@ -45,8 +45,8 @@ pub async fn list_audit_log(
         }
     }
     if let (Some(from), Some(to)) = (q.from, q.to) {
-        if to <= from {
-            return Err(ApiError::validation("to", "must be after `from`"));
+        if to < from {
+            return Err(ApiError::validation("to", "must not be before `from`"));
         }
     }
     let items = db

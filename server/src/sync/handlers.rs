@@ -8,7 +8,7 @@ use actix_web::{get, post, web, HttpResponse};
 use daftar_client_core::protocol::sync::{
     DeviceRegistration, EnrolledDevice, FieldConflict, NewClient, OpStatus, PullQuery,
     PullResponse, PushRequest, PushResponse, RegisterDeviceRequest, Rejection,
-    ResolveRejectionRequest, SyncDigest,
+    ResolveRejectionRequest, SyncDigest, MAX_REPORTED_QUEUE,
 };
 use daftar_client_core::protocol::{Problem, Role};
 use diesel::prelude::*;
@@ -116,6 +116,12 @@ pub async fn pull_changes(
     q: crate::query::Query<PullQuery>,
 ) -> ApiResult<web::Json<PullResponse>> {
     let q = q.into_inner();
+    if q.queued.is_some_and(|n| n > MAX_REPORTED_QUEUE) {
+        return Err(crate::errors::ApiError::validation(
+            "queued",
+            format!("at most {MAX_REPORTED_QUEUE}"),
+        ));
+    }
     let page = db
         .run(move |conn| {
             let device = devices::caller_device(conn, &auth)?;

@@ -135,6 +135,12 @@ fn a_revoked_device_is_refused_everywhere_and_keeps_its_unsent_edits() {
         get_status(&url, &bound_access, &format!("/families/{family}/dues")).0,
         200
     );
+    let (status, body) = get_status(&url, &bound_access, "/sync/pull?queued=1000001");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("queued")),
+        "{body}"
+    );
 
     // Only the admin lists and revokes.
     let accountant = token(&url, "accountant");
