@@ -169,50 +169,68 @@ pub fn scope_of(conn: &mut PgConnection, auth: &AuthUser) -> QueryResult<SyncSco
     Ok(crate::access::Scope::of(conn, auth)?.to_sync())
 }
 
+/// How stale a device's `last_seen_at` / `last_pull_at` / `last_push_at` may get before a
+/// call rewrites them: pulls are the sync hot path (every poke, every poll), so a call within
+/// this window of the last recorded one only reads the row.
+pub const ACTIVITY_RESOLUTION_SECS: i64 = 60;
+
 /// Records that `device` called now: a pull (with the queued-edit count it reported, when it
-/// did) or a push. One upsert of its `device_activity` row, outside any audit (issue #17,
-/// "Devices": the devices page shows last seen, last pull, last push and queued edits).
+/// did) or a push (issue #17, "Devices": the devices page shows last seen, last pull, last push
+/// and queued edits). One primary-key read; the row is written only when it is missing, when
+/// what it shows is older than [`ACTIVITY_RESOLUTION_SECS`], or when the reported count
+/// changed, so most pulls add no write (and no commit) to their path. Two calls at once may
+/// each keep the other's older time: the figures are for people, to the minute. Not audited.
 pub fn record_activity(
     conn: &mut PgConnection,
     device: &DeviceRow,
     pulled: bool,
     queued: Option<u32>,
 ) -> QueryResult<()> {
+    type At = Option<chrono::DateTime<Utc>>;
     let now = Utc::now();
     let queued = queued.map(|q| q.min(i32::MAX as u32) as i32);
-    let (pull_at, push_at) = if pulled {
-        (Some(now), None)
-    } else {
-        (None, Some(now))
-    };
-    diesel::insert_into(device_activity::table)
-        .values((
-            device_activity::school_id.eq(device.school_id),
-            device_activity::device_id.eq(device.id),
-            device_activity::last_seen_at.eq(now),
-            device_activity::last_pull_at.eq(pull_at),
-            device_activity::last_push_at.eq(push_at),
-            device_activity::queued_ops.eq(queued),
+    let known: Option<(chrono::DateTime<Utc>, At, At, Option<i32>)> = device_activity::table
+        .find((device.school_id, device.id))
+        .select((
+            device_activity::last_seen_at,
+            device_activity::last_pull_at,
+            device_activity::last_push_at,
+            device_activity::queued_ops,
         ))
+        .first(conn)
+        .optional()?;
+    let stale = |at: At| at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECS);
+    let (mut pull_at, mut push_at, mut known_queued) = (None, None, None);
+    if let Some((seen, pull, push, q)) = known {
+        let this_call = if pulled { pull } else { push };
+        let queue_changed = queued.is_some() && queued != q;
+        if !stale(Some(seen)) && !stale(this_call) && !queue_changed {
+            return Ok(());
+        }
+        (pull_at, push_at, known_queued) = (pull, push, q);
+    }
+    if pulled {
+        pull_at = Some(now);
+    } else {
+        push_at = Some(now);
+    }
+    let row = (
+        device_activity::school_id.eq(device.school_id),
+        device_activity::device_id.eq(device.id),
+        device_activity::last_seen_at.eq(now),
+        device_activity::last_pull_at.eq(pull_at),
+        device_activity::last_push_at.eq(push_at),
+        device_activity::queued_ops.eq(queued.or(known_queued)),
+    );
+    diesel::insert_into(device_activity::table)
+        .values(row)
         .on_conflict((device_activity::school_id, device_activity::device_id))
         .do_update()
         .set((
             device_activity::last_seen_at.eq(now),
-            device_activity::last_pull_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >(
-                "coalesce(excluded.last_pull_at, device_activity.last_pull_at)",
-            )),
-            device_activity::last_push_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >(
-                "coalesce(excluded.last_push_at, device_activity.last_push_at)",
-            )),
-            device_activity::queued_ops.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Integer>,
-            >(
-                "coalesce(excluded.queued_ops, device_activity.queued_ops)",
-            )),
+            device_activity::last_pull_at.eq(pull_at),
+            device_activity::last_push_at.eq(push_at),
+            device_activity::queued_ops.eq(queued.or(known_queued)),
         ))
         .execute(conn)?;
     Ok(())
