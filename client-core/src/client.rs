@@ -7,6 +7,7 @@ pub mod api;
 pub mod engine;
 pub mod error;
 pub mod office;
+pub mod outbox_file;
 pub mod store;
 
 pub use api::Api;

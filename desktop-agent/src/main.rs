@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use comfy_table::Table;
-use daftar_client_core::client::office;
+use daftar_client_core::client::{office, outbox_file};
 use daftar_client_core::client::{ClientError, Store, SyncEngine};
 use daftar_client_core::money::{format_money, parse_money};
 use daftar_client_core::protocol::{LoginRequest, PaymentMethod};
@@ -165,6 +165,13 @@ enum Command {
     /// (issue #17): every pending op with its op id, seq, mutation and arguments, in seq order.
     /// Refuses to overwrite an existing file. The outbox itself is left as it is.
     ExportOutbox {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Import a revoked device's unsent edits from the file its `export-outbox` wrote (admin,
+    /// issue #17). The server applies them as that device would have (its user, its receipt
+    /// series) and each op exactly once, so importing a file twice changes nothing.
+    ImportOutbox {
         #[arg(long)]
         file: PathBuf,
     },
@@ -433,32 +440,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ExportOutbox { file } => {
             let mut engine = open(&cli)?;
-            let ops: Vec<_> = engine
-                .store
-                .ops(None)?
-                .into_iter()
-                .filter(|o| matches!(o.state.as_str(), "pending" | "in_flight"))
-                .map(|o| o.op)
-                .collect();
-            let export = json!({
-                "format": "daftar-outbox-export/1",
-                "exported_at": Utc::now(),
-                "device_id": engine.store.device("device_id")?,
-                "school": engine.store.device("school")?,
-                "username": engine.store.device("username")?,
-                "receipt_series": engine.store.device("receipt_series")?,
-                "revoked_at": engine.revoked_at()?,
-                "ops": ops,
-            });
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(file)
-                .with_context(|| {
-                    format!("{}: cannot create (it must not exist yet)", file.display())
-                })?;
-            serde_json::to_writer_pretty(&mut out, &export)?;
-            out.sync_all()?;
+            let export = engine.outbox_export()?;
+            let ops = &export.ops;
+            outbox_file::write_export(file, &export)?;
             if cli.json {
                 println!("{}", json!({ "file": file, "ops": ops.len() }));
             } else {
@@ -466,6 +450,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "{} edit(s) not yet sent written to {}",
                     ops.len(),
                     file.display()
+                );
+            }
+            Ok(())
+        }
+        Command::ImportOutbox { file } => {
+            let export = outbox_file::read_export(file)?;
+            let engine = open(&cli)?;
+            let outcomes = engine.api.import_outbox(&export)?;
+            let summary = outbox_file::ImportSummary::of(&outcomes);
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({
+                        "device_id": export.device_id, "ops": summary.ops,
+                        "applied": summary.applied, "conflicts": summary.conflicts,
+                        "rejected": summary.rejected, "replayed": summary.replayed,
+                        "receipts": summary.receipts,
+                    })
+                );
+            } else {
+                println!(
+                    "{summary} (from device {} of {}, series {})",
+                    export.device_id, export.username, export.receipt_series
                 );
             }
             Ok(())

@@ -347,4 +347,51 @@ fn a_revoked_office_pc_says_so_and_exports_its_unsent_edits() {
     )
     .expect("json");
     assert_eq!(v["pending"], 1);
+
+    // The admin imports the file on their own computer: the payment is applied once, with the
+    // receipt number the revoked PC printed (its series, D1).
+    let admin_dir = tempfile::tempdir().expect("tmp");
+    let init = agent(admin_dir.path())
+        .args(["init", "--server", &server.url(), "--school", "demo"])
+        .args(["--username", "admin", "--device-name", "principal's office"])
+        .env("DAFTAR_PASSWORD", PW)
+        .output()
+        .expect("init");
+    assert!(init.status.success(), "{}", text(&init));
+    let import = |file: &std::path::Path| {
+        let out = agent(admin_dir.path())
+            .args(["--json", "import-outbox", "--file"])
+            .arg(file)
+            .output()
+            .expect("import");
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let first = import(&file);
+    assert_eq!(
+        (&first["applied"], &first["replayed"]),
+        (&json!(1), &json!(0)),
+        "{first}"
+    );
+    assert_eq!(first["receipts"], json!(["D1-000001"]), "{first}");
+    assert!(text(&pay).contains("D1-000001"), "printed: {}", text(&pay));
+    let second = import(&file);
+    assert_eq!(
+        (&second["applied"], &second["replayed"]),
+        (&json!(0), &json!(1)),
+        "{second}"
+    );
+    let not_an_export = admin_dir.path().join("notes.json");
+    std::fs::write(&not_an_export, "{\"format\": \"notes/1\"}").expect("write");
+    let refused = agent(admin_dir.path())
+        .args(["import-outbox", "--file"])
+        .arg(&not_an_export)
+        .output()
+        .expect("import");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("notes.json") && text(&refused).contains("not an outbox export"),
+        "{}",
+        text(&refused)
+    );
 }

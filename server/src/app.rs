@@ -142,6 +142,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(sync::handlers::resolve_rejection)
         .service(sync::handlers::list_devices)
         .service(sync::handlers::revoke_device)
+        .service(sync::handlers::import_outbox)
         .service(auth::handlers::login)
         .service(auth::handlers::refresh)
         .service(auth::handlers::logout)

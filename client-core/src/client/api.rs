@@ -11,10 +11,14 @@ use uuid::Uuid;
 
 use super::error::{ClientError, ClientResult};
 use crate::protocol::sync::{
-    DeviceRegistration, NewClient, PullResponse, PushRequest, PushResponse, RegisterDeviceRequest,
-    Rejection, ResolveRejectionRequest, SyncDigest,
+    DeviceRegistration, EnrolledDevice, NewClient, OpOutcome, OutboxExport, PullResponse,
+    PushRequest, PushResponse, RegisterDeviceRequest, Rejection, ResolveRejectionRequest,
+    SyncDigest,
 };
 use crate::protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse};
+
+/// Ops per request of [`Api::import_outbox`] (the server takes at most 1,000).
+pub const IMPORT_BATCH: usize = 500;
 
 type TokenHook = Arc<dyn Fn(&TokenResponse) + Send + Sync>;
 /// Reads the stored (access, refresh) tokens, which another process may have rotated.
@@ -294,6 +298,47 @@ impl Api {
             query.push(("queued", q.to_string()));
         }
         self.call("GET", "/sync/pull", &query, None)
+    }
+
+    /// `GET /devices` (admin): every device enrolled at the school, revoked ones included.
+    pub fn devices(&self) -> ClientResult<Vec<EnrolledDevice>> {
+        self.call("GET", "/devices", &[], None)
+    }
+
+    /// `POST /devices/{id}/revoke` (admin): revokes device `id` at once (idempotent).
+    pub fn revoke_device(&self, id: Uuid) -> ClientResult<EnrolledDevice> {
+        self.call("POST", &format!("/devices/{id}/revoke"), &[], None)
+    }
+
+    /// `POST /devices/import-outbox` (admin): imports a revoked device's [`OutboxExport`]
+    /// in requests of at most [`IMPORT_BATCH`] ops, in seq order, and returns every op's
+    /// outcome. The server applies them as that device's pushes would (its user, its receipt
+    /// series), exactly once: re-importing replays.
+    ///
+    /// Errors: the server's problem (403 for a non-admin, 404 unknown device, 409
+    /// `device_not_revoked`, 409 `seq_gap`, 422 naming a field); network errors. Ops of the
+    /// requests answered before an error stay applied; importing the file again is safe.
+    pub fn import_outbox(&self, export: &OutboxExport) -> ClientResult<Vec<OpOutcome>> {
+        let mut outcomes = Vec::with_capacity(export.ops.len());
+        for chunk in export.ops.chunks(IMPORT_BATCH) {
+            let part = OutboxExport {
+                ops: chunk.to_vec(),
+                ..export.clone()
+            };
+            let resp: PushResponse =
+                self.call("POST", "/devices/import-outbox", &[], Some(&part))?;
+            let complete = resp.results.len() == chunk.len();
+            outcomes.extend(resp.results);
+            if !complete {
+                return Err(ClientError::Network(format!(
+                    "the server stopped the import after {} of {} ops (retry in {} s; importing again is safe)",
+                    outcomes.len(),
+                    export.ops.len(),
+                    resp.retry_after_secs.unwrap_or(1)
+                )));
+            }
+        }
+        Ok(outcomes)
     }
 
     /// `GET /sync/digest`.

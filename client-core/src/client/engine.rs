@@ -17,7 +17,9 @@ use uuid::Uuid;
 use super::api::Api;
 use super::error::{ClientError, ClientResult};
 use super::store::{OpenReport, Store};
-use crate::protocol::sync::{PushRequest, SyncDigest, SyncScope};
+use crate::protocol::sync::{
+    OutboxExport, PushRequest, SyncDigest, SyncScope, OUTBOX_EXPORT_FORMAT,
+};
 use crate::protocol::LoginRequest;
 
 /// Ops per push request.
@@ -368,6 +370,46 @@ impl SyncEngine {
     /// [`SyncEngine::sync_once`] on a 403 `device_revoked`), `None` while it is not revoked.
     pub fn revoked_at(&mut self) -> ClientResult<Option<String>> {
         self.store.device(DEVICE_REVOKED_AT)
+    }
+
+    /// The edits not yet sent (pending or in flight, in seq order) as an [`OutboxExport`] for
+    /// an admin to import on another device (issue #17, "Devices"). Nothing is removed from
+    /// the outbox: if the device is ever reinstated it still sends them, and the server applies
+    /// each op once either way.
+    ///
+    /// Errors: storage errors; `NotEnrolled` when the device has no id, client or series.
+    pub fn outbox_export(&mut self) -> ClientResult<OutboxExport> {
+        let ops = self
+            .store
+            .ops(None)?
+            .into_iter()
+            .filter(|o| matches!(o.state.as_str(), "pending" | "in_flight"))
+            .map(|o| o.op)
+            .collect();
+        let setting = |store: &mut Store, key: &str| -> ClientResult<String> {
+            store
+                .device(key)?
+                .ok_or_else(|| ClientError::NotEnrolled(format!("this device has no {key}")))
+        };
+        let id = |store: &mut Store, key: &str| -> ClientResult<Uuid> {
+            setting(store, key)?
+                .parse()
+                .map_err(|_| ClientError::storage(format!("the stored {key} is not an id")))
+        };
+        Ok(OutboxExport {
+            format: OUTBOX_EXPORT_FORMAT.to_string(),
+            exported_at: chrono::Utc::now(),
+            device_id: id(&mut self.store, "device_id")?,
+            client_id: id(&mut self.store, "client_id")?,
+            school: setting(&mut self.store, "school")?,
+            username: setting(&mut self.store, "username")?,
+            receipt_series: setting(&mut self.store, "receipt_series")?,
+            revoked_at: self
+                .revoked_at()?
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
+            ops,
+        })
     }
 
     fn push_then_pull(&mut self, progress: PullProgress<'_>) -> ClientResult<SyncReport> {

@@ -243,6 +243,36 @@ pub struct EnrolledDevice {
     pub queued_ops: Option<i32>,
 }
 
+/// The format tag of an outbox export file ([`OutboxExport::format`]).
+pub const OUTBOX_EXPORT_FORMAT: &str = "daftar-outbox-export/1";
+
+/// An outbox export (issue #17, "Devices"): the edits a device had not yet sent when it was
+/// revoked, written by `daftar-agent export-outbox --file FILE` and imported by an admin on
+/// another device (`daftar-agent import-outbox --file FILE`, the console's *Devices* page,
+/// or `POST /api/v1/devices/import-outbox` with at most 1,000 ops per request).
+///
+/// The ops keep their `op_id`s and the `seq`s of `client_id`, and the server applies them as
+/// if that device had pushed them: as its user, from its receipt series (so receipts printed
+/// offline keep their numbers), exactly once (an op already applied is replayed, so importing
+/// a file twice, or a file holding ops the device did send, changes nothing). `exported_at`
+/// and `revoked_at` are UTC; `revoked_at` is what the device knew when it exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OutboxExport {
+    /// Always [`OUTBOX_EXPORT_FORMAT`].
+    pub format: String,
+    pub exported_at: DateTime<Utc>,
+    pub device_id: Uuid,
+    pub client_id: Uuid,
+    pub school: String,
+    pub username: String,
+    pub receipt_series: String,
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// In seq order; at most 1,000 per import request.
+    pub ops: Vec<SyncOp>,
+}
+
 /// One row as the server has it now (or a tombstone). `entity` is the server table name
 /// (`students`, `attendance_marks`, …); `row` its JSON image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

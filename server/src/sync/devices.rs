@@ -357,3 +357,63 @@ pub fn revoke(conn: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<E
         .pop()
         .ok_or(ApiError::NotFound("device"))
 }
+
+/// Who an imported outbox of device `device_id` is applied as (issue #17, "Devices"): the
+/// device's own user and the device itself, so its ops are checked, numbered (its receipt
+/// series) and audited exactly as its own push would have been. Only a revoked device's
+/// outbox is imported: a device still enrolled sends its own edits.
+///
+/// Errors: 404 for a device not enrolled at the admin's school; 409 `device_not_revoked`.
+pub fn import_target(
+    conn: &mut PgConnection,
+    admin: &AuthUser,
+    device_id: Uuid,
+) -> ApiResult<(AuthUser, DeviceRow)> {
+    let found: Option<(DeviceRow, Option<chrono::DateTime<Utc>>, String)> = devices::table
+        .inner_join(
+            users::table.on(users::school_id
+                .eq(devices::school_id)
+                .and(users::id.eq(devices::user_id))),
+        )
+        .filter(devices::school_id.eq(admin.school_id))
+        .filter(devices::id.eq(device_id))
+        .select((DeviceRow::as_select(), devices::revoked_at, users::role))
+        .first(conn)
+        .optional()?;
+    let Some((device, revoked_at, role)) = found else {
+        return Err(ApiError::NotFound("device"));
+    };
+    if revoked_at.is_none() {
+        return Err(ApiError::Conflict {
+            code: "device_not_revoked",
+            detail: format!(
+                "device “{}” is still enrolled and sends its own edits; revoke it before importing its outbox",
+                device.name
+            ),
+        });
+    }
+    let as_device = AuthUser {
+        user_id: device.user_id,
+        school_id: admin.school_id,
+        role: Role::parse(&role).unwrap_or(Role::Parent),
+        device_id: Some(device.id),
+    };
+    Ok((as_device, device))
+}
+
+/// Records that `admin` imported `ops` ops of device `device_id`'s outbox (client
+/// `client_id`), of which `applied` were new; one audit event on the device.
+pub fn record_import(
+    conn: &mut PgConnection,
+    admin: &AuthUser,
+    device_id: Uuid,
+    client_id: Uuid,
+    ops: usize,
+    applied: usize,
+) -> QueryResult<()> {
+    AuditEntry::new(admin.school_id, Actor::from(admin), "device", device_id).event(
+        conn,
+        "outbox_imported",
+        Some(&serde_json::json!({ "client_id": client_id, "ops": ops, "newly_decided": applied })),
+    )
+}

@@ -6,9 +6,9 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpResponse};
 use daftar_client_core::protocol::sync::{
-    DeviceRegistration, EnrolledDevice, FieldConflict, NewClient, OpStatus, PullQuery,
-    PullResponse, PushRequest, PushResponse, RegisterDeviceRequest, Rejection,
-    ResolveRejectionRequest, SyncDigest, MAX_REPORTED_QUEUE,
+    DeviceRegistration, EnrolledDevice, FieldConflict, NewClient, OpStatus, OutboxExport,
+    PullQuery, PullResponse, PushRequest, PushResponse, RegisterDeviceRequest, Rejection,
+    ResolveRejectionRequest, SyncDigest, MAX_REPORTED_QUEUE, OUTBOX_EXPORT_FORMAT,
 };
 use daftar_client_core::protocol::{Problem, Role};
 use diesel::prelude::*;
@@ -21,7 +21,7 @@ use super::{devices, pull, push};
 use crate::auth::AuthUser;
 use crate::config::AuthConfig;
 use crate::db::Db;
-use crate::errors::ApiResult;
+use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::schema::applied_ops;
 
@@ -338,4 +338,47 @@ pub async fn revoke_device(
         .transaction(move |conn| devices::revoke(conn, &auth, id))
         .await?;
     Ok(web::Json(d))
+}
+
+/// Imports a revoked device's unsent edits from its outbox export (`daftar-agent
+/// export-outbox`; at most 1,000 ops per request, in seq order): they are applied as that
+/// device's own push would apply them — as its user, numbered from its receipt series, each
+/// op exactly once (an op already applied is replayed, so importing a file twice changes
+/// nothing) — and rejected ones go to the needs-attention list as usual. Audited as the
+/// admin's `outbox_imported` on the device (admin; issue #17, "Devices").
+#[utoipa::path(tag = "sync", request_body = OutboxExport, security(("bearer" = [])),
+    responses((status = 200, body = PushResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "`device_not_revoked`, `seq_gap` (detail names the expected seq), `op_id_reused`", body = Problem)))]
+#[post("/devices/import-outbox")]
+pub async fn import_outbox(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<OutboxExport>,
+) -> ApiResult<HttpResponse> {
+    auth.require_admin()?;
+    let export = body.into_inner();
+    if export.format != OUTBOX_EXPORT_FORMAT {
+        return Err(ApiError::validation(
+            "format",
+            format!("not an outbox export (expected “{OUTBOX_EXPORT_FORMAT}”)"),
+        ));
+    }
+    let resp = db
+        .run_push(move |conn| {
+            let (as_device, device) = devices::import_target(conn, &auth, export.device_id)?;
+            let req = PushRequest {
+                client_id: export.client_id,
+                ops: export.ops,
+            };
+            let resp = push::push(conn, &as_device, &device, &req)?;
+            let new = resp.results.iter().filter(|r| !r.replayed).count();
+            devices::record_import(conn, &auth, device.id, req.client_id, req.ops.len(), new)?;
+            Ok(resp)
+        })
+        .await?;
+    let mut r = HttpResponse::Ok();
+    if let Some(secs) = resp.retry_after_secs {
+        r.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+    }
+    Ok(r.json(resp))
 }

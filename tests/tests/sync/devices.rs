@@ -3,7 +3,7 @@
 //! (403 `device_revoked` on REST, push, pull, refresh and login), keeps its unsent edits on it,
 //! and never hands its receipt series to another device.
 
-use daftar_client_core::client::{office, ClientError};
+use daftar_client_core::client::{office, outbox_file, ClientError};
 use daftar_client_core::protocol::PaymentMethod;
 use daftar_tests::server::TestServer;
 use diesel::prelude::*;
@@ -108,7 +108,7 @@ fn a_revoked_device_is_refused_everywhere_and_keeps_its_unsent_edits() {
     // They are pushed; a third is taken and not yet sent.
     office_pc.push().expect("push");
     assert!(listed(&url, &admin, &device)["last_push_at"].is_string());
-    office::record_payment(
+    let unsent = office::record_payment(
         &mut office_pc.store,
         family,
         9_011,
@@ -117,6 +117,14 @@ fn a_revoked_device_is_refused_everywhere_and_keeps_its_unsent_edits() {
         None,
     )
     .expect("pay offline");
+    // What the device would export; an enrolled device's outbox is not imported.
+    let early = serde_json::to_value(office_pc.outbox_export().expect("export")).expect("json");
+    let (status, body) = post(&url, Some(&admin), "/devices/import-outbox", early);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("device_not_revoked")),
+        "{body}"
+    );
 
     // A device-bound login of the same device, to try its refresh token afterwards.
     let (status, bound) = post(
@@ -228,6 +236,75 @@ fn a_revoked_device_is_refused_everywhere_and_keeps_its_unsent_edits() {
     );
     assert_eq!(on_server, 2);
 
+    // The admin imports the exported outbox on another device: the payment is applied as the
+    // accountant's on the revoked device, with the receipt number printed offline; once.
+    let export = office_pc.outbox_export().expect("export");
+    assert_eq!(export.ops.len(), 1);
+    let file = dir.path().join("unsent.json");
+    outbox_file::write_export(&file, &export).expect("write");
+    assert!(outbox_file::write_export(&file, &export)
+        .expect_err("never overwritten")
+        .to_string()
+        .contains("must not exist yet"),);
+    let export = outbox_file::read_export(&file).expect("read back");
+    let body = serde_json::to_value(&export).expect("json");
+    assert_eq!(
+        post(
+            &url,
+            Some(&accountant),
+            "/devices/import-outbox",
+            body.clone()
+        )
+        .0,
+        403,
+        "only the admin imports"
+    );
+    let mut wrong = body.clone();
+    wrong["format"] = json!("something-else/1");
+    let (status, problem) = post(&url, Some(&admin), "/devices/import-outbox", wrong);
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("format")),
+        "{problem}"
+    );
+    let admin_dir = tempfile::tempdir().expect("tmp");
+    let admin_pc = enrol(admin_dir.path(), &url, "admin");
+    let outcomes = admin_pc.api.import_outbox(&export).expect("import");
+    let summary = outbox_file::ImportSummary::of(&outcomes);
+    assert_eq!(
+        (summary.ops, summary.applied, summary.replayed),
+        (1, 1, 0),
+        "{summary}"
+    );
+    assert_eq!(
+        summary.receipts,
+        vec![unsent.receipt_no.clone()],
+        "the printed number"
+    );
+    let again =
+        outbox_file::ImportSummary::of(&admin_pc.api.import_outbox(&export).expect("again"));
+    assert_eq!(
+        (again.applied, again.replayed),
+        (0, 1),
+        "imported once: {again}"
+    );
+    let (receipt_no, received_by): (String, uuid::Uuid) = diesel::sql_query(
+        "SELECT p.receipt_no AS text, p.received_by AS id FROM payments p WHERE p.family_id = $1 AND p.amount = 9011",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(family)
+    .get_result::<TextAndId>(&mut conn)
+    .map(|r| (r.text, r.id))
+    .expect("the imported payment");
+    assert_eq!(receipt_no, unsent.receipt_no);
+    let accountant_id = diesel::sql_query("SELECT id FROM users WHERE username = 'accountant'")
+        .get_result::<IdRow>(&mut conn)
+        .expect("accountant")
+        .id;
+    assert_eq!(
+        received_by, accountant_id,
+        "taken by the accountant, not the admin"
+    );
+
     // The same user's next device gets a new series; the revoked one stays taken.
     let dir2 = tempfile::tempdir().expect("tmp");
     let mut next = enrol(dir2.path(), &url, "accountant");
@@ -246,6 +323,30 @@ fn a_revoked_device_is_refused_everywhere_and_keeps_its_unsent_edits() {
         &format!("/audit-log?entity=device&entity_id={device}"),
     );
     assert_eq!(status, 200);
-    assert_eq!(log["items"][0]["action"], json!("revoked"), "{log}");
+    let actions: Vec<&Value> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| &e["action"])
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            &json!("outbox_imported"),
+            &json!("outbox_imported"),
+            &json!("revoked"),
+            &json!("create")
+        ],
+        "{log}"
+    );
     assert_eq!(log["items"][0]["username"], json!("admin"));
+    assert_eq!(log["items"][2]["username"], json!("admin"));
+}
+
+#[derive(diesel::QueryableByName)]
+struct TextAndId {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    text: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
 }
