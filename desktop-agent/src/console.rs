@@ -14,6 +14,7 @@ pub mod attention;
 pub mod audit;
 pub mod cashier;
 pub mod dashboard;
+pub mod devices;
 pub mod login;
 pub mod page;
 pub mod people;
@@ -164,6 +165,31 @@ pub fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<
             403,
             &format!(
                 "The cashier pages are for the office (admin or accountant); you are signed in as {} ({}).",
+                session.display_name,
+                session.role.as_str()
+            ),
+        )
+    })))
+}
+
+/// The signed-in admin of a request for `what` (a page only the admin may see: the audit
+/// log, devices); anyone else is sent to sign in or refused with a page naming `what`.
+pub fn admin_user(
+    console: &Console,
+    req: &HttpRequest,
+    what: &str,
+) -> Result<Session, Box<HttpResponse>> {
+    let session = office_user(console, req)?;
+    if session.role == Role::Admin {
+        return Ok(session);
+    }
+    Err(Box::new(console.with_store(|store| {
+        page::error_page(
+            store,
+            &session,
+            403,
+            &format!(
+                "{what} is for the admin; you are signed in as {} ({}).",
                 session.display_name,
                 session.role.as_str()
             ),
@@ -343,6 +369,7 @@ pub fn serve(
                 .configure(people::routes)
                 .configure(reports::routes)
                 .configure(audit::routes)
+                .configure(devices::routes)
         })
         .workers(2)
         .bind(addr)?;

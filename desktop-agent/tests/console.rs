@@ -606,6 +606,58 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     .unwrap_or(-1);
     assert_eq!(resolved, 1, "the server knows the conflict was resolved");
 
+    // Devices (issue #17): a back-office PC holds a payment it has not sent; the admin revokes
+    // it on the console's Devices page, and imports its exported outbox there.
+    let back_dir = tempfile::tempdir().expect("tmp");
+    let login = daftar_client_core::protocol::LoginRequest {
+        school: "demo".into(),
+        username: "accountant".into(),
+        password: PW.into(),
+        device_id: None,
+    };
+    let mut back_office = SyncEngine::init(back_dir.path(), &server.url(), &login, "back office")
+        .expect("enrol the back office");
+    back_office.sync_once(&mut |_, _| {}).expect("first sync");
+    let unsent_family = owing[0].id;
+    let unsent = daftar_client_core::client::office::record_payment(
+        &mut back_office.store,
+        unsent_family,
+        4_321_00,
+        daftar_client_core::protocol::PaymentMethod::Cash,
+        None,
+        None,
+    )
+    .expect("a payment at the back office");
+    back_office
+        .pull(&mut |_, _| {})
+        .expect("a pull reports it queued");
+    plan["back_office"] = json!({ "name": "back office", "queued": 1 });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("devices", &plan_file, &shots, None);
+    let refused = back_office.sync_once(&mut |_, _| {});
+    assert!(
+        matches!(&refused, Err(e) if e.is_device_revoked()),
+        "the revoked back office still syncs: {refused:?}"
+    );
+    let export_file = work.path().join("back-office-unsent.json");
+    let export = back_office.outbox_export().expect("export");
+    daftar_client_core::client::outbox_file::write_export(&export_file, &export).expect("write");
+    plan["back_office"]["export_file"] = json!(export_file);
+    plan["back_office"]["receipt_no"] = json!(unsent.receipt_no);
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("import", &plan_file, &shots, None);
+    let (receipt_no, amount): (String, i64) = daftar_server::schema::payments::table
+        .filter(daftar_server::schema::payments::school_id.eq(school))
+        .filter(daftar_server::schema::payments::family_id.eq(unsent_family))
+        .filter(daftar_server::schema::payments::amount.eq(4_321_00))
+        .select((
+            daftar_server::schema::payments::receipt_no,
+            daftar_server::schema::payments::amount,
+        ))
+        .first(&mut conn)
+        .expect("the imported payment is on the server");
+    assert_eq!((receipt_no, amount), (unsent.receipt_no.clone(), 4_321_00));
+
     // The admin revokes this computer (issue #17): the console's sync bar says so.
     let admin: Value = ureq::post(&format!("{}/api/v1/auth/login", server.url()))
         .send_json(json!({"school": "demo", "username": "admin", "password": PW}))

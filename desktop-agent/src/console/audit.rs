@@ -10,13 +10,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use daftar_client_core::client::ClientError;
-use daftar_client_core::protocol::{AuditEvent, AuditPage, Page, Role, User};
+use daftar_client_core::protocol::{AuditEvent, AuditPage, Page, User};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::page::{self, local_time, school_tz};
-use super::{call_server, office_user, Console};
+use super::{admin_user, call_server, Console};
 
 /// Routes of the audit log page.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -214,24 +214,10 @@ async fn audit_page(
     req: HttpRequest,
     q: web::Query<Asked>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let session = match admin_user(&console, &req, "The audit log") {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if session.role != Role::Admin {
-        return console.with_store(|store| {
-            page::error_page(
-                store,
-                &session,
-                403,
-                &format!(
-                    "The audit log is for the admin; you are signed in as {} ({}).",
-                    session.display_name,
-                    session.role.as_str()
-                ),
-            )
-        });
-    }
     let asked = q.into_inner();
     let tz = console.with_store(school_tz);
     let (status, users, result) = match server_query(&asked, tz) {

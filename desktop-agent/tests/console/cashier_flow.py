@@ -410,6 +410,67 @@ def audit_log(page, plan, shots, admitted):
     expect(page.locator("#audit-error")).to_contain_text("from")
 
 
+def devices_phase(page, plan, shots):
+    """Devices (issue #17): the cashier is refused the page; the admin sees every device with
+    its user, series and the unsent edits it reported, cannot revoke the computer in use, and
+    revokes the back office after a confirmation page that says what revoking does."""
+    url, back = plan["url"], plan["back_office"]
+    sign_in(page, url, plan["cashier"], plan["password"])
+    if page.locator("#nav-devices").count():
+        raise AssertionError("the cashier's menu offers the devices page")
+    page.goto(url + "/devices")
+    expect(page.locator("#page-error")).to_contain_text("for the admin")
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-devices")
+    here = page.locator(f"#devices tr.device[data-name='{plan['device_name']}']")
+    expect(here.locator("#this-computer")).to_be_visible()
+    expect(here.locator("a.revoke")).to_have_count(0)
+    row = page.locator(f"#devices tr.device[data-name='{back['name']}']")
+    expect(row).to_have_attribute("data-state", "active")
+    expect(row).to_contain_text("accountant")
+    expect(row.locator("td.queued")).to_have_text(str(back["queued"]))
+    page.screenshot(path=f"{shots}/19-devices.png", full_page=True)
+    with page.expect_navigation():
+        row.locator("a.revoke").click()
+    expect(page.locator("h1")).to_contain_text(back["name"])
+    expect(page.locator("#queued")).to_have_text(str(back["queued"]))
+    expect(page.locator("main")).to_contain_text("never given to another device")
+    page.screenshot(path=f"{shots}/20-revoke-confirm.png", full_page=True)
+    with page.expect_navigation():
+        page.click("#confirm-revoke")
+    expect(page.locator("#notice")).to_contain_text("is revoked")
+    expect(row).to_have_attribute("data-state", "revoked")
+    expect(row.locator("td.state")).to_contain_text("Revoked")
+    expect(row.locator("a.revoke")).to_have_count(0)
+
+
+def import_phase(page, plan, shots):
+    """The back office's exported outbox is imported on the Devices page: its payment is
+    applied with the receipt number printed there; a second import changes nothing; a file
+    that is not an export is refused by name."""
+    url, back = plan["url"], plan["back_office"]
+    sign_in(page, url, "admin", plan["password"])
+    page.goto(url + "/devices")
+    page.set_input_files("#import-file", back["export_file"])
+    with page.expect_navigation():
+        page.click("#import-form button")
+    notice = page.locator("#notice")
+    expect(notice).to_contain_text("1 applied")
+    expect(notice).to_contain_text(back["receipt_no"])
+    page.screenshot(path=f"{shots}/21-outbox-imported.png", full_page=True)
+    page.set_input_files("#import-file", back["export_file"])
+    with page.expect_navigation():
+        page.click("#import-form button")
+    expect(page.locator("#notice")).to_contain_text("0 applied")
+    expect(page.locator("#notice")).to_contain_text("1 already on the server")
+    page.set_input_files("#import-file", files=[{
+        "name": "notes.json", "mimeType": "application/json", "buffer": b'{"format": "notes/1"}'}])
+    with page.expect_navigation():
+        page.click("#import-form button")
+    expect(page.locator("#import-error")).to_contain_text("notes.json")
+    expect(page.locator("#import-error")).to_contain_text("not an outbox export")
+
+
 def revoked_phase(page, plan, shots):
     """The admin has revoked this computer (issue #17): every page's sync bar says so and that
     the unsent edits are kept and can be exported."""
@@ -432,7 +493,7 @@ def revoked_phase(page, plan, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "revoked"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "revoked"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -449,6 +510,12 @@ def main():
                 out = {}
             elif a.phase == "office":
                 out = office_phase(page, plan, a.shots)
+            elif a.phase == "devices":
+                devices_phase(page, plan, a.shots)
+                out = {}
+            elif a.phase == "import":
+                import_phase(page, plan, a.shots)
+                out = {}
             elif a.phase == "revoked":
                 revoked_phase(page, plan, a.shots)
                 out = {}
