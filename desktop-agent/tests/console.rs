@@ -622,7 +622,7 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let unsent = daftar_client_core::client::office::record_payment(
         &mut back_office.store,
         unsent_family,
-        4_321_00,
+        432_100,
         daftar_client_core::protocol::PaymentMethod::Cash,
         None,
         None,
@@ -649,14 +649,14 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     let (receipt_no, amount): (String, i64) = daftar_server::schema::payments::table
         .filter(daftar_server::schema::payments::school_id.eq(school))
         .filter(daftar_server::schema::payments::family_id.eq(unsent_family))
-        .filter(daftar_server::schema::payments::amount.eq(4_321_00))
+        .filter(daftar_server::schema::payments::amount.eq(432_100))
         .select((
             daftar_server::schema::payments::receipt_no,
             daftar_server::schema::payments::amount,
         ))
         .first(&mut conn)
         .expect("the imported payment is on the server");
-    assert_eq!((receipt_no, amount), (unsent.receipt_no.clone(), 4_321_00));
+    assert_eq!((receipt_no, amount), (unsent.receipt_no.clone(), 432_100));
 
     // The admin revokes this computer (issue #17): the console's sync bar says so.
     let admin: Value = ureq::post(&format!("{}/api/v1/auth/login", server.url()))
