@@ -274,6 +274,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 username: username.clone(),
                 password,
                 device_id: None,
+                two_factor_code: None,
             };
             let mut engine = SyncEngine::init(&cli.data_dir, server, &login, device_name)?;
             // The enrolling user may sign in to the console offline from now on.

@@ -65,6 +65,7 @@ fn sigkill_in_the_middle_of_a_push_of_1000_ops_leaves_exactly_1000_effects() {
         username: "accountant".into(),
         password: PW.into(),
         device_id: None,
+        two_factor_code: None,
     };
     let family: Uuid = {
         let mut e = SyncEngine::init(dir.path(), &server.url(), &login, "till 1").expect("init");

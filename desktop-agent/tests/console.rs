@@ -614,6 +614,7 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         username: "accountant".into(),
         password: PW.into(),
         device_id: None,
+        two_factor_code: None,
     };
     let mut back_office = SyncEngine::init(back_dir.path(), &server.url(), &login, "back office")
         .expect("enrol the back office");

@@ -291,6 +291,7 @@ impl DaftarClient {
             username,
             password,
             device_id: None,
+            two_factor_code: None,
         };
         let name = if device_name.trim().is_empty() {
             "phone".to_string()

@@ -6,5 +6,6 @@ pub mod handlers;
 pub mod password;
 pub mod repo;
 pub mod tokens;
+pub mod two_factor;
 
 pub use tokens::AuthUser;

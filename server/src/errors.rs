@@ -32,6 +32,11 @@ pub enum ApiError {
     /// 401 `invalid_credentials`: wrong school, username or password (never says which).
     #[error("school, username or password is wrong")]
     InvalidCredentials,
+    /// 401 `two_factor_required` (the password was right; send the code too) or
+    /// `two_factor_invalid` (the code was wrong, counted like a wrong password): a login of a
+    /// user with two-factor login on (issue #17, RFC 6238).
+    #[error("{detail}")]
+    SecondFactor { code: &'static str, detail: String },
     /// 401 `refresh_token_reused`: a rotated refresh token was presented again; its whole
     /// token family has been revoked (RFC 6819 §5.2.2.3).
     #[error("this refresh token was already used; every session it belonged to is now signed out")]
@@ -135,7 +140,8 @@ impl ApiError {
             ApiError::Unprocessable { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Gone { code, .. }
-            | ApiError::Refused { code, .. } => code,
+            | ApiError::Refused { code, .. }
+            | ApiError::SecondFactor { code, .. } => code,
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
@@ -167,6 +173,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_)
             | ApiError::InvalidCredentials
+            | ApiError::SecondFactor { .. }
             | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,

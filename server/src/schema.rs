@@ -572,6 +572,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_recovery_codes (school_id, user_id, code_hash) {
+        school_id -> Uuid,
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    user_two_factor (school_id, user_id) {
+        school_id -> Uuid,
+        user_id -> Uuid,
+        secret -> Bytea,
+        confirmed_at -> Nullable<Timestamptz>,
+        last_used_step -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -647,5 +667,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_clients,
     sync_conflicts,
     terms,
+    user_recovery_codes,
+    user_two_factor,
     users,
 );

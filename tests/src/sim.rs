@@ -108,6 +108,7 @@ pub fn run(seed: u64, steps: usize) -> Result<SimReport, String> {
                 username: username.into(),
                 password: PW.into(),
                 device_id: None,
+                two_factor_code: None,
             };
             let mut e = SyncEngine::init(dir.path(), &url, &login, username).expect("enrol");
             e.sync_once(&mut |_, _| {}).expect("bootstrap");

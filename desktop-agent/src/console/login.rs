@@ -142,6 +142,7 @@ pub fn sign_in(
         username: username.to_string(),
         password: password.to_string(),
         device_id: None,
+        two_factor_code: None,
     };
     match Api::new(url).login(&login) {
         Ok(tokens) => {

@@ -2,12 +2,15 @@
 
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{Duration, Utc};
-use daftar_client_core::protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse, User};
+use daftar_client_core::protocol::{
+    LoginRequest, Problem, RecoveryCodes, RefreshRequest, TokenResponse, TwoFactorCode,
+    TwoFactorEnrolment, User,
+};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::repo::{self, RefreshTokenRow};
-use super::{password, tokens, AuthUser};
+use super::{password, tokens, two_factor, AuthUser};
 use crate::audit::{Actor, AuditEntry};
 use crate::config::AuthConfig;
 use crate::db::Db;
@@ -49,7 +52,7 @@ enum LoginLookup {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 401, description = "Wrong school, username or password", body = Problem),
+        (status = 401, description = "`invalid_credentials`: wrong school, username or password; `two_factor_required`: the password is right and the account needs its two-factor code; `two_factor_invalid`: that code is wrong or spent", body = Problem),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem),
     )
 )]
@@ -128,26 +131,39 @@ pub async fn login(
     let device_id = req.device_id;
     let (school_id, user_id) = (user.school_id, user.id);
     if !matches {
-        db.transaction(move |conn| {
-            let failures = repo::count_failed_login(conn, school_id, user_id)?;
-            if let Some(secs) = lock_secs(failures) {
-                repo::lock_user(
-                    conn,
-                    school_id,
-                    user_id,
-                    Utc::now() + Duration::seconds(secs),
-                )?;
-            }
-            AuditEntry::new(school_id, Actor::SYSTEM, "user", user_id).event(
-                conn,
-                "login_failed",
-                Some(&serde_json::json!({ "consecutive_failures": failures })),
-            )?;
-            Ok(())
-        })
-        .await?;
+        db.transaction(move |conn| count_failure(conn, school_id, user_id, false))
+            .await?;
         return Err(ApiError::InvalidCredentials);
     }
+    // The second factor, for a user who has it on (issue #17): its own transaction, so that a
+    // wrong code is counted (and throttled) like a wrong password and a right one is spent.
+    let code = req.two_factor_code;
+    let factor = db
+        .transaction(move |conn| {
+            let f = two_factor::check_login(conn, school_id, user_id, code.as_deref(), Utc::now())?;
+            if f == two_factor::LoginFactor::Invalid {
+                count_failure(conn, school_id, user_id, true)?;
+            }
+            Ok(f)
+        })
+        .await?;
+    let factor = match factor {
+        two_factor::LoginFactor::Required => {
+            return Err(ApiError::SecondFactor {
+                code: "two_factor_required",
+                detail: "this account has two-factor login: send the 6-digit code from the authenticator app (or a recovery code) as two_factor_code".into(),
+            })
+        }
+        two_factor::LoginFactor::Invalid => {
+            return Err(ApiError::SecondFactor {
+                code: "two_factor_invalid",
+                detail: "the two-factor code is wrong, was used already, or is a spent recovery code".into(),
+            })
+        }
+        two_factor::LoginFactor::NotOn => None,
+        two_factor::LoginFactor::Totp => Some("totp"),
+        two_factor::LoginFactor::RecoveryCode => Some("recovery_code"),
+    };
 
     let response = db
         .transaction(move |conn| {
@@ -179,11 +195,46 @@ pub async fn login(
                 user_id: Some(user_id),
                 device_id,
             };
-            AuditEntry::new(school_id, actor, "user", user_id).event(conn, "login", None::<&()>)?;
+            let detail = factor.map(|f| serde_json::json!({ "two_factor": f }));
+            AuditEntry::new(school_id, actor, "user", user_id).event(
+                conn,
+                "login",
+                detail.as_ref(),
+            )?;
             token_response(&config, user, device_id, family_id, refresh_token)
         })
         .await?;
     Ok(web::Json(response))
+}
+
+/// Counts a failed login of `user_id` (a wrong password, or a wrong second factor when
+/// `second_factor`), locks the account after [`MAX_FAILED_LOGINS`], and audits it.
+fn count_failure(
+    conn: &mut diesel::PgConnection,
+    school_id: Uuid,
+    user_id: Uuid,
+    second_factor: bool,
+) -> ApiResult<()> {
+    let failures = repo::count_failed_login(conn, school_id, user_id)?;
+    if let Some(secs) = lock_secs(failures) {
+        repo::lock_user(
+            conn,
+            school_id,
+            user_id,
+            Utc::now() + Duration::seconds(secs),
+        )?;
+    }
+    let detail = if second_factor {
+        serde_json::json!({ "consecutive_failures": failures, "two_factor": true })
+    } else {
+        serde_json::json!({ "consecutive_failures": failures })
+    };
+    AuditEntry::new(school_id, Actor::SYSTEM, "user", user_id).event(
+        conn,
+        "login_failed",
+        Some(&detail),
+    )?;
+    Ok(())
 }
 
 fn issue_refresh(
@@ -347,6 +398,79 @@ pub async fn me(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Json<User>>
         .run(move |conn| Ok(repo::user_by_id(conn, auth.school_id, auth.user_id)?))
         .await?;
     Ok(web::Json(user.into()))
+}
+
+/// Starts two-factor login for the caller (admin or accountant; issue #17): a new secret,
+/// not in force until confirmed, as base32, `otpauth://` URI and a QR code (SVG) to scan.
+/// Restarting replaces an unconfirmed secret.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = TwoFactorEnrolment), (status = 403, body = Problem),
+        (status = 409, description = "`two_factor_already_on`", body = Problem))
+)]
+#[post("/auth/two-factor/enrol")]
+pub async fn enrol_two_factor(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<TwoFactorEnrolment>> {
+    auth.require_office()?;
+    let enrolment = db
+        .transaction(move |conn| {
+            let user = repo::user_by_id(conn, auth.school_id, auth.user_id)?;
+            let school: String = crate::schema::schools::table
+                .find(auth.school_id)
+                .select(crate::schema::schools::name)
+                .first(conn)?;
+            two_factor::enrol(conn, &auth, &school, &user.username)
+        })
+        .await?;
+    Ok(web::Json(enrolment))
+}
+
+/// Confirms two-factor enrolment with the code the app shows now: from here on the caller's
+/// logins need a code, and the ten recovery codes in the answer are shown this once.
+#[utoipa::path(
+    tag = "auth",
+    request_body = TwoFactorCode,
+    security(("bearer" = [])),
+    responses((status = 200, body = RecoveryCodes), (status = 403, body = Problem),
+        (status = 409, description = "`two_factor_not_started` or `two_factor_already_on`", body = Problem))
+)]
+#[post("/auth/two-factor/confirm")]
+pub async fn confirm_two_factor(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<TwoFactorCode>,
+) -> ApiResult<web::Json<RecoveryCodes>> {
+    auth.require_office()?;
+    let code = body.into_inner().code;
+    let codes = db
+        .transaction(move |conn| two_factor::confirm(conn, &auth, &code, Utc::now()))
+        .await?;
+    Ok(web::Json(codes))
+}
+
+/// Turns the caller's two-factor login off, given the app's current code or an unused
+/// recovery code.
+#[utoipa::path(
+    tag = "auth",
+    request_body = TwoFactorCode,
+    security(("bearer" = [])),
+    responses((status = 204, description = "Two-factor login is off"), (status = 403, body = Problem),
+        (status = 409, description = "`two_factor_not_on`", body = Problem))
+)]
+#[post("/auth/two-factor/disable")]
+pub async fn disable_two_factor(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<TwoFactorCode>,
+) -> ApiResult<HttpResponse> {
+    auth.require_office()?;
+    let code = body.into_inner().code;
+    db.transaction(move |conn| two_factor::disable(conn, &auth, &code, Utc::now()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Fresh tokens for `auth`'s user bound to the just-enrolled `device_id` (a new refresh-token

@@ -324,6 +324,7 @@ fn push_and_propagate(
         username: user.into(),
         password: PASSWORD.into(),
         device_id: None,
+        two_factor_code: None,
     };
     let push_dir = dir.join("agent-push");
     let mut pusher = SyncEngine::init(&push_dir, base, &login("office"), "pusher")?;

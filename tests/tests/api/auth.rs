@@ -203,3 +203,257 @@ async fn a_token_is_bound_only_to_a_device_enrolled_to_the_user() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("device_id"))
     );
 }
+
+/// Two-factor login (issue #17, RFC 6238): enrol (a QR code and a secret, not in force until
+/// confirmed), confirm with the app's code (ten recovery codes, shown once, kept hashed), then
+/// every login needs a code: none → 401 `two_factor_required`, a code once only, a recovery
+/// code once only, wrong codes throttled like wrong passwords; a teacher may not enrol.
+#[actix_web::test]
+async fn two_factor_login_needs_a_code_each_accepted_once() {
+    use daftar_server::auth::two_factor::code_at;
+    use daftar_server::schema::user_two_factor;
+    let t = TestApp::new();
+    let school = t.school("alpha");
+    let mut conn = t.tdb.conn();
+    create_user(
+        &mut conn,
+        school.id,
+        "teacher",
+        "Teacher",
+        Role::Teacher,
+        Some(pw_hash()),
+    )
+    .expect("teacher");
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let two_factor = |code: Option<&str>| {
+        let mut body = json!({"school": "alpha", "username": "admin", "password": PW});
+        if let Some(c) = code {
+            body["two_factor_code"] = json!(c);
+        }
+        body
+    };
+    let teacher = login(&app, "alpha", "teacher").await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/enrol",
+        Some(&teacher),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.json);
+
+    let admin = login(&app, "alpha", "admin").await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/confirm",
+        Some(&admin),
+        Some(json!({"code": "123456"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "two_factor_not_started")
+    );
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/enrol",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let uri = r.json["otpauth_uri"].as_str().expect("uri");
+    assert!(
+        uri.starts_with("otpauth://totp/Daftar%20School%20alpha:admin?secret="),
+        "{uri}"
+    );
+    assert!(uri.contains(r.json["secret_base32"].as_str().expect("secret")));
+    assert!(r.json["qr_svg"].as_str().expect("svg").contains("<svg"));
+    // Not in force before it is confirmed.
+    assert_eq!(
+        login_full(&app, "alpha", "admin", PW).await.status,
+        StatusCode::OK
+    );
+    let secret: Vec<u8> = user_two_factor::table
+        .select(user_two_factor::secret)
+        .first(&mut conn)
+        .expect("secret");
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/confirm",
+        Some(&admin),
+        Some(json!({"code": "000000"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("code")),
+        "{}",
+        r.json
+    );
+    let now = chrono::Utc::now();
+    let earlier = code_at(&secret, now - chrono::Duration::seconds(30));
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/confirm",
+        Some(&admin),
+        Some(json!({"code": earlier})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let recovery: Vec<String> =
+        serde_json::from_value(r.json["recovery_codes"].clone()).expect("codes");
+    assert_eq!(recovery.len(), 10);
+    let stored: i64 = daftar_server::schema::user_recovery_codes::table
+        .count()
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(stored, 10);
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/enrol",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "two_factor_already_on")
+    );
+
+    // Now a login needs the code.
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(two_factor(None)),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "two_factor_required"),
+        "{}",
+        r.json
+    );
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(two_factor(Some(&earlier))),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "two_factor_invalid"),
+        "the confirming code is spent"
+    );
+    let current = code_at(&secret, chrono::Utc::now());
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(two_factor(Some(&current))),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(two_factor(Some(&current))),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "two_factor_invalid"),
+        "a code is accepted once"
+    );
+    let typed = recovery[3].to_uppercase().replace('-', " ");
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(two_factor(Some(&typed))),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a recovery code, however typed: {}",
+        r.json
+    );
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(two_factor(Some(&recovery[3]))),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "two_factor_invalid"),
+        "a recovery code is spent"
+    );
+    // A wrong password is still a wrong password, code or not.
+    let mut wrong = two_factor(Some(&recovery[4]));
+    wrong["password"] = json!("not-the-password");
+    let r = send(&app, Method::POST, "/api/v1/auth/login", None, Some(wrong)).await;
+    assert_eq!(r.code(), "invalid_credentials");
+
+    {
+        use daftar_server::schema::audit_log::dsl::*;
+        let factors: Vec<Option<serde_json::Value>> = audit_log
+            .filter(action.eq("login"))
+            .order(at.asc())
+            .select(after)
+            .load(&mut conn)
+            .expect("audit");
+        assert_eq!(
+            factors.iter().rev().take(2).collect::<Vec<_>>(),
+            [
+                &Some(json!({"two_factor": "recovery_code"})),
+                &Some(json!({"two_factor": "totp"}))
+            ]
+        );
+    }
+
+    // Wrong codes count like wrong passwords: two failures since the last good login, so
+    // three more wrong codes lock the account, and then even an unused recovery code waits.
+    for i in 0..3 {
+        let r = send(
+            &app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(two_factor(Some("999999"))),
+        )
+        .await;
+        assert_eq!(r.code(), "two_factor_invalid", "attempt {i}");
+    }
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(two_factor(Some(&recovery[5]))),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        "{}",
+        r.json
+    );
+}

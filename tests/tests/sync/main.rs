@@ -73,6 +73,7 @@ pub fn enrol(dir: &Path, url: &str, username: &str) -> SyncEngine {
         username: username.into(),
         password: PW.into(),
         device_id: None,
+        two_factor_code: None,
     };
     let mut e = SyncEngine::init(dir, url, &login, &format!("{username}'s device"))
         .unwrap_or_else(|err| panic!("enrol {username}: {err}"));
