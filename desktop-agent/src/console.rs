@@ -22,6 +22,7 @@ pub mod records;
 pub mod registers;
 pub mod reports;
 pub mod thermal;
+pub mod two_factor;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -76,6 +77,8 @@ pub struct Console {
     /// The school's server as this device calls it (reports, resolving rejections); `None`
     /// before the device is enrolled.
     pub api: Option<Api>,
+    /// Two-factor enrolments started here and not yet confirmed ([`two_factor`]).
+    pub two_factor: two_factor::Pending,
 }
 
 impl Console {
@@ -232,13 +235,16 @@ async fn index(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
 }
 
 async fn login_page() -> HttpResponse {
-    page::html_response(200, page::login(None, ""))
+    page::html_response(200, page::login(None, "", false))
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     username: String,
     password: String,
+    /// The authenticator app's code, once the server asked for it (two-factor login).
+    #[serde(default)]
+    two_factor_code: String,
 }
 
 async fn login_submit(console: web::Data<Console>, form: web::Form<LoginForm>) -> HttpResponse {
@@ -256,6 +262,7 @@ async fn login_submit(console: web::Data<Console>, form: web::Form<LoginForm>) -
                 &school,
                 &form.username,
                 &form.password,
+                Some(form.two_factor_code.trim()).filter(|c| !c.is_empty()),
                 Utc::now(),
                 tz,
             )
@@ -285,7 +292,11 @@ async fn login_submit(console: web::Data<Console>, form: web::Form<LoginForm>) -
                 .finish()
         }
         Err(refusal) => {
-            page::html_response(401, page::login(Some(&refusal.to_string()), &username))
+            let ask_code = matches!(refusal, Refusal::TwoFactorNeeded | Refusal::TwoFactorWrong);
+            page::html_response(
+                401,
+                page::login(Some(&refusal.to_string()), &username, ask_code),
+            )
         }
     }
 }
@@ -350,6 +361,7 @@ pub fn serve(
         sessions: Mutex::new(HashMap::new()),
         printer,
         api,
+        two_factor: Default::default(),
     });
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
@@ -370,6 +382,7 @@ pub fn serve(
                 .configure(reports::routes)
                 .configure(audit::routes)
                 .configure(devices::routes)
+                .configure(two_factor::routes)
         })
         .workers(2)
         .bind(addr)?;

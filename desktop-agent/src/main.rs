@@ -5,6 +5,7 @@
 mod console;
 mod receipt;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,6 +79,11 @@ enum Command {
         password: Option<String>,
         #[arg(long, default_value = "Office PC")]
         device_name: String,
+        /// The code from the authenticator app, for an account with two-factor login (else
+        /// $DAFTAR_TWO_FACTOR_CODE, else asked for when the server needs it). Needed once:
+        /// the console's offline sign-in on this device uses the password alone.
+        #[arg(long, env = "DAFTAR_TWO_FACTOR_CODE", hide_env_values = true)]
+        two_factor_code: Option<String>,
     },
     /// Push queued edits and pull changes once.
     Sync,
@@ -264,19 +270,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             username,
             password,
             device_name,
+            two_factor_code,
         } => {
             let password = match password {
                 Some(p) => p.clone(),
                 None => rpassword::prompt_password("password: ").context("reading the password")?,
             };
-            let login = LoginRequest {
+            let mut login = LoginRequest {
                 school: school.clone(),
                 username: username.clone(),
                 password,
                 device_id: None,
-                two_factor_code: None,
+                two_factor_code: two_factor_code.clone(),
             };
-            let mut engine = SyncEngine::init(&cli.data_dir, server, &login, device_name)?;
+            let mut engine = match SyncEngine::init(&cli.data_dir, server, &login, device_name) {
+                Err(e) if e.is_two_factor_required() && std::io::stdin().is_terminal() => {
+                    eprint!("two-factor code from the authenticator app: ");
+                    let mut code = String::new();
+                    std::io::stdin()
+                        .read_line(&mut code)
+                        .context("reading the code")?;
+                    login.two_factor_code = Some(code.trim().to_string());
+                    SyncEngine::init(&cli.data_dir, server, &login, device_name)?
+                }
+                Err(e) if e.is_two_factor_required() => anyhow::bail!(
+                    "{username} has two-factor login: pass the authenticator app's code with --two-factor-code CODE"
+                ),
+                other => other?,
+            };
             // The enrolling user may sign in to the console offline from now on.
             let me = daftar_client_core::protocol::User {
                 id: engine

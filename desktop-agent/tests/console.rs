@@ -659,12 +659,73 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .expect("the imported payment is on the server");
     assert_eq!((receipt_no, amount), (unsent.receipt_no.clone(), 432_100));
 
-    // The admin revokes this computer (issue #17): the console's sync bar says so.
-    let admin: Value = ureq::post(&format!("{}/api/v1/auth/login", server.url()))
-        .send_json(json!({"school": "demo", "username": "admin", "password": PW}))
-        .expect("admin login")
+    // Two-factor login (issue #17): a bursar who has it on and has never used this computer;
+    // the admin turns it on from the console.
+    let api = |path: &str| format!("{}/api/v1{path}", server.url());
+    let login_as = |username: &str, code: Option<String>| -> Value {
+        let mut body = json!({"school": "demo", "username": username, "password": PW});
+        if let Some(c) = code {
+            body["two_factor_code"] = json!(c);
+        }
+        ureq::post(&api("/auth/login"))
+            .send_json(body)
+            .unwrap_or_else(|e| panic!("login {username}: {e}"))
+            .into_json()
+            .expect("json")
+    };
+    let bearer = |t: &Value| format!("Bearer {}", t["access_token"].as_str().expect("token"));
+    let admin = login_as("admin", None);
+    ureq::post(&api("/users"))
+        .set("Authorization", &bearer(&admin))
+        .send_json(json!({"username": "bursar", "display_name": "Bursar Hina Qureshi", "role": "accountant", "password": PW}))
+        .expect("create the bursar");
+    let bursar = login_as("bursar", None);
+    let enrolment: Value = ureq::post(&api("/auth/two-factor/enrol"))
+        .set("Authorization", &bearer(&bursar))
+        .call()
+        .expect("enrol")
         .into_json()
         .expect("json");
+    let secret_of = |conn: &mut PgConnection, username: &str| -> Vec<u8> {
+        use daftar_server::schema::{user_two_factor, users};
+        user_two_factor::table
+            .inner_join(
+                users::table.on(users::school_id
+                    .eq(user_two_factor::school_id)
+                    .and(users::id.eq(user_two_factor::user_id))),
+            )
+            .filter(users::username.eq(username))
+            .select(user_two_factor::secret)
+            .first(conn)
+            .expect("a two-factor secret")
+    };
+    let earlier = chrono::Utc::now() - chrono::Duration::seconds(30);
+    let code = daftar_server::auth::two_factor::code_at(&secret_of(&mut conn, "bursar"), earlier);
+    ureq::post(&api("/auth/two-factor/confirm"))
+        .set("Authorization", &bearer(&bursar))
+        .send_json(json!({ "code": code }))
+        .expect("confirm");
+    plan["bursar"] = json!({"username": "bursar", "secret": enrolment["secret_base32"]});
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("two_factor", &plan_file, &shots, None);
+    let refused = ureq::post(&api("/auth/login"))
+        .send_json(json!({"school": "demo", "username": "admin", "password": PW}));
+    match refused {
+        Err(ureq::Error::Status(401, r)) => {
+            let p: Value = r.into_json().expect("problem");
+            assert_eq!(p["code"], json!("two_factor_required"), "{p}");
+        }
+        other => panic!("the admin's two-factor login is not on: {other:?}"),
+    }
+
+    // The admin revokes this computer (issue #17): the console's sync bar says so.
+    let admin = login_as(
+        "admin",
+        Some(daftar_server::auth::two_factor::code_at(
+            &secret_of(&mut conn, "admin"),
+            chrono::Utc::now(),
+        )),
+    );
     let admin = admin["access_token"].as_str().expect("token").to_string();
     let devices: Value = ureq::get(&format!("{}/api/v1/devices", server.url()))
         .set("Authorization", &format!("Bearer {admin}"))

@@ -15,7 +15,10 @@ use crate::protocol::sync::{
     PushRequest, PushResponse, RegisterDeviceRequest, Rejection, ResolveRejectionRequest,
     SyncDigest,
 };
-use crate::protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse};
+use crate::protocol::{
+    LoginRequest, Problem, RecoveryCodes, RefreshRequest, TokenResponse, TwoFactorCode,
+    TwoFactorEnrolment,
+};
 
 /// Ops per request of [`Api::import_outbox`] (the server takes at most 1,000).
 pub const IMPORT_BATCH: usize = 500;
@@ -298,6 +301,19 @@ impl Api {
             query.push(("queued", q.to_string()));
         }
         self.call("GET", "/sync/pull", &query, None)
+    }
+
+    /// `POST /auth/two-factor/enrol`: a new TOTP secret for this login's user (admin or
+    /// accountant), not in force until [`Api::confirm_two_factor`].
+    pub fn enrol_two_factor(&self) -> ClientResult<TwoFactorEnrolment> {
+        self.call("POST", "/auth/two-factor/enrol", &[], None)
+    }
+
+    /// `POST /auth/two-factor/confirm` with the app's `code`: two-factor login is on, and the
+    /// ten recovery codes are returned this once.
+    pub fn confirm_two_factor(&self, code: &str) -> ClientResult<RecoveryCodes> {
+        let body = TwoFactorCode { code: code.into() };
+        self.call("POST", "/auth/two-factor/confirm", &[], Some(&body))
     }
 
     /// `GET /devices` (admin): every device enrolled at the school, revoked ones included.

@@ -81,6 +81,12 @@ impl ClientError {
         matches!(self, ClientError::Server { problem, .. } if problem.code == "device_revoked")
     }
 
+    /// The password was right and the account has two-factor login: log in again with the
+    /// code from the authenticator app (server's 401 `two_factor_required`, issue #17).
+    pub fn is_two_factor_required(&self) -> bool {
+        matches!(self, ClientError::Server { problem, .. } if problem.code == "two_factor_required")
+    }
+
     /// Worth retrying later without a person acting (network down, 503, 429, 5xx).
     pub fn is_transient(&self) -> bool {
         match self {

@@ -50,6 +50,10 @@ pub enum Refusal {
          cannot be reached now"
     )]
     NeverOnline(String),
+    #[error("this account has two-factor login: type the code the authenticator app shows now (needed once on this computer)")]
+    TwoFactorNeeded,
+    #[error("the two-factor code is wrong or was used already: type the one the app shows now")]
+    TwoFactorWrong,
     #[error("{0}")]
     Other(String),
 }
@@ -95,7 +99,9 @@ pub fn remember(store: &mut Store, user: &User, password: &str) -> anyhow::Resul
 }
 
 /// Checks `username`/`password`: against the remembered hash when this device knows the
-/// user; otherwise through the server at `server_url` (and remembers them on success).
+/// user; otherwise through the server at `server_url` with `two_factor_code` when the account
+/// has two-factor login (and remembers them on success, so later sign-ins here, offline too,
+/// need the password only: this computer was trusted by that one sign-in with the code).
 /// `timezone` (IANA) only words the lock message.
 pub fn sign_in(
     store: &mut Store,
@@ -103,6 +109,7 @@ pub fn sign_in(
     school: &str,
     username: &str,
     password: &str,
+    two_factor_code: Option<&str>,
     now: DateTime<Utc>,
     timezone: chrono_tz::Tz,
 ) -> Result<RememberedUser, Refusal> {
@@ -142,7 +149,7 @@ pub fn sign_in(
         username: username.to_string(),
         password: password.to_string(),
         device_id: None,
-        two_factor_code: None,
+        two_factor_code: two_factor_code.map(str::to_string),
     };
     match Api::new(url).login(&login) {
         Ok(tokens) => {
@@ -150,6 +157,10 @@ pub fn sign_in(
             load(store, username)?.ok_or(Refusal::Wrong)
         }
         Err(ClientError::Network(_)) => Err(Refusal::NeverOnline(username.to_string())),
+        Err(e) if e.is_two_factor_required() => Err(Refusal::TwoFactorNeeded),
+        Err(ClientError::Server { problem, .. }) if problem.code == "two_factor_invalid" => {
+            Err(Refusal::TwoFactorWrong)
+        }
         Err(ClientError::Server { problem, .. }) if problem.status == 401 => Err(Refusal::Wrong),
         Err(ClientError::Server { problem, .. }) if problem.status == 429 => {
             Err(Refusal::Other(problem.detail.clone()))
@@ -188,13 +199,14 @@ mod tests {
             "demo",
             "cashier1",
             "right password",
+            None,
             now,
             tz,
         );
         assert_eq!(ok.expect("offline sign-in").display_name, "Amna Cashier");
         for _ in 0..MAX_FAILURES {
             assert_eq!(
-                sign_in(&mut store, None, "demo", "cashier1", "wrong", now, tz).unwrap_err(),
+                sign_in(&mut store, None, "demo", "cashier1", "wrong", None, now, tz).unwrap_err(),
                 Refusal::Wrong
             );
         }
@@ -204,6 +216,7 @@ mod tests {
             "demo",
             "cashier1",
             "right password",
+            None,
             now,
             tz,
         );
@@ -215,12 +228,13 @@ mod tests {
             "demo",
             "cashier1",
             "right password",
+            None,
             later,
             tz
         )
         .is_ok());
         assert_eq!(
-            sign_in(&mut store, None, "demo", "nobody", "x", now, tz).unwrap_err(),
+            sign_in(&mut store, None, "demo", "nobody", "x", None, now, tz).unwrap_err(),
             Refusal::NeverOnline("nobody".into())
         );
     }

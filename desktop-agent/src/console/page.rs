@@ -242,6 +242,7 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
                         "Signed in as " (session.display_name) " ("
                         @if session.username != session.role.as_str() { (session.username) " · " }
                         (session.role.as_str()) ") "
+                        @if session.is_office() { a #nav-two-factor href="/two-factor" { "Two-factor" } " " }
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(session.csrf);
                             button type="submit" { "Sign out" }
@@ -284,8 +285,9 @@ pub fn bare(title: &str, body: Markup) -> Markup {
     }
 }
 
-/// The sign-in page, with `error` when the last attempt was refused.
-pub fn login(error: Option<&str>, username: &str) -> Markup {
+/// The sign-in page, with `error` when the last attempt was refused, and the two-factor code
+/// field when `ask_code` (the server asked for the code of an account with two-factor login).
+pub fn login(error: Option<&str>, username: &str, ask_code: bool) -> Markup {
     bare(
         "Sign in",
         html! {
@@ -294,6 +296,10 @@ pub fn login(error: Option<&str>, username: &str) -> Markup {
             form method="post" action="/login" {
                 p { label { "Username " input #username name="username" value=(username) autofocus required autocomplete="username"; } }
                 p { label { "Password " input #password name="password" type="password" required autocomplete="current-password"; } }
+                @if ask_code {
+                    p { label { "Code from the authenticator app " input #two-factor-code name="two_factor_code" inputmode="numeric" autocomplete="one-time-code" required size="12"; } }
+                    p.muted { "Needed once on this computer; a recovery code works too." }
+                }
                 p { button type="submit" { "Sign in" } }
             }
             p.muted { "Works without the internet for anyone who has signed in on this computer before." }

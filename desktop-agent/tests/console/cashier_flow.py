@@ -11,12 +11,20 @@ hands over what to do as JSON (`--plan FILE`). Phases:
   office    the server back and the queue drained: the conflicting edit resolved on "Needs
             attention", a report online (CSV, Excel), a page updating itself after a pull,
             the admin's audit log.
+  devices   the admin's Devices page: the back office revoked after a confirmation page;
+  import    the back office's exported outbox imported there (once, by name when it is not one);
+  two_factor the admin turns on two-factor login (QR, code, recovery codes); a user new to
+            this computer is asked for the code once, and signs in with the password after;
   revoked   the admin has revoked this computer: the sync bar says so.
 Screenshots go to --shots. Any failed expectation raises (exit status 1) with what was seen.
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
+import struct
 import re
 import subprocess
 import sys
@@ -471,6 +479,73 @@ def import_phase(page, plan, shots):
     expect(page.locator("#import-error")).to_contain_text("not an outbox export")
 
 
+def totp(secret_base32, at=None):
+    """The RFC 6238 code (HMAC-SHA1, 6 digits, 30 s) an authenticator app shows at `at`."""
+    key = base64.b32decode(secret_base32 + "=" * (-len(secret_base32) % 8))
+    counter = int(time.time() if at is None else at) // 30
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def sign_out(page):
+    with page.expect_navigation():
+        page.click("#who button")
+
+
+def two_factor_phase(page, plan, shots):
+    """Two-factor login (issue #17): the admin turns it on from the console (QR code, the code
+    from the app, ten recovery codes shown once); the bursar, who has it on and has never
+    signed in on this computer, is asked for the code once, then signs in with the password."""
+    url, bursar = plan["url"], plan["bursar"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-two-factor")
+    page.fill("#password", "not my password")
+    with page.expect_navigation():
+        page.click("#two-factor-start button")
+    expect(page.locator("#two-factor-error")).to_contain_text("not your password")
+    page.fill("#password", plan["password"])
+    with page.expect_navigation():
+        page.click("#two-factor-start button")
+    expect(page.locator("#two-factor-qr svg")).to_be_visible()
+    secret = page.locator("#two-factor-secret").inner_text().strip()
+    page.screenshot(path=f"{shots}/22-two-factor-scan.png", full_page=True)
+    page.fill("#code", "000000" if totp(secret) != "000000" else "111111")
+    with page.expect_navigation():
+        page.click("#two-factor-confirm button")
+    expect(page.locator("#two-factor-error")).to_contain_text("not the code")
+    page.fill("#code", totp(secret, time.time() - 30))
+    with page.expect_navigation():
+        page.click("#two-factor-confirm button")
+    expect(page.locator("#two-factor-done")).to_be_visible()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.screenshot(path=f"{shots}/23-recovery-codes.png", full_page=True)
+    sign_out(page)
+    # The admin is remembered here: the password alone still signs them in on this computer.
+    sign_in(page, url, "admin", plan["password"])
+    expect(page.locator("#who")).to_contain_text("admin")
+    sign_out(page)
+
+    sign_in(page, url, bursar["username"], plan["password"], refused=True)
+    expect(page.locator("#login-error")).to_contain_text("two-factor")
+    expect(page.locator("#two-factor-code")).to_be_visible()
+    page.screenshot(path=f"{shots}/24-sign-in-code.png", full_page=True)
+    page.fill("#password", plan["password"])
+    page.fill("#two-factor-code", "123456" if totp(bursar["secret"]) != "123456" else "654321")
+    with page.expect_navigation():
+        page.click("form[action='/login'] button")
+    expect(page.locator("#login-error")).to_contain_text("wrong")
+    page.fill("#password", plan["password"])
+    page.fill("#two-factor-code", totp(bursar["secret"]))
+    with page.expect_navigation():
+        page.click("form[action='/login'] button")
+    expect(page.locator("#who")).to_contain_text(bursar["username"])
+    sign_out(page)
+    sign_in(page, url, bursar["username"], plan["password"])
+    expect(page.locator("#who")).to_contain_text(bursar["username"])
+
+
 def revoked_phase(page, plan, shots):
     """The admin has revoked this computer (issue #17): every page's sync bar says so and that
     the unsent edits are kept and can be exported."""
@@ -493,7 +568,7 @@ def revoked_phase(page, plan, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "revoked"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "two_factor", "revoked"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -515,6 +590,9 @@ def main():
                 out = {}
             elif a.phase == "import":
                 import_phase(page, plan, a.shots)
+                out = {}
+            elif a.phase == "two_factor":
+                two_factor_phase(page, plan, a.shots)
                 out = {}
             elif a.phase == "revoked":
                 revoked_phase(page, plan, a.shots)
