@@ -35,7 +35,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::{DateTime, Duration, Utc};
 use daftar_client_core::client::engine::device_api;
 use daftar_client_core::client::{Api, ClientError, Store};
-use daftar_client_core::protocol::Role;
+use daftar_client_core::protocol::{LoginRequest, Role};
 use maud::html;
 use rand::RngCore;
 use serde::Deserialize;
@@ -256,16 +256,15 @@ async fn login_submit(console: web::Data<Console>, form: web::Form<LoginForm>) -
             let server = store.device("server_url").ok().flatten();
             let school = store.device("school").ok().flatten().unwrap_or_default();
             let tz = page::school_tz(store);
-            login::sign_in(
-                store,
-                server.as_deref(),
-                &school,
-                &form.username,
-                &form.password,
-                Some(form.two_factor_code.trim()).filter(|c| !c.is_empty()),
-                Utc::now(),
-                tz,
-            )
+            let credentials = LoginRequest {
+                school,
+                username: form.username,
+                password: form.password,
+                device_id: None,
+                two_factor_code: Some(form.two_factor_code.trim().to_string())
+                    .filter(|c| !c.is_empty()),
+            };
+            login::sign_in(store, server.as_deref(), &credentials, Utc::now(), tz)
         })
     })
     .await

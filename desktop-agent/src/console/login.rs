@@ -98,22 +98,19 @@ pub fn remember(store: &mut Store, user: &User, password: &str) -> anyhow::Resul
     .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Checks `username`/`password`: against the remembered hash when this device knows the
-/// user; otherwise through the server at `server_url` with `two_factor_code` when the account
+/// Checks `login`'s username and password: against the remembered hash when this device knows
+/// the user; otherwise through the server at `server_url` with its code when the account
 /// has two-factor login (and remembers them on success, so later sign-ins here, offline too,
 /// need the password only: this computer was trusted by that one sign-in with the code).
 /// `timezone` (IANA) only words the lock message.
 pub fn sign_in(
     store: &mut Store,
     server_url: Option<&str>,
-    school: &str,
-    username: &str,
-    password: &str,
-    two_factor_code: Option<&str>,
+    login: &LoginRequest,
     now: DateTime<Utc>,
     timezone: chrono_tz::Tz,
 ) -> Result<RememberedUser, Refusal> {
-    let username = username.trim();
+    let (username, password) = (login.username.trim(), login.password.as_str());
     if let Some(mut user) = load(store, username)? {
         if let Some(until) = user.locked_until.filter(|u| *u > now) {
             return Err(Refusal::Locked(
@@ -145,11 +142,9 @@ pub fn sign_in(
         return Err(Refusal::NeverOnline(username.to_string()));
     };
     let login = LoginRequest {
-        school: school.to_string(),
         username: username.to_string(),
-        password: password.to_string(),
         device_id: None,
-        two_factor_code: two_factor_code.map(str::to_string),
+        ..login.clone()
     };
     match Api::new(url).login(&login) {
         Ok(tokens) => {
@@ -172,6 +167,16 @@ pub fn sign_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn creds(username: &str, password: &str) -> LoginRequest {
+        LoginRequest {
+            school: "demo".into(),
+            username: username.into(),
+            password: password.into(),
+            device_id: None,
+            two_factor_code: None,
+        }
+    }
 
     fn user(role: Role) -> User {
         User {
@@ -196,27 +201,21 @@ mod tests {
         let ok = sign_in(
             &mut store,
             None,
-            "demo",
-            "cashier1",
-            "right password",
-            None,
+            &creds("cashier1", "right password"),
             now,
             tz,
         );
         assert_eq!(ok.expect("offline sign-in").display_name, "Amna Cashier");
         for _ in 0..MAX_FAILURES {
             assert_eq!(
-                sign_in(&mut store, None, "demo", "cashier1", "wrong", None, now, tz).unwrap_err(),
+                sign_in(&mut store, None, &creds("cashier1", "wrong"), now, tz).unwrap_err(),
                 Refusal::Wrong
             );
         }
         let locked = sign_in(
             &mut store,
             None,
-            "demo",
-            "cashier1",
-            "right password",
-            None,
+            &creds("cashier1", "right password"),
             now,
             tz,
         );
@@ -225,16 +224,13 @@ mod tests {
         assert!(sign_in(
             &mut store,
             None,
-            "demo",
-            "cashier1",
-            "right password",
-            None,
+            &creds("cashier1", "right password"),
             later,
             tz
         )
         .is_ok());
         assert_eq!(
-            sign_in(&mut store, None, "demo", "nobody", "x", None, now, tz).unwrap_err(),
+            sign_in(&mut store, None, &creds("nobody", "x"), now, tz).unwrap_err(),
             Refusal::NeverOnline("nobody".into())
         );
     }
