@@ -23,3 +23,11 @@ CREATE TABLE user_recovery_codes (
     PRIMARY KEY (school_id, user_id, code_hash),
     FOREIGN KEY (school_id, user_id) REFERENCES users (school_id, id) ON DELETE CASCADE
 );
+
+-- Per school: when `required`, every admin and accountant must have two-factor login; until
+-- they do, their logins are good only for turning it on (403 `two_factor_setup_required`).
+CREATE TABLE school_two_factor_policy (
+    school_id   uuid NOT NULL PRIMARY KEY REFERENCES schools (id),
+    required    boolean NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);

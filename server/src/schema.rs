@@ -471,6 +471,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    school_two_factor_policy (school_id) {
+        school_id -> Uuid,
+        required -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     schools (id) {
         id -> Uuid,
         slug -> Text,
@@ -621,6 +629,7 @@ diesel::joinable!(fee_heads -> schools (school_id));
 diesel::joinable!(journal_entries -> schools (school_id));
 diesel::joinable!(receipt_series -> schools (school_id));
 diesel::joinable!(school_counters -> schools (school_id));
+diesel::joinable!(school_two_factor_policy -> schools (school_id));
 diesel::joinable!(users -> schools (school_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -659,6 +668,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     registers,
     school_counters,
+    school_two_factor_policy,
     schools,
     sql_functions,
     student_guardians,

@@ -31,6 +31,16 @@ pub struct TwoFactorEnrolment {
     pub qr_svg: String,
 }
 
+/// `GET`/`PUT /api/v1/school/two-factor-policy` (admin; issue #17): whether every admin and
+/// accountant of the school must have two-factor login. While one has not turned it on, their
+/// logins answer every call but `me` and the two-factor enrolment with 403
+/// `two_factor_setup_required`; they log in again with the code once it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TwoFactorPolicy {
+    pub required_for_office: bool,
+}
+
 /// `POST /api/v1/auth/two-factor/confirm` and `/disable`: a code from the authenticator app
 /// (`disable` also takes a recovery code).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,10 +1,10 @@
 //! `/api/v1/auth/*` and `/api/v1/me`.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{Duration, Utc};
 use daftar_client_core::protocol::{
     LoginRequest, Problem, RecoveryCodes, RefreshRequest, TokenResponse, TwoFactorCode,
-    TwoFactorEnrolment, User,
+    TwoFactorEnrolment, TwoFactorPolicy, User,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -201,7 +201,7 @@ pub async fn login(
                 "login",
                 detail.as_ref(),
             )?;
-            token_response(&config, user, device_id, family_id, refresh_token)
+            token_response(conn, &config, user, device_id, family_id, refresh_token)
         })
         .await?;
     Ok(web::Json(response))
@@ -265,12 +265,14 @@ fn issue_refresh(
 }
 
 fn token_response(
+    conn: &mut diesel::PgConnection,
     config: &AuthConfig,
     user: UserRow,
     device_id: Option<Uuid>,
     family_id: Uuid,
     refresh_token: String,
 ) -> ApiResult<TokenResponse> {
+    let setup = two_factor::setup_required(conn, user.school_id, user.id, user.role())?;
     let access_token = tokens::issue_access_token(
         config,
         user.id,
@@ -278,6 +280,7 @@ fn token_response(
         user.role(),
         device_id,
         family_id,
+        setup,
     )?;
     Ok(TokenResponse {
         access_token,
@@ -345,7 +348,7 @@ pub async fn refresh(
             }
             repo::mark_rotated(conn, school_id, row.id)?;
             let token = issue_refresh(conn, &config, &user, row.family_id, row.device_id)?;
-            token_response(&config, user, row.device_id, row.family_id, token)
+            token_response(conn, &config, user, row.device_id, row.family_id, token)
                 .map(|t| RefreshOutcome::Issued(Box::new(t)))
         })
         .await?;
@@ -473,6 +476,47 @@ pub async fn disable_two_factor(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Whether the school requires two-factor login of its admins and accountants (admin).
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = TwoFactorPolicy), (status = 403, body = Problem))
+)]
+#[get("/school/two-factor-policy")]
+pub async fn get_two_factor_policy(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<TwoFactorPolicy>> {
+    auth.require_admin()?;
+    let p = db
+        .run(move |conn| Ok(two_factor::policy(conn, auth.school_id)?))
+        .await?;
+    Ok(web::Json(p))
+}
+
+/// Sets whether the school requires two-factor login of its admins and accountants (admin).
+/// Logins issued from now on follow it; an admin or accountant without it can then only turn
+/// it on.
+#[utoipa::path(
+    tag = "auth",
+    request_body = TwoFactorPolicy,
+    security(("bearer" = [])),
+    responses((status = 200, body = TwoFactorPolicy), (status = 403, body = Problem))
+)]
+#[put("/school/two-factor-policy")]
+pub async fn set_two_factor_policy(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<TwoFactorPolicy>,
+) -> ApiResult<web::Json<TwoFactorPolicy>> {
+    auth.require_admin()?;
+    let wanted = body.into_inner();
+    let p = db
+        .transaction(move |conn| Ok(two_factor::set_policy(conn, &auth, &wanted)?))
+        .await?;
+    Ok(web::Json(p))
+}
+
 /// Fresh tokens for `auth`'s user bound to the just-enrolled `device_id` (a new refresh-token
 /// family), so enrolment needs no second password prompt.
 pub(crate) fn device_tokens(
@@ -484,7 +528,14 @@ pub(crate) fn device_tokens(
     let user = repo::user_by_id(conn, auth.school_id, auth.user_id)?;
     let family_id = Uuid::now_v7();
     let refresh_token = issue_refresh(conn, config, &user, family_id, Some(device_id))?;
-    token_response(config, user, Some(device_id), family_id, refresh_token)
+    token_response(
+        conn,
+        config,
+        user,
+        Some(device_id),
+        family_id,
+        refresh_token,
+    )
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<Uuid>,
     pub fam: Uuid,
+    /// The school requires two-factor login of this admin or accountant, who has not turned it
+    /// on: the token is good only for turning it on (issue #17; [`TWO_FACTOR_SETUP_PATHS`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tfa_setup: bool,
     /// Expiry, seconds since the Unix epoch (UTC).
     pub exp: i64,
     /// Issued at, seconds since the Unix epoch (UTC).
@@ -45,6 +49,7 @@ pub fn issue_access_token(
     role: Role,
     device_id: Option<Uuid>,
     family_id: Uuid,
+    two_factor_setup: bool,
 ) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
@@ -53,6 +58,7 @@ pub fn issue_access_token(
         role,
         dev: device_id,
         fam: family_id,
+        tfa_setup: two_factor_setup,
         iat: now,
         exp: now + config.access_ttl_secs,
     };
@@ -156,12 +162,27 @@ impl From<&AuthUser> for crate::audit::Actor {
     }
 }
 
+/// What a token with [`Claims::tfa_setup`] may call: who am I, and turning two-factor login on.
+pub const TWO_FACTOR_SETUP_PATHS: [&str; 3] = [
+    "/api/v1/me",
+    "/api/v1/auth/two-factor/enrol",
+    "/api/v1/auth/two-factor/confirm",
+];
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let claims = extract(req);
+        let claims = extract(req).and_then(|c| {
+            if c.tfa_setup && !TWO_FACTOR_SETUP_PATHS.contains(&req.path()) {
+                return Err(ApiError::Refused {
+                    code: "two_factor_setup_required",
+                    detail: "the school requires two-factor login for admins and accountants: turn it on (POST /api/v1/auth/two-factor/enrol, then confirm), then log in again with the code".into(),
+                });
+            }
+            Ok(c)
+        });
         let db = req.app_data::<web::Data<Db>>().cloned();
         Box::pin(async move {
             let claims = claims?;
@@ -224,7 +245,8 @@ mod tests {
     fn access_token_round_trips_and_rejects_other_keys() {
         let cfg = AuthConfig::new(b"0123456789abcdef0123456789abcdef".to_vec());
         let (u, s) = (Uuid::now_v7(), Uuid::now_v7());
-        let t = issue_access_token(&cfg, u, s, Role::Teacher, None, Uuid::now_v7()).expect("sign");
+        let t = issue_access_token(&cfg, u, s, Role::Teacher, None, Uuid::now_v7(), false)
+            .expect("sign");
         let c = verify_access_token(&cfg, &t).expect("verify");
         assert_eq!((c.sub, c.sch, c.role), (u, s, Role::Teacher));
         let other = AuthConfig::new(b"another-secret-another-secret-xx".to_vec());

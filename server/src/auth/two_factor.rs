@@ -9,7 +9,7 @@
 //! against the password hash it kept from an online sign-in, which needed the code.
 
 use chrono::{DateTime, Utc};
-use daftar_client_core::protocol::{RecoveryCodes, TwoFactorEnrolment};
+use daftar_client_core::protocol::{RecoveryCodes, Role, TwoFactorEnrolment, TwoFactorPolicy};
 use diesel::prelude::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::AuthUser;
 use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
-use crate::schema::{user_recovery_codes, user_two_factor};
+use crate::schema::{school_two_factor_policy, user_recovery_codes, user_two_factor};
 
 /// Seconds per TOTP step (RFC 6238 §4, the default every authenticator app uses).
 pub const STEP_SECS: u64 = 30;
@@ -109,6 +109,62 @@ pub fn is_on(conn: &mut PgConnection, school_id: Uuid, user_id: Uuid) -> QueryRe
         .first(conn)
         .optional()?;
     Ok(matches!(confirmed, Some(Some(_))))
+}
+
+/// Whether the school requires two-factor login of admins and accountants (off unless an
+/// admin turned it on).
+pub fn policy(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<TwoFactorPolicy> {
+    let required: Option<bool> = school_two_factor_policy::table
+        .find(school_id)
+        .select(school_two_factor_policy::required)
+        .first(conn)
+        .optional()?;
+    Ok(TwoFactorPolicy {
+        required_for_office: required.unwrap_or(false),
+    })
+}
+
+/// Sets the school's policy (admin); audited on the school.
+pub fn set_policy(
+    conn: &mut PgConnection,
+    auth: &AuthUser,
+    wanted: &TwoFactorPolicy,
+) -> QueryResult<TwoFactorPolicy> {
+    let before = policy(conn, auth.school_id)?;
+    diesel::insert_into(school_two_factor_policy::table)
+        .values((
+            school_two_factor_policy::school_id.eq(auth.school_id),
+            school_two_factor_policy::required.eq(wanted.required_for_office),
+        ))
+        .on_conflict(school_two_factor_policy::school_id)
+        .do_update()
+        .set((
+            school_two_factor_policy::required.eq(wanted.required_for_office),
+            school_two_factor_policy::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    if before != *wanted {
+        AuditEntry::new(auth.school_id, Actor::from(auth), "school", auth.school_id).event(
+            conn,
+            "two_factor_policy_changed",
+            Some(wanted),
+        )?;
+    }
+    Ok(wanted.clone())
+}
+
+/// Whether a token issued now to `user_id` (of `role`) is only for turning two-factor login
+/// on: the school requires it of admins and accountants and this one has not turned it on.
+pub fn setup_required(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> QueryResult<bool> {
+    if !matches!(role, Role::Admin | Role::Accountant) {
+        return Ok(false);
+    }
+    Ok(policy(conn, school_id)?.required_for_office && !is_on(conn, school_id, user_id)?)
 }
 
 /// Starts (or restarts) enrolment for `auth`'s user: a new secret, not yet in force, as

@@ -457,3 +457,143 @@ async fn two_factor_login_needs_a_code_each_accepted_once() {
         r.json
     );
 }
+
+/// A school that requires two-factor login (issue #17, "enforceable per school"): an admin or
+/// accountant without it can only turn it on until they do; a teacher is not affected; the
+/// policy is the admin's, and audited.
+#[actix_web::test]
+async fn a_school_can_require_two_factor_login_of_its_office() {
+    use daftar_server::auth::two_factor::code_at;
+    use daftar_server::schema::user_two_factor;
+    let t = TestApp::new();
+    let school = t.school("alpha");
+    let mut conn = t.tdb.conn();
+    for (name, role) in [("teacher", Role::Teacher), ("accountant", Role::Accountant)] {
+        create_user(&mut conn, school.id, name, name, role, Some(pw_hash())).expect("user");
+    }
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let admin = login(&app, "alpha", "admin").await;
+    let accountant = login(&app, "alpha", "accountant").await;
+    let r = send(
+        &app,
+        Method::PUT,
+        "/api/v1/school/two-factor-policy",
+        Some(&accountant),
+        Some(json!({"required_for_office": true})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = send(
+        &app,
+        Method::PUT,
+        "/api/v1/school/two-factor-policy",
+        Some(&admin),
+        Some(json!({"required_for_office": true})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/school/two-factor-policy",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.json, json!({"required_for_office": true}));
+
+    // Logins issued from now on: the accountant may only turn it on; the teacher works.
+    let teacher = login(&app, "alpha", "teacher").await;
+    assert_eq!(
+        send(&app, Method::GET, "/api/v1/classes", Some(&teacher), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let accountant = login(&app, "alpha", "accountant").await;
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/students",
+        Some(&accountant),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "two_factor_setup_required"),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        send(&app, Method::GET, "/api/v1/me", Some(&accountant), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/sync/devices",
+        Some(&accountant),
+        Some(json!({"name": "till"})),
+    )
+    .await;
+    assert_eq!(
+        r.code(),
+        "two_factor_setup_required",
+        "no device without it"
+    );
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/enrol",
+        Some(&accountant),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let secret: Vec<u8> = user_two_factor::table
+        .select(user_two_factor::secret)
+        .first(&mut conn)
+        .expect("secret");
+    let code = code_at(&secret, chrono::Utc::now() - chrono::Duration::seconds(30));
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/confirm",
+        Some(&accountant),
+        Some(json!({"code": code})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    // With it on, a login with the code is a full one.
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({
+        "school": "alpha", "username": "accountant", "password": PW,
+        "two_factor_code": code_at(&secret, chrono::Utc::now())})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let full = r.json["access_token"].as_str().expect("token");
+    assert_eq!(
+        send(&app, Method::GET, "/api/v1/students", Some(full), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let changed: i64 = {
+        use daftar_server::schema::audit_log::dsl::*;
+        audit_log
+            .filter(action.eq("two_factor_policy_changed"))
+            .count()
+            .get_result(&mut conn)
+            .expect("audit")
+    };
+    assert_eq!(changed, 1);
+}
