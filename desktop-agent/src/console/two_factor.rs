@@ -74,6 +74,17 @@ fn start_form(session: &Session, error: Option<Markup>) -> Markup {
     }
 }
 
+/// The form that confirms enrolment with the app's current code.
+fn confirm_form(session: &Session) -> Markup {
+    html! {
+        form #two-factor-confirm method="post" action="/two-factor/confirm" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            label { "The 6-digit code the app shows now " input #code name="code" inputmode="numeric" autocomplete="one-time-code" required size="8"; }
+            " " button type="submit" { "Turn on" }
+        }
+    }
+}
+
 async fn start_page(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
     match office_user(&console, &req) {
         Ok(session) => respond(&console, &session, 200, start_form(&session, None)),
@@ -160,11 +171,7 @@ async fn start(
         p { "In the authenticator app on your phone, add an account and scan this code:" }
         div #two-factor-qr { (PreEscaped(enrolment.qr_svg)) }
         p { "Or type this key into the app: " code #two-factor-secret { (enrolment.secret_base32) } }
-        form #two-factor-confirm method="post" action="/two-factor/confirm" {
-            input type="hidden" name="csrf" value=(session.csrf);
-            label { "The 6-digit code the app shows now " input #code name="code" inputmode="numeric" autocomplete="one-time-code" required size="8"; }
-            " " button type="submit" { "Turn on" }
-        }
+        (confirm_form(&session))
         p.muted { "Until you type the code, nothing changes: your sign-in stays as it was." }
     };
     respond(&console, &session, 200, body)
@@ -226,11 +233,7 @@ async fn confirm(
             let body = html! {
                 h1 { "Two-factor login: scan the code" }
                 p.error #two-factor-error { "That is not the code the app shows now; check the phone's clock, and type the newest code." }
-                form #two-factor-confirm method="post" action="/two-factor/confirm" {
-                    input type="hidden" name="csrf" value=(session.csrf);
-                    label { "The 6-digit code the app shows now " input #code name="code" inputmode="numeric" autocomplete="one-time-code" required size="8"; }
-                    " " button type="submit" { "Turn on" }
-                }
+                (confirm_form(&session))
             };
             respond(&console, &session, 422, body)
         }
