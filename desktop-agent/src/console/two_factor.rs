@@ -21,7 +21,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::page;
-use super::{check_csrf, office_user, Console, Session};
+use super::{office_change, office_user, Console, Session};
 
 /// How long a started enrolment waits for its code.
 pub const PENDING_MINUTES: i64 = 10;
@@ -113,13 +113,10 @@ async fn start(
     req: HttpRequest,
     form: web::Form<StartForm>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let session = match office_change(&console, &req, &form.csrf) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&session, &form.csrf) {
-        return *r;
-    }
     let (server, school) = console.with_store(|s| {
         (
             s.device("server_url").ok().flatten(),
@@ -190,13 +187,10 @@ async fn confirm(
     req: HttpRequest,
     form: web::Form<ConfirmForm>,
 ) -> HttpResponse {
-    let session = match office_user(&console, &req) {
+    let session = match office_change(&console, &req, &form.csrf) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&session, &form.csrf) {
-        return *r;
-    }
     let Some(api) = console.two_factor.take(session.user_id) else {
         let e = html! { p.error #two-factor-error { "That enrolment has expired (" (PENDING_MINUTES) " minutes): start again." } };
         return respond(&console, &session, 409, start_form(&session, Some(e)));
