@@ -9,6 +9,7 @@ use uuid::Uuid;
 /// Version of the REST + sync protocol these types describe.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+mod admissions;
 mod audit;
 mod auth;
 mod fees;
@@ -18,6 +19,7 @@ mod roster;
 pub mod sync;
 pub mod synced;
 
+pub use admissions::*;
 pub use audit::*;
 pub use auth::*;
 pub use fees::*;

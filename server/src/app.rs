@@ -15,7 +15,9 @@ use crate::db::Db;
 use crate::edge::RouteTable;
 use crate::errors::ApiError;
 use crate::sync::events::Pokes;
-use crate::{attendance, audit_viewer, auth, health, ledger, oneroster, reports, roster, sync};
+use crate::{
+    admissions, attendance, audit_viewer, auth, health, ledger, oneroster, reports, roster, sync,
+};
 
 /// Shared state handed to every worker.
 #[derive(Clone)]
@@ -40,7 +42,7 @@ pub struct AppState {
         (name = "auth", description = "Login, token refresh, logout"),
         (name = "roster", description = "Classes, students, families, guardians, enrollments"),
         (name = "users", description = "Staff and parent logins (admin)"),
-        (name = "imports", description = "OneRoster 1.1 CSV import"),
+        (name = "imports", description = "OneRoster 1.1 CSV import and spreadsheet admissions"),
         (name = "fees", description = "Fee heads, schedules, invoices, payments, dues and statements"),
         (name = "attendance", description = "Codes, registers, marks and attendance views"),
         (name = "reports", description = "Reports computed from the journal, as JSON, CSV or Excel"),
@@ -189,6 +191,10 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(roster::handlers::update_user)
         .service(roster::handlers::delete_user)
         .service(oneroster::handlers::import_oneroster)
+        .service(admissions::handlers::import_admissions)
+        .service(admissions::handlers::get_admissions_mapping)
+        .service(admissions::handlers::set_admissions_mapping)
+        .service(admissions::handlers::admissions_template)
         .service(ledger::handlers::list_fee_heads)
         .service(ledger::handlers::create_fee_head)
         .service(ledger::handlers::list_fee_schedules)

@@ -101,6 +101,15 @@ impl<'a> AuditEntry<'a> {
         Ok(self.row("create", None, Some(to_json(after)?)))
     }
 
+    /// The row [`AuditEntry::updated`] would write, for [`insert_all`].
+    pub fn updated_row<B: Serialize, A: Serialize>(
+        &self,
+        before: &B,
+        after: &A,
+    ) -> QueryResult<NewAuditRow> {
+        Ok(self.row("update", Some(to_json(before)?), Some(to_json(after)?)))
+    }
+
     /// The row [`AuditEntry::event`] would write, for [`insert_all`].
     pub fn event_row<A: Serialize>(
         &self,

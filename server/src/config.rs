@@ -41,6 +41,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Import students, guardians and families from an .xlsx, .ods or .csv sheet into a
+    /// school (issue #17). Without `--commit` it prints the preview and writes nothing.
+    ImportAdmissions {
+        /// The spreadsheet.
+        file: PathBuf,
+        /// The school's slug (the name used at login).
+        #[arg(long)]
+        school: String,
+        /// The sheet to read (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Write it (one transaction; refused while a row has an error).
+        #[arg(long)]
+        commit: bool,
+        /// Do not group rows without a family key by shared guardian phone.
+        #[arg(long)]
+        no_phone_grouping: bool,
+        /// Print the whole preview as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a school (tenant).
     CreateSchool {
         /// URL-safe short name, e.g. `green-valley`; used at login.

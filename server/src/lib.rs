@@ -5,6 +5,7 @@
 //! no `DATABASE_URL` is given; [`app`] wires routes and the OpenAPI document.
 
 pub mod access;
+pub mod admissions;
 pub mod app;
 pub mod attendance;
 pub mod audit;

@@ -170,6 +170,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ImportAdmissions {
+            file,
+            school,
+            sheet,
+            commit,
+            no_phone_grouping,
+            json,
+        } => {
+            let pool = build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            run_migrations(&mut conn)?;
+            import_admissions(
+                &mut conn,
+                file,
+                school,
+                sheet.as_deref(),
+                *commit,
+                !*no_phone_grouping,
+                *json,
+            )
+        }
         Command::CreateSchool {
             slug,
             name,
@@ -262,6 +283,95 @@ fn import_files(
     };
     conn.transaction::<_, ImportFailure, _>(|c| import(c, files, &options))
         .map_err(|e| anyhow::anyhow!("import failed, nothing was written: {e}"))
+}
+
+/// `daftar-server import-admissions`: the same run as `POST /api/v1/imports/admissions`, as
+/// the system actor; prints each row with an error (sheet, row, column) and the counts.
+fn import_admissions(
+    conn: &mut diesel::PgConnection,
+    file: &Path,
+    slug: &str,
+    sheet: Option<&str>,
+    commit: bool,
+    group_by_phone: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use daftar_server::admissions::{self, AdmissionsFailure, AdmissionsRun, Format};
+    let name = file.display().to_string();
+    let format = Format::from_file_name(&name)
+        .with_context(|| format!("{name}: the file name must end in .xlsx, .ods or .csv"))?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {name}"))?;
+    let school_id = schools::school_by_slug(conn, slug)
+        .map_err(|e| anyhow::anyhow!("school {slug:?}: {e}"))?
+        .id;
+    let input = AdmissionsRun {
+        school_id,
+        actor: Actor::SYSTEM,
+        bytes: &bytes,
+        format,
+        file_name: &name,
+        sheet,
+        group_by_phone,
+        commit,
+    };
+    let preview = if commit {
+        conn.transaction::<_, AdmissionsFailure, _>(|c| admissions::run(c, &input))
+    } else {
+        admissions::run(conn, &input)
+    };
+    let preview = match preview {
+        Ok(p) => p,
+        Err(AdmissionsFailure::HasErrors(p)) => {
+            print_admission_errors(&p);
+            anyhow::bail!("{} row(s) have errors; nothing was written", p.counts.error);
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&preview)?);
+        return Ok(());
+    }
+    for w in &preview.warnings {
+        println!("warning: {w}");
+    }
+    print_admission_errors(&preview);
+    for g in preview
+        .families
+        .iter()
+        .filter(|g| g.admission_nos.len() > 1)
+    {
+        println!(
+            "family {} ({:?}): {}",
+            g.family_name,
+            g.grouped_by,
+            g.admission_nos.join(", ")
+        );
+    }
+    let c = preview.counts;
+    println!(
+        "{}: {} new, {} updated, {} unchanged, {} with errors; {} new families, {} new guardians",
+        if preview.committed {
+            "imported"
+        } else {
+            "preview (nothing written; add --commit)"
+        },
+        c.new,
+        c.updated,
+        c.unchanged,
+        c.error,
+        c.new_families,
+        c.new_guardians
+    );
+    Ok(())
+}
+
+fn print_admission_errors(p: &daftar_client_core::protocol::AdmissionsPreview) {
+    for e in p.rows.iter().flat_map(|r| r.errors.iter()) {
+        println!(
+            "error: sheet {}, row {}, column {} ({}): {}",
+            e.sheet, e.row, e.column, e.header, e.message
+        );
+    }
 }
 
 fn jwt_secret(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Vec<u8>> {

@@ -26,6 +26,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    admission_import_mappings (school_id) {
+        school_id -> Uuid,
+        headers -> Jsonb,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     allocations (school_id, id) {
         school_id -> Uuid,
         id -> Uuid,
@@ -620,6 +628,7 @@ diesel::table! {
 
 diesel::joinable!(academic_years -> schools (school_id));
 diesel::joinable!(accounts -> schools (school_id));
+diesel::joinable!(admission_import_mappings -> schools (school_id));
 diesel::joinable!(attendance_codes -> schools (school_id));
 diesel::joinable!(audit_log -> schools (school_id));
 diesel::joinable!(campuses -> schools (school_id));
@@ -635,6 +644,7 @@ diesel::joinable!(users -> schools (school_id));
 diesel::allow_tables_to_appear_in_same_query!(
     academic_years,
     accounts,
+    admission_import_mappings,
     allocations,
     applied_ops,
     attendance_codes,

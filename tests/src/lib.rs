@@ -21,6 +21,7 @@ pub mod bulk;
 pub mod rest_bench;
 pub mod server;
 pub mod sim;
+pub mod spreadsheets;
 
 /// Seeds the demo school with every login's password set to `password`.
 ///

@@ -209,14 +209,14 @@ impl RosterFiles {
 /// Line numbers as a person's editor shows them (the header is line 1), from byte offsets:
 /// the `csv` crate's own line count is one short on CRLF files. Offsets must be asked in
 /// increasing order (records come in file order), so the whole file is counted once.
-struct LineCounter<'a> {
+pub(crate) struct LineCounter<'a> {
     bytes: &'a [u8],
     offset: usize,
     line: u64,
 }
 
 impl<'a> LineCounter<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         LineCounter {
             bytes,
             offset: 0,
@@ -225,7 +225,7 @@ impl<'a> LineCounter<'a> {
     }
 
     /// The 1-based line holding byte `offset`.
-    fn line_at(&mut self, offset: u64) -> u64 {
+    pub(crate) fn line_at(&mut self, offset: u64) -> u64 {
         let mut target = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(self.bytes.len());

@@ -1,6 +1,7 @@
 //! End-to-end tests of the HTTP API against a real PostgreSQL (one database per test), in one
 //! test binary. Helpers live here; each module is one area.
 
+mod admissions;
 mod attendance;
 mod audit_log;
 mod auth;
