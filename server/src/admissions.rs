@@ -123,7 +123,7 @@ pub fn run(
     let today = crate::calendar::local_date_in(&school.timezone, chrono::Utc::now());
     let roster = plan::Roster::load(conn, input.school_id)?;
     let plan = plan::plan(
-        &sheet,
+        sheet,
         &columns,
         &roster,
         &plan::PlanOptions {
@@ -133,6 +133,7 @@ pub fn run(
             today,
         },
     );
+    // What the commit does not need is freed before it writes (the server's peak memory).
     drop(roster);
     let mut preview = plan.preview;
     if !input.commit {

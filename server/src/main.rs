@@ -21,7 +21,26 @@ use daftar_server::{audit::Actor, auth::password, demo, schools};
 use diesel::Connection;
 use tracing_subscriber::EnvFilter;
 
+/// Bounds glibc's malloc arenas to the number of CPUs (glibc's default is eight a CPU) unless
+/// the operator set `MALLOC_ARENA_MAX`. Memory freed on one thread is reused by the next
+/// request only within its arena: with many arenas each large import's peak stayed resident
+/// beside the last one's (a re-import of 50,000 students: 304 MiB peak, 250 MiB with this;
+/// BENCHMARKS.md, "Spreadsheet admissions").
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let arenas = libc::c_int::try_from(cpus.max(2)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only sets an allocator parameter; it is called before any other
+        // thread exists, and takes no pointers (glibc mallopt(3)).
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    bound_malloc_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

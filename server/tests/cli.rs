@@ -393,3 +393,62 @@ fn create_school_takes_a_money_limit_and_refuses_one_out_of_range() {
     assert!(!bad.status.success());
     assert!(text(&bad).contains("max_amount"), "{}", text(&bad));
 }
+
+#[test]
+fn import_admissions_previews_names_bad_cells_then_commits_once() {
+    use daftar_tests::spreadsheets::{admissions_rows, t, xlsx, TEMPLATE_HEADERS};
+    let tdb = TestDb::new();
+    let school = bin()
+        .env("DATABASE_URL", tdb.url())
+        .args(["create-school", "--slug", "hill", "--name", "Hill School"])
+        .output()
+        .expect("run");
+    assert!(school.status.success(), "{}", text(&school));
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut rows = admissions_rows("H-", 6, &[]);
+    let good = dir.path().join("intake.xlsx");
+    std::fs::write(&good, xlsx("Intake", &TEMPLATE_HEADERS, &rows, &[])).expect("write");
+    rows[2][3] = t("31/13/2015");
+    let bad = dir.path().join("bad.xlsx");
+    std::fs::write(&bad, xlsx("Intake", &TEMPLATE_HEADERS, &rows, &[])).expect("write");
+    let run = |file: &Path, commit: bool| {
+        let mut c = bin();
+        c.env("DATABASE_URL", tdb.url())
+            .args(["import-admissions", "--school", "hill"])
+            .arg(file);
+        if commit {
+            c.arg("--commit");
+        }
+        c.output().expect("run")
+    };
+
+    let out = run(&bad, true);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("error: sheet Intake, row 4, column D (date_of_birth): \"31/13/2015\""),
+        "{said}"
+    );
+    assert!(said.contains("nothing was written"), "{said}");
+
+    let out = run(&good, false);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("preview (nothing written; add --commit): 6 new, 0 updated, 0 unchanged, 0 with errors; 3 new families, 3 new guardians"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&good, true);
+    assert!(
+        text(&out)
+            .contains("imported: 6 new, 0 updated, 0 unchanged, 0 with errors; 3 new families"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&good, true);
+    assert!(
+        text(&out).contains("imported: 0 new, 0 updated, 6 unchanged"),
+        "{}",
+        text(&out)
+    );
+}

@@ -193,7 +193,7 @@ pub fn admissions_rows(prefix: &str, n: usize, classes: &[&str]) -> Vec<Vec<Fixt
                 t(&format!("Parent{family}")),
                 t(&surname),
                 t("mother"),
-                t(&format!("+92300{:07}", family)),
+                t(&format!("+92399{:07}", family)),
                 FixtureCell::Empty,
             ]
         })

@@ -16,8 +16,8 @@ use crate::protocol::sync::{
     SyncDigest,
 };
 use crate::protocol::{
-    LoginRequest, Problem, RecoveryCodes, RefreshRequest, TokenResponse, TwoFactorCode,
-    TwoFactorEnrolment,
+    AdmissionsMapping, AdmissionsPreview, ImportReport, LoginRequest, Problem, RecoveryCodes,
+    RefreshRequest, TokenResponse, TwoFactorCode, TwoFactorEnrolment,
 };
 
 /// Ops per request of [`Api::import_outbox`] (the server takes at most 1,000).
@@ -203,7 +203,7 @@ impl Api {
         query: &[(&str, String)],
         body: Option<&dyn erased::Body>,
     ) -> ClientResult<T> {
-        decode_ok(self.send(method, path, query, body)?)
+        decode_ok(self.send(method, path, query, body.map(Payload::Json))?)
     }
 
     /// Sends an authenticated request, refreshing the access token once on a 401; a non-2xx
@@ -213,7 +213,7 @@ impl Api {
         method: &str,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&dyn erased::Body>,
+        body: Option<Payload<'_>>,
     ) -> ClientResult<ureq::Response> {
         for attempt in 0..2 {
             let Some(access) = self.access() else {
@@ -228,7 +228,10 @@ impl Api {
                 req = req.query(k, v);
             }
             let resp = match body {
-                Some(b) => req.send_json(b.json()),
+                Some(Payload::Json(b)) => req.send_json(b.json()),
+                Some(Payload::Bytes { media_type, bytes }) => {
+                    req.set("Content-Type", media_type).send_bytes(bytes)
+                }
                 None => req.call(),
             };
             match resp {
@@ -357,6 +360,65 @@ impl Api {
         Ok(outcomes)
     }
 
+    /// `POST /imports/admissions` (admin): the spreadsheet `bytes` (`media_type` one of
+    /// `.xlsx`'s, `.ods`'s or `text/csv`) previewed, or with `commit` written in one
+    /// transaction. `file_name` names the file in the server's messages.
+    ///
+    /// Errors: the server's problem (403 for a non-admin; 415 another media type; 422
+    /// `import_failed` for a file that cannot be read, `import_has_errors` for a commit with
+    /// row errors); network errors.
+    pub fn import_admissions(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        file_name: &str,
+        commit: bool,
+        group_by_phone: bool,
+    ) -> ClientResult<AdmissionsPreview> {
+        let query = [
+            ("file_name", file_name.to_string()),
+            ("commit", commit.to_string()),
+            ("group_by_phone", group_by_phone.to_string()),
+        ];
+        let resp = self.send(
+            "POST",
+            "/imports/admissions",
+            &query,
+            Some(Payload::Bytes { media_type, bytes }),
+        )?;
+        decode_ok(resp)
+    }
+
+    /// `POST /imports/oneroster` (admin): a OneRoster 1.1 export zipped; with `dry_run` the
+    /// server reports what it would change and keeps nothing.
+    ///
+    /// Errors: the server's problem (403; 422 `import_failed` naming file, line and column).
+    pub fn import_oneroster(&self, zip: &[u8], dry_run: bool) -> ClientResult<ImportReport> {
+        let resp = self.send(
+            "POST",
+            "/imports/oneroster",
+            &[("dry_run", dry_run.to_string())],
+            Some(Payload::Bytes {
+                media_type: "application/zip",
+                bytes: zip,
+            }),
+        )?;
+        decode_ok(resp)
+    }
+
+    /// `GET /imports/admissions/mapping` (admin): the school's remembered column mapping.
+    pub fn admissions_mapping(&self) -> ClientResult<AdmissionsMapping> {
+        self.call("GET", "/imports/admissions/mapping", &[], None)
+    }
+
+    /// `PUT /imports/admissions/mapping` (admin). Errors: 422 naming `columns.<field>`.
+    pub fn set_admissions_mapping(
+        &self,
+        mapping: &AdmissionsMapping,
+    ) -> ClientResult<AdmissionsMapping> {
+        self.call("PUT", "/imports/admissions/mapping", &[], Some(mapping))
+    }
+
     /// `GET /sync/digest`.
     pub fn digest(&self) -> ClientResult<SyncDigest> {
         self.call("GET", "/sync/digest", &[], None)
@@ -465,6 +527,16 @@ fn decode_ok<T: DeserializeOwned>(resp: ureq::Response) -> ClientResult<T> {
     }
     resp.into_json::<T>()
         .map_err(|e| ClientError::Network(format!("reading the answer: {e}")))
+}
+
+/// A request body: JSON, or a file's bytes with its media type.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Json(&'a dyn erased::Body),
+    Bytes {
+        media_type: &'a str,
+        bytes: &'a [u8],
+    },
 }
 
 mod erased {

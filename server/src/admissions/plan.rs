@@ -289,7 +289,7 @@ struct GuardianInput {
 
 /// A row whose cells all read.
 #[derive(Debug, Clone)]
-struct Candidate {
+struct Candidate<'r> {
     index: usize,
     admission_no: String,
     given_name: Option<String>,
@@ -297,22 +297,26 @@ struct Candidate {
     date_of_birth: Option<NaiveDate>,
     gender: Option<String>,
     grade: Option<String>,
-    class: Option<ClassRow>,
+    class: Option<&'r ClassRow>,
     family_key: Option<String>,
     guardian: Option<GuardianInput>,
 }
 
+/// Reads one row's cells, each once: a cell's value is moved out, not copied (a 50,000-row
+/// sheet's text is not held twice).
 struct RowReader<'a> {
-    sheet: &'a Sheet,
+    sheet: &'a str,
+    headers: &'a [String],
     columns: &'a BTreeMap<AdmissionField, usize>,
-    row: &'a SheetRow,
+    row: SheetRow,
     errors: Vec<AdmissionCellError>,
 }
 
 impl RowReader<'_> {
-    fn cell(&self, field: AdmissionField) -> Option<&Cell> {
+    fn take(&mut self, field: AdmissionField) -> Option<Cell> {
         let col = *self.columns.get(&field)?;
-        self.row.cells.get(col).filter(|c| **c != Cell::Empty)
+        let cell = std::mem::take(self.row.cells.get_mut(col)?);
+        (cell != Cell::Empty).then_some(cell)
     }
 
     /// True when a cell of `field` already has an error (so "required" is not said twice).
@@ -324,11 +328,11 @@ impl RowReader<'_> {
     fn error(&mut self, field: AdmissionField, message: impl Into<String>) {
         let col = self.columns.get(&field).copied();
         self.errors.push(AdmissionCellError {
-            sheet: self.sheet.name.clone(),
+            sheet: self.sheet.to_string(),
             row: self.row.row,
             column: col.map(column_letters).unwrap_or_default(),
             header: col
-                .and_then(|c| self.sheet.headers.get(c).cloned())
+                .and_then(|c| self.headers.get(c).cloned())
                 .unwrap_or_else(|| field.label().to_string()),
             message: message.into(),
         });
@@ -337,15 +341,15 @@ impl RowReader<'_> {
     /// Text of a text field; an integral number is read as its digits (`1001`), anything else
     /// is a wrong type.
     fn text(&mut self, field: AdmissionField, numbers_ok: bool) -> Option<String> {
-        let value = match self.cell(field)? {
-            Cell::Text(s) => Ok(s.clone()),
+        let value = match self.take(field)? {
+            Cell::Text(s) => Ok(s),
             Cell::Number(n) if numbers_ok && n.fract() == 0.0 && n.abs() < 1e15 => {
-                Ok(format!("{}", *n as i64))
+                Ok(format!("{}", n as i64))
             }
             Cell::Number(n) => Err(format!("must be text, but the cell holds the number {n}")),
             Cell::Bool(b) => Err(format!(
                 "must be text, but the cell holds {}",
-                if *b { "TRUE" } else { "FALSE" }
+                if b { "TRUE" } else { "FALSE" }
             )),
             Cell::Date(d) => Err(format!("must be text, but the cell holds the date {d}")),
             Cell::Error(e) => Err(format!("the cell holds the spreadsheet error {e}")),
@@ -377,12 +381,12 @@ impl RowReader<'_> {
     }
 
     fn date(&mut self, field: AdmissionField, today: NaiveDate) -> Option<NaiveDate> {
-        let parsed = match self.cell(field)? {
-            Cell::Date(d) => Ok(*d),
-            Cell::Number(n) => excel_serial(*n).ok_or_else(|| {
+        let parsed = match self.take(field)? {
+            Cell::Date(d) => Ok(d),
+            Cell::Number(n) => excel_serial(n).ok_or_else(|| {
                 format!("the number {n} is not a date (an Excel date serial is 1 to 2958465)")
             }),
-            Cell::Text(s) => parse_date_text(s),
+            Cell::Text(s) => parse_date_text(&s),
             Cell::Bool(_) => Err("must be a date, but the cell holds TRUE/FALSE".to_string()),
             Cell::Error(e) => Err(format!("the cell holds the spreadsheet error {e}")),
             Cell::Empty => return None,
@@ -455,20 +459,30 @@ pub fn parse_date_text(s: &str) -> Result<NaiveDate, String> {
 /// Plans `sheet` against `roster`. Never fails: a row that cannot be imported has outcome
 /// `error` and its errors name sheet, row and column.
 pub fn plan(
-    sheet: &Sheet,
+    sheet: Sheet,
     columns: &BTreeMap<AdmissionField, usize>,
     roster: &Roster,
     options: &PlanOptions<'_>,
 ) -> Plan {
     let now = Utc::now();
     let school_id = options.school_id;
-    let mut rows: Vec<AdmissionRow> = Vec::with_capacity(sheet.rows.len());
-    let mut candidates: Vec<Option<Candidate>> = Vec::with_capacity(sheet.rows.len());
+    let Sheet {
+        name: sheet_name,
+        sheets,
+        headers,
+        rows: sheet_rows,
+        warnings,
+    } = sheet;
+    let mut rows: Vec<AdmissionRow> = Vec::with_capacity(sheet_rows.len());
+    let mut candidates: Vec<Option<Candidate>> = Vec::with_capacity(sheet_rows.len());
     let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
 
-    for (index, sheet_row) in sheet.rows.iter().enumerate() {
+    // Each row's cells are consumed (and freed) as it is read.
+    for (index, sheet_row) in sheet_rows.into_iter().enumerate() {
+        let row_no = sheet_row.row;
         let mut r = RowReader {
-            sheet,
+            sheet: &sheet_name,
+            headers: &headers,
             columns,
             row: sheet_row,
             errors: Vec::new(),
@@ -491,7 +505,7 @@ pub fn plan(
         });
         let class_name = r.text(AdmissionField::Class, true);
         let class = class_name.and_then(|name| match pick_class(roster, &name) {
-            Ok(c) => Some(c.clone()),
+            Ok(c) => Some(c),
             Err(m) => {
                 r.error(AdmissionField::Class, m);
                 None
@@ -568,7 +582,7 @@ pub fn plan(
             seen.entry(a.clone()).or_default().push(index);
         }
         rows.push(AdmissionRow {
-            row: sheet_row.row,
+            row: row_no,
             admission_no: admission_no.clone().unwrap_or_default(),
             name: if name.is_empty() {
                 existing
@@ -606,14 +620,15 @@ pub fn plan(
             let others: Vec<String> = indexes
                 .iter()
                 .filter(|&&j| j != i)
-                .map(|&j| sheet.rows[j].row.to_string())
+                .map(|&j| rows[j].row.to_string())
                 .collect();
+            let row = rows[i].row;
             rows[i].errors.push(AdmissionCellError {
-                sheet: sheet.name.clone(),
-                row: sheet.rows[i].row,
+                sheet: sheet_name.clone(),
+                row,
                 column: col.map(column_letters).unwrap_or_default(),
                 header: col
-                    .and_then(|c| sheet.headers.get(c).cloned())
+                    .and_then(|c| headers.get(c).cloned())
                     .unwrap_or_default(),
                 message: format!(
                     "admission number {number} is also on row {}",
@@ -646,10 +661,7 @@ pub fn plan(
                 FamilyGrouping::GuardianPhone,
             )
         } else {
-            (
-                format!("row:{}", sheet.rows[c.index].row),
-                FamilyGrouping::Alone,
-            )
+            (format!("row:{}", rows[c.index].row), FamilyGrouping::Alone)
         };
         groups
             .entry(key.clone())
@@ -948,28 +960,29 @@ pub fn plan(
         }
     }
     let used: HashSet<usize> = columns.values().copied().collect();
+    let mapping = columns
+        .iter()
+        .map(|(f, &c)| (f.key().to_string(), headers[c].clone()))
+        .collect();
+    let ignored_headers = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| !used.contains(i) && !h.is_empty())
+        .map(|(_, h)| h.clone())
+        .collect();
     Plan {
         preview: AdmissionsPreview {
             format: options.format.to_string(),
-            sheet: sheet.name.clone(),
-            sheets: sheet.sheets.clone(),
-            headers: sheet.headers.clone(),
-            mapping: columns
-                .iter()
-                .map(|(f, &c)| (f.key().to_string(), sheet.headers[c].clone()))
-                .collect(),
-            ignored_headers: sheet
-                .headers
-                .iter()
-                .enumerate()
-                .filter(|(i, h)| !used.contains(i) && !h.is_empty())
-                .map(|(_, h)| h.clone())
-                .collect(),
+            sheet: sheet_name,
+            sheets,
+            headers,
+            mapping,
+            ignored_headers,
             committed: false,
             counts,
             families: family_groups,
             rows,
-            warnings: sheet.warnings.clone(),
+            warnings,
         },
         writes,
     }

@@ -73,8 +73,9 @@ impl Format {
 }
 
 /// One cell's value as the spreadsheet holds it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Cell {
+    #[default]
     Empty,
     /// Text, trimmed (never empty: blank text is [`Cell::Empty`]).
     Text(String),
@@ -141,27 +142,36 @@ pub fn read(
         Format::Xlsx => {
             let mut book = calamine::Xlsx::new(Cursor::new(bytes))
                 .map_err(|e| SheetError(format!("{file_name} is not an .xlsx workbook ({e})")))?;
-            let name = pick_sheet(&book.sheet_names(), sheet, file_name)?;
-            let range = book
-                .worksheet_range(&name)
-                .map_err(|e| SheetError(format!("{file_name}, sheet {name}: {e}")))?;
+            let sheets = book.sheet_names();
+            let name = pick_sheet(&sheets, sheet, file_name)?;
+            let bad =
+                |e: calamine::XlsxError| SheetError(format!("{file_name}, sheet {name}: {e}"));
             let merged = match book.worksheet_merge_cells(&name) {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    return Err(SheetError(format!("{file_name}, sheet {name}: {e}")));
-                }
+                Some(m) => m.map_err(bad)?,
                 None => Vec::new(),
             };
-            from_range(&range, &merged, name, book.sheet_names(), file_name)
+            let mut out = Assembler::new(name.clone(), file_name, &merged);
+            let mut cells = book.worksheet_cells_reader(&name).map_err(bad)?;
+            while let Some(c) = cells.next_cell().map_err(bad)? {
+                out.cell(c.get_position(), cell_of_ref(c.get_value()));
+            }
+            drop(cells);
+            out.finish(sheets)
         }
         Format::Ods => {
             let mut book = calamine::Ods::new(Cursor::new(bytes))
                 .map_err(|e| SheetError(format!("{file_name} is not an .ods spreadsheet ({e})")))?;
-            let name = pick_sheet(&book.sheet_names(), sheet, file_name)?;
+            let sheets = book.sheet_names();
+            let name = pick_sheet(&sheets, sheet, file_name)?;
             let range = book
                 .worksheet_range(&name)
                 .map_err(|e| SheetError(format!("{file_name}, sheet {name}: {e}")))?;
-            from_range(&range, &[], name, book.sheet_names(), file_name)
+            let mut out = Assembler::new(name, file_name, &[]);
+            for (r, c, d) in range.used_cells() {
+                let (row0, col0) = range.start().unwrap_or((0, 0));
+                out.cell((row0 + r as u32, col0 + c as u32), cell_of(d));
+            }
+            out.finish(sheets)
         }
     }
 }
@@ -218,58 +228,93 @@ fn text(s: &str) -> Cell {
     }
 }
 
-fn from_range(
-    range: &calamine::Range<Data>,
-    merged: &[calamine::Dimensions],
-    name: String,
-    sheets: Vec<String>,
-    file_name: &str,
-) -> Result<Sheet, SheetError> {
-    let Some((first_row, first_col)) = range.start() else {
-        return Err(SheetError(format!(
-            "{file_name}, sheet {name}: the sheet is empty"
-        )));
-    };
-    let width = range.width();
-    // Absolute (row, column) → value, with merged areas filled from their top-left cell.
-    let mut fill: Vec<(calamine::Dimensions, Cell)> = Vec::new();
-    let mut warnings = Vec::new();
-    for m in merged {
-        let value = range.get_value(m.start).map(cell_of).unwrap_or(Cell::Empty);
-        let area = format!(
-            "{}{}:{}{}",
-            column_letters(m.start.1 as usize),
-            m.start.0 + 1,
-            column_letters(m.end.1 as usize),
-            m.end.0 + 1
-        );
-        warnings.push(format!(
-            "sheet {name}: cells {area} are merged; each row of it is read as {}{}",
-            column_letters(m.start.1 as usize),
-            m.start.0 + 1
-        ));
-        fill.push((*m, value));
+/// A [`calamine::DataRef`] (the streaming xlsx reader's cell) as a [`Cell`].
+fn cell_of_ref(data: &calamine::DataRef<'_>) -> Cell {
+    use calamine::DataRef as D;
+    match data {
+        D::SharedString(s) => text(s),
+        D::String(s) => cell_of(&Data::String(s.clone())),
+        D::Int(i) => Cell::Number(*i as f64),
+        D::Float(f) => Cell::Number(*f),
+        D::Bool(b) => Cell::Bool(*b),
+        D::DateTime(d) => cell_of(&Data::DateTime(*d)),
+        D::DateTimeIso(s) => cell_of(&Data::DateTimeIso(s.clone())),
+        D::DurationIso(s) => text(s),
+        D::Error(e) => Cell::Error(format!("{e}")),
+        D::Empty => Cell::Empty,
     }
-    let mut rows = Vec::new();
-    let mut headers: Option<Vec<String>> = None;
-    for (i, cells) in range.rows().enumerate() {
-        let abs_row = first_row + i as u32;
-        let mut out: Vec<Cell> = Vec::with_capacity(width + first_col as usize);
-        out.resize(first_col as usize, Cell::Empty);
-        for (j, d) in cells.iter().enumerate() {
-            let abs_col = first_col + j as u32;
-            let merged_value = fill
-                .iter()
-                .find(|(m, _)| m.contains(abs_row, abs_col))
-                .map(|(_, v)| v.clone());
-            out.push(merged_value.unwrap_or_else(|| cell_of(d)));
+}
+
+/// Builds the sheet from its used cells in row order ((row, column) 0-based), filling merged
+/// areas from their top-left cell. Rows are assembled one at a time, so a sheet costs its
+/// cells once (not a whole-sheet range and a copy).
+struct Assembler<'a> {
+    name: String,
+    file_name: &'a str,
+    merged: &'a [calamine::Dimensions],
+    /// The top-left value of each merged area seen so far.
+    fill: Vec<Option<Cell>>,
+    current: Option<(u32, Vec<Cell>)>,
+    headers: Option<Vec<String>>,
+    rows: Vec<SheetRow>,
+}
+
+impl<'a> Assembler<'a> {
+    fn new(name: String, file_name: &'a str, merged: &'a [calamine::Dimensions]) -> Self {
+        Assembler {
+            name,
+            file_name,
+            merged,
+            fill: vec![None; merged.len()],
+            current: None,
+            headers: None,
+            rows: Vec::new(),
         }
-        if out.iter().all(|c| *c == Cell::Empty) {
-            continue;
+    }
+
+    fn cell(&mut self, (row, col): (u32, u32), cell: Cell) {
+        if self.current.as_ref().map(|(r, _)| *r) != Some(row) {
+            self.finish_row();
+            self.current = Some((row, Vec::new()));
         }
-        if headers.is_none() {
-            headers = Some(
-                out.iter()
+        for (i, m) in self.merged.iter().enumerate() {
+            if m.start == (row, col) {
+                self.fill[i] = Some(cell.clone());
+            }
+        }
+        if let Some((_, cells)) = self.current.as_mut() {
+            let col = col as usize;
+            if cells.len() <= col {
+                cells.resize(col + 1, Cell::Empty);
+            }
+            cells[col] = cell;
+        }
+    }
+
+    fn finish_row(&mut self) {
+        let Some((row, mut cells)) = self.current.take() else {
+            return;
+        };
+        for (m, value) in self.merged.iter().zip(&self.fill) {
+            if row < m.start.0 || row > m.end.0 {
+                continue;
+            }
+            let Some(value) = value else { continue };
+            for col in m.start.1..=m.end.1 {
+                let col = col as usize;
+                if cells.len() <= col {
+                    cells.resize(col + 1, Cell::Empty);
+                }
+                cells[col] = value.clone();
+            }
+        }
+        if cells.iter().all(|c| *c == Cell::Empty) {
+            return;
+        }
+        if self.headers.is_none() {
+            self.headers = Some(
+                cells
+                    .iter()
                     .map(|c| match c {
                         Cell::Text(s) => s.clone(),
                         Cell::Number(n) => format!("{n}"),
@@ -277,22 +322,43 @@ fn from_range(
                     })
                     .collect(),
             );
-            continue;
+            return;
         }
-        rows.push(SheetRow {
-            row: abs_row + 1,
-            cells: out,
+        self.rows.push(SheetRow {
+            row: row + 1,
+            cells,
         });
     }
-    let headers = headers
-        .ok_or_else(|| SheetError(format!("{file_name}, sheet {name}: the sheet is empty")))?;
-    Ok(Sheet {
-        name,
-        sheets,
-        headers,
-        rows,
-        warnings,
-    })
+
+    fn finish(mut self, sheets: Vec<String>) -> Result<Sheet, SheetError> {
+        self.finish_row();
+        let name = self.name;
+        let headers = self.headers.ok_or_else(|| {
+            SheetError(format!(
+                "{}, sheet {name}: the sheet is empty",
+                self.file_name
+            ))
+        })?;
+        let warnings = self
+            .merged
+            .iter()
+            .map(|m| {
+                let start = format!("{}{}", column_letters(m.start.1 as usize), m.start.0 + 1);
+                format!(
+                    "sheet {name}: cells {start}:{}{} are merged; each row of it is read as {start}",
+                    column_letters(m.end.1 as usize),
+                    m.end.0 + 1
+                )
+            })
+            .collect();
+        Ok(Sheet {
+            name,
+            sheets,
+            headers,
+            rows: self.rows,
+            warnings,
+        })
+    }
 }
 
 fn read_csv(bytes: &[u8], file_name: &str) -> Result<Sheet, SheetError> {

@@ -26,10 +26,19 @@ impl From<ImportFailure> for ApiError {
     }
 }
 
+/// Query of `POST /imports/oneroster`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::IntoParams)]
+pub struct OneRosterQuery {
+    /// `true`: import, report what it would change and the warnings, then roll back (the
+    /// console's preview, issue #17). Default `false`.
+    pub dry_run: Option<bool>,
+}
+
 /// Import a OneRoster 1.1 CSV export into the caller's school (admin). The body is the zip of
 /// the export (`Content-Type: application/zip`). One transaction: on any error nothing is
-/// written and the problem's `detail` names the file, line and column.
-#[utoipa::path(tag = "imports", security(("bearer" = [])),
+/// written and the problem's `detail` names the file, line and column. With `dry_run=true`
+/// the answer is the same report and nothing is kept.
+#[utoipa::path(tag = "imports", security(("bearer" = [])), params(OneRosterQuery),
     request_body(content = Vec<u8>, content_type = "application/zip", description = "OneRoster 1.1 CSV export as a zip"),
     responses(
         (status = 200, description = "Imported; counts of rows inserted or changed, and warnings", body = ImportReport),
@@ -40,8 +49,10 @@ pub async fn import_oneroster(
     db: web::Data<Db>,
     auth: AuthUser,
     req: actix_web::HttpRequest,
+    q: crate::query::Query<OneRosterQuery>,
     body: web::Bytes,
 ) -> ApiResult<web::Json<ImportReport>> {
+    let dry_run = q.0.dry_run.unwrap_or(false);
     auth.require_admin()?;
     let zip = req
         .headers()
@@ -72,8 +83,19 @@ pub async fn import_oneroster(
     };
     let report = db
         .run(move |conn| {
-            conn.transaction::<_, ImportFailure, _>(|conn| import(conn, &files, &options))
-                .map_err(ApiError::from)
+            let mut rolled_back = None;
+            let result = conn.transaction::<_, ImportFailure, _>(|conn| {
+                let report = import(conn, &files, &options)?;
+                if dry_run {
+                    rolled_back = Some(report);
+                    return Err(diesel::result::Error::RollbackTransaction.into());
+                }
+                Ok(report)
+            });
+            match (result, rolled_back) {
+                (_, Some(report)) | (Ok(report), None) => Ok(report),
+                (Err(e), None) => Err(ApiError::from(e)),
+            }
         })
         .await?;
     Ok(web::Json(report))

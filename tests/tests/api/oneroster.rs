@@ -347,6 +347,20 @@ async fn the_http_endpoint_imports_a_zip_for_admins_only() {
             .to_request();
         actix_test::call_service(&app, req)
     };
+    // A dry run (the console's preview) reports the same and keeps nothing.
+    let req = actix_test::TestRequest::post()
+        .uri("/api/v1/imports/oneroster?dry_run=true")
+        .insert_header(("authorization", format!("Bearer {admin}")))
+        .insert_header(("content-type", "application/zip"))
+        .set_payload(body.clone())
+        .to_request();
+    let resp = actix_test::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let dry: ImportReport = actix_test::read_body_json(resp).await;
+    assert_eq!((dry.users, dry.enrollments), (8, 7));
+    let r = send(&app, Method::GET, "/api/v1/students", Some(&admin), None).await;
+    assert_eq!(r.json["total"], 0, "a dry run writes nothing");
+
     let resp = post(admin.clone(), body.clone()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let report: ImportReport = actix_test::read_body_json(resp).await;
