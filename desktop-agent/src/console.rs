@@ -10,6 +10,7 @@
 //! Times a person reads are in the school's time zone; amounts are typed and shown in major
 //! units of the school's currency (ISO 4217 exponent) with thousands separators.
 
+pub mod admissions;
 pub mod attention;
 pub mod audit;
 pub mod cashier;
@@ -79,6 +80,8 @@ pub struct Console {
     pub api: Option<Api>,
     /// Two-factor enrolments started here and not yet confirmed ([`two_factor`]).
     pub two_factor: two_factor::Pending,
+    /// Spreadsheets uploaded for an admissions preview ([`admissions`]).
+    pub admissions: admissions::Uploads,
 }
 
 impl Console {
@@ -361,6 +364,7 @@ pub fn serve(
         printer,
         api,
         two_factor: Default::default(),
+        admissions: Default::default(),
     });
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
@@ -381,6 +385,7 @@ pub fn serve(
                 .configure(reports::routes)
                 .configure(audit::routes)
                 .configure(devices::routes)
+                .configure(admissions::routes)
                 .configure(two_factor::routes)
         })
         .workers(2)

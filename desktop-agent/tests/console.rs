@@ -659,6 +659,90 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .expect("the imported payment is on the server");
     assert_eq!((receipt_no, amount), (unsent.receipt_no.clone(), 432_100));
 
+    // Spreadsheet admissions (issue #17): 300 students from an .xlsx with one bad row, fixed
+    // after the preview; siblings grouped by family key and by guardian phone.
+    let class_names: Vec<String> = daftar_server::schema::classes::table
+        .filter(daftar_server::schema::classes::school_id.eq(school))
+        .filter(daftar_server::schema::classes::active.eq(true))
+        .select(daftar_server::schema::classes::name)
+        .order(daftar_server::schema::classes::name)
+        .limit(2)
+        .load(&mut conn)
+        .expect("classes");
+    let classes: Vec<&str> = class_names.iter().map(String::as_str).collect();
+    let mut rows = daftar_tests::spreadsheets::admissions_rows("XL-", 300, &classes);
+    let headers = daftar_tests::spreadsheets::TEMPLATE_HEADERS;
+    let good_file = work.path().join("intake-fixed.xlsx");
+    std::fs::write(
+        &good_file,
+        daftar_tests::spreadsheets::xlsx("Intake", &headers, &rows, &[]),
+    )
+    .expect("write");
+    rows[41][3] = daftar_tests::spreadsheets::t("03/25/2016");
+    let bad_file = work.path().join("intake.xlsx");
+    std::fs::write(
+        &bad_file,
+        daftar_tests::spreadsheets::xlsx("Intake", &headers, &rows, &[]),
+    )
+    .expect("write");
+    // A OneRoster export zipped, for the same page's preview (not imported).
+    let oneroster_zip = work.path().join("oneroster-export.zip");
+    {
+        use std::io::Write;
+        let fixture = workspace().join("tests/fixtures/oneroster-small");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&oneroster_zip).expect("zip"));
+        for entry in std::fs::read_dir(&fixture).expect("fixture") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_string();
+            z.start_file(name, zip::write::SimpleFileOptions::default())
+                .expect("zip entry");
+            z.write_all(&std::fs::read(&path).expect("read"))
+                .expect("zip write");
+        }
+        z.finish().expect("zip finish");
+    }
+    plan["admissions"] = json!({
+        "oneroster_zip": oneroster_zip,
+        "bad_file": bad_file, "good_file": good_file, "count": 300,
+        "bad_row": 43, "bad_column": "D", "key_group": "key:FAM-0", "phone_group": "phone:923990000001",
+    });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("admissions", &plan_file, &shots, None);
+    let admitted: Vec<(String, Uuid)> = daftar_server::schema::students::table
+        .filter(daftar_server::schema::students::school_id.eq(school))
+        .filter(daftar_server::schema::students::admission_no.like("XL-%"))
+        .select((
+            daftar_server::schema::students::admission_no,
+            daftar_server::schema::students::family_id,
+        ))
+        .load(&mut conn)
+        .expect("admitted");
+    assert_eq!(admitted.len(), 300);
+    let family_of = |no: &str| {
+        admitted
+            .iter()
+            .find(|(a, _)| a == no)
+            .map(|(_, f)| *f)
+            .unwrap_or_else(|| panic!("{no} admitted"))
+    };
+    assert_eq!(
+        family_of("XL-1"),
+        family_of("XL-2"),
+        "siblings by family key"
+    );
+    assert_eq!(
+        family_of("XL-3"),
+        family_of("XL-4"),
+        "siblings by guardian phone"
+    );
+    assert_ne!(family_of("XL-1"), family_of("XL-3"));
+    let families: std::collections::HashSet<Uuid> = admitted.iter().map(|(_, f)| *f).collect();
+    assert_eq!(families.len(), 150);
+
     // Two-factor login (issue #17): a bursar who has it on and has never used this computer;
     // the admin turns it on from the console.
     let api = |path: &str| format!("{}/api/v1{path}", server.url());

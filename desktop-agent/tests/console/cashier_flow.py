@@ -13,6 +13,9 @@ hands over what to do as JSON (`--plan FILE`). Phases:
             the admin's audit log.
   devices   the admin's Devices page: the back office revoked after a confirmation page;
   import    the back office's exported outbox imported there (once, by name when it is not one);
+  admissions the admin previews an .xlsx of 300 students with one bad row (named by row and
+            column, nothing importable), uploads the fixed file, sees the sibling groups and
+            imports it; a OneRoster zip gets the same preview;
   two_factor the admin turns on two-factor login (QR, code, recovery codes); a user new to
             this computer is asked for the code once, and signs in with the password after;
   revoked   the admin has revoked this computer: the sync bar says so.
@@ -479,6 +482,54 @@ def import_phase(page, plan, shots):
     expect(page.locator("#import-error")).to_contain_text("not an outbox export")
 
 
+def admissions_phase(page, plan, shots):
+    """Spreadsheet admissions (issue #17): the preview names the bad cell by row and column
+    and offers no import; the corrected file previews clean with its sibling groups and is
+    imported in one go."""
+    url, adm = plan["url"], plan["admissions"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-admissions")
+    expect(page.locator("#template-xlsx")).to_be_visible()
+    with page.expect_download() as d:
+        page.click("#template-xlsx")
+    if not d.value.suggested_filename.endswith(".xlsx"):
+        raise AssertionError(f"template named {d.value.suggested_filename}")
+    page.set_input_files("#admissions-file", adm["bad_file"])
+    with page.expect_navigation():
+        page.click("#admissions-upload button")
+    counts = page.locator("#admissions-counts")
+    expect(counts).to_have_attribute("data-error", "1")
+    expect(counts).to_have_attribute("data-new", str(adm["count"] - 1))
+    bad = page.locator(f"tr.admission-error[data-row='{adm['bad_row']}'][data-column='{adm['bad_column']}']")
+    expect(bad).to_contain_text("date_of_birth")
+    expect(bad).to_contain_text("month first")
+    expect(page.locator("#import-admissions")).to_have_count(0)
+    page.screenshot(path=f"{shots}/25-admissions-bad-row.png", full_page=True)
+    page.set_input_files("#admissions-file", adm["good_file"])
+    with page.expect_navigation():
+        page.click("#admissions-upload button")
+    expect(counts).to_have_attribute("data-error", "0")
+    expect(counts).to_have_attribute("data-new", str(adm["count"]))
+    expect(page.locator(f"tr.admission-family[data-key='{adm['key_group']}']")).to_contain_text("same family key")
+    expect(page.locator(f"tr.admission-family[data-key='{adm['phone_group']}']")).to_contain_text("same guardian phone")
+    expect(page.locator("tr.admission-row")).to_have_count(adm["count"])
+    page.screenshot(path=f"{shots}/26-admissions-preview.png", full_page=True)
+    with page.expect_navigation():
+        page.click("#import-admissions")
+    expect(page.locator("#admissions-imported")).to_have_attribute("data-new", str(adm["count"]))
+    page.screenshot(path=f"{shots}/27-admissions-imported.png", full_page=True)
+    # A OneRoster export gets the same preview (only previewed here).
+    page.goto(url + "/admissions")
+    page.set_input_files("#admissions-file", adm["oneroster_zip"])
+    with page.expect_navigation():
+        page.click("#admissions-upload button")
+    expect(page.locator("h1")).to_contain_text("OneRoster")
+    expect(page.locator("#oneroster-counts")).to_have_attribute("data-users", "8")
+    expect(page.locator("#oneroster-warnings")).to_contain_text("manifest.csv")
+    expect(page.locator("#import-admissions")).to_be_visible()
+    page.screenshot(path=f"{shots}/28-oneroster-preview.png", full_page=True)
+
+
 def totp(secret_base32, at=None):
     """The RFC 6238 code (HMAC-SHA1, 6 digits, 30 s) an authenticator app shows at `at`."""
     key = base64.b32decode(secret_base32 + "=" * (-len(secret_base32) % 8))
@@ -568,7 +619,7 @@ def revoked_phase(page, plan, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "two_factor", "revoked"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "admissions", "two_factor", "revoked"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -590,6 +641,9 @@ def main():
                 out = {}
             elif a.phase == "import":
                 import_phase(page, plan, a.shots)
+                out = {}
+            elif a.phase == "admissions":
+                admissions_phase(page, plan, a.shots)
                 out = {}
             elif a.phase == "two_factor":
                 two_factor_phase(page, plan, a.shots)

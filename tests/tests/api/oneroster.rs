@@ -337,6 +337,16 @@ async fn the_http_endpoint_imports_a_zip_for_admins_only() {
         .zip(contents.iter().map(Vec::as_slice))
         .collect();
     let body = zip_of(&entries);
+    // The office set up the export's school year by hand first (same name, no sourcedId): the
+    // import adopts it instead of failing on the unique name.
+    create(
+        &app,
+        &admin,
+        "/api/v1/academic-years",
+        serde_json::json!({"name": "2026-27", "starts_on": "2026-04-01", "ends_on": "2027-03-31",
+        "terms": [{"name": "Whole year", "starts_on": "2026-04-01", "ends_on": "2027-03-31"}]}),
+    )
+    .await;
 
     let post = |token: String, body: Vec<u8>| {
         let req = actix_test::TestRequest::post()
@@ -370,6 +380,16 @@ async fn the_http_endpoint_imports_a_zip_for_admins_only() {
     );
     let r = send(&app, Method::GET, "/api/v1/students", Some(&admin), None).await;
     assert_eq!(r.json["total"], 5);
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/academic-years",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let years = r.json.as_array().expect("years");
+    assert_eq!(years.len(), 1, "the hand-made year was adopted: {years:?}");
 
     let resp = post(admin.clone(), body.clone()).await;
     let report: ImportReport = actix_test::read_body_json(resp).await;

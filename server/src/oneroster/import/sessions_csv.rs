@@ -73,6 +73,18 @@ pub(super) fn import_sessions(
     }
     let mut year_ids = HashMap::new();
     for (key, (name, starts_on, ends_on)) in years {
+        // A year the office set up by hand (no sourcedId) under the same name is the export's
+        // year: adopt it rather than fail on the unique name. One matched by sourcedId wins.
+        let lookup = academic_years::table
+            .filter(academic_years::school_id.eq(cx.school_id))
+            .filter(
+                academic_years::sourced_id
+                    .eq(key.clone())
+                    .or(academic_years::sourced_id
+                        .is_null()
+                        .and(academic_years::name.eq(name.clone()))),
+            )
+            .order(academic_years::sourced_id.is_null().asc());
         let desired = AcademicYearRow {
             school_id: cx.school_id,
             id: Uuid::now_v7(),
@@ -82,9 +94,6 @@ pub(super) fn import_sessions(
             sourced_id: Some(key.clone()),
             created_at: cx.now,
         };
-        let lookup = academic_years::table
-            .filter(academic_years::school_id.eq(cx.school_id))
-            .filter(academic_years::sourced_id.eq(key.clone()));
         let (_, row) = upsert!(
             conn,
             cx,
