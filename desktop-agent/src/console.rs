@@ -22,6 +22,7 @@ pub mod people;
 pub mod records;
 pub mod registers;
 pub mod reports;
+pub mod setup;
 pub mod thermal;
 pub mod two_factor;
 
@@ -386,6 +387,7 @@ pub fn serve(
                 .configure(audit::routes)
                 .configure(devices::routes)
                 .configure(admissions::routes)
+                .configure(setup::routes)
                 .configure(two_factor::routes)
         })
         .workers(2)

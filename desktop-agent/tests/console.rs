@@ -659,16 +659,76 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .expect("the imported payment is on the server");
     assert_eq!((receipt_no, amount), (unsent.receipt_no.clone(), 432_100));
 
-    // Spreadsheet admissions (issue #17): 300 students from an .xlsx with one bad row, fixed
-    // after the preview; siblings grouped by family key and by guardian phone.
-    let class_names: Vec<String> = daftar_server::schema::classes::table
+    // School setup (issue #17): next year, its terms, six classes, a fee head and what each
+    // class pays, all on the console's forms.
+    let homeroom_name: String = daftar_server::schema::users::table
+        .filter(daftar_server::schema::users::school_id.eq(school))
+        .filter(daftar_server::schema::users::username.eq("teacher1"))
+        .select(daftar_server::schema::users::display_name)
+        .first(&mut conn)
+        .expect("teacher1");
+    let schedules_before: i64 = daftar_server::schema::fee_schedules::table
+        .filter(daftar_server::schema::fee_schedules::school_id.eq(school))
+        .count()
+        .get_result(&mut conn)
+        .expect("schedules");
+    let grades = [
+        ("7", "A"),
+        ("7", "B"),
+        ("8", "A"),
+        ("8", "B"),
+        ("9", "A"),
+        ("9", "B"),
+    ];
+    let class_names: Vec<String> = grades
+        .iter()
+        .map(|(g, s)| format!("Grade {g}-{s}"))
+        .collect();
+    let (tuition, lab) = (450_000_i64, 75_000_i64);
+    let mut schedules: Vec<Value> = class_names
+        .iter()
+        .map(|c| json!({"class": c, "head": "Tuition", "amount": "4500", "shown": "4,500.00", "due_on": "2027-04-10"}))
+        .collect();
+    for c in &class_names[4..] {
+        schedules.push(json!({"class": c, "head": "Science lab", "amount": "750.00", "shown": "750.00", "due_on": "2027-04-20"}));
+    }
+    plan["setup"] = json!({
+        "year": {"name": "2027-28", "starts_on": "2027-04-01", "ends_on": "2028-03-31", "terms": [
+            {"name": "Term 1", "starts_on": "2027-04-01", "ends_on": "2027-08-31"},
+            {"name": "Term 2", "starts_on": "2027-09-01", "ends_on": "2027-12-31"},
+            {"name": "Term 3", "starts_on": "2028-01-01", "ends_on": "2028-03-31"},
+        ]},
+        "classes": grades.iter().zip(&class_names).map(|((g, s), n)| json!({"grade": g, "section": s, "name": n})).collect::<Vec<_>>(),
+        "homeroom_label": format!("{homeroom_name} (teacher1)"),
+        "new_head": "Science lab",
+        "schedules": schedules,
+        "schedules_before": schedules_before,
+    });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("setup", &plan_file, &shots, None);
+    let next_term: Uuid = daftar_server::schema::terms::table
+        .inner_join(
+            daftar_server::schema::academic_years::table
+                .on(daftar_server::schema::academic_years::id
+                    .eq(daftar_server::schema::terms::academic_year_id)),
+        )
+        .filter(daftar_server::schema::terms::school_id.eq(school))
+        .filter(daftar_server::schema::academic_years::name.eq("2027-28"))
+        .filter(daftar_server::schema::terms::name.eq("Term 1"))
+        .select(daftar_server::schema::terms::id)
+        .first(&mut conn)
+        .expect("next year's first term was created");
+    let new_classes: i64 = daftar_server::schema::classes::table
         .filter(daftar_server::schema::classes::school_id.eq(school))
-        .filter(daftar_server::schema::classes::active.eq(true))
-        .select(daftar_server::schema::classes::name)
-        .order(daftar_server::schema::classes::name)
-        .limit(2)
-        .load(&mut conn)
+        .filter(daftar_server::schema::classes::name.eq_any(&class_names))
+        .count()
+        .get_result(&mut conn)
         .expect("classes");
+    assert_eq!(new_classes, 6);
+
+    // Spreadsheet admissions (issue #17): 300 students from an .xlsx with one bad row, fixed
+    // after the preview; siblings grouped by family key and by guardian phone; into the six
+    // new classes.
     let classes: Vec<&str> = class_names.iter().map(String::as_str).collect();
     let mut rows = daftar_tests::spreadsheets::admissions_rows("XL-", 300, &classes);
     let headers = daftar_tests::spreadsheets::TEMPLATE_HEADERS;
@@ -742,6 +802,41 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     assert_ne!(family_of("XL-1"), family_of("XL-3"));
     let families: std::collections::HashSet<Uuid> = admitted.iter().map(|(_, f)| *f).collect();
     assert_eq!(families.len(), 150);
+
+    // The invoice run for next year's first term: 300 invoices (50 per class; grade 9 pays
+    // the lab fee too), previewed then issued.
+    let amount = 300 * tuition + 100 * lab;
+    plan["invoices"] = json!({
+        "term_label": "2027-28 Term 1", "count": 300, "families": 150, "amount": amount,
+        "amount_text": "1,425,000.00", "heads": 2,
+    });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("invoices", &plan_file, &shots, None);
+    let invoiced: Vec<i64> = daftar_server::schema::invoice_lines::table
+        .inner_join(
+            daftar_server::schema::invoices::table.on(daftar_server::schema::invoices::id
+                .eq(daftar_server::schema::invoice_lines::invoice_id)),
+        )
+        .filter(daftar_server::schema::invoices::school_id.eq(school))
+        .filter(daftar_server::schema::invoices::term_id.eq(next_term))
+        .select(daftar_server::schema::invoice_lines::amount)
+        .load(&mut conn)
+        .expect("invoice lines");
+    assert_eq!(
+        invoiced.len(),
+        400,
+        "300 tuition lines and 100 lab-fee lines"
+    );
+    assert_eq!(invoiced.iter().sum::<i64>(), amount);
+    let term_invoices: i64 = daftar_server::schema::invoices::table
+        .filter(daftar_server::schema::invoices::term_id.eq(next_term))
+        .count()
+        .get_result(&mut conn)
+        .expect("invoices");
+    assert_eq!(
+        term_invoices, 300,
+        "issued once, not again by the second preview"
+    );
 
     // Two-factor login (issue #17): a bursar who has it on and has never used this computer;
     // the admin turns it on from the console.

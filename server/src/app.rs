@@ -199,6 +199,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(ledger::handlers::create_fee_head)
         .service(ledger::handlers::list_fee_schedules)
         .service(ledger::handlers::create_fee_schedule)
+        .service(ledger::handlers::preview_invoices)
         .service(ledger::handlers::issue_invoices)
         .service(ledger::handlers::record_payment)
         .service(ledger::handlers::list_suspense)

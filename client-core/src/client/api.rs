@@ -16,8 +16,10 @@ use crate::protocol::sync::{
     SyncDigest,
 };
 use crate::protocol::{
-    AdmissionsMapping, AdmissionsPreview, ImportReport, LoginRequest, Problem, RecoveryCodes,
-    RefreshRequest, TokenResponse, TwoFactorCode, TwoFactorEnrolment,
+    AcademicYear, AdmissionsMapping, AdmissionsPreview, Class, CreateAcademicYearRequest,
+    CreateClassRequest, CreateFeeHeadRequest, CreateFeeScheduleRequest, FeeHead, FeeSchedule,
+    ImportReport, InvoiceRunPreview, IssueInvoicesReport, LoginRequest, Page, Problem,
+    RecoveryCodes, RefreshRequest, TokenResponse, TwoFactorCode, TwoFactorEnrolment, User,
 };
 
 /// Ops per request of [`Api::import_outbox`] (the server takes at most 1,000).
@@ -417,6 +419,74 @@ impl Api {
         mapping: &AdmissionsMapping,
     ) -> ClientResult<AdmissionsMapping> {
         self.call("PUT", "/imports/admissions/mapping", &[], Some(mapping))
+    }
+
+    /// `GET /academic-years`: the school's years, each with its terms.
+    pub fn academic_years(&self) -> ClientResult<Vec<AcademicYear>> {
+        self.call("GET", "/academic-years", &[], None)
+    }
+
+    /// `POST /academic-years` (admin): a year and its terms in one transaction. Errors: 422
+    /// naming the field (dates outside the year, overlapping terms), 409 for a name in use.
+    pub fn create_academic_year(
+        &self,
+        req: &CreateAcademicYearRequest,
+    ) -> ClientResult<AcademicYear> {
+        self.call("POST", "/academic-years", &[], Some(req))
+    }
+
+    /// `GET /classes`: the school's classes (at most 500, the listing's largest page).
+    pub fn classes(&self) -> ClientResult<Page<Class>> {
+        self.call("GET", "/classes", &[("limit", "500".into())], None)
+    }
+
+    /// `POST /classes` (admin). Errors: 422 naming the field, 409 for a name in use.
+    pub fn create_class(&self, req: &CreateClassRequest) -> ClientResult<Class> {
+        self.call("POST", "/classes", &[], Some(req))
+    }
+
+    /// `GET /users` (admin): the school's logins (at most 500).
+    pub fn users(&self) -> ClientResult<Page<User>> {
+        self.call("GET", "/users", &[("limit", "500".into())], None)
+    }
+
+    /// `GET /fee-heads` (office).
+    pub fn fee_heads(&self) -> ClientResult<Vec<FeeHead>> {
+        self.call("GET", "/fee-heads", &[], None)
+    }
+
+    /// `POST /fee-heads` (office): a fee head with its own income account.
+    pub fn create_fee_head(&self, req: &CreateFeeHeadRequest) -> ClientResult<FeeHead> {
+        self.call("POST", "/fee-heads", &[], Some(req))
+    }
+
+    /// `GET /fee-schedules` (office): every term's schedules.
+    pub fn fee_schedules(&self) -> ClientResult<Vec<FeeSchedule>> {
+        self.call("GET", "/fee-schedules", &[], None)
+    }
+
+    /// `POST /fee-schedules` (office): what one class pays for one fee head in a term.
+    /// Errors: 422 naming the field (amount, due date), 409 when the class already has that
+    /// head in that term.
+    pub fn create_fee_schedule(&self, req: &CreateFeeScheduleRequest) -> ClientResult<FeeSchedule> {
+        self.call("POST", "/fee-schedules", &[], Some(req))
+    }
+
+    /// `GET /terms/{id}/invoices/preview` (office): what the term's invoice run would issue
+    /// now; writes nothing.
+    pub fn preview_invoices(&self, term_id: Uuid) -> ClientResult<InvoiceRunPreview> {
+        self.call(
+            "GET",
+            &format!("/terms/{term_id}/invoices/preview"),
+            &[],
+            None,
+        )
+    }
+
+    /// `POST /terms/{id}/invoices` (office): issues the term's invoices; students already
+    /// invoiced are skipped, so repeating it is safe. Errors: 422 `nothing_to_invoice`.
+    pub fn issue_invoices(&self, term_id: Uuid) -> ClientResult<IssueInvoicesReport> {
+        self.call("POST", &format!("/terms/{term_id}/invoices"), &[], None)
     }
 
     /// `GET /sync/digest`.

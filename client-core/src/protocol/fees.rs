@@ -74,6 +74,38 @@ pub struct IssueInvoicesReport {
     pub currency: String,
 }
 
+/// `GET /api/v1/terms/{id}/invoices/preview` (office): what `POST /terms/{id}/invoices` would
+/// issue now, computed without writing anything (issue #17: preview the count and total, then
+/// issue). Amounts are minor units of `currency` (ISO 4217).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvoiceRunPreview {
+    pub term_id: Uuid,
+    /// Invoices the run would issue: one per student not yet invoiced for the term.
+    pub invoices: u64,
+    /// Their total, minor units (before any family credit is applied).
+    pub amount: i64,
+    /// Families those invoices belong to.
+    pub families: u64,
+    /// Students of the scheduled classes already invoiced for the term, skipped by the run.
+    pub already_invoiced: u64,
+    pub currency: String,
+    /// The new invoices' lines per fee head, in name order.
+    pub heads: Vec<InvoiceRunHead>,
+}
+
+/// One fee head's share of an [`InvoiceRunPreview`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvoiceRunHead {
+    pub fee_head_id: Uuid,
+    pub name: String,
+    /// Invoice lines of this head (one per invoice that carries it).
+    pub lines: u64,
+    /// Their total, minor units.
+    pub amount: i64,
+}
+
 /// How a payment was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

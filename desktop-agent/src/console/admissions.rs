@@ -161,7 +161,7 @@ async fn template(
             }
             r.body(file.bytes)
         }
-        Err(e) => respond(&console, &session, status_of(&e), unavailable(&e)),
+        Err(e) => respond(&console, &session, page::server_status(&e), unavailable(&e)),
     }
 }
 
@@ -172,14 +172,6 @@ fn unavailable(e: &ClientError) -> Markup {
         "the file",
         "admissions-error",
     )
-}
-
-fn status_of(e: &ClientError) -> u16 {
-    if e.is_transient() {
-        503
-    } else {
-        422
-    }
 }
 
 /// The form's CSRF token, the grouping choice and the file (name and bytes).
@@ -290,7 +282,7 @@ async fn preview_page(
                         _ => (unavailable(&e)),
                     }
                 };
-                respond(console, session, status_of(&e), body)
+                respond(console, session, page::server_status(&e), body)
             }
         };
     }
@@ -316,7 +308,7 @@ async fn preview_page(
                     _ => (unavailable(&e)),
                 }
             };
-            respond(console, session, status_of(&e), body)
+            respond(console, session, page::server_status(&e), body)
         }
     }
 }

@@ -47,14 +47,6 @@ fn unavailable(e: &ClientError) -> Markup {
     )
 }
 
-fn status_of(e: &ClientError) -> u16 {
-    if e.is_transient() {
-        503
-    } else {
-        422
-    }
-}
-
 /// The page: `notice` (what was just done) above the list, fetched from the server now.
 async fn list_page(
     console: &web::Data<Console>,
@@ -67,7 +59,7 @@ async fn list_page(
     let here = this_device(console);
     let (status, list) = match listed {
         Ok(devices) => (status, table(&devices, here, tz)),
-        Err(e) => (status_of(&e), unavailable(&e)),
+        Err(e) => (page::server_status(&e), unavailable(&e)),
     };
     let body = html! {
         h1 { "Devices" }
@@ -144,7 +136,7 @@ async fn confirm_revoke(
     let listed = call_server(&console, |api| api.devices()).await;
     let tz = console.with_store(school_tz);
     let (status, body) = match listed {
-        Err(e) => (status_of(&e), unavailable(&e)),
+        Err(e) => (page::server_status(&e), unavailable(&e)),
         Ok(devices) => match devices.into_iter().find(|d| d.id == id) {
             None => (
                 404,
@@ -219,7 +211,7 @@ async fn revoke(
         }
         Err(e) => {
             let notice = html! { p.error #devices-error { "Not revoked: " (e) } };
-            list_page(&console, &session, status_of(&e), Some(notice)).await
+            list_page(&console, &session, page::server_status(&e), Some(notice)).await
         }
     }
 }
@@ -301,7 +293,7 @@ async fn import(console: web::Data<Console>, req: HttpRequest, form: Multipart) 
         }
         Err(e) => {
             let notice = html! { p.error #import-error { "Not imported " (from) ": " (e) } };
-            list_page(&console, &session, status_of(&e), Some(notice)).await
+            list_page(&console, &session, page::server_status(&e), Some(notice)).await
         }
     }
 }

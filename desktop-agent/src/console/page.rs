@@ -235,7 +235,7 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
                         a href="/registers" accesskey="r" { "Registers" } " "
                         a href="/dashboard" accesskey="t" { "Today" } " "
                         a href="/reports" { "Reports" } " "
-                        @if session.role == daftar_client_core::protocol::Role::Admin { a #nav-audit href="/audit" { "Audit log" } " " a #nav-devices href="/devices" { "Devices" } " " a #nav-admissions href="/admissions" { "Admissions" } " " }
+                        @if session.role == daftar_client_core::protocol::Role::Admin { a #nav-audit href="/audit" { "Audit log" } " " a #nav-devices href="/devices" { "Devices" } " " a #nav-admissions href="/admissions" { "Admissions" } " " a #nav-setup href="/setup" { "School setup" } " " }
                         a #nav-attention href="/attention" { "Needs attention" }
                     }
                     span.who #who {
@@ -315,6 +315,16 @@ pub fn html_response(status: u16, markup: Markup) -> HttpResponse {
     )
     .content_type("text/html; charset=utf-8")
     .body(markup.into_string())
+}
+
+/// The status a page answers with when a server call failed: 503 when the server did not
+/// answer (try again later), 422 when it refused the change.
+pub fn server_status(e: &ClientError) -> u16 {
+    if e.is_transient() {
+        503
+    } else {
+        422
+    }
 }
 
 /// What a page that reads from the server says when the server did not answer: `offline`

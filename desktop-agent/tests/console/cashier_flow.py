@@ -13,9 +13,13 @@ hands over what to do as JSON (`--plan FILE`). Phases:
             the admin's audit log.
   devices   the admin's Devices page: the back office revoked after a confirmation page;
   import    the back office's exported outbox imported there (once, by name when it is not one);
+  setup     the admin adds next year, its terms, six classes, a fee head and the schedules
+            on School setup (a mistyped amount refused by field name);
   admissions the admin previews an .xlsx of 300 students with one bad row (named by row and
             column, nothing importable), uploads the fixed file, sees the sibling groups and
             imports it; a OneRoster zip gets the same preview;
+  invoices  the admin previews next year's first-term invoices (count, families, total) and
+            issues them;
   two_factor the admin turns on two-factor login (QR, code, recovery codes); a user new to
             this computer is asked for the code once, and signs in with the password after;
   revoked   the admin has revoked this computer: the sync bar says so.
@@ -482,6 +486,101 @@ def import_phase(page, plan, shots):
     expect(page.locator("#import-error")).to_contain_text("not an outbox export")
 
 
+def setup_phase(page, plan, shots):
+    """School setup (issue #17): the admin adds next year with its terms, six classes with a
+    homeroom teacher, a fee head and what each class pays, through the console's forms; a
+    mistyped amount is refused naming the field and nothing is added."""
+    url, st = plan["url"], plan["setup"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-setup")
+    expect(page.locator("h1")).to_have_text("School setup")
+    y = st["year"]
+    page.fill("#year-name", y["name"])
+    page.fill("#year-starts", y["starts_on"])
+    page.fill("#year-ends", y["ends_on"])
+    for i, t in enumerate(y["terms"]):
+        page.fill(f"#term-{i}-name", t["name"])
+        page.fill(f"#term-{i}-starts", t["starts_on"])
+        page.fill(f"#term-{i}-ends", t["ends_on"])
+    with page.expect_navigation():
+        page.click("#create-year")
+    expect(page.locator("#setup-done")).to_contain_text(f"{len(y['terms'])} terms")
+    expect(page.locator(f"table.year[data-year='{y['name']}'] tr.term")).to_have_count(len(y["terms"]))
+    # The same name again: the server refuses it and the page says so.
+    page.fill("#year-name", y["name"])
+    page.fill("#year-starts", y["starts_on"])
+    page.fill("#year-ends", y["ends_on"])
+    with page.expect_navigation():
+        page.click("#create-year")
+    expect(page.locator("#setup-error")).to_be_visible()
+    expect(page.locator(f"table.year[data-year='{y['name']}']")).to_have_count(1)
+    page.screenshot(path=f"{shots}/30-setup-year.png", full_page=True)
+    for i, c in enumerate(st["classes"]):
+        page.select_option("#class-year", label=y["name"])
+        page.fill("#class-grade", c["grade"])
+        page.fill("#class-section", c["section"])
+        if i == 0:
+            page.select_option("#class-teacher", label=st["homeroom_label"])
+        with page.expect_navigation():
+            page.click("#create-class")
+        expect(page.locator("#setup-done")).to_contain_text(c["name"])
+    expect(page.locator(f"tr.class[data-class='{st['classes'][0]['name']}']")).to_contain_text(st["homeroom_label"].split(" (")[0])
+    page.fill("#head-name", st["new_head"])
+    with page.expect_navigation():
+        page.click("#create-head")
+    expect(page.locator(f".fee-head[data-head='{st['new_head']}']")).to_be_visible()
+    term_label = f"{y['name']} {y['terms'][0]['name']}"
+    # A mistyped amount names the field and adds nothing.
+    page.select_option("#schedule-term", label=term_label)
+    page.select_option("#schedule-class", label=st["classes"][0]["name"])
+    page.select_option("#schedule-head", label=st["schedules"][0]["head"])
+    page.fill("#schedule-amount", "45OO")
+    page.fill("#schedule-due", st["schedules"][0]["due_on"])
+    with page.expect_navigation():
+        page.click("#create-schedule")
+    expect(page.locator("#setup-error")).to_contain_text("Amount")
+    expect(page.locator("tr.schedule")).to_have_count(st["schedules_before"])
+    for f in st["schedules"]:
+        page.select_option("#schedule-term", label=term_label)
+        page.select_option("#schedule-class", label=f["class"])
+        page.select_option("#schedule-head", label=f["head"])
+        page.fill("#schedule-amount", f["amount"])
+        page.fill("#schedule-due", f["due_on"])
+        with page.expect_navigation():
+            page.click("#create-schedule")
+        expect(page.locator("#setup-done")).to_contain_text(f["shown"])
+    expect(page.locator("tr.schedule")).to_have_count(st["schedules_before"] + len(st["schedules"]))
+    page.screenshot(path=f"{shots}/31-setup-classes-fees.png", full_page=True)
+
+
+def invoices_phase(page, plan, shots):
+    """The term's invoice run (issue #17): previewed first (count, families, total, per fee
+    head), then issued; the preview afterwards has nothing left to issue."""
+    url, inv = plan["url"], plan["invoices"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-setup")
+    page.select_option("#invoice-term", label=inv["term_label"])
+    with page.expect_navigation():
+        page.click("#preview-invoices")
+    preview = page.locator("#invoice-preview")
+    expect(preview).to_have_attribute("data-invoices", str(inv["count"]))
+    expect(preview).to_have_attribute("data-families", str(inv["families"]))
+    expect(preview).to_have_attribute("data-amount", str(inv["amount"]))
+    expect(preview).to_contain_text(inv["amount_text"])
+    expect(page.locator("#invoice-heads tr")).to_have_count(1 + inv["heads"])
+    page.screenshot(path=f"{shots}/32-invoice-preview.png", full_page=True)
+    with page.expect_navigation():
+        page.click("#issue-invoices")
+    expect(page.locator("#invoices-issued")).to_have_attribute("data-invoices", str(inv["count"]))
+    page.screenshot(path=f"{shots}/33-invoices-issued.png", full_page=True)
+    page.goto(url + "/setup")
+    page.select_option("#invoice-term", label=inv["term_label"])
+    with page.expect_navigation():
+        page.click("#preview-invoices")
+    expect(page.locator("#invoice-preview")).to_have_attribute("data-skipped", str(inv["count"]))
+    expect(page.locator("#nothing-to-issue")).to_be_visible()
+
+
 def admissions_phase(page, plan, shots):
     """Spreadsheet admissions (issue #17): the preview names the bad cell by row and column
     and offers no import; the corrected file previews clean with its sibling groups and is
@@ -619,7 +718,7 @@ def revoked_phase(page, plan, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "admissions", "two_factor", "revoked"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "setup", "admissions", "invoices", "two_factor", "revoked"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -642,8 +741,14 @@ def main():
             elif a.phase == "import":
                 import_phase(page, plan, a.shots)
                 out = {}
+            elif a.phase == "setup":
+                setup_phase(page, plan, a.shots)
+                out = {}
             elif a.phase == "admissions":
                 admissions_phase(page, plan, a.shots)
+                out = {}
+            elif a.phase == "invoices":
+                invoices_phase(page, plan, a.shots)
                 out = {}
             elif a.phase == "two_factor":
                 two_factor_phase(page, plan, a.shots)

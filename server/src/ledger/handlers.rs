@@ -5,8 +5,8 @@ use chrono::Utc;
 use daftar_client_core::protocol::{
     Account, AddFineRequest, AssignSuspenseRequest, CreateAccountRequest, CreateFeeHeadRequest,
     CreateFeeScheduleRequest, Discount, FamilyDues, FamilyStatement, FeeHead, FeeSchedule, Fine,
-    GrantDiscountRequest, InvoiceDue, IssueInvoicesReport, Payment, PaymentReversal, Problem,
-    RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest,
+    GrantDiscountRequest, InvoiceDue, InvoiceRunPreview, IssueInvoicesReport, Payment,
+    PaymentReversal, Problem, RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -157,6 +157,25 @@ pub async fn issue_invoices(
         })
         .await?;
     Ok(web::Json(report))
+}
+
+/// What issuing the term's invoices would do now (office), writing nothing: the count, total
+/// and families of the invoices it would issue, the students it would skip as already
+/// invoiced, and the total per fee head (issue #17).
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = InvoiceRunPreview), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[get("/terms/{id}/invoices/preview")]
+pub async fn preview_invoices(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<InvoiceRunPreview>> {
+    auth.require_office()?;
+    let term = id.into_inner();
+    let preview = db
+        .run(move |conn| super::invoicing::preview_invoices(conn, auth.school_id, term))
+        .await?;
+    Ok(web::Json(preview))
 }
 
 /// Record a family payment (office) and issue its receipt. Replays of the same `id` return the

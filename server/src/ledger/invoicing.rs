@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
 use daftar_client_core::ledger::SystemAccount;
-use daftar_client_core::protocol::IssueInvoicesReport;
+use daftar_client_core::protocol::{InvoiceRunHead, InvoiceRunPreview, IssueInvoicesReport};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -18,23 +18,47 @@ use crate::db::StatisticsRefresh;
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{enrollments, fee_heads, fee_schedules, invoice_lines, invoices, students};
 
-/// Issues one invoice per actively enrolled student of the term's scheduled classes, with one
-/// line per fee head (Dr Receivable / Cr that head's income account), then applies each
-/// touched family's credit. Students already invoiced for the term are skipped.
+/// A fee schedule of the term with its head's name and income account.
+type ScheduleLine = (FeeScheduleRow, String, Uuid);
+
+/// One invoice the run would issue: the student, their family, and the schedules (indices
+/// into [`InvoicePlan::schedules`]) that become its lines, one per fee head.
+struct PlannedInvoice {
+    student: Uuid,
+    family: Uuid,
+    lines: Vec<usize>,
+}
+
+/// What issuing a term's invoices does now, computed without writing anything.
+struct InvoicePlan {
+    schedules: Vec<ScheduleLine>,
+    /// In family, then admission-number order.
+    invoices: Vec<PlannedInvoice>,
+    /// Students of the scheduled classes already invoiced for the term (skipped).
+    already_invoiced: u64,
+}
+
+impl PlannedInvoice {
+    fn total(&self, plan: &InvoicePlan) -> i64 {
+        self.lines.iter().map(|&i| plan.schedules[i].0.amount).sum()
+    }
+}
+
+/// Plans the run: every actively enrolled, active student of the term's scheduled classes not
+/// invoiced for the term yet; per student one line per fee head, the first schedule (by due
+/// date) among the student's classes.
 ///
 /// Errors: 404 for an unknown term; 422 `nothing_to_invoice` when the term has no schedules.
-pub fn issue_invoices(
+fn plan_invoices(
     conn: &mut PgConnection,
     school_id: Uuid,
     term_id: Uuid,
-    actor: Actor,
-    issued_on: NaiveDate,
-) -> ApiResult<IssueInvoicesReport> {
+) -> ApiResult<InvoicePlan> {
     crate::roster::repo::list_terms(conn, school_id)?
         .into_iter()
         .find(|t| t.id == term_id)
         .ok_or(ApiError::NotFound("term"))?;
-    let schedules: Vec<(FeeScheduleRow, String, Uuid)> = fee_schedules::table
+    let schedules: Vec<ScheduleLine> = fee_schedules::table
         .inner_join(
             fee_heads::table.on(fee_heads::school_id
                 .eq(fee_schedules::school_id)
@@ -83,9 +107,11 @@ pub fn issue_invoices(
         .collect();
     // Student → (family, classes), in family then admission-number order.
     let mut order: Vec<Uuid> = Vec::new();
+    let mut skipped: HashSet<Uuid> = HashSet::new();
     let mut by_student: HashMap<Uuid, (Uuid, Vec<Uuid>)> = HashMap::new();
     for (student, family, class, _) in enrolled {
         if invoiced.contains(&student) {
+            skipped.insert(student);
             continue;
         }
         by_student
@@ -97,6 +123,95 @@ pub fn issue_invoices(
             .1
             .push(class);
     }
+    let invoices = order
+        .into_iter()
+        .map(|student| {
+            let (family, classes) = &by_student[&student];
+            let mut heads_seen = Vec::new();
+            let lines = schedules
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| classes.contains(&s.0.class_id))
+                .filter(|(_, s)| {
+                    let new = !heads_seen.contains(&s.0.fee_head_id);
+                    heads_seen.push(s.0.fee_head_id);
+                    new
+                })
+                .map(|(i, _)| i)
+                .collect();
+            PlannedInvoice {
+                student,
+                family: *family,
+                lines,
+            }
+        })
+        .collect();
+    Ok(InvoicePlan {
+        schedules,
+        invoices,
+        already_invoiced: skipped.len() as u64,
+    })
+}
+
+/// What [`issue_invoices`] would issue now for the term, writing nothing (the console's
+/// preview before the run, issue #17): the count, total and families of the new invoices,
+/// the students skipped as already invoiced, and the total per fee head. Amounts in minor
+/// units of the school's currency.
+///
+/// Errors: 404 for an unknown term; 422 `nothing_to_invoice` when the term has no schedules.
+pub fn preview_invoices(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    term_id: Uuid,
+) -> ApiResult<InvoiceRunPreview> {
+    let plan = plan_invoices(conn, school_id, term_id)?;
+    let mut heads: Vec<InvoiceRunHead> = Vec::new();
+    for invoice in &plan.invoices {
+        for &i in &invoice.lines {
+            let (schedule, name, _) = &plan.schedules[i];
+            match heads
+                .iter_mut()
+                .find(|h| h.fee_head_id == schedule.fee_head_id)
+            {
+                Some(h) => {
+                    h.lines += 1;
+                    h.amount += schedule.amount;
+                }
+                None => heads.push(InvoiceRunHead {
+                    fee_head_id: schedule.fee_head_id,
+                    name: name.clone(),
+                    lines: 1,
+                    amount: schedule.amount,
+                }),
+            }
+        }
+    }
+    heads.sort_by(|a, b| a.name.cmp(&b.name));
+    let families: HashSet<Uuid> = plan.invoices.iter().map(|i| i.family).collect();
+    Ok(InvoiceRunPreview {
+        term_id,
+        invoices: plan.invoices.len() as u64,
+        amount: plan.invoices.iter().map(|i| i.total(&plan)).sum(),
+        families: families.len() as u64,
+        already_invoiced: plan.already_invoiced,
+        currency: school_currency(conn, school_id)?,
+        heads,
+    })
+}
+
+/// Issues one invoice per actively enrolled student of the term's scheduled classes, with one
+/// line per fee head (Dr Receivable / Cr that head's income account), then applies each
+/// touched family's credit. Students already invoiced for the term are skipped.
+///
+/// Errors: 404 for an unknown term; 422 `nothing_to_invoice` when the term has no schedules.
+pub fn issue_invoices(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    term_id: Uuid,
+    actor: Actor,
+    issued_on: NaiveDate,
+) -> ApiResult<IssueInvoicesReport> {
+    let plan = plan_invoices(conn, school_id, term_id)?;
     let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
     let mut report = IssueInvoicesReport {
         currency: school_currency(conn, school_id)?,
@@ -105,25 +220,15 @@ pub fn issue_invoices(
     let mut families_touched: BTreeMap<Uuid, ()> = BTreeMap::new();
     // A term's invoice run may be the new school's first ledger rows (see StatisticsRefresh).
     let mut stats = StatisticsRefresh::new(school_id);
-    let first_invoice_no = if order.is_empty() {
+    let first_invoice_no = if plan.invoices.is_empty() {
         0
     } else {
-        repo::take_counter(conn, school_id, "invoice", order.len() as i64)?
+        repo::take_counter(conn, school_id, "invoice", plan.invoices.len() as i64)?
     };
-    for (i, student) in order.into_iter().enumerate() {
-        let (family, classes) = &by_student[&student];
-        // One line per fee head: the first schedule (by due date) among the student's classes.
-        let mut heads_seen = Vec::new();
-        let lines: Vec<&(FeeScheduleRow, String, Uuid)> = schedules
-            .iter()
-            .filter(|s| classes.contains(&s.0.class_id))
-            .filter(|s| {
-                let new = !heads_seen.contains(&s.0.fee_head_id);
-                heads_seen.push(s.0.fee_head_id);
-                new
-            })
-            .collect();
-        let total: i64 = lines.iter().map(|s| s.0.amount).sum();
+    for (i, planned) in plan.invoices.iter().enumerate() {
+        let (student, family) = (planned.student, &planned.family);
+        let lines: Vec<&ScheduleLine> = planned.lines.iter().map(|&l| &plan.schedules[l]).collect();
+        let total = planned.total(&plan);
         lock_family(conn, school_id, *family)?;
         let invoice_no = first_invoice_no + i as i64;
         let mut postings = vec![Posting {

@@ -472,6 +472,25 @@ where
     ] {
         create(app, &admin, "/api/v1/fee-schedules", json!({"term_id": term1, "class_id": class, "fee_head_id": head, "amount": amount, "due_on": due})).await;
     }
+    // The preview (the console shows it before the run) counts what the run will issue and
+    // writes nothing: the run after it still issues all three.
+    let preview_path = format!("/api/v1/terms/{term1}/invoices/preview");
+    let p = call(app, Method::GET, &preview_path, &admin, None).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.json);
+    assert_eq!(
+        (&p.json["invoices"], &p.json["amount"], &p.json["families"]),
+        (&json!(3), &json!(19_000), &json!(2)),
+        "{}",
+        p.json
+    );
+    assert_eq!(p.json["already_invoiced"], 0);
+    assert_eq!(
+        p.json["heads"],
+        json!([
+            {"fee_head_id": transport, "name": "Transport", "lines": 2, "amount": 3000},
+            {"fee_head_id": tuition, "name": "Tuition", "lines": 3, "amount": 16_000},
+        ])
+    );
     let r = call(
         app,
         Method::POST,
@@ -488,6 +507,13 @@ where
         (Some(3), Some(19_000)),
         "{}",
         r.json
+    );
+    let p = call(app, Method::GET, &preview_path, &admin, None).await;
+    assert_eq!(
+        (&p.json["invoices"], &p.json["already_invoiced"]),
+        (&json!(0), &json!(3)),
+        "after the run the preview has nothing left to issue: {}",
+        p.json
     );
     (a, term1, tuition)
 }

@@ -1,0 +1,623 @@
+//! The school setup pages (issue #17, "Admin pages"): academic years and their terms, classes
+//! and sections with their homeroom teachers, fee heads, fee schedules per class and term, and
+//! the term's invoice run — previewed first (how many invoices, for how many families, how
+//! much per fee head, who is skipped as already invoiced), then issued.
+//!
+//! For the admin only. Everything here is read from and written to the server at once (a
+//! school's structure is not edited offline); when the server does not answer, the pages say
+//! so and change nothing. Each form is one request, so one logical change: a year is created
+//! with its terms or not at all.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use daftar_client_core::client::{office, Api, ClientError};
+use daftar_client_core::money::parse_money;
+use daftar_client_core::protocol::{
+    AcademicYear, Class, CreateAcademicYearRequest, CreateClassRequest, CreateFeeHeadRequest,
+    CreateFeeScheduleRequest, FeeHead, FeeSchedule, InvoiceRunPreview, NewTerm, Role, School, Term,
+    User,
+};
+use maud::{html, Markup};
+use uuid::Uuid;
+
+use super::page::{self, money};
+use super::{admin_user, call_server, check_csrf, Console, Session};
+
+const WHAT: &str = "School setup";
+/// Term rows offered by the new-year form (empty rows are left out).
+pub const TERM_ROWS: usize = 4;
+
+/// Routes of the setup pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/setup", web::get().to(setup_page))
+        .route("/setup/years", web::post().to(create_year))
+        .route("/setup/classes", web::post().to(create_class))
+        .route("/setup/fee-heads", web::post().to(create_fee_head))
+        .route("/setup/fee-schedules", web::post().to(create_fee_schedule))
+        .route("/setup/invoices", web::get().to(invoice_preview))
+        .route("/setup/invoices", web::post().to(issue_invoices));
+}
+
+/// What the setup page shows, read from the server in one go.
+struct Structure {
+    school: School,
+    years: Vec<AcademicYear>,
+    classes: Vec<Class>,
+    teachers: Vec<User>,
+    heads: Vec<FeeHead>,
+    schedules: Vec<FeeSchedule>,
+}
+
+impl Structure {
+    fn read(api: &Api) -> Result<Structure, ClientError> {
+        Ok(Structure {
+            school: api.get("/school")?,
+            years: api.academic_years()?,
+            classes: api.classes()?.items,
+            teachers: api
+                .users()?
+                .items
+                .into_iter()
+                .filter(|u| u.active && matches!(u.role, Role::Teacher | Role::Admin))
+                .collect(),
+            heads: api.fee_heads()?,
+            schedules: api.fee_schedules()?,
+        })
+    }
+
+    fn terms(&self) -> impl Iterator<Item = (&AcademicYear, &Term)> {
+        self.years
+            .iter()
+            .flat_map(|y| y.terms.iter().map(move |t| (y, t)))
+    }
+
+    fn term_name(&self, id: Uuid) -> String {
+        self.terms()
+            .find(|(_, t)| t.id == id)
+            .map(|(y, t)| format!("{} {}", y.name, t.name))
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn class_name(&self, id: Uuid) -> String {
+        self.classes
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn head_name(&self, id: Uuid) -> String {
+        self.heads
+            .iter()
+            .find(|h| h.id == id)
+            .map(|h| h.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn teacher_name(&self, id: Uuid) -> String {
+        self.teachers
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_else(|| "(not a teacher now)".into())
+    }
+}
+
+fn unavailable(e: &ClientError) -> Markup {
+    page::needs_server(
+        e,
+        html! { "The school's years, classes and fees are kept on the server, and the server is not answering now. Try again when the internet is back; nothing was changed." },
+        "the change",
+        "setup-error",
+    )
+}
+
+fn respond(console: &Console, session: &Session, status: u16, body: Markup) -> HttpResponse {
+    console.with_store(|store| page::html_response(status, page::frame(store, session, WHAT, body)))
+}
+
+/// The setup page with `notice` (what was just done, or what was wrong) on top.
+async fn render(
+    console: &Console,
+    session: &Session,
+    status: u16,
+    notice: Option<Markup>,
+) -> HttpResponse {
+    let read = call_server(console, Structure::read).await;
+    let status = match &read {
+        Err(e) if status == 200 => page::server_status(e),
+        _ => status,
+    };
+    let body = match read {
+        Ok(s) => html! {
+            h1 { "School setup" }
+            p.muted { "The school's years and terms, classes, fee heads and what each class pays, then the term's invoices. Changes go to the server at once; office computers receive them with their next sync." }
+            @if let Some(n) = notice { (n) }
+            (years_section(&s, session))
+            (classes_section(&s, session))
+            (fees_section(&s, session))
+            (invoices_section(&s))
+        },
+        Err(e) => html! {
+            h1 { "School setup" }
+            @if let Some(n) = notice { (n) }
+            (unavailable(&e))
+        },
+    };
+    respond(console, session, status, body)
+}
+
+fn years_section(s: &Structure, session: &Session) -> Markup {
+    html! {
+        h2 #years { "Academic years and terms" }
+        @if s.years.is_empty() { p.muted #no-years { "No academic year yet: start with one below." } }
+        @for y in &s.years {
+            table.year data-year=(y.name) {
+                tr { th colspan="3" { (y.name) " " span.muted { (y.starts_on) " to " (y.ends_on) } } }
+                @for t in &y.terms {
+                    tr.term data-term=(t.name) { td { (t.name) } td { (t.starts_on) } td { (t.ends_on) } }
+                }
+            }
+        }
+        h3 { "Add an academic year" }
+        form #year-form method="post" action="/setup/years" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            p {
+                label { "Name " input #year-name name="name" placeholder="2027-28" required; }
+                " " label { "Starts " input #year-starts type="date" name="starts_on" required; }
+                " " label { "Ends " input #year-ends type="date" name="ends_on" required; }
+            }
+            table #term-rows {
+                tr { th { "Term" } th { "Starts" } th { "Ends" } }
+                @for i in 0..TERM_ROWS {
+                    tr {
+                        td { input id=(format!("term-{i}-name")) name=(format!("term_{i}_name")); }
+                        td { input id=(format!("term-{i}-starts")) type="date" name=(format!("term_{i}_starts_on")); }
+                        td { input id=(format!("term-{i}-ends")) type="date" name=(format!("term_{i}_ends_on")); }
+                    }
+                }
+            }
+            p.muted { "Fill as many term rows as the year has; terms lie within the year and do not overlap." }
+            button #create-year type="submit" { "Add year" }
+        }
+    }
+}
+
+fn classes_section(s: &Structure, session: &Session) -> Markup {
+    html! {
+        h2 #classes { "Classes and sections" }
+        @if s.classes.is_empty() { p.muted #no-classes { "No classes yet." } } @else {
+            table #class-list {
+                tr { th { "Class" } th { "Grade" } th { "Section" } th { "Year" } th { "Homeroom teacher" } }
+                @for c in &s.classes {
+                    tr.class data-class=(c.name) {
+                        td { (c.name) } td { (c.grade) } td { (c.section) }
+                        td { (s.years.iter().find(|y| y.id == c.academic_year_id).map(|y| y.name.as_str()).unwrap_or("")) }
+                        td { @match c.homeroom_teacher_id { Some(t) => (s.teacher_name(t)), None => span.muted { "none" } } }
+                    }
+                }
+            }
+        }
+        @if !s.years.is_empty() {
+            h3 { "Add a class" }
+            form #class-form method="post" action="/setup/classes" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label { "Year " select #class-year name="academic_year_id" {
+                    @for y in &s.years { option value=(y.id) { (y.name) } }
+                } }
+                " " label { "Grade " input #class-grade name="grade" size="4" required; }
+                " " label { "Section " input #class-section name="section" size="4"; }
+                " " label { "Name " input #class-name name="name" placeholder="Grade 1-A"; }
+                " " label { "Homeroom teacher " select #class-teacher name="homeroom_teacher_id" {
+                    option value="" { "none" }
+                    @for u in &s.teachers { option value=(u.id) { (u.display_name) " (" (u.username) ")" } }
+                } }
+                " " button #create-class type="submit" { "Add class" }
+                p.muted { "Left empty, the name is “Grade <grade>-<section>”." }
+            }
+        }
+    }
+}
+
+fn fees_section(s: &Structure, session: &Session) -> Markup {
+    let currency = &s.school.currency;
+    html! {
+        h2 #fees { "Fee heads and schedules" }
+        p {
+            "Fee heads: "
+            @if s.heads.is_empty() { span.muted #no-heads { "none yet" } }
+            @for (i, h) in s.heads.iter().enumerate() {
+                @if i > 0 { ", " }
+                span.fee-head data-head=(h.name) { (h.name) }
+            }
+        }
+        form #head-form method="post" action="/setup/fee-heads" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            label { "New fee head " input #head-name name="name" placeholder="Tuition" required; }
+            " " button #create-head type="submit" { "Add fee head" }
+            span.muted { " (each gets its own income account in the ledger)" }
+        }
+        @if !s.schedules.is_empty() {
+            table #schedule-list {
+                tr { th { "Term" } th { "Class" } th { "Fee head" } th.num { "Amount (" (currency) ")" } th { "Due" } }
+                @for f in &s.schedules {
+                    tr.schedule data-class=(s.class_name(f.class_id)) data-head=(s.head_name(f.fee_head_id)) data-amount=(f.amount) {
+                        td { (s.term_name(f.term_id)) } td { (s.class_name(f.class_id)) } td { (s.head_name(f.fee_head_id)) }
+                        td.num { (money(f.amount, currency)) } td { (f.due_on) }
+                    }
+                }
+            }
+        }
+        @if !s.heads.is_empty() && !s.classes.is_empty() && s.terms().next().is_some() {
+            h3 { "What a class pays" }
+            form #schedule-form method="post" action="/setup/fee-schedules" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label { "Term " select #schedule-term name="term_id" {
+                    @for (y, t) in s.terms() { option value=(t.id) { (y.name) " " (t.name) } }
+                } }
+                " " label { "Class " select #schedule-class name="class_id" {
+                    @for c in &s.classes { option value=(c.id) { (c.name) } }
+                } }
+                " " label { "Fee head " select #schedule-head name="fee_head_id" {
+                    @for h in &s.heads { option value=(h.id) { (h.name) } }
+                } }
+                " " label { "Amount (" (currency) ") " input #schedule-amount name="amount" inputmode="decimal" size="10" required; }
+                " " label { "Due " input #schedule-due type="date" name="due_on" required; }
+                " " button #create-schedule type="submit" { "Add" }
+            }
+        }
+    }
+}
+
+fn invoices_section(s: &Structure) -> Markup {
+    html! {
+        h2 #invoices { "Invoice run" }
+        @if s.schedules.is_empty() {
+            p.muted { "Add fee schedules for a term first; the run invoices every enrolled student of the scheduled classes." }
+        } @else {
+            form #invoice-form method="get" action="/setup/invoices" {
+                label { "Term " select #invoice-term name="term_id" {
+                    @for (y, t) in s.terms() {
+                        @if s.schedules.iter().any(|f| f.term_id == t.id) { option value=(t.id) { (y.name) " " (t.name) } }
+                    }
+                } }
+                " " button #preview-invoices type="submit" { "Preview the invoices" }
+                span.muted { " (nothing is issued until you confirm)" }
+            }
+        }
+    }
+}
+
+/// A form's fields by name (a field sent twice keeps the last).
+type Fields = HashMap<String, String>;
+
+/// `name`, trimmed; an error naming `label` when empty.
+fn required<'f>(f: &'f Fields, name: &str, label: &str) -> Result<&'f str, String> {
+    match f.get(name).map(|v| v.trim()) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!("{label}: this is needed")),
+    }
+}
+
+fn optional<'f>(f: &'f Fields, name: &str) -> Option<&'f str> {
+    f.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn date(f: &Fields, name: &str, label: &str) -> Result<NaiveDate, String> {
+    let v = required(f, name, label)?;
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("{label}: “{v}” is not a date (YYYY-MM-DD)"))
+}
+
+fn id(f: &Fields, name: &str, label: &str) -> Result<Uuid, String> {
+    let v = required(f, name, label)?;
+    v.parse()
+        .map_err(|_| format!("{label}: choose one from the list"))
+}
+
+/// The signed-in admin with a valid CSRF token, and the form's fields.
+fn admin_form(
+    console: &Console,
+    req: &HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<(Session, Fields), Box<HttpResponse>> {
+    let session = admin_user(console, req, WHAT)?;
+    let fields: Fields = form.into_inner().into_iter().collect();
+    check_csrf(
+        &session,
+        fields.get("csrf").map(String::as_str).unwrap_or_default(),
+    )?;
+    Ok((session, fields))
+}
+
+fn invalid(message: String) -> Markup {
+    html! { p.error #setup-error { (message) } }
+}
+
+/// Sends `change` to the server; the page again with what was done or why it was refused.
+async fn apply<T: Send + 'static>(
+    console: &Console,
+    session: &Session,
+    change: Result<impl FnOnce(&Api) -> Result<T, ClientError> + Send + 'static, String>,
+    done: impl FnOnce(T) -> Markup,
+) -> HttpResponse {
+    let change = match change {
+        Ok(c) => c,
+        Err(message) => return render(console, session, 422, Some(invalid(message))).await,
+    };
+    match call_server(console, change).await {
+        Ok(t) => render(console, session, 200, Some(done(t))).await,
+        Err(e) => {
+            let status = page::server_status(&e);
+            render(console, session, status, Some(unavailable(&e))).await
+        }
+    }
+}
+
+async fn setup_page(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
+    match admin_user(&console, &req, WHAT) {
+        Ok(session) => render(&console, &session, 200, None).await,
+        Err(r) => *r,
+    }
+}
+
+fn year_request(f: &Fields) -> Result<CreateAcademicYearRequest, String> {
+    let mut terms = Vec::new();
+    for i in 0..TERM_ROWS {
+        let name = format!("term_{i}_name");
+        let (starts, ends) = (format!("term_{i}_starts_on"), format!("term_{i}_ends_on"));
+        let filled = [&name, &starts, &ends]
+            .iter()
+            .any(|k| optional(f, k).is_some());
+        if !filled {
+            continue;
+        }
+        let row = format!("Term row {}", i + 1);
+        terms.push(NewTerm {
+            name: required(f, &name, &format!("{row}, name"))?.to_string(),
+            starts_on: date(f, &starts, &format!("{row}, start"))?,
+            ends_on: date(f, &ends, &format!("{row}, end"))?,
+        });
+    }
+    Ok(CreateAcademicYearRequest {
+        id: Some(Uuid::now_v7()),
+        name: required(f, "name", "Year name")?.to_string(),
+        starts_on: date(f, "starts_on", "Year start")?,
+        ends_on: date(f, "ends_on", "Year end")?,
+        terms,
+    })
+}
+
+async fn create_year(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let change = year_request(&f).map(|r| move |api: &Api| api.create_academic_year(&r));
+    apply(&console, &session, change, |y| {
+        html! { p.notice #setup-done { "Added the year " strong { (y.name) } " with " (y.terms.len()) " terms." } }
+    })
+    .await
+}
+
+fn class_request(f: &Fields) -> Result<CreateClassRequest, String> {
+    let grade = required(f, "grade", "Grade")?.to_string();
+    let section = optional(f, "section").unwrap_or_default().to_string();
+    let name = match optional(f, "name") {
+        Some(n) => n.to_string(),
+        None if section.is_empty() => format!("Grade {grade}"),
+        None => format!("Grade {grade}-{section}"),
+    };
+    let homeroom_teacher_id = match optional(f, "homeroom_teacher_id") {
+        Some(_) => Some(id(f, "homeroom_teacher_id", "Homeroom teacher")?),
+        None => None,
+    };
+    Ok(CreateClassRequest {
+        id: Some(Uuid::now_v7()),
+        academic_year_id: id(f, "academic_year_id", "Year")?,
+        term_id: None,
+        name,
+        grade,
+        section,
+        code: None,
+        homeroom_teacher_id,
+    })
+}
+
+async fn create_class(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let change = class_request(&f).map(|r| move |api: &Api| api.create_class(&r));
+    apply(&console, &session, change, |c| {
+        html! { p.notice #setup-done { "Added the class " strong { (c.name) } "." } }
+    })
+    .await
+}
+
+async fn create_fee_head(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let change = required(&f, "name", "Fee head").map(|name| {
+        let r = CreateFeeHeadRequest {
+            id: Some(Uuid::now_v7()),
+            name: name.to_string(),
+        };
+        move |api: &Api| api.create_fee_head(&r)
+    });
+    apply(&console, &session, change, |h| {
+        html! { p.notice #setup-done { "Added the fee head " strong { (h.name) } "." } }
+    })
+    .await
+}
+
+/// The school's currency (ISO 4217), for reading amounts typed in major units: as this device
+/// last synced it, else as the server says.
+async fn currency(console: &Console) -> Result<String, ClientError> {
+    if let Ok(school) = console.with_store(office::school) {
+        return Ok(school.currency);
+    }
+    call_server(console, |api| api.get::<School>("/school"))
+        .await
+        .map(|s| s.currency)
+}
+
+fn schedule_request(f: &Fields, currency: &str) -> Result<CreateFeeScheduleRequest, String> {
+    let amount = required(f, "amount", "Amount")?;
+    let amount = parse_money(amount, currency).map_err(|e| format!("Amount: {e}"))?;
+    if amount <= 0 {
+        return Err("Amount: more than zero, please".into());
+    }
+    Ok(CreateFeeScheduleRequest {
+        id: Some(Uuid::now_v7()),
+        term_id: id(f, "term_id", "Term")?,
+        class_id: id(f, "class_id", "Class")?,
+        fee_head_id: id(f, "fee_head_id", "Fee head")?,
+        amount,
+        due_on: date(f, "due_on", "Due date")?,
+    })
+}
+
+async fn create_fee_schedule(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let currency = match currency(&console).await {
+        Ok(c) => c,
+        Err(e) => {
+            let status = page::server_status(&e);
+            return render(&console, &session, status, Some(unavailable(&e))).await;
+        }
+    };
+    let change =
+        schedule_request(&f, &currency).map(|r| move |api: &Api| api.create_fee_schedule(&r));
+    apply(&console, &session, change, move |s| {
+        html! { p.notice #setup-done { "Added: " (money(s.amount, &currency)) " due " (s.due_on) "." } }
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+struct TermQuery {
+    term_id: Uuid,
+}
+
+fn preview_body(p: &InvoiceRunPreview, term: &str, session: &Session) -> Markup {
+    let c = &p.currency;
+    html! {
+        h1 { "Invoices for " (term) }
+        p #invoice-preview data-invoices=(p.invoices) data-amount=(p.amount) data-families=(p.families) data-skipped=(p.already_invoiced) {
+            "The run will issue " strong { (p.invoices) } " invoices to " strong { (p.families) } " families, "
+            strong { (c) " " (money(p.amount, c)) } " in all, before family credit is applied."
+            @if p.already_invoiced > 0 { " " (p.already_invoiced) " students already invoiced for this term are skipped." }
+        }
+        @if !p.heads.is_empty() {
+            table #invoice-heads {
+                tr { th { "Fee head" } th.num { "Lines" } th.num { "Amount (" (c) ")" } }
+                @for h in &p.heads { tr { td { (h.name) } td.num { (h.lines) } td.num { (money(h.amount, c)) } } }
+            }
+        }
+        @if p.invoices > 0 {
+            form #issue-form method="post" action="/setup/invoices" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="term_id" value=(p.term_id);
+                button #issue-invoices type="submit" data-busy=(format!("Issuing {} invoices…", p.invoices)) { "Issue " (p.invoices) " invoices" }
+                " " a href="/setup#invoices" { "Cancel" }
+            }
+            p.muted { "Each invoice is one journal entry (Dr receivable, Cr each fee head's income). Running it again later skips the students invoiced now." }
+        } @else {
+            p #nothing-to-issue { "Nothing to issue: every scheduled student is invoiced for this term." }
+            a href="/setup#invoices" { "Back to setup" }
+        }
+    }
+}
+
+async fn term_label(console: &Console, term_id: Uuid) -> String {
+    call_server(console, move |api| api.academic_years())
+        .await
+        .ok()
+        .and_then(|years| {
+            years.iter().find_map(|y| {
+                y.terms
+                    .iter()
+                    .find(|t| t.id == term_id)
+                    .map(|t| format!("{} {}", y.name, t.name))
+            })
+        })
+        .unwrap_or_else(|| "the term".into())
+}
+
+async fn invoice_preview(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    q: web::Query<TermQuery>,
+) -> HttpResponse {
+    let session = match admin_user(&console, &req, WHAT) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let term_id = q.term_id;
+    let preview = call_server(&console, move |api| api.preview_invoices(term_id)).await;
+    let term = term_label(&console, term_id).await;
+    match preview {
+        Ok(p) => respond(&console, &session, 200, preview_body(&p, &term, &session)),
+        Err(e) => {
+            let body = html! { h1 { "Invoices for " (term) } (unavailable(&e)) a href="/setup#invoices" { "Back to setup" } };
+            respond(&console, &session, page::server_status(&e), body)
+        }
+    }
+}
+
+async fn issue_invoices(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let term_id = match id(&f, "term_id", "Term") {
+        Ok(t) => t,
+        Err(m) => return render(&console, &session, 422, Some(invalid(m))).await,
+    };
+    let term = term_label(&console, term_id).await;
+    let issued = call_server(&console, move |api| api.issue_invoices(term_id)).await;
+    let body = match &issued {
+        Ok(r) => html! {
+            h1 { "Invoices for " (term) }
+            p.notice #invoices-issued data-invoices=(r.invoices_issued) data-amount=(r.amount_invoiced) {
+                "Issued " strong { (r.invoices_issued) } " invoices, " (r.currency) " " (money(r.amount_invoiced, &r.currency)) " in all; "
+                (r.currency) " " (money(r.credit_applied, &r.currency)) " of family credit was applied to them."
+            }
+            p { "Office computers show the new dues after their next sync. " a href="/setup" { "Back to setup" } }
+        },
+        Err(e) => {
+            html! { h1 { "Invoices for " (term) } (unavailable(e)) a href="/setup#invoices" { "Back to setup" } }
+        }
+    };
+    let status = issued.as_ref().map_or_else(page::server_status, |_| 200);
+    respond(&console, &session, status, body)
+}
