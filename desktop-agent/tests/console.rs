@@ -692,7 +692,16 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     for c in &class_names[4..] {
         schedules.push(json!({"class": c, "head": "Science lab", "amount": "750.00", "shown": "750.00", "due_on": "2027-04-20"}));
     }
+    let (currency, edit_window_before): (String, i32) = daftar_server::schema::schools::table
+        .find(school)
+        .select((
+            daftar_server::schema::schools::currency,
+            daftar_server::schema::schools::attendance_edit_window_days,
+        ))
+        .first(&mut conn)
+        .expect("school");
     plan["setup"] = json!({
+        "currency": currency, "edit_window_before": edit_window_before,
         "year": {"name": "2027-28", "starts_on": "2027-04-01", "ends_on": "2028-03-31", "terms": [
             {"name": "Term 1", "starts_on": "2027-04-01", "ends_on": "2027-08-31"},
             {"name": "Term 2", "starts_on": "2027-09-01", "ends_on": "2027-12-31"},
@@ -706,6 +715,22 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     });
     std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
     python("setup", &plan_file, &shots, None);
+    let (currency_after, edit_window): (String, i32) = daftar_server::schema::schools::table
+        .find(school)
+        .select((
+            daftar_server::schema::schools::currency,
+            daftar_server::schema::schools::attendance_edit_window_days,
+        ))
+        .first(&mut conn)
+        .expect("school");
+    assert_eq!((currency_after, edit_window), (currency, 2));
+    let sick_leave: String = daftar_server::schema::attendance_codes::table
+        .filter(daftar_server::schema::attendance_codes::school_id.eq(school))
+        .filter(daftar_server::schema::attendance_codes::code.eq("SL"))
+        .select(daftar_server::schema::attendance_codes::category)
+        .first(&mut conn)
+        .expect("the new attendance code");
+    assert_eq!(sick_leave, "excused");
     let next_term: Uuid = daftar_server::schema::terms::table
         .inner_join(
             daftar_server::schema::academic_years::table

@@ -155,6 +155,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(auth::handlers::get_two_factor_policy)
         .service(auth::handlers::set_two_factor_policy)
         .service(roster::handlers::get_school)
+        .service(roster::handlers::update_school)
         .service(roster::handlers::list_terms)
         .service(roster::handlers::list_academic_years)
         .service(roster::handlers::create_academic_year)

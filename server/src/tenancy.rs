@@ -25,17 +25,39 @@ pub struct SchoolRow {
 }
 
 impl SchoolRow {
-    /// The wire form, with the school's money limit (`schools.max_amount`, not part of the row).
-    pub fn into_wire(self, max_amount: i64) -> wire::School {
+    /// The wire form, with the settings kept outside the row: the money limit
+    /// (`schools.max_amount`), the address and the attendance edit window.
+    pub fn into_wire(self, settings: SchoolSettings) -> wire::School {
         wire::School {
             id: self.id,
             slug: self.slug,
             name: self.name,
             currency: self.currency,
             timezone: self.timezone,
-            max_amount,
+            max_amount: settings.max_amount,
+            address: settings.address,
+            attendance_edit_window_days: settings.attendance_edit_window_days,
         }
     }
+}
+
+/// The `schools` columns that are not part of [`SchoolRow`] (added by later migrations).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = schools)]
+pub struct SchoolSettings {
+    /// Minor units; see [`wire::School::max_amount`].
+    pub max_amount: i64,
+    pub address: String,
+    pub attendance_edit_window_days: i32,
+}
+
+/// The school as the API shows it. Errors: not found, database.
+pub fn school_wire(conn: &mut PgConnection, school_id: Uuid) -> QueryResult<wire::School> {
+    let (row, settings) = schools::table
+        .find(school_id)
+        .select((SchoolRow::as_select(), SchoolSettings::as_select()))
+        .first::<(SchoolRow, SchoolSettings)>(conn)?;
+    Ok(row.into_wire(settings))
 }
 
 /// `users`: a login. `password_hash` is a PHC argon2id string, never serialised.

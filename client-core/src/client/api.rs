@@ -16,10 +16,12 @@ use crate::protocol::sync::{
     SyncDigest,
 };
 use crate::protocol::{
-    AcademicYear, AdmissionsMapping, AdmissionsPreview, Class, CreateAcademicYearRequest,
-    CreateClassRequest, CreateFeeHeadRequest, CreateFeeScheduleRequest, FeeHead, FeeSchedule,
-    ImportReport, InvoiceRunPreview, IssueInvoicesReport, LoginRequest, Page, Problem,
-    RecoveryCodes, RefreshRequest, TokenResponse, TwoFactorCode, TwoFactorEnrolment, User,
+    AcademicYear, AdmissionsMapping, AdmissionsPreview, AttendanceCode, Class,
+    CreateAcademicYearRequest, CreateAttendanceCodeRequest, CreateClassRequest,
+    CreateFeeHeadRequest, CreateFeeScheduleRequest, FeeHead, FeeSchedule, ImportReport,
+    InvoiceRunPreview, IssueInvoicesReport, LoginRequest, Page, Problem, RecoveryCodes,
+    RefreshRequest, School, TokenResponse, TwoFactorCode, TwoFactorEnrolment, UpdateSchoolRequest,
+    User,
 };
 
 /// Ops per request of [`Api::import_outbox`] (the server takes at most 1,000).
@@ -419,6 +421,31 @@ impl Api {
         mapping: &AdmissionsMapping,
     ) -> ClientResult<AdmissionsMapping> {
         self.call("PUT", "/imports/admissions/mapping", &[], Some(mapping))
+    }
+
+    /// `GET /school`: the caller's school and its settings.
+    pub fn school(&self) -> ClientResult<School> {
+        self.call("GET", "/school", &[], None)
+    }
+
+    /// `PATCH /school` (admin): changes the school's settings. Errors: 422 naming the field,
+    /// 409 `currency_in_use`.
+    pub fn update_school(&self, req: &UpdateSchoolRequest) -> ClientResult<School> {
+        self.call("PATCH", "/school", &[], Some(req))
+    }
+
+    /// `GET /attendance-codes`: the school's attendance codes.
+    pub fn attendance_codes(&self) -> ClientResult<Vec<AttendanceCode>> {
+        self.call("GET", "/attendance-codes", &[], None)
+    }
+
+    /// `POST /attendance-codes` (admin): a new code. Errors: 422 naming the field, 409 for a
+    /// code in use.
+    pub fn create_attendance_code(
+        &self,
+        req: &CreateAttendanceCodeRequest,
+    ) -> ClientResult<AttendanceCode> {
+        self.call("POST", "/attendance-codes", &[], Some(req))
     }
 
     /// `GET /academic-years`: the school's years, each with its terms.

@@ -14,6 +14,43 @@ pub struct School {
     /// The largest amount one money input (payment, discount, fine, refund, fee amount) may
     /// carry, in minor units of `currency`; at most 10^13.
     pub max_amount: i64,
+    /// Postal address printed under the name on receipts; empty until set.
+    #[serde(default)]
+    pub address: String,
+    /// Days after a register's date during which a teacher may still change its marks
+    /// (0..=365; 0 = the same school day only).
+    #[serde(default)]
+    pub attendance_edit_window_days: i32,
+}
+
+/// `PATCH /api/v1/school` (admin): the school's settings (issue #17); absent fields are kept.
+/// `currency` can change only while the school's journal is empty (409 `currency_in_use`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateSchoolRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: Option<String>,
+    /// At most 300 characters; empty clears it.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 300, pattern = r"^[^\u0000]*$")
+    )]
+    pub address: Option<String>,
+    /// ISO 4217, three capitals.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Z]{3}$"))]
+    pub currency: Option<String>,
+    /// An IANA time zone (`Asia/Karachi`).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub timezone: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 365))]
+    pub attendance_edit_window_days: Option<i32>,
 }
 
 /// An academic term (or the year's terms listing).

@@ -1,4 +1,6 @@
-//! The school setup pages (issue #17, "Admin pages"): academic years and their terms, classes
+//! The school setup pages (issue #17, "Admin pages"): the school's settings (name, address,
+//! currency, time zone, attendance edit window), attendance codes, academic years and their
+//! terms, classes
 //! and sections with their homeroom teachers, fee heads, fee schedules per class and term, and
 //! the term's invoice run — previewed first (how many invoices, for how many families, how
 //! much per fee head, who is skipped as already invoiced), then issued.
@@ -15,9 +17,10 @@ use chrono::NaiveDate;
 use daftar_client_core::client::{office, Api, ClientError};
 use daftar_client_core::money::parse_money;
 use daftar_client_core::protocol::{
-    AcademicYear, Class, CreateAcademicYearRequest, CreateClassRequest, CreateFeeHeadRequest,
+    AcademicYear, AttendanceCategory, AttendanceCode, Class, CreateAcademicYearRequest,
+    CreateAttendanceCodeRequest, CreateClassRequest, CreateFeeHeadRequest,
     CreateFeeScheduleRequest, FeeHead, FeeSchedule, InvoiceRunPreview, NewTerm, Role, School, Term,
-    User,
+    UpdateSchoolRequest, User,
 };
 use maud::{html, Markup};
 use uuid::Uuid;
@@ -32,6 +35,11 @@ pub const TERM_ROWS: usize = 4;
 /// Routes of the setup pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/setup", web::get().to(setup_page))
+        .route("/setup/school", web::post().to(update_school))
+        .route(
+            "/setup/attendance-codes",
+            web::post().to(create_attendance_code),
+        )
         .route("/setup/years", web::post().to(create_year))
         .route("/setup/classes", web::post().to(create_class))
         .route("/setup/fee-heads", web::post().to(create_fee_head))
@@ -48,12 +56,13 @@ struct Structure {
     teachers: Vec<User>,
     heads: Vec<FeeHead>,
     schedules: Vec<FeeSchedule>,
+    codes: Vec<AttendanceCode>,
 }
 
 impl Structure {
     fn read(api: &Api) -> Result<Structure, ClientError> {
         Ok(Structure {
-            school: api.get("/school")?,
+            school: api.school()?,
             years: api.academic_years()?,
             classes: api.classes()?.items,
             teachers: api
@@ -64,6 +73,7 @@ impl Structure {
                 .collect(),
             heads: api.fee_heads()?,
             schedules: api.fee_schedules()?,
+            codes: api.attendance_codes()?,
         })
     }
 
@@ -135,10 +145,12 @@ async fn render(
             h1 { "School setup" }
             p.muted { "The school's years and terms, classes, fee heads and what each class pays, then the term's invoices. Changes go to the server at once; office computers receive them with their next sync." }
             @if let Some(n) = notice { (n) }
+            (settings_section(&s, session))
             (years_section(&s, session))
             (classes_section(&s, session))
             (fees_section(&s, session))
             (invoices_section(&s))
+            (attendance_section(&s, session))
         },
         Err(e) => html! {
             h1 { "School setup" }
@@ -147,6 +159,84 @@ async fn render(
         },
     };
     respond(console, session, status, body)
+}
+
+/// Time zones offered first in the settings form (any IANA name is accepted).
+const COMMON_ZONES: [&str; 8] = [
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Dhaka",
+    "Asia/Dubai",
+    "Asia/Riyadh",
+    "Africa/Nairobi",
+    "Europe/London",
+    "UTC",
+];
+
+fn settings_section(s: &Structure, session: &Session) -> Markup {
+    let school = &s.school;
+    html! {
+        h2 #settings { "School settings" }
+        form #school-form method="post" action="/setup/school" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            p { label { "Name " input #school-name name="name" value=(school.name) size="40" required; } }
+            p { label { "Address (printed on receipts) " br; textarea #school-address name="address" rows="2" cols="60" maxlength="300" { (school.address) } } }
+            p {
+                label { "Currency " input #school-currency name="currency" value=(school.currency) size="4" maxlength="3"; }
+                span.muted { " (ISO 4217, such as PKR; it cannot change once money is recorded)" }
+            }
+            p {
+                label { "Time zone " input #school-timezone name="timezone" value=(school.timezone) list="zones"; }
+                datalist #zones { @for z in COMMON_ZONES { option value=(z) {} } }
+                span.muted { " (dates and times people read are in it)" }
+            }
+            p {
+                label { "Attendance edit window " input #school-edit-window name="attendance_edit_window_days" type="number" min="0" max="365" value=(school.attendance_edit_window_days) size="4"; " days" }
+                span.muted { " (how many days after a register's date a teacher may still change it; 0 = the same day)" }
+            }
+            button #save-school type="submit" { "Save settings" }
+        }
+    }
+}
+
+fn category_label(c: AttendanceCategory) -> &'static str {
+    match c {
+        AttendanceCategory::Present => "present",
+        AttendanceCategory::Absent => "absent",
+        AttendanceCategory::Late => "late",
+        AttendanceCategory::Excused => "excused",
+        AttendanceCategory::HalfDay => "half day",
+    }
+}
+
+const CATEGORIES: [AttendanceCategory; 5] = [
+    AttendanceCategory::Present,
+    AttendanceCategory::Absent,
+    AttendanceCategory::Late,
+    AttendanceCategory::Excused,
+    AttendanceCategory::HalfDay,
+];
+
+fn attendance_section(s: &Structure, session: &Session) -> Markup {
+    html! {
+        h2 #attendance { "Attendance codes" }
+        p.muted { "The marks teachers choose from; the category decides how reports count a mark. The edit window is under School settings." }
+        table #code-list {
+            tr { th { "Code" } th { "Label" } th { "Counts as" } }
+            @for c in &s.codes {
+                tr.code data-code=(c.code) { td { code { (c.code) } } td { (c.label) } td { (category_label(c.category)) } }
+            }
+        }
+        form #code-form method="post" action="/setup/attendance-codes" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            label { "Code " input #code-code name="code" size="4" maxlength="4" required; }
+            " " label { "Label " input #code-label name="label" required; }
+            " " label { "Counts as " select #code-category name="category" {
+                @for c in CATEGORIES { option value=(c.as_str()) { (category_label(c)) } }
+            } }
+            " " button #create-code type="submit" { "Add code" }
+        }
+    }
 }
 
 fn years_section(s: &Structure, session: &Session) -> Markup {
@@ -363,6 +453,69 @@ async fn setup_page(console: web::Data<Console>, req: HttpRequest) -> HttpRespon
     }
 }
 
+fn school_request(f: &Fields) -> Result<UpdateSchoolRequest, String> {
+    let window = required(f, "attendance_edit_window_days", "Attendance edit window")?;
+    let window: i32 = window
+        .parse()
+        .map_err(|_| format!("Attendance edit window: “{window}” is not a whole number of days"))?;
+    Ok(UpdateSchoolRequest {
+        name: Some(required(f, "name", "Name")?.to_string()),
+        address: Some(
+            f.get("address")
+                .map(|a| a.trim().to_string())
+                .unwrap_or_default(),
+        ),
+        currency: Some(required(f, "currency", "Currency")?.to_string()),
+        timezone: Some(required(f, "timezone", "Time zone")?.to_string()),
+        attendance_edit_window_days: Some(window),
+    })
+}
+
+async fn update_school(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let change = school_request(&f).map(|r| move |api: &Api| api.update_school(&r));
+    apply(&console, &session, change, |s| {
+        html! { p.notice #setup-done { "Saved the settings of " strong { (s.name) } ". Office computers show them after their next sync." } }
+    })
+    .await
+}
+
+fn code_request(f: &Fields) -> Result<CreateAttendanceCodeRequest, String> {
+    let category = required(f, "category", "Counts as")?;
+    let category = CATEGORIES
+        .into_iter()
+        .find(|c| c.as_str() == category)
+        .ok_or_else(|| "Counts as: choose one from the list".to_string())?;
+    Ok(CreateAttendanceCodeRequest {
+        code: required(f, "code", "Code")?.to_string(),
+        label: required(f, "label", "Label")?.to_string(),
+        category,
+    })
+}
+
+async fn create_attendance_code(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let change = code_request(&f).map(|r| move |api: &Api| api.create_attendance_code(&r));
+    apply(&console, &session, change, |c| {
+        html! { p.notice #setup-done { "Added the attendance code " code { (c.code) } " (" (c.label) ")." } }
+    })
+    .await
+}
+
 fn year_request(f: &Fields) -> Result<CreateAcademicYearRequest, String> {
     let mut terms = Vec::new();
     for i in 0..TERM_ROWS {
@@ -474,7 +627,7 @@ async fn currency(console: &Console) -> Result<String, ClientError> {
     if let Ok(school) = console.with_store(office::school) {
         return Ok(school.currency);
     }
-    call_server(console, |api| api.get::<School>("/school"))
+    call_server(console, |api| api.school())
         .await
         .map(|s| s.currency)
 }

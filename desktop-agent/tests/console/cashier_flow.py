@@ -13,7 +13,8 @@ hands over what to do as JSON (`--plan FILE`). Phases:
             the admin's audit log.
   devices   the admin's Devices page: the back office revoked after a confirmation page;
   import    the back office's exported outbox imported there (once, by name when it is not one);
-  setup     the admin adds next year, its terms, six classes, a fee head and the schedules
+  setup     the admin sets the attendance edit window (a currency change is refused once
+            money is recorded), adds an attendance code, then next year, its terms, six classes, a fee head and the schedules
             on School setup (a mistyped amount refused by field name);
   admissions the admin previews an .xlsx of 300 students with one bad row (named by row and
             column, nothing importable), uploads the fixed file, sees the sibling groups and
@@ -494,6 +495,27 @@ def setup_phase(page, plan, shots):
     sign_in(page, url, "admin", plan["password"])
     page.click("#nav-setup")
     expect(page.locator("h1")).to_have_text("School setup")
+    # Settings: the currency cannot change under recorded money; the edit window can.
+    expect(page.locator("#school-name")).to_have_value(plan["school_name"])
+    page.fill("#school-currency", "USD")
+    page.fill("#school-edit-window", "2")
+    with page.expect_navigation():
+        page.click("#save-school")
+    expect(page.locator("#setup-error")).to_contain_text("currency")
+    expect(page.locator("#school-currency")).to_have_value(st["currency"])
+    expect(page.locator("#school-edit-window")).to_have_value(str(st["edit_window_before"]))
+    page.fill("#school-edit-window", "2")
+    with page.expect_navigation():
+        page.click("#save-school")
+    expect(page.locator("#setup-done")).to_contain_text("Saved the settings")
+    expect(page.locator("#school-edit-window")).to_have_value("2")
+    page.fill("#code-code", "SL")
+    page.fill("#code-label", "Sick leave")
+    page.select_option("#code-category", label="excused")
+    with page.expect_navigation():
+        page.click("#create-code")
+    expect(page.locator("tr.code[data-code='SL']")).to_contain_text("excused")
+    page.screenshot(path=f"{shots}/29-setup-settings.png", full_page=True)
     y = st["year"]
     page.fill("#year-name", y["name"])
     page.fill("#year-starts", y["starts_on"])

@@ -7,7 +7,7 @@ use daftar_client_core::protocol::{
     CreateFamilyRequest, CreateGuardianRequest, CreateStudentRequest, CreateUserRequest,
     Enrollment, Family, FamilyDetail, Guardian, ListQuery, Page, Problem, Role, School, Student,
     TeacherAssignment, Term, UpdateClassRequest, UpdateFamilyRequest, UpdateGuardianRequest,
-    UpdateStudentRequest, UpdateUserRequest, User,
+    UpdateSchoolRequest, UpdateStudentRequest, UpdateUserRequest, User,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -22,8 +22,6 @@ use crate::auth::{password, AuthUser};
 use crate::db::Db;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::schema::schools;
-use crate::tenancy::SchoolRow;
 
 /// Largest page a listing returns.
 pub const MAX_PAGE: i64 = 500;

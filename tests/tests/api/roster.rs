@@ -291,3 +291,125 @@ async fn teacher_assignment_is_idempotent_and_listed() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("teacher_id"))
     );
 }
+
+#[actix_web::test]
+async fn the_admin_changes_the_schools_settings_and_bad_values_name_their_field() {
+    let t = TestApp::new();
+    t.school("green");
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let admin = login(&app, "green", "admin").await;
+    let patch = |token: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            send(
+                app,
+                Method::PATCH,
+                "/api/v1/school",
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let r = patch(
+        admin.clone(),
+        json!({"name": "Green Valley School", "address": "12 Canal Road, Lahore",
+               "timezone": "Asia/Dubai", "attendance_edit_window_days": 3, "currency": "AED"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let got = send(&app, Method::GET, "/api/v1/school", Some(&admin), None).await;
+    assert_eq!(
+        (
+            &got.json["name"],
+            &got.json["address"],
+            &got.json["timezone"],
+            &got.json["attendance_edit_window_days"],
+            &got.json["currency"]
+        ),
+        (
+            &json!("Green Valley School"),
+            &json!("12 Canal Road, Lahore"),
+            &json!("Asia/Dubai"),
+            &json!(3),
+            &json!("AED")
+        )
+    );
+    for (body, field) in [
+        (json!({"timezone": "Mars/Olympus"}), "timezone"),
+        (
+            json!({"attendance_edit_window_days": 400}),
+            "attendance_edit_window_days",
+        ),
+        (json!({"currency": "rupees"}), "currency"),
+        (json!({"name": "   "}), "name"),
+    ] {
+        let r = patch(admin.clone(), body.clone()).await;
+        assert_eq!(
+            (r.status, r.json["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}: {}",
+            r.json
+        );
+    }
+    let unchanged = send(&app, Method::GET, "/api/v1/school", Some(&admin), None).await;
+    assert_eq!(unchanged.json, got.json, "a refused change writes nothing");
+
+    // Once money is in the journal, its currency stays.
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/payments",
+        Some(&admin),
+        Some(json!({"id": uuid::Uuid::now_v7(), "family_id": null, "amount": 5000, "currency": "AED", "method": "cash"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let r = patch(admin.clone(), json!({"currency": "PKR"})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "currency_in_use"),
+        "{}",
+        r.json
+    );
+    let r = patch(
+        admin.clone(),
+        json!({"currency": "AED", "attendance_edit_window_days": 0}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the same currency is no change: {}",
+        r.json
+    );
+
+    // Only the admin; every change is in the audit log with before and after.
+    create(&app, &admin, "/api/v1/users", json!({"username": "acc", "display_name": "Accountant", "role": "accountant", "password": PW})).await;
+    let accountant = login(&app, "green", "acc").await;
+    let r = patch(accountant, json!({"name": "Mine now"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let log = send(
+        &app,
+        Method::GET,
+        "/api/v1/audit-log?entity=school",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let updates: Vec<&serde_json::Value> = log.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "update")
+        .collect();
+    assert_eq!(updates.len(), 2, "{}", log.json);
+    assert!(
+        updates
+            .iter()
+            .any(|e| e["before"]["timezone"] == "Asia/Karachi"
+                && e["after"]["timezone"] == "Asia/Dubai"),
+        "{}",
+        log.json
+    );
+}

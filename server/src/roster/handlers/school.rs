@@ -8,13 +8,31 @@ use super::*;
 #[get("/school")]
 pub async fn get_school(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Json<School>> {
     let school = db
-        .run(move |conn| {
-            let row = schools::table
-                .find(auth.school_id)
-                .select(SchoolRow::as_select())
-                .first(conn)?;
-            let max = crate::tenancy::max_amount(conn, auth.school_id)?;
-            Ok(row.into_wire(max))
+        .run(move |conn| Ok(crate::tenancy::school_wire(conn, auth.school_id)?))
+        .await?;
+    Ok(web::Json(school))
+}
+
+/// Change the school's settings (admin; issue #17): name, address, currency, time zone and
+/// the attendance edit window. One transaction, audited with the before and after images;
+/// office devices receive the change with their next pull.
+///
+/// Errors: 422 naming the field (`timezone` not an IANA zone, `currency` not ISO 4217,
+/// `attendance_edit_window_days` outside 0..=365, empty `name`); 409 `currency_in_use` when
+/// the currency would change after the journal has entries.
+#[utoipa::path(tag = "roster", request_body = UpdateSchoolRequest, security(("bearer" = [])),
+    responses((status = 200, body = School), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[patch("/school")]
+pub async fn update_school(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<UpdateSchoolRequest>,
+) -> ApiResult<web::Json<School>> {
+    auth.require_admin()?;
+    let req = body.into_inner();
+    let school = db
+        .transaction(move |conn| {
+            service::update_school(conn, auth.school_id, Actor::from(&auth), &req)
         })
         .await?;
     Ok(web::Json(school))

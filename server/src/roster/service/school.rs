@@ -74,3 +74,94 @@ pub fn create_academic_year(
     entry.created(conn, &(&year, &term_rows))?;
     Ok((year, term_rows))
 }
+
+/// Applies `req` to the school's settings (issue #17, "school settings"): absent fields are
+/// kept; nothing is written when nothing changes. Audited as an update of the `school` with
+/// the before and after images. `schools` is change-logged, so office devices see the change
+/// after their next pull.
+///
+/// Errors: validation naming `name`, `address`, `currency`, `timezone` or
+/// `attendance_edit_window_days`; 409 `currency_in_use` when the currency would change and
+/// the school's journal has entries (its amounts are in the old currency).
+pub fn update_school(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    actor: Actor,
+    req: &daftar_client_core::protocol::UpdateSchoolRequest,
+) -> ApiResult<daftar_client_core::protocol::School> {
+    use crate::schema::{journal_entries, schools};
+    let before = crate::tenancy::school_wire(conn, school_id).map_err(not_found("school"))?;
+    let mut after = before.clone();
+    if let Some(name) = &req.name {
+        after.name = validate::text("name", name, 200)?;
+    }
+    if let Some(address) = &req.address {
+        let address = address.trim();
+        if address.chars().count() > 300 || address.contains('\0') {
+            return Err(ApiError::validation(
+                "address",
+                "at most 300 characters, without NUL",
+            ));
+        }
+        address.clone_into(&mut after.address);
+    }
+    if let Some(zone) = &req.timezone {
+        let zone = zone.trim();
+        if zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ApiError::validation(
+                "timezone",
+                format!("`{zone}` is not an IANA time zone such as Asia/Karachi"),
+            ));
+        }
+        zone.clone_into(&mut after.timezone);
+    }
+    if let Some(days) = req.attendance_edit_window_days {
+        if !(0..=365).contains(&days) {
+            return Err(ApiError::validation(
+                "attendance_edit_window_days",
+                "must be 0 to 365 days",
+            ));
+        }
+        after.attendance_edit_window_days = days;
+    }
+    if let Some(currency) = &req.currency {
+        let currency = currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(ApiError::validation(
+                "currency",
+                "must be an ISO 4217 code such as PKR or USD",
+            ));
+        }
+        if currency != before.currency {
+            let entries: i64 = journal_entries::table
+                .filter(journal_entries::school_id.eq(school_id))
+                .count()
+                .get_result(conn)?;
+            if entries > 0 {
+                return Err(ApiError::Conflict {
+                    code: "currency_in_use",
+                    detail: format!(
+                        "the journal already has {entries} entries in {}; the currency cannot change under them",
+                        before.currency
+                    ),
+                });
+            }
+        }
+        after.currency = currency;
+    }
+    if after == before {
+        return Ok(after);
+    }
+    diesel::update(schools::table.find(school_id))
+        .set((
+            schools::name.eq(&after.name),
+            schools::address.eq(&after.address),
+            schools::currency.eq(&after.currency),
+            schools::timezone.eq(&after.timezone),
+            schools::attendance_edit_window_days.eq(after.attendance_edit_window_days),
+            schools::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    AuditEntry::new(school_id, actor, "school", school_id).updated(conn, &before, &after)?;
+    Ok(after)
+}
