@@ -25,6 +25,7 @@ pub mod reports;
 pub mod setup;
 pub mod thermal;
 pub mod two_factor;
+pub mod users;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -388,6 +389,7 @@ pub fn serve(
                 .configure(devices::routes)
                 .configure(admissions::routes)
                 .configure(setup::routes)
+                .configure(users::routes)
                 .configure(two_factor::routes)
         })
         .workers(2)

@@ -863,6 +863,50 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         "issued once, not again by the second preview"
     );
 
+    // Users (issue #17): a login added with a password shown once, a teacher given a class,
+    // the password reset and the user locked.
+    plan["users"] = json!({
+        "username": "bursar2", "name": "Bursar Ayesha Karim",
+        "teacher": "teacher1", "teacher_label": format!("{homeroom_name} (teacher1)"),
+        "class": "Grade 7-B",
+    });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    let users_out = work.path().join("users-out.json");
+    python("users", &plan_file, &shots, Some(&users_out));
+    let shown: Value =
+        serde_json::from_slice(&std::fs::read(&users_out).expect("users out")).expect("json");
+    // The login's HTTP status (0: no answer).
+    let api_login = |username: &str, password: &str| -> u16 {
+        match ureq::post(&format!("{}/api/v1/auth/login", server.url()))
+            .send_json(json!({"school": "demo", "username": username, "password": password}))
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(_) => 0,
+        }
+    };
+    for key in ["first_password", "password"] {
+        let pw = shown[key].as_str().expect("password");
+        assert_eq!(
+            api_login("bursar2", pw),
+            401,
+            "a locked user cannot sign in with the {key}"
+        );
+    }
+    let teaches: i64 = daftar_server::schema::class_teachers::table
+        .inner_join(daftar_server::schema::classes::table.on(
+            daftar_server::schema::classes::id.eq(daftar_server::schema::class_teachers::class_id),
+        ))
+        .inner_join(daftar_server::schema::users::table.on(
+            daftar_server::schema::users::id.eq(daftar_server::schema::class_teachers::teacher_id),
+        ))
+        .filter(daftar_server::schema::classes::name.eq("Grade 7-B"))
+        .filter(daftar_server::schema::users::username.eq("teacher1"))
+        .count()
+        .get_result(&mut conn)
+        .expect("class teachers");
+    assert_eq!(teaches, 1, "teacher1 teaches Grade 7-B");
+
     // Two-factor login (issue #17): a bursar who has it on and has never used this computer;
     // the admin turns it on from the console.
     let api = |path: &str| format!("{}/api/v1{path}", server.url());

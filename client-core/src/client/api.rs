@@ -18,10 +18,10 @@ use crate::protocol::sync::{
 use crate::protocol::{
     AcademicYear, AdmissionsMapping, AdmissionsPreview, AttendanceCode, Class,
     CreateAcademicYearRequest, CreateAttendanceCodeRequest, CreateClassRequest,
-    CreateFeeHeadRequest, CreateFeeScheduleRequest, FeeHead, FeeSchedule, ImportReport,
-    InvoiceRunPreview, IssueInvoicesReport, LoginRequest, Page, Problem, RecoveryCodes,
-    RefreshRequest, School, TokenResponse, TwoFactorCode, TwoFactorEnrolment, UpdateSchoolRequest,
-    User,
+    CreateFeeHeadRequest, CreateFeeScheduleRequest, CreateUserRequest, FeeHead, FeeSchedule,
+    ImportReport, InvoiceRunPreview, IssueInvoicesReport, LoginRequest, Page, Problem,
+    RecoveryCodes, RefreshRequest, School, TeacherAssignment, TokenResponse, TwoFactorCode,
+    TwoFactorEnrolment, UpdateSchoolRequest, UpdateUserRequest, User,
 };
 
 /// Ops per request of [`Api::import_outbox`] (the server takes at most 1,000).
@@ -475,6 +475,38 @@ impl Api {
     /// `GET /users` (admin): the school's logins (at most 500).
     pub fn users(&self) -> ClientResult<Page<User>> {
         self.call("GET", "/users", &[("limit", "500".into())], None)
+    }
+
+    /// `POST /users` (admin): a new login. Errors: 422 naming the field (password 10..=256
+    /// characters, username characters), 409 for a username in use.
+    pub fn create_user(&self, req: &CreateUserRequest) -> ClientResult<User> {
+        self.call("POST", "/users", &[], Some(req))
+    }
+
+    /// `PATCH /users/{id}` (admin): only the fields present change; a new password also
+    /// clears a lock-out after wrong passwords, and `active: false` ends the user's sessions
+    /// at once. Errors: 422 naming the field (an admin cannot demote or deactivate
+    /// themselves), 404.
+    pub fn update_user(&self, id: Uuid, req: &UpdateUserRequest) -> ClientResult<User> {
+        self.call("PATCH", &format!("/users/{id}"), &[], Some(req))
+    }
+
+    /// `GET /classes/{id}/teachers`: the class's teachers.
+    pub fn class_teachers(&self, class_id: Uuid) -> ClientResult<Vec<TeacherAssignment>> {
+        self.call("GET", &format!("/classes/{class_id}/teachers"), &[], None)
+    }
+
+    /// `PUT /classes/{id}/teachers/{teacher_id}` (admin): the teacher teaches the class
+    /// (idempotent). Errors: 404, 422 when the user is not a teacher.
+    pub fn assign_teacher(&self, class_id: Uuid, teacher_id: Uuid) -> ClientResult<()> {
+        let resp = self.send(
+            "PUT",
+            &format!("/classes/{class_id}/teachers/{teacher_id}"),
+            &[],
+            None,
+        )?;
+        drop(resp);
+        Ok(())
     }
 
     /// `GET /fee-heads` (office).

@@ -235,7 +235,7 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
                         a href="/registers" accesskey="r" { "Registers" } " "
                         a href="/dashboard" accesskey="t" { "Today" } " "
                         a href="/reports" { "Reports" } " "
-                        @if session.role == daftar_client_core::protocol::Role::Admin { a #nav-audit href="/audit" { "Audit log" } " " a #nav-devices href="/devices" { "Devices" } " " a #nav-admissions href="/admissions" { "Admissions" } " " a #nav-setup href="/setup" { "School setup" } " " }
+                        @if session.role == daftar_client_core::protocol::Role::Admin { a #nav-audit href="/audit" { "Audit log" } " " a #nav-devices href="/devices" { "Devices" } " " a #nav-admissions href="/admissions" { "Admissions" } " " a #nav-setup href="/setup" { "School setup" } " " a #nav-users href="/users" { "Users" } " " }
                         a #nav-attention href="/attention" { "Needs attention" }
                     }
                     span.who #who {

@@ -19,6 +19,8 @@ hands over what to do as JSON (`--plan FILE`). Phases:
   admissions the admin previews an .xlsx of 300 students with one bad row (named by row and
             column, nothing importable), uploads the fixed file, sees the sibling groups and
             imports it; a OneRoster zip gets the same preview;
+  users     the admin adds a login (password shown once), assigns a teacher to a class, the
+            new user signs in; the admin resets the password and locks the user;
   invoices  the admin previews next year's first-term invoices (count, families, total) and
             issues them;
   two_factor the admin turns on two-factor login (QR, code, recovery codes); a user new to
@@ -603,6 +605,54 @@ def invoices_phase(page, plan, shots):
     expect(page.locator("#nothing-to-issue")).to_be_visible()
 
 
+def users_phase(page, plan, shots):
+    """Users (issue #17): the admin adds a login (its password shown once), is refused a
+    username in use, assigns a teacher to a class; the new user signs in with the shown
+    password; the admin resets it and locks the user. Returns the last password shown."""
+    url, us = plan["url"], plan["users"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-users")
+    expect(page.locator("h1")).to_have_text("Users")
+    page.fill("#user-username", us["username"])
+    page.fill("#user-name", us["name"])
+    page.select_option("#user-role", label="accountant")
+    with page.expect_navigation():
+        page.click("#create-user")
+    expect(page.locator("#password-shown")).to_have_attribute("data-username", us["username"])
+    first = page.locator("#new-password").inner_text().strip()
+    row = page.locator(f"tr.user[data-username='{us['username']}']")
+    expect(row.locator("td.role")).to_have_text("accountant")
+    page.screenshot(path=f"{shots}/34-users-added.png", full_page=True)
+    page.fill("#user-username", us["username"])
+    page.fill("#user-name", "Someone else")
+    with page.expect_navigation():
+        page.click("#create-user")
+    expect(page.locator("#users-error")).to_be_visible()
+    expect(page.locator("#password-shown")).to_have_count(0)
+    page.select_option("#assign-teacher", label=us["teacher_label"])
+    page.select_option("#assign-class", label=us["class"])
+    with page.expect_navigation():
+        page.click("#assign-teacher-button")
+    expect(page.locator(f"tr.user[data-username='{us['teacher']}'] td.classes")).to_contain_text(us["class"])
+    sign_out(page)
+    sign_in(page, url, us["username"], first)
+    expect(page.locator("#who")).to_contain_text(us["name"])
+    sign_out(page)
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-users")
+    with page.expect_navigation():
+        row.locator("button.reset-password").click()
+    second = page.locator("#new-password").inner_text().strip()
+    if second == first:
+        raise AssertionError("the reset password equals the old one")
+    with page.expect_navigation():
+        row.locator("button.lock").click()
+    expect(row).to_have_attribute("data-state", "locked")
+    expect(row.locator("button.unlock")).to_be_visible()
+    page.screenshot(path=f"{shots}/35-users-locked.png", full_page=True)
+    return {"first_password": first, "password": second}
+
+
 def admissions_phase(page, plan, shots):
     """Spreadsheet admissions (issue #17): the preview names the bad cell by row and column
     and offers no import; the corrected file previews clean with its sibling groups and is
@@ -740,7 +790,7 @@ def revoked_phase(page, plan, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "setup", "admissions", "invoices", "two_factor", "revoked"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "setup", "admissions", "invoices", "users", "two_factor", "revoked"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -769,6 +819,8 @@ def main():
             elif a.phase == "admissions":
                 admissions_phase(page, plan, a.shots)
                 out = {}
+            elif a.phase == "users":
+                out = users_phase(page, plan, a.shots)
             elif a.phase == "invoices":
                 invoices_phase(page, plan, a.shots)
                 out = {}
