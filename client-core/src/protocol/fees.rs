@@ -89,6 +89,8 @@ pub struct InvoiceRunPreview {
     pub families: u64,
     /// Students of the scheduled classes already invoiced for the term, skipped by the run.
     pub already_invoiced: u64,
+    /// Fee schedules of the term (0: nothing can be invoiced until some are added).
+    pub schedules: u64,
     pub currency: String,
     /// The new invoices' lines per fee head, in name order.
     pub heads: Vec<InvoiceRunHead>,

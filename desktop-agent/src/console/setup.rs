@@ -701,7 +701,11 @@ fn preview_body(p: &InvoiceRunPreview, term: &str, session: &Session) -> Markup 
             }
             p.muted { "Each invoice is one journal entry (Dr receivable, Cr each fee head's income). Running it again later skips the students invoiced now." }
         } @else {
-            p #nothing-to-issue { "Nothing to issue: every scheduled student is invoiced for this term." }
+            @if p.schedules == 0 {
+                p #nothing-to-issue { "Nothing to issue: this term has no fee schedules yet. Add what each class pays first." }
+            } @else {
+                p #nothing-to-issue { "Nothing to issue: every scheduled student is invoiced for this term." }
+            }
             a href="/setup#invoices" { "Back to setup" }
         }
     }

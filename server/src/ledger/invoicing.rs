@@ -46,9 +46,9 @@ impl PlannedInvoice {
 
 /// Plans the run: every actively enrolled, active student of the term's scheduled classes not
 /// invoiced for the term yet; per student one line per fee head, the first schedule (by due
-/// date) among the student's classes.
+/// date) among the student's classes. A term without schedules plans nothing.
 ///
-/// Errors: 404 for an unknown term; 422 `nothing_to_invoice` when the term has no schedules.
+/// Errors: 404 for an unknown term.
 fn plan_invoices(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -74,9 +74,10 @@ fn plan_invoices(
         ))
         .load(conn)?;
     if schedules.is_empty() {
-        return Err(ApiError::Unprocessable {
-            code: "nothing_to_invoice",
-            detail: "this term has no fee schedules".into(),
+        return Ok(InvoicePlan {
+            schedules,
+            invoices: Vec::new(),
+            already_invoiced: 0,
         });
     }
     let class_ids: Vec<Uuid> = schedules.iter().map(|s| s.0.class_id).collect();
@@ -158,7 +159,9 @@ fn plan_invoices(
 /// the students skipped as already invoiced, and the total per fee head. Amounts in minor
 /// units of the school's currency.
 ///
-/// Errors: 404 for an unknown term; 422 `nothing_to_invoice` when the term has no schedules.
+/// A term without fee schedules previews as nothing to issue (`schedules` = 0).
+///
+/// Errors: 404 for an unknown term.
 pub fn preview_invoices(
     conn: &mut PgConnection,
     school_id: Uuid,
@@ -194,6 +197,7 @@ pub fn preview_invoices(
         amount: plan.invoices.iter().map(|i| i.total(&plan)).sum(),
         families: families.len() as u64,
         already_invoiced: plan.already_invoiced,
+        schedules: plan.schedules.len() as u64,
         currency: school_currency(conn, school_id)?,
         heads,
     })
@@ -212,6 +216,12 @@ pub fn issue_invoices(
     issued_on: NaiveDate,
 ) -> ApiResult<IssueInvoicesReport> {
     let plan = plan_invoices(conn, school_id, term_id)?;
+    if plan.schedules.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "nothing_to_invoice",
+            detail: "this term has no fee schedules".into(),
+        });
+    }
     let receivable = repo::system_account(conn, school_id, SystemAccount::Receivable)?;
     let mut report = IssueInvoicesReport {
         currency: school_currency(conn, school_id)?,

@@ -473,7 +473,34 @@ where
         create(app, &admin, "/api/v1/fee-schedules", json!({"term_id": term1, "class_id": class, "fee_head_id": head, "amount": amount, "due_on": due})).await;
     }
     // The preview (the console shows it before the run) counts what the run will issue and
-    // writes nothing: the run after it still issues all three.
+    // writes nothing: the run after it still issues all three. A term without schedules
+    // previews as nothing to issue.
+    let bare = call(
+        app,
+        Method::POST,
+        "/api/v1/academic-years",
+        &admin,
+        Some(
+            json!({"name": "Unscheduled", "starts_on": "2030-04-01", "ends_on": "2031-03-31",
+            "terms": [{"name": "Only", "starts_on": "2030-04-01", "ends_on": "2031-03-31"}]}),
+        ),
+    )
+    .await;
+    let bare_term = bare.json["terms"][0]["id"].as_str().expect("term");
+    let p = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/terms/{bare_term}/invoices/preview"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (p.status, &p.json["schedules"], &p.json["invoices"]),
+        (StatusCode::OK, &json!(0), &json!(0)),
+        "{}",
+        p.json
+    );
     let preview_path = format!("/api/v1/terms/{term1}/invoices/preview");
     let p = call(app, Method::GET, &preview_path, &admin, None).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.json);
