@@ -16,6 +16,7 @@ pub mod audit;
 pub mod cashier;
 pub mod dashboard;
 pub mod devices;
+pub mod forms;
 pub mod login;
 pub mod page;
 pub mod people;

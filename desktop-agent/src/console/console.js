@@ -10,6 +10,15 @@
       .then(function (html) { target.innerHTML = html; target.dataset.loaded = url; });
   }
   document.addEventListener("DOMContentLoaded", function () {
+    // A long server call (the invoice run): the button says what is happening and cannot be
+    // pressed twice while the page waits for the answer.
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-busy]"), function (b) {
+      if (b.form) {
+        b.form.addEventListener("submit", function () {
+          setTimeout(function () { b.disabled = true; b.textContent = b.dataset.busy; }, 0);
+        });
+      }
+    });
     var search = document.getElementById("search");
     var results = document.getElementById("results");
     if (search && results) {

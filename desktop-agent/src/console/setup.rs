@@ -10,8 +10,6 @@
 //! so and change nothing. Each form is one request, so one logical change: a year is created
 //! with its terms or not at all.
 
-use std::collections::HashMap;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use daftar_client_core::client::{office, Api, ClientError};
@@ -25,8 +23,9 @@ use daftar_client_core::protocol::{
 use maud::{html, Markup};
 use uuid::Uuid;
 
+use super::forms::{admin_form, optional, required, Fields};
 use super::page::{self, money};
-use super::{admin_user, call_server, check_csrf, Console, Session};
+use super::{admin_user, call_server, Console, Session};
 
 const WHAT: &str = "School setup";
 /// Term rows offered by the new-year form (empty rows are left out).
@@ -91,28 +90,26 @@ impl Structure {
     }
 
     fn class_name(&self, id: Uuid) -> String {
-        self.classes
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.name.clone())
-            .unwrap_or_else(|| id.to_string())
+        name_of(&self.classes, id, |c| (c.id, &c.name)).unwrap_or_else(|| id.to_string())
     }
 
     fn head_name(&self, id: Uuid) -> String {
-        self.heads
-            .iter()
-            .find(|h| h.id == id)
-            .map(|h| h.name.clone())
-            .unwrap_or_else(|| id.to_string())
+        name_of(&self.heads, id, |h| (h.id, &h.name)).unwrap_or_else(|| id.to_string())
     }
 
     fn teacher_name(&self, id: Uuid) -> String {
-        self.teachers
-            .iter()
-            .find(|u| u.id == id)
-            .map(|u| u.display_name.clone())
+        name_of(&self.teachers, id, |u| (u.id, &u.display_name))
             .unwrap_or_else(|| "(not a teacher now)".into())
     }
+}
+
+/// The name of the item of `items` whose id is `id`; `key` gives an item's id and name.
+fn name_of<T>(items: &[T], id: Uuid, key: impl Fn(&T) -> (Uuid, &String)) -> Option<String> {
+    items
+        .iter()
+        .map(key)
+        .find(|(i, _)| *i == id)
+        .map(|(_, n)| n.clone())
 }
 
 fn unavailable(e: &ClientError) -> Markup {
@@ -380,21 +377,6 @@ fn invoices_section(s: &Structure) -> Markup {
     }
 }
 
-/// A form's fields by name (a field sent twice keeps the last).
-type Fields = HashMap<String, String>;
-
-/// `name`, trimmed; an error naming `label` when empty.
-fn required<'f>(f: &'f Fields, name: &str, label: &str) -> Result<&'f str, String> {
-    match f.get(name).map(|v| v.trim()) {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(format!("{label}: this is needed")),
-    }
-}
-
-fn optional<'f>(f: &'f Fields, name: &str) -> Option<&'f str> {
-    f.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 fn date(f: &Fields, name: &str, label: &str) -> Result<NaiveDate, String> {
     let v = required(f, name, label)?;
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
@@ -405,21 +387,6 @@ fn id(f: &Fields, name: &str, label: &str) -> Result<Uuid, String> {
     let v = required(f, name, label)?;
     v.parse()
         .map_err(|_| format!("{label}: choose one from the list"))
-}
-
-/// The signed-in admin with a valid CSRF token, and the form's fields.
-fn admin_form(
-    console: &Console,
-    req: &HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-) -> Result<(Session, Fields), Box<HttpResponse>> {
-    let session = admin_user(console, req, WHAT)?;
-    let fields: Fields = form.into_inner().into_iter().collect();
-    check_csrf(
-        &session,
-        fields.get("csrf").map(String::as_str).unwrap_or_default(),
-    )?;
-    Ok((session, fields))
 }
 
 fn invalid(message: String) -> Markup {
@@ -476,7 +443,7 @@ async fn update_school(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -505,7 +472,7 @@ async fn create_attendance_code(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -548,7 +515,7 @@ async fn create_year(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -588,7 +555,7 @@ async fn create_class(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -604,7 +571,7 @@ async fn create_fee_head(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -653,7 +620,7 @@ async fn create_fee_schedule(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -752,7 +719,7 @@ async fn issue_invoices(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };

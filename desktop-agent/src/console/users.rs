@@ -19,8 +19,9 @@ use maud::{html, Markup};
 use rand::seq::SliceRandom;
 use uuid::Uuid;
 
+use super::forms::{admin_form, optional};
 use super::page;
-use super::{admin_user, call_server, check_csrf, Console, Session};
+use super::{admin_user, call_server, Console, Session};
 
 const WHAT: &str = "The users page";
 
@@ -222,29 +223,6 @@ async fn users_page(console: web::Data<Console>, req: HttpRequest) -> HttpRespon
 }
 
 type Form = web::Form<Vec<(String, String)>>;
-/// A form's fields in the order sent.
-type Fields = Vec<(String, String)>;
-
-fn field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
-    fields
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
-/// The signed-in admin with a valid CSRF token, and the form's fields.
-fn admin_form(
-    console: &Console,
-    req: &HttpRequest,
-    form: Form,
-) -> Result<(Session, Fields), Box<HttpResponse>> {
-    let session = admin_user(console, req, WHAT)?;
-    let fields = form.into_inner();
-    check_csrf(&session, field(&fields, "csrf").unwrap_or_default())?;
-    Ok((session, fields))
-}
 
 /// Sends `change`; the page again with `done`'s notice or why it was refused.
 async fn apply<T: Send + 'static>(
@@ -277,23 +255,23 @@ fn password_notice(user: &User, password: &str, what: &str) -> Markup {
 }
 
 async fn create_user(console: web::Data<Console>, req: HttpRequest, form: Form) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let built = (|| -> Result<CreateUserRequest, String> {
         Ok(CreateUserRequest {
             id: Some(Uuid::now_v7()),
-            username: field(&f, "username")
+            username: optional(&f, "username")
                 .ok_or("Username: this is needed")?
                 .to_string(),
-            display_name: field(&f, "display_name")
+            display_name: optional(&f, "display_name")
                 .ok_or("Name: this is needed")?
                 .to_string(),
-            role: parse_role(field(&f, "role").unwrap_or_default())?,
+            role: parse_role(optional(&f, "role").unwrap_or_default())?,
             password: generate_password(),
-            email: field(&f, "email").map(str::to_string),
-            phone: field(&f, "phone").map(str::to_string),
+            email: optional(&f, "email").map(str::to_string),
+            phone: optional(&f, "phone").map(str::to_string),
         })
     })();
     let request = match built {
@@ -316,7 +294,7 @@ async fn reset_password(
     path: web::Path<Uuid>,
     form: Form,
 ) -> HttpResponse {
-    let (session, _) = match admin_form(&console, &req, form) {
+    let (session, _) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -342,7 +320,7 @@ async fn set_active(
     form: Form,
     active: bool,
 ) -> HttpResponse {
-    let (session, _) = match admin_form(&console, &req, form) {
+    let (session, _) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -389,11 +367,11 @@ async fn change_role(
     path: web::Path<Uuid>,
     form: Form,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let role = match parse_role(field(&f, "role").unwrap_or_default()) {
+    let role = match parse_role(optional(&f, "role").unwrap_or_default()) {
         Ok(r) => r,
         Err(m) => return render(&console, &session, 422, Some(invalid(m))).await,
     };
@@ -412,13 +390,13 @@ async fn change_role(
 }
 
 async fn assign_class(console: web::Data<Console>, req: HttpRequest, form: Form) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form) {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let ids = (
-        field(&f, "teacher_id").and_then(|v| v.parse::<Uuid>().ok()),
-        field(&f, "class_id").and_then(|v| v.parse::<Uuid>().ok()),
+        optional(&f, "teacher_id").and_then(|v| v.parse::<Uuid>().ok()),
+        optional(&f, "class_id").and_then(|v| v.parse::<Uuid>().ok()),
     );
     let (Some(teacher), Some(class)) = ids else {
         let m = "Teacher and class: choose one of each from the lists".to_string();
