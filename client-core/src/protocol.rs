@@ -68,6 +68,90 @@ impl Role {
     pub fn is_office(self) -> bool {
         matches!(self, Role::Admin | Role::Accountant)
     }
+
+    fn bit(self) -> u8 {
+        match self {
+            Role::Admin => 1,
+            Role::Accountant => 2,
+            Role::Teacher => 4,
+            Role::Parent => 8,
+        }
+    }
+}
+
+/// The roles one user holds (issue #17 "Users with several roles": an admin who also
+/// teaches, an accountant who is also a parent). What the user may do and see is the union of
+/// what each role may (ARCHITECTURE.md §7). A small copyable set; on the wire it is a JSON
+/// array of role names in privilege order without repeats ([`Roles::to_vec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Roles(u8);
+
+impl Roles {
+    /// The set of `roles` (repeats collapse).
+    pub fn of(roles: impl IntoIterator<Item = Role>) -> Roles {
+        Roles(roles.into_iter().fold(0, |acc, r| acc | r.bit()))
+    }
+
+    /// Whether `role` is one of them.
+    pub fn has(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    /// Whether any of `roles` is one of them.
+    pub fn any(self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.has(*r))
+    }
+
+    /// Office staff (admin or accountant among them): the whole school.
+    pub fn is_office(self) -> bool {
+        self.any(&[Role::Admin, Role::Accountant])
+    }
+
+    /// No role at all.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The roles in privilege order ([`Role::ALL`]).
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.has(*r))
+    }
+
+    /// The roles in privilege order, as the wire carries them.
+    pub fn to_vec(self) -> Vec<Role> {
+        self.iter().collect()
+    }
+
+    /// The most privileged role (`None` when empty): the one older clients read as `role`.
+    pub fn primary(self) -> Option<Role> {
+        self.iter().next()
+    }
+
+    /// The names joined by `" + "` (`"admin + teacher"`), for messages and pages.
+    pub fn names(self) -> String {
+        self.iter()
+            .map(Role::as_str)
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_vec().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Roles {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Roles::of(Vec::<Role>::deserialize(d)?))
+    }
+}
+
+impl FromIterator<Role> for Roles {
+    fn from_iter<I: IntoIterator<Item = Role>>(iter: I) -> Self {
+        Roles::of(iter)
+    }
 }
 
 /// RFC 9457 problem document, served as `application/problem+json` for every error.

@@ -39,7 +39,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::{DateTime, Duration, Utc};
 use daftar_client_core::client::engine::device_api;
 use daftar_client_core::client::{Api, ClientError, Store};
-use daftar_client_core::protocol::{LoginRequest, Role};
+use daftar_client_core::protocol::{LoginRequest, Role, Roles};
 use maud::html;
 use rand::RngCore;
 use serde::Deserialize;
@@ -58,16 +58,22 @@ pub struct Session {
     pub user_id: Uuid,
     pub username: String,
     pub display_name: String,
-    pub role: Role,
+    /// Every role the user holds; the pages offered are the union of theirs (issue #17).
+    pub roles: Roles,
     /// Carried by every form that changes something.
     pub csrf: String,
     pub last_seen: DateTime<Utc>,
 }
 
 impl Session {
-    /// Admin and accountant: the roles that take money.
+    /// Admin or accountant among the roles: the roles that take money.
     pub fn is_office(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::Accountant)
+        self.roles.is_office()
+    }
+
+    /// Admin among the roles: school setup, users, devices, the audit log.
+    pub fn is_admin(&self) -> bool {
+        self.roles.has(Role::Admin)
     }
 }
 
@@ -175,7 +181,7 @@ pub fn office_user(console: &Console, req: &HttpRequest) -> Result<Session, Box<
             &format!(
                 "The cashier pages are for the office (admin or accountant); you are signed in as {} ({}).",
                 session.display_name,
-                session.role.as_str()
+                session.roles.names()
             ),
         )
     })))
@@ -189,7 +195,7 @@ pub fn admin_user(
     what: &str,
 ) -> Result<Session, Box<HttpResponse>> {
     let session = office_user(console, req)?;
-    if session.role == Role::Admin {
+    if session.is_admin() {
         return Ok(session);
     }
     Err(Box::new(console.with_store(|store| {
@@ -200,7 +206,7 @@ pub fn admin_user(
             &format!(
                 "{what} is for the admin; you are signed in as {} ({}).",
                 session.display_name,
-                session.role.as_str()
+                session.roles.names()
             ),
         )
     })))
@@ -279,10 +285,10 @@ async fn login_submit(console: web::Data<Console>, form: web::Form<LoginForm>) -
         Ok(user) => {
             let token = random_token();
             let session = Session {
+                roles: user.role_set(),
                 user_id: user.user_id,
                 username: user.username,
                 display_name: user.display_name,
-                role: user.role,
                 csrf: random_token(),
                 last_seen: Utc::now(),
             };

@@ -309,6 +309,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 username: login.username.clone(),
                 display_name: engine.store.device("display_name")?.unwrap_or_default(),
                 role: serde_json::from_value(json!(engine.store.device("role")?))?,
+                roles: match engine.store.device("roles")? {
+                    Some(r) => serde_json::from_str(&r)?,
+                    None => Vec::new(),
+                },
                 email: None,
                 phone: None,
                 active: true,

@@ -164,10 +164,10 @@ impl DaftarClient {
     }
 
     fn family_ids(&self) -> DaftarResult<Vec<Uuid>> {
-        Ok(match self.scope()? {
-            Some(SyncScope::Families { family_ids, .. }) => family_ids,
-            _ => Vec::new(),
-        })
+        Ok(self
+            .scope()?
+            .map(|s| s.family_ids().to_vec())
+            .unwrap_or_default())
     }
 
     fn school_today(store: &mut Store) -> DaftarResult<NaiveDate> {

@@ -15,83 +15,130 @@ use crate::auth::AuthUser;
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{class_teachers, enrollments, guardians, students};
 
-/// What one user may see of their school.
+/// What one user may see of their school. A user with several roles (issue #17) sees the union
+/// of what each role sees: an admin or accountant the whole school whatever else they are; a
+/// teacher who is also a parent their classes *and* their own family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Admin and accountant: the whole school.
     School,
-    /// A teacher: the classes assigned to them, and the students actively enrolled in them.
-    Classes {
-        class_ids: Vec<Uuid>,
-        student_ids: Vec<Uuid>,
-    },
-    /// A parent: the families they are a guardian in, and the classes their children are or
-    /// were enrolled in.
-    Families {
-        family_ids: Vec<Uuid>,
-        class_ids: Vec<Uuid>,
-    },
+    /// Teachers, parents, and those who are both.
+    Limited(Limited),
+}
+
+/// The parts of a school a teacher and/or parent sees (id lists sorted).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limited {
+    /// As a teacher: the classes assigned to them, and the students actively enrolled in them.
+    pub taught: Option<Taught>,
+    /// As a parent: the families they are a guardian in, and the classes their children are
+    /// or were enrolled in.
+    pub family: Option<FamilyScope>,
+}
+
+/// What a teacher sees of the school.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Taught {
+    pub class_ids: Vec<Uuid>,
+    pub student_ids: Vec<Uuid>,
+}
+
+/// What a parent sees of the school.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FamilyScope {
+    pub family_ids: Vec<Uuid>,
+    pub class_ids: Vec<Uuid>,
 }
 
 impl Scope {
-    /// What `auth`'s user may see, read now (id lists sorted).
+    /// What `auth`'s user may see, read now (id lists sorted), from every role it holds.
     pub fn of(conn: &mut PgConnection, auth: &AuthUser) -> QueryResult<Scope> {
-        Ok(match auth.role {
-            Role::Admin | Role::Accountant => Scope::School,
-            Role::Teacher => {
-                let mut class_ids = teacher_class_ids(conn, auth.school_id, auth.user_id)?;
-                class_ids.sort();
-                let mut student_ids = students_in_classes(conn, auth.school_id, &class_ids)?;
-                student_ids.sort();
-                Scope::Classes {
-                    class_ids,
-                    student_ids,
-                }
-            }
-            Role::Parent => {
-                let mut family_ids = parent_family_ids(conn, auth.school_id, auth.user_id)?;
-                family_ids.sort();
-                let mut class_ids = classes_of_families(conn, auth.school_id, &family_ids)?;
-                class_ids.sort();
-                Scope::Families {
-                    family_ids,
-                    class_ids,
-                }
-            }
-        })
+        if auth.is_office() {
+            return Ok(Scope::School);
+        }
+        let taught = if auth.has(Role::Teacher) {
+            let mut class_ids = teacher_class_ids(conn, auth.school_id, auth.user_id)?;
+            class_ids.sort();
+            let mut student_ids = students_in_classes(conn, auth.school_id, &class_ids)?;
+            student_ids.sort();
+            Some(Taught {
+                class_ids,
+                student_ids,
+            })
+        } else {
+            None
+        };
+        let family = if auth.has(Role::Parent) {
+            let mut family_ids = parent_family_ids(conn, auth.school_id, auth.user_id)?;
+            family_ids.sort();
+            let mut class_ids = classes_of_families(conn, auth.school_id, &family_ids)?;
+            class_ids.sort();
+            Some(FamilyScope {
+                family_ids,
+                class_ids,
+            })
+        } else {
+            None
+        };
+        Ok(Scope::Limited(Limited { taught, family }))
     }
 
     /// The scope a device of this user syncs (sorted, so a device can compare it as text).
     pub fn to_sync(&self) -> SyncScope {
-        match self {
-            Scope::School => SyncScope::School,
-            Scope::Classes { class_ids, .. } => SyncScope::Classes {
-                class_ids: class_ids.clone(),
+        let Scope::Limited(l) = self else {
+            return SyncScope::School;
+        };
+        match (&l.taught, &l.family) {
+            (Some(t), Some(f)) => SyncScope::ClassesAndFamilies {
+                class_ids: t.class_ids.clone(),
+                family_ids: f.family_ids.clone(),
+                family_class_ids: f.class_ids.clone(),
             },
-            Scope::Families {
-                family_ids,
-                class_ids,
-            } => SyncScope::Families {
-                family_ids: family_ids.clone(),
-                class_ids: class_ids.clone(),
+            (None, Some(f)) => SyncScope::Families {
+                family_ids: f.family_ids.clone(),
+                class_ids: f.class_ids.clone(),
+            },
+            (Some(t), None) => SyncScope::Classes {
+                class_ids: t.class_ids.clone(),
+            },
+            (None, None) => SyncScope::Classes {
+                class_ids: Vec::new(),
             },
         }
     }
 
-    /// The classes this scope sees, or `None` for all of them.
-    pub fn classes(&self) -> Option<&[Uuid]> {
-        match self {
-            Scope::School => None,
-            Scope::Classes { class_ids, .. } | Scope::Families { class_ids, .. } => Some(class_ids),
-        }
+    /// The classes this scope sees (taught or a child's, sorted, without repeats), or `None`
+    /// for all of them.
+    pub fn classes(&self) -> Option<Vec<Uuid>> {
+        let Scope::Limited(l) = self else {
+            return None;
+        };
+        let mut ids: Vec<Uuid> = l
+            .taught
+            .iter()
+            .flat_map(|t| t.class_ids.iter())
+            .chain(l.family.iter().flat_map(|f| f.class_ids.iter()))
+            .copied()
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Some(ids)
     }
 
     /// The families this scope sees (none for a teacher), or `None` for all of them.
     pub fn families(&self) -> Option<&[Uuid]> {
         match self {
             Scope::School => None,
-            Scope::Classes { .. } => Some(&[]),
-            Scope::Families { family_ids, .. } => Some(family_ids),
+            Scope::Limited(l) => Some(l.family.as_ref().map_or(&[], |f| &f.family_ids)),
+        }
+    }
+
+    /// The students a teacher sees through their classes (empty when not a teacher), or
+    /// `None` for all of them.
+    pub fn taught_students(&self) -> Option<&[Uuid]> {
+        match self {
+            Scope::School => None,
+            Scope::Limited(l) => Some(l.taught.as_ref().map_or(&[], |t| &t.student_ids)),
         }
     }
 
@@ -99,14 +146,26 @@ impl Scope {
     ///
     /// Errors: 403 saying why not.
     pub fn require_class(&self, class_id: Uuid) -> ApiResult<()> {
-        match self {
-            Scope::School => Ok(()),
-            Scope::Classes { class_ids, .. } if class_ids.contains(&class_id) => Ok(()),
-            Scope::Classes { .. } => Err(ApiError::forbidden("this class is not assigned to you")),
-            Scope::Families { class_ids, .. } if class_ids.contains(&class_id) => Ok(()),
-            Scope::Families { .. } => Err(ApiError::forbidden(
+        let Scope::Limited(l) = self else {
+            return Ok(());
+        };
+        let taught = l
+            .taught
+            .as_ref()
+            .is_some_and(|t| t.class_ids.contains(&class_id));
+        let childs = l
+            .family
+            .as_ref()
+            .is_some_and(|f| f.class_ids.contains(&class_id));
+        match (taught || childs, &l.taught, &l.family) {
+            (true, _, _) => Ok(()),
+            (false, Some(_), Some(_)) => Err(ApiError::forbidden(
+                "this class is not assigned to you and none of your children is in it",
+            )),
+            (false, None, Some(_)) => Err(ApiError::forbidden(
                 "none of your children is in this class",
             )),
+            (false, _, None) => Err(ApiError::forbidden("this class is not assigned to you")),
         }
     }
 
@@ -114,28 +173,38 @@ impl Scope {
     ///
     /// Errors: 403 saying why not (teachers see no family records).
     pub fn require_family(&self, family_id: Uuid) -> ApiResult<()> {
-        match self {
-            Scope::School => Ok(()),
-            Scope::Families { family_ids, .. } if family_ids.contains(&family_id) => Ok(()),
-            Scope::Families { .. } => {
-                Err(ApiError::forbidden("parents may only see their own family"))
-            }
-            Scope::Classes { .. } => {
-                Err(ApiError::forbidden("teachers may not read family records"))
-            }
+        let Scope::Limited(l) = self else {
+            return Ok(());
+        };
+        match &l.family {
+            Some(f) if f.family_ids.contains(&family_id) => Ok(()),
+            Some(_) => Err(ApiError::forbidden("parents may only see their own family")),
+            None => Err(ApiError::forbidden("teachers may not read family records")),
         }
     }
 
-    /// Ok when the scope sees student `student_id` of family `family_id`.
+    /// Ok when the scope sees student `student_id` of family `family_id`: a student in a
+    /// class the caller teaches, or a child of the caller's family.
     ///
     /// Errors: 403 saying why not.
     pub fn require_student(&self, student_id: Uuid, family_id: Uuid) -> ApiResult<()> {
-        match self {
-            Scope::Classes { student_ids, .. } if !student_ids.contains(&student_id) => Err(
-                ApiError::forbidden("this student is not in a class assigned to you"),
-            ),
-            Scope::Classes { .. } => Ok(()),
-            _ => self.require_family(family_id),
+        let Scope::Limited(l) = self else {
+            return Ok(());
+        };
+        if l.taught
+            .as_ref()
+            .is_some_and(|t| t.student_ids.contains(&student_id))
+            || l.family
+                .as_ref()
+                .is_some_and(|f| f.family_ids.contains(&family_id))
+        {
+            return Ok(());
+        }
+        match &l.family {
+            Some(_) => self.require_family(family_id),
+            None => Err(ApiError::forbidden(
+                "this student is not in a class assigned to you",
+            )),
         }
     }
 }

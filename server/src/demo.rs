@@ -350,7 +350,7 @@ fn seed_history(
     let admin_user = crate::auth::AuthUser {
         user_id: admin,
         school_id: sid,
-        role: Role::Admin,
+        roles: daftar_client_core::protocol::Roles::of([Role::Admin]),
         device_id: None,
     };
     let mut days = Vec::new();

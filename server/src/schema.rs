@@ -597,6 +597,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_roles (school_id, user_id, role) {
+        school_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_two_factor (school_id, user_id) {
         school_id -> Uuid,
         user_id -> Uuid,
@@ -613,7 +622,6 @@ diesel::table! {
         id -> Uuid,
         username -> Text,
         display_name -> Text,
-        role -> Text,
         email -> Nullable<Text>,
         phone -> Nullable<Text>,
         password_hash -> Nullable<Text>,
@@ -688,6 +696,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_conflicts,
     terms,
     user_recovery_codes,
+    user_roles,
     user_two_factor,
     users,
 );

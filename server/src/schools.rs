@@ -2,14 +2,14 @@
 //! the demo seeder).
 
 use chrono::Utc;
-use daftar_client_core::protocol::Role;
+use daftar_client_core::protocol::{Role, Roles};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{schools, users};
-use crate::tenancy::{SchoolRow, UserRow};
+use crate::tenancy::{SchoolRow, UserRow, UserWithRoles};
 use crate::validate;
 
 /// A new school's settings. `currency` is ISO 4217 (three capitals); `timezone` an IANA name.
@@ -106,7 +106,6 @@ pub fn create_user(
         id: Uuid::now_v7(),
         username: validate::username("username", username)?,
         display_name: validate::text("display_name", display_name, 200)?,
-        role: role.as_str().to_string(),
         email: None,
         phone: None,
         password_hash,
@@ -120,8 +119,11 @@ pub fn create_user(
     diesel::insert_into(users::table)
         .values(&row)
         .execute(conn)?;
-    AuditEntry::new(school_id, Actor::SYSTEM, "user", row.id).created(conn, &row)?;
-    Ok(row)
+    let roles = Roles::of([role]);
+    crate::tenancy::set_roles(conn, school_id, row.id, roles)?;
+    let user = UserWithRoles { row, roles };
+    AuditEntry::new(school_id, Actor::SYSTEM, "user", user.row.id).created(conn, &user)?;
+    Ok(user.row)
 }
 
 /// Sets the school's largest single money amount (`schools.max_amount`, minor units).

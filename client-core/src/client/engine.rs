@@ -209,6 +209,7 @@ impl SyncEngine {
             ("user_id", who.user.id.to_string()),
             ("display_name", who.user.display_name.clone()),
             ("role", who.user.role.as_str().to_string()),
+            ("roles", serde_json::to_string(&who.user.role_set())?),
             ("device_id", reg.device_id.to_string()),
             ("client_id", reg.client_id.to_string()),
             ("receipt_series", reg.receipt_series.clone()),

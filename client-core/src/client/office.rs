@@ -619,11 +619,16 @@ pub fn receipt_differences(store: &mut Store) -> ClientResult<Vec<ReceiptDiffere
 /// Classes on this device (a teacher's: their assigned ones), by name.
 pub fn classes(store: &mut Store) -> ClientResult<Vec<synced::Class>> {
     let mut c: Vec<synced::Class> = typed(store.rows("classes")?)?;
-    if let Some(crate::protocol::sync::SyncScope::Classes { class_ids }) = store
+    let scope: Option<crate::protocol::sync::SyncScope> = store
         .device("scope")?
-        .and_then(|s| serde_json::from_str(&s).ok())
-    {
-        c.retain(|x| class_ids.contains(&x.id));
+        .and_then(|s| serde_json::from_str(&s).ok());
+    // A teacher's device lists the classes they teach (a teacher who is also a parent
+    // receives their children's classes too, but does not mark them).
+    if let Some(taught) = scope.as_ref().and_then(|s| match s {
+        crate::protocol::sync::SyncScope::Families { .. } => None,
+        other => other.taught_class_ids(),
+    }) {
+        c.retain(|x| taught.contains(&x.id));
     }
     c.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(c)

@@ -115,7 +115,8 @@ pub struct CreateAcademicYearRequest {
 
 // ----- users ---------------------------------------------------------------------------------
 
-/// A person who can log in.
+/// A person who can log in. A user holds one or more roles (issue #17); `roles` lists them in
+/// privilege order and `role` is the first of them, kept for clients that know one role only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct User {
@@ -123,13 +124,30 @@ pub struct User {
     pub school_id: Uuid,
     pub username: String,
     pub display_name: String,
+    /// The most privileged of `roles`.
     pub role: Role,
+    /// Every role the user holds, in privilege order (admin, accountant, teacher, parent);
+    /// never empty. What the user may do is the union of these roles' permissions.
+    #[serde(default)]
+    pub roles: Vec<Role>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub active: bool,
 }
 
-/// `POST /api/v1/users` (admin). `password` must be 10..=256 characters.
+impl User {
+    /// The roles as a set (`[role]` from a server that sent no `roles`).
+    pub fn role_set(&self) -> crate::protocol::Roles {
+        if self.roles.is_empty() {
+            crate::protocol::Roles::of([self.role])
+        } else {
+            crate::protocol::Roles::of(self.roles.iter().copied())
+        }
+    }
+}
+
+/// `POST /api/v1/users` (admin). `password` must be 10..=256 characters. The user's roles are
+/// `roles`, or the one `role`; at least one must be given (422 naming `roles`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateUserRequest {
@@ -149,7 +167,12 @@ pub struct CreateUserRequest {
         )
     )]
     pub display_name: String,
-    pub role: Role,
+    /// One role (the older form of `roles`).
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Every role the user is to hold (repeats collapse).
+    #[serde(default)]
+    pub roles: Vec<Role>,
     #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 256))]
     pub password: String,
     #[serde(default)]
@@ -182,7 +205,10 @@ pub struct UpdateUserRequest {
         )
     )]
     pub display_name: Option<String>,
+    /// Makes this the user's only role.
     pub role: Option<Role>,
+    /// Replaces the user's roles with these (at least one; repeats collapse). Not with `role`.
+    pub roles: Option<Vec<Role>>,
     #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 256))]
     pub password: Option<String>,
     #[cfg_attr(

@@ -81,6 +81,38 @@ pub enum SyncScope {
         #[serde(default)]
         class_ids: Vec<Uuid>,
     },
+    /// A user who both teaches and is a parent (issue #17, several roles): the union of
+    /// `Classes { class_ids }` and `Families { family_ids, class_ids: family_class_ids }`.
+    ClassesAndFamilies {
+        class_ids: Vec<Uuid>,
+        family_ids: Vec<Uuid>,
+        #[serde(default)]
+        family_class_ids: Vec<Uuid>,
+    },
+}
+
+impl SyncScope {
+    /// The classes a teacher's device marks registers for (its assigned ones), or `None` for
+    /// the office (every class); empty for a parent's device.
+    pub fn taught_class_ids(&self) -> Option<&[Uuid]> {
+        match self {
+            SyncScope::School => None,
+            SyncScope::Classes { class_ids } | SyncScope::ClassesAndFamilies { class_ids, .. } => {
+                Some(class_ids)
+            }
+            SyncScope::Families { .. } => Some(&[]),
+        }
+    }
+
+    /// The families a parent's device sees (empty for the office and a teacher's device:
+    /// the office sees every family, a teacher none).
+    pub fn family_ids(&self) -> &[Uuid] {
+        match self {
+            SyncScope::Families { family_ids, .. }
+            | SyncScope::ClassesAndFamilies { family_ids, .. } => family_ids,
+            SyncScope::School | SyncScope::Classes { .. } => &[],
+        }
+    }
 }
 
 /// An enrolled device: its id, its first `client_id`, its receipt series (office devices;

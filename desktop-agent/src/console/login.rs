@@ -12,7 +12,7 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Salt
 use argon2::{Argon2, PasswordVerifier};
 use chrono::{DateTime, Duration, Utc};
 use daftar_client_core::client::{Api, ClientError, Store};
-use daftar_client_core::protocol::{LoginRequest, Role, User};
+use daftar_client_core::protocol::{LoginRequest, Role, Roles, User};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,7 +27,11 @@ pub struct RememberedUser {
     pub user_id: Uuid,
     pub username: String,
     pub display_name: String,
+    /// The most privileged of `roles` (what a device remembered before users had several).
     pub role: Role,
+    /// Every role the user held at their last online sign-in here (issue #17).
+    #[serde(default)]
+    pub roles: Vec<Role>,
     /// argon2id PHC string of the password, made on this device.
     pub password_hash: String,
     /// Wrong passwords since the last success.
@@ -36,6 +40,17 @@ pub struct RememberedUser {
     /// Locked until this instant (UTC) after [`MAX_FAILURES`] failures.
     #[serde(default)]
     pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl RememberedUser {
+    /// The roles as a set (`[role]` for a user remembered before users had several).
+    pub fn role_set(&self) -> Roles {
+        if self.roles.is_empty() {
+            Roles::of([self.role])
+        } else {
+            Roles::of(self.roles.iter().copied())
+        }
+    }
 }
 
 /// Why a sign-in was refused, in words for the login page.
@@ -90,6 +105,7 @@ pub fn remember(store: &mut Store, user: &User, password: &str) -> anyhow::Resul
             username: user.username.clone(),
             display_name: user.display_name.clone(),
             role: user.role,
+            roles: user.role_set().to_vec(),
             password_hash: hash,
             failures: 0,
             locked_until: None,
@@ -185,6 +201,7 @@ mod tests {
             username: "Cashier1".into(),
             display_name: "Amna Cashier".into(),
             role,
+            roles: vec![role],
             email: None,
             phone: None,
             active: true,

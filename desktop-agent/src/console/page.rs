@@ -235,13 +235,13 @@ pub fn frame(store: &mut Store, session: &Session, title: &str, body: Markup) ->
                         a href="/registers" accesskey="r" { "Registers" } " "
                         a href="/dashboard" accesskey="t" { "Today" } " "
                         a href="/reports" { "Reports" } " "
-                        @if session.role == daftar_client_core::protocol::Role::Admin { a #nav-audit href="/audit" { "Audit log" } " " a #nav-devices href="/devices" { "Devices" } " " a #nav-admissions href="/admissions" { "Admissions" } " " a #nav-setup href="/setup" { "School setup" } " " a #nav-users href="/users" { "Users" } " " }
+                        @if session.is_admin() { a #nav-audit href="/audit" { "Audit log" } " " a #nav-devices href="/devices" { "Devices" } " " a #nav-admissions href="/admissions" { "Admissions" } " " a #nav-setup href="/setup" { "School setup" } " " a #nav-users href="/users" { "Users" } " " }
                         a #nav-attention href="/attention" { "Needs attention" }
                     }
                     span.who #who {
                         "Signed in as " (session.display_name) " ("
-                        @if session.username != session.role.as_str() { (session.username) " · " }
-                        (session.role.as_str()) ") "
+                        @if session.username != session.roles.names() { (session.username) " · " }
+                        (session.roles.names()) ") "
                         @if session.is_office() { a #nav-two-factor href="/two-factor" { "Two-factor" } " " }
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(session.csrf);

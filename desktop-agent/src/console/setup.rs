@@ -68,7 +68,7 @@ impl Structure {
                 .users()?
                 .items
                 .into_iter()
-                .filter(|u| u.active && matches!(u.role, Role::Teacher | Role::Admin))
+                .filter(|u| u.active && u.role_set().any(&[Role::Teacher, Role::Admin]))
                 .collect(),
             heads: api.fee_heads()?,
             schedules: api.fee_schedules()?,

@@ -1,8 +1,9 @@
 //! The users page (issue #17, "Users … admin pages to invite/create users, set or reset
 //! passwords (shown once), lock/unlock, assign roles and classes"): every login of the school
-//! with its role, state and the classes a teacher teaches; create a login with a generated
+//! with its roles, state and the classes a teacher teaches; create a login with a generated
 //! password, reset a password, lock (sign out everywhere at once, no further sign-in) and
-//! unlock, change the role, and assign a teacher to a class.
+//! unlock, set the roles (several at once: an admin who also teaches, an accountant who is
+//! also a parent), and assign a teacher to a class.
 //!
 //! A generated password is shown once, on the page that made it, and is kept nowhere by the
 //! console. For the admin only; users live on the server, so offline the page says so and
@@ -13,13 +14,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use daftar_client_core::client::{Api, ClientError};
 use daftar_client_core::protocol::{
-    Class, CreateUserRequest, Role, TeacherAssignment, UpdateUserRequest, User,
+    Class, CreateUserRequest, Role, Roles, TeacherAssignment, UpdateUserRequest, User,
 };
 use maud::{html, Markup};
 use rand::seq::SliceRandom;
 use uuid::Uuid;
 
-use super::forms::{admin_form, optional};
+use super::forms::{admin_form, optional, Fields};
 use super::page;
 use super::{admin_user, call_server, Console, Session};
 
@@ -36,7 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}/password", web::post().to(reset_password))
         .route("/users/{id}/lock", web::post().to(lock))
         .route("/users/{id}/unlock", web::post().to(unlock))
-        .route("/users/{id}/role", web::post().to(change_role))
+        .route("/users/{id}/roles", web::post().to(change_roles))
         .route("/users/assign-class", web::post().to(assign_class));
 }
 
@@ -54,20 +55,35 @@ pub fn generate_password() -> String {
         .join("-")
 }
 
-fn role_label(r: Role) -> &'static str {
-    match r {
-        Role::Admin => "admin",
-        Role::Accountant => "accountant",
-        Role::Teacher => "teacher",
-        Role::Parent => "parent",
+/// The roles ticked on a form (a `role_<name>` field for each), at least one.
+///
+/// Errors: the message for the page when none is ticked.
+fn ticked_roles(f: &Fields) -> Result<Roles, String> {
+    let roles: Roles = Role::ALL
+        .into_iter()
+        .filter(|r| f.contains_key(&format!("role_{}", r.as_str())))
+        .collect();
+    if roles.is_empty() {
+        return Err("Roles: tick at least one".to_string());
     }
+    Ok(roles)
 }
 
-fn parse_role(v: &str) -> Result<Role, String> {
-    Role::ALL
-        .into_iter()
-        .find(|r| r.as_str() == v)
-        .ok_or_else(|| "Role: choose one from the list".to_string())
+/// One checkbox per role, `checked` ticked; ids `{id_prefix}-{role}` when given.
+fn role_boxes(checked: Roles, id_prefix: Option<&str>) -> Markup {
+    html! {
+        @for r in Role::ALL {
+            label.role-box {
+                @if let Some(p) = id_prefix {
+                    input type="checkbox" name=(format!("role_{}", r.as_str())) id=(format!("{p}-{}", r.as_str())) checked[checked.has(r)];
+                } @else {
+                    input type="checkbox" name=(format!("role_{}", r.as_str())) checked[checked.has(r)];
+                }
+                " " (r.as_str())
+            }
+            " "
+        }
+    }
 }
 
 /// The users and, per teacher, the classes they teach.
@@ -121,7 +137,7 @@ fn user_row(l: &Listing, u: &User, session: &Session) -> Markup {
     html! {
         tr.user data-username=(u.username) data-state=(if u.active { "active" } else { "locked" }) {
             td { (u.display_name) " " span.muted { "(" (u.username) ")" } @if me { " " strong { "(you)" } } }
-            td.role { (role_label(u.role)) }
+            td.role { (u.role_set().names()) }
             td { @if let Some(e) = &u.email { (e) " " } @if let Some(p) = &u.phone { span.muted { (p) } } }
             td.classes { (l.classes_of(u.id).join(", ")) }
             td.state { @if u.active { "Active" } @else { span.error { "Locked" } } }
@@ -144,12 +160,10 @@ fn user_row(l: &Listing, u: &User, session: &Session) -> Markup {
                         }
                     }
                     " "
-                    form.inline method="post" action=(post("role")) {
+                    form.inline.roles-form method="post" action=(post("roles")) {
                         input type="hidden" name="csrf" value=(session.csrf);
-                        select.role-select name="role" {
-                            @for r in Role::ALL { option value=(r.as_str()) selected[r == u.role] { (role_label(r)) } }
-                        }
-                        button.change-role type="submit" { "Change role" }
+                        (role_boxes(u.role_set(), None))
+                        button.change-roles type="submit" { "Save roles" }
                     }
                 }
             }
@@ -171,13 +185,13 @@ async fn render(
     };
     let body = html! {
         h1 { "Users" }
-        p.muted { "Everyone who signs in: staff on the office computers and phones, parents on the phone app. Locking a user signs them out everywhere at once; unlocking lets them sign in again. A reset password is shown once, here: give it to the person, who signs in with it." }
+        p.muted { "Everyone who signs in: staff on the office computers and phones, parents on the phone app. Locking a user signs them out everywhere at once; unlocking lets them sign in again. A reset password is shown once, here: give it to the person, who signs in with it. Taking a role away signs the user out everywhere; an added role reaches their open sessions within 15 minutes, or at once when they sign in again." }
         @if let Some(n) = notice { (n) }
         @match &read {
             Err(e) => (unavailable(e)),
             Ok(l) => {
                 table #user-list {
-                    tr { th { "User" } th { "Role" } th { "Contact" } th { "Teaches" } th { "State" } th {} }
+                    tr { th { "User" } th { "Roles" } th { "Contact" } th { "Teaches" } th { "State" } th {} }
                     @for u in &l.users { (user_row(l, u, session)) }
                 }
                 h2 { "Add a user" }
@@ -185,15 +199,13 @@ async fn render(
                     input type="hidden" name="csrf" value=(session.csrf);
                     label { "Username " input #user-username name="username" required; }
                     " " label { "Name " input #user-name name="display_name" required; }
-                    " " label { "Role " select #user-role name="role" {
-                        @for r in Role::ALL { option value=(r.as_str()) selected[r == Role::Teacher] { (role_label(r)) } }
-                    } }
+                    " " span #user-roles { "Roles " (role_boxes(Roles::of([Role::Teacher]), Some("user-role"))) }
                     " " label { "E-mail " input #user-email name="email" type="email"; }
                     " " label { "Phone " input #user-phone name="phone"; }
                     " " button #create-user type="submit" { "Add user" }
-                    p.muted { "A password is made for them and shown once." }
+                    p.muted { "A password is made for them and shown once. Tick every role the person holds: a teacher who is also a parent sees their classes and their own children; an admin or accountant sees the whole school." }
                 }
-                @let teachers: Vec<&User> = l.users.iter().filter(|u| u.active && u.role == Role::Teacher).collect();
+                @let teachers: Vec<&User> = l.users.iter().filter(|u| u.active && u.role_set().has(Role::Teacher)).collect();
                 @if !teachers.is_empty() && !l.classes.is_empty() {
                     h2 { "Assign a teacher to a class" }
                     form #assign-form method="post" action="/users/assign-class" {
@@ -268,7 +280,8 @@ async fn create_user(console: web::Data<Console>, req: HttpRequest, form: Form) 
             display_name: optional(&f, "display_name")
                 .ok_or("Name: this is needed")?
                 .to_string(),
-            role: parse_role(optional(&f, "role").unwrap_or_default())?,
+            role: None,
+            roles: ticked_roles(&f)?.to_vec(),
             password: generate_password(),
             email: optional(&f, "email").map(str::to_string),
             phone: optional(&f, "phone").map(str::to_string),
@@ -361,7 +374,7 @@ async fn unlock(
     set_active(console, req, path, form, true).await
 }
 
-async fn change_role(
+async fn change_roles(
     console: web::Data<Console>,
     req: HttpRequest,
     path: web::Path<Uuid>,
@@ -371,20 +384,20 @@ async fn change_role(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let role = match parse_role(optional(&f, "role").unwrap_or_default()) {
+    let roles = match ticked_roles(&f) {
         Ok(r) => r,
         Err(m) => return render(&console, &session, 422, Some(invalid(m))).await,
     };
     let id = path.into_inner();
     let change = UpdateUserRequest {
-        role: Some(role),
+        roles: Some(roles.to_vec()),
         ..UpdateUserRequest::default()
     };
     apply(
         &console,
         &session,
         move |api| api.update_user(id, &change),
-        |u| html! { p.notice #users-done { (u.display_name) " is now " (role_label(u.role)) "." } },
+        |u| html! { p.notice #users-done { (u.display_name) " is now " (u.role_set().names()) "." } },
     )
     .await
 }

@@ -139,12 +139,21 @@ pub struct PeriodQuery {
 /// Ok for the office and the class's teachers ([`Scope`]); parents see attendance through
 /// their children, not class views.
 fn ensure_class_staff(conn: &mut PgConnection, auth: &AuthUser, class_id: Uuid) -> ApiResult<()> {
-    if auth.role == Role::Parent {
+    if auth.is_office() {
+        return Ok(());
+    }
+    if !auth.has(Role::Teacher) {
         return Err(ApiError::forbidden(
             "parents see attendance through their children",
         ));
     }
-    Scope::of(conn, auth)?.require_class(class_id)
+    // A teacher who is also a parent sees class views of the classes they teach only.
+    match Scope::of(conn, auth)? {
+        Scope::Limited(crate::access::Limited {
+            taught: Some(t), ..
+        }) if t.class_ids.contains(&class_id) => Ok(()),
+        _ => Err(ApiError::forbidden("this class is not assigned to you")),
+    }
 }
 
 /// The class register grid between two dates (office and the class's teachers).

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use daftar_client_core::protocol::{
     AttendanceCategory, AttendanceCode, AttendanceMark, CreateAttendanceCodeRequest, MarkSource,
-    Role,
+    Role, Roles,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -139,12 +139,37 @@ pub(crate) fn attendance_mark(
     })
 }
 
-/// The rule of [`check_may_mark`] on facts already read (pure): `role` marking `class_id` on
+/// The rule of [`check_may_mark`] on facts already read (pure): a user of `roles` marking
+/// `class_id` on `on_date` when it is `today` at the school, with the teacher edit `window`
+/// in days, whether the date is `in_term`, and (for a teacher) the classes `assigned` to them.
+/// Several roles: the office's rule if any is office, else the teacher's (issue #17).
+///
+/// Errors: as [`check_may_mark`].
+pub(crate) fn mark_source(
+    roles: Roles,
+    assigned: Option<&[Uuid]>,
+    today: NaiveDate,
+    window: i32,
+    in_term: bool,
+    class_id: Uuid,
+    on_date: NaiveDate,
+) -> ApiResult<MarkSource> {
+    let role = if roles.is_office() {
+        Role::Admin
+    } else if roles.has(Role::Teacher) {
+        Role::Teacher
+    } else {
+        Role::Parent
+    };
+    mark_source_as(role, assigned, today, window, in_term, class_id, on_date)
+}
+
+/// [`mark_source`] for the one role that decides: `role` marking `class_id` on
 /// `on_date` when it is `today` at the school, with the teacher edit `window` in days, whether
 /// the date is `in_term`, and (for a teacher) the classes `assigned` to them.
 ///
 /// Errors: as [`check_may_mark`].
-pub(crate) fn mark_source(
+fn mark_source_as(
     role: Role,
     assigned: Option<&[Uuid]>,
     today: NaiveDate,

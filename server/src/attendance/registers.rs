@@ -111,9 +111,10 @@ impl Context {
             .filter(terms::active.eq(true))
             .select((terms::starts_on, terms::ends_on))
             .load(conn)?;
-        let teacher_classes = match auth.role {
-            Role::Teacher => Some(access::teacher_class_ids(conn, school_id, auth.user_id)?),
-            _ => None,
+        let teacher_classes = if auth.has(Role::Teacher) && !auth.is_office() {
+            Some(access::teacher_class_ids(conn, school_id, auth.user_id)?)
+        } else {
+            None
         };
         let codes = codes(conn, school_id)?;
         let rows: Vec<(Uuid, Uuid, Option<NaiveDate>, Option<NaiveDate>)> = enrollments::table
@@ -175,7 +176,7 @@ impl Context {
             .iter()
             .any(|(starts, ends)| *starts <= on_date && on_date <= *ends);
         let source = mark_source(
-            auth.role,
+            auth.roles,
             self.teacher_classes.as_deref(),
             today,
             self.window,

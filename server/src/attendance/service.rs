@@ -190,16 +190,17 @@ pub fn check_may_mark(
         .filter(terms::ends_on.ge(on_date))
         .count()
         .get_result(conn)?;
-    let assigned = match auth.role {
-        Role::Teacher => Some(access::teacher_class_ids(
+    let assigned = if auth.has(Role::Teacher) && !auth.is_office() {
+        Some(access::teacher_class_ids(
             conn,
             auth.school_id,
             auth.user_id,
-        )?),
-        _ => None,
+        )?)
+    } else {
+        None
     };
     mark_source(
-        auth.role,
+        auth.roles,
         assigned.as_deref(),
         today,
         window,
@@ -472,7 +473,7 @@ pub fn my_registers(
         .filter(classes::active.eq(true))
         .into_boxed();
     if let Some(visible) = crate::access::Scope::of(conn, auth)?.classes() {
-        q = q.filter(classes::id.eq_any(visible.to_vec()));
+        q = q.filter(classes::id.eq_any(visible));
     }
     let list: Vec<(Uuid, String)> = q
         .order((classes::grade, classes::section, classes::name))

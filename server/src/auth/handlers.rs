@@ -272,12 +272,13 @@ fn token_response(
     family_id: Uuid,
     refresh_token: String,
 ) -> ApiResult<TokenResponse> {
-    let setup = two_factor::setup_required(conn, user.school_id, user.id, user.role())?;
+    let roles = crate::tenancy::roles_of(conn, user.school_id, user.id)?;
+    let setup = two_factor::setup_required(conn, user.school_id, user.id, roles)?;
     let access_token = tokens::issue_access_token(
         config,
         user.id,
         user.school_id,
-        user.role(),
+        roles,
         device_id,
         family_id,
         setup,
@@ -287,7 +288,7 @@ fn token_response(
         token_type: "Bearer".into(),
         expires_in: config.access_ttl_secs,
         refresh_token,
-        user: user.into(),
+        user: crate::tenancy::UserWithRoles { row: user, roles }.into(),
     })
 }
 
@@ -398,7 +399,11 @@ pub async fn logout(db: web::Data<Db>, body: Json<RefreshRequest>) -> ApiResult<
 #[get("/me")]
 pub async fn me(db: web::Data<Db>, auth: AuthUser) -> ApiResult<web::Json<User>> {
     let user = db
-        .run(move |conn| Ok(repo::user_by_id(conn, auth.school_id, auth.user_id)?))
+        .run(move |conn| {
+            let row = repo::user_by_id(conn, auth.school_id, auth.user_id)?;
+            let roles = crate::tenancy::roles_of(conn, auth.school_id, auth.user_id)?;
+            Ok(crate::tenancy::UserWithRoles { row, roles })
+        })
         .await?;
     Ok(web::Json(user.into()))
 }

@@ -190,6 +190,24 @@ pub fn revoke_family(
     .execute(conn)
 }
 
+/// Revokes every refresh-token family of `user_id` (its logins on every browser, PC and
+/// phone), so that every access token of the user stops at once; returns how many tokens.
+/// Used when a role is taken away (issue #17): a token names the roles it was issued with.
+pub fn revoke_user_logins(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    user_id: Uuid,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::school_id.eq(school_id))
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(Utc::now())))
+    .execute(conn)
+}
+
 /// True while an access token of `user_id` under refresh-token family `family_id` may be used:
 /// the user exists and is active, and no token of the family is revoked (a family is revoked
 /// as a whole, by logout or by refresh-token reuse). Two index probes

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use base64::Engine;
-use daftar_client_core::protocol::Role;
+use daftar_client_core::protocol::{Role, Roles};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -24,7 +24,9 @@ use crate::errors::ApiError;
 pub struct Claims {
     pub sub: Uuid,
     pub sch: Uuid,
-    pub role: Role,
+    /// Every role the user held when the token was issued (issue #17; a change of roles ends
+    /// the user's logins, so a token never outlives the roles it names).
+    pub roles: Roles,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<Uuid>,
     pub fam: Uuid,
@@ -46,7 +48,7 @@ pub fn issue_access_token(
     config: &AuthConfig,
     user_id: Uuid,
     school_id: Uuid,
-    role: Role,
+    roles: Roles,
     device_id: Option<Uuid>,
     family_id: Uuid,
     two_factor_setup: bool,
@@ -55,7 +57,7 @@ pub fn issue_access_token(
     let claims = Claims {
         sub: user_id,
         sch: school_id,
-        role,
+        roles,
         dev: device_id,
         fam: family_id,
         tfa_setup: two_factor_setup,
@@ -117,29 +119,40 @@ pub fn parse_refresh_token(token: &str) -> Result<(Uuid, Vec<u8>), ApiError> {
 /// case-insensitive, RFC 7235 §2.1). Besides the signature and expiry, extraction checks in the
 /// database that the token's login is still live: its refresh-token family is not revoked and
 /// the user is active (one primary-key probe per request). Handlers scope every query to
-/// `school_id` and check `role` with [`AuthUser::require`].
+/// `school_id` and check `roles` with [`AuthUser::require`].
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
     pub user_id: Uuid,
     pub school_id: Uuid,
-    pub role: Role,
+    /// Every role the caller holds; what it may do is their union (issue #17).
+    pub roles: Roles,
     pub device_id: Option<Uuid>,
 }
 
 impl AuthUser {
-    /// Ok when the caller's role is one of `roles`.
+    /// Ok when one of the caller's roles is one of `roles`.
     ///
     /// Errors: [`ApiError::Forbidden`] naming the roles allowed.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
+        if self.roles.any(roles) {
             return Ok(());
         }
         let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         Err(ApiError::forbidden(format!(
             "role {} may not do this (allowed: {})",
-            self.role.as_str(),
+            self.roles.names(),
             allowed.join(", ")
         )))
+    }
+
+    /// Whether the caller holds `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.has(role)
+    }
+
+    /// Whether the caller is office staff (admin or accountant among its roles).
+    pub fn is_office(&self) -> bool {
+        self.roles.is_office()
     }
 
     /// Ok for admin and accountant.
@@ -212,7 +225,7 @@ impl FromRequest for AuthUser {
             Ok(AuthUser {
                 user_id: claims.sub,
                 school_id: claims.sch,
-                role: claims.role,
+                roles: claims.roles,
                 device_id: claims.dev,
             })
         })
@@ -245,10 +258,10 @@ mod tests {
     fn access_token_round_trips_and_rejects_other_keys() {
         let cfg = AuthConfig::new(b"0123456789abcdef0123456789abcdef".to_vec());
         let (u, s) = (Uuid::now_v7(), Uuid::now_v7());
-        let t = issue_access_token(&cfg, u, s, Role::Teacher, None, Uuid::now_v7(), false)
-            .expect("sign");
+        let roles = Roles::of([Role::Teacher, Role::Parent]);
+        let t = issue_access_token(&cfg, u, s, roles, None, Uuid::now_v7(), false).expect("sign");
         let c = verify_access_token(&cfg, &t).expect("verify");
-        assert_eq!((c.sub, c.sch, c.role), (u, s, Role::Teacher));
+        assert_eq!((c.sub, c.sch, c.roles), (u, s, roles));
         let other = AuthConfig::new(b"another-secret-another-secret-xx".to_vec());
         assert!(verify_access_token(&other, &t).is_err());
     }

@@ -9,7 +9,7 @@
 //! against the password hash it kept from an online sign-in, which needed the code.
 
 use chrono::{DateTime, Utc};
-use daftar_client_core::protocol::{RecoveryCodes, Role, TwoFactorEnrolment, TwoFactorPolicy};
+use daftar_client_core::protocol::{RecoveryCodes, Roles, TwoFactorEnrolment, TwoFactorPolicy};
 use diesel::prelude::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -153,15 +153,16 @@ pub fn set_policy(
     Ok(wanted.clone())
 }
 
-/// Whether a token issued now to `user_id` (of `role`) is only for turning two-factor login
-/// on: the school requires it of admins and accountants and this one has not turned it on.
+/// Whether a token issued now to `user_id` (holding `roles`) is only for turning two-factor
+/// login on: the school requires it of admins and accountants, this user is one (among its
+/// other roles) and has not turned it on.
 pub fn setup_required(
     conn: &mut PgConnection,
     school_id: Uuid,
     user_id: Uuid,
-    role: Role,
+    roles: Roles,
 ) -> QueryResult<bool> {
-    if !matches!(role, Role::Admin | Role::Accountant) {
+    if !roles.is_office() {
         return Ok(false);
     }
     Ok(policy(conn, school_id)?.required_for_office && !is_on(conn, school_id, user_id)?)

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 use daftar_client_core::ledger::SystemAccount;
 use daftar_client_core::protocol::{
     AddFineRequest, Discount, DiscountKind, Fine, GrantDiscountRequest, PaymentReversal, Refund,
-    RefundRequest, Role,
+    RefundRequest,
 };
 use diesel::prelude::*;
 use serde::Serialize;
@@ -20,7 +20,7 @@ use crate::audit::{Actor, AuditEntry};
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{
     discounts, fines, invoice_lines, invoices, journal_lines, payment_reversals, payments, refunds,
-    suspense_resolutions, users,
+    suspense_resolutions,
 };
 use crate::validate;
 
@@ -125,15 +125,7 @@ pub fn grant_discount(
         return discount_wire(conn, school_id, req.id);
     }
     let reason = validate::text("reason", &req.reason, 500)?;
-    let approver: Option<String> = users::table
-        .find((school_id, req.approved_by))
-        .select(users::role)
-        .first(conn)
-        .optional()?;
-    if !matches!(
-        approver.as_deref().and_then(Role::parse),
-        Some(Role::Admin | Role::Accountant)
-    ) {
+    if !crate::tenancy::roles_of(conn, school_id, req.approved_by)?.is_office() {
         return Err(ApiError::validation(
             "approved_by",
             "must be an admin or accountant of this school",

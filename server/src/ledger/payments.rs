@@ -132,7 +132,14 @@ pub fn record_payments(
             .filter(users::school_id.eq(school_id))
             .filter(users::id.eq_any(&named))
             .filter(users::active)
-            .filter(users::role.eq_any(["admin", "accountant"]))
+            .filter(
+                users::id.eq_any(
+                    crate::schema::user_roles::table
+                        .filter(crate::schema::user_roles::school_id.eq(school_id))
+                        .filter(crate::schema::user_roles::role.eq_any(["admin", "accountant"]))
+                        .select(crate::schema::user_roles::user_id),
+                ),
+            )
             .select(users::id)
             .load::<Uuid>(conn)?
             .into_iter()

@@ -64,11 +64,9 @@ fn filter_from(q: ListQuery) -> Filter {
 
 /// Restricts a student listing to what the caller may see ([`Scope`]).
 fn scope_students(conn: &mut PgConnection, auth: &AuthUser, f: &mut Filter) -> ApiResult<()> {
-    match Scope::of(conn, auth)? {
-        Scope::School => {}
-        Scope::Classes { student_ids, .. } => f.within_ids = Some(student_ids),
-        Scope::Families { family_ids, .. } => f.within_families = Some(family_ids),
-    }
+    let scope = Scope::of(conn, auth)?;
+    f.within_ids = scope.taught_students().map(<[Uuid]>::to_vec);
+    f.within_families = scope.families().map(<[Uuid]>::to_vec);
     Ok(())
 }
 

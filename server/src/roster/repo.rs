@@ -13,7 +13,9 @@ use crate::schema::{
 use crate::tenancy::{SchoolRow, UserRow};
 
 /// Narrowing of a listing; `None` means "no restriction". `within_*` are scope limits set by
-/// the handler from the caller's role, never from the request.
+/// the handler from the caller's roles, never from the request. Where a listing reads both
+/// (students, enrolments), a row within either is listed: a teacher who is also a parent sees
+/// their classes and their own children (issue #17).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Words that must each match a name/admission number/username (case-insensitive).
@@ -71,11 +73,17 @@ fn students_query(school_id: Uuid, f: &Filter) -> students::BoxedQuery<'static, 
     if let Some(fam) = f.family_id {
         q = q.filter(students::family_id.eq(fam));
     }
-    if let Some(ids) = &f.within_ids {
-        q = q.filter(students::id.eq_any(ids.clone()));
-    }
-    if let Some(fams) = &f.within_families {
-        q = q.filter(students::family_id.eq_any(fams.clone()));
+    match (&f.within_ids, &f.within_families) {
+        (Some(ids), Some(fams)) => {
+            q = q.filter(
+                students::id
+                    .eq_any(ids.clone())
+                    .or(students::family_id.eq_any(fams.clone())),
+            )
+        }
+        (Some(ids), None) => q = q.filter(students::id.eq_any(ids.clone())),
+        (None, Some(fams)) => q = q.filter(students::family_id.eq_any(fams.clone())),
+        (None, None) => {}
     }
     q
 }
@@ -246,18 +254,25 @@ fn enrollments_query(school_id: Uuid, f: &Filter) -> enrollments::BoxedQuery<'st
     if let Some(s) = f.student_id {
         q = q.filter(enrollments::student_id.eq(s));
     }
-    if let Some(ids) = &f.within_ids {
-        q = q.filter(enrollments::class_id.eq_any(ids.clone()));
-    }
-    if let Some(fams) = &f.within_families {
-        q = q.filter(
-            enrollments::student_id.eq_any(
-                students::table
-                    .filter(students::school_id.eq(school_id))
-                    .filter(students::family_id.eq_any(fams.clone()))
-                    .select(students::id),
-            ),
-        );
+    let of_families = |fams: &Vec<Uuid>| {
+        enrollments::student_id.eq_any(
+            students::table
+                .filter(students::school_id.eq(school_id))
+                .filter(students::family_id.eq_any(fams.clone()))
+                .select(students::id),
+        )
+    };
+    match (&f.within_ids, &f.within_families) {
+        (Some(ids), Some(fams)) => {
+            q = q.filter(
+                enrollments::class_id
+                    .eq_any(ids.clone())
+                    .or(of_families(fams)),
+            )
+        }
+        (Some(ids), None) => q = q.filter(enrollments::class_id.eq_any(ids.clone())),
+        (None, Some(fams)) => q = q.filter(of_families(fams)),
+        (None, None) => {}
     }
     q
 }

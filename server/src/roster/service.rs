@@ -6,8 +6,9 @@ use chrono::DateTime;
 use chrono::Utc;
 use daftar_client_core::protocol::{
     CreateAcademicYearRequest, CreateClassRequest, CreateEnrollmentRequest, CreateFamilyRequest,
-    CreateGuardianRequest, CreateStudentRequest, CreateUserRequest, Role, UpdateClassRequest,
-    UpdateFamilyRequest, UpdateGuardianRequest, UpdateStudentRequest, UpdateUserRequest,
+    CreateGuardianRequest, CreateStudentRequest, CreateUserRequest, Role, Roles,
+    UpdateClassRequest, UpdateFamilyRequest, UpdateGuardianRequest, UpdateStudentRequest,
+    UpdateUserRequest,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -21,7 +22,7 @@ use crate::schema::{
     academic_years, class_teachers, classes, enrollments, families, guardians, students, terms,
     users,
 };
-use crate::tenancy::UserRow;
+use crate::tenancy::{UserRow, UserWithRoles};
 use crate::validate;
 
 mod class;
@@ -58,9 +59,9 @@ pub(crate) fn check_parent_user(
     user_id: Option<Uuid>,
 ) -> ApiResult<()> {
     if let Some(u) = user_id {
-        let user = repo::user(conn, school_id, u)
+        repo::user(conn, school_id, u)
             .map_err(|_| ApiError::validation("user_id", "no such user in this school"))?;
-        if user.role() != daftar_client_core::protocol::Role::Parent {
+        if !crate::tenancy::roles_of(conn, school_id, u)?.has(Role::Parent) {
             return Err(ApiError::validation(
                 "user_id",
                 "must be a user with the parent role",

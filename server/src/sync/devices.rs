@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use daftar_client_core::protocol::sync::{EnrolledDevice, SyncScope};
-use daftar_client_core::protocol::Role;
+use daftar_client_core::protocol::{Role, Roles};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -25,12 +25,15 @@ pub struct DeviceRow {
     pub receipt_series: String,
 }
 
-/// The device kind a role enrols as: admin/accountant → `office`, else the role's name.
-pub fn kind_for(role: Role) -> &'static str {
-    match role {
-        Role::Admin | Role::Accountant => "office",
-        Role::Teacher => "teacher",
-        Role::Parent => "parent",
+/// The device kind a user of `roles` enrols as: `office` when admin or accountant is among
+/// them, else `teacher` when teacher is, else `parent`.
+pub fn kind_for(roles: Roles) -> &'static str {
+    if roles.is_office() {
+        "office"
+    } else if roles.has(Role::Teacher) {
+        "teacher"
+    } else {
+        "parent"
     }
 }
 
@@ -61,7 +64,7 @@ pub fn register(
         id: Uuid::now_v7(),
         user_id: auth.user_id,
         name,
-        kind: kind_for(auth.role).into(),
+        kind: kind_for(auth.roles).into(),
         receipt_series: format!("D{n}"),
     };
     diesel::insert_into(devices::table)
@@ -106,7 +109,7 @@ pub fn resolve_rejection(
         .first(conn)
         .optional()?;
     let device = device.ok_or(ApiError::NotFound("rejected op"))?;
-    if !matches!(auth.role, Role::Admin | Role::Accountant) {
+    if !auth.is_office() {
         let owner: Uuid = devices::table
             .find((auth.school_id, device))
             .select(devices::user_id)
@@ -369,18 +372,13 @@ pub fn import_target(
     admin: &AuthUser,
     device_id: Uuid,
 ) -> ApiResult<(AuthUser, DeviceRow)> {
-    let found: Option<(DeviceRow, Option<chrono::DateTime<Utc>>, String)> = devices::table
-        .inner_join(
-            users::table.on(users::school_id
-                .eq(devices::school_id)
-                .and(users::id.eq(devices::user_id))),
-        )
+    let found: Option<(DeviceRow, Option<chrono::DateTime<Utc>>)> = devices::table
         .filter(devices::school_id.eq(admin.school_id))
         .filter(devices::id.eq(device_id))
-        .select((DeviceRow::as_select(), devices::revoked_at, users::role))
+        .select((DeviceRow::as_select(), devices::revoked_at))
         .first(conn)
         .optional()?;
-    let Some((device, revoked_at, role)) = found else {
+    let Some((device, revoked_at)) = found else {
         return Err(ApiError::NotFound("device"));
     };
     if revoked_at.is_none() {
@@ -395,7 +393,7 @@ pub fn import_target(
     let as_device = AuthUser {
         user_id: device.user_id,
         school_id: admin.school_id,
-        role: Role::parse(&role).unwrap_or(Role::Parent),
+        roles: crate::tenancy::roles_of(conn, admin.school_id, device.user_id)?,
         device_id: Some(device.id),
     };
     Ok((as_device, device))

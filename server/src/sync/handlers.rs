@@ -10,7 +10,7 @@ use daftar_client_core::protocol::sync::{
     PullQuery, PullResponse, PushRequest, PushResponse, RegisterDeviceRequest, Rejection,
     ResolveRejectionRequest, SyncDigest, MAX_REPORTED_QUEUE, OUTBOX_EXPORT_FORMAT,
 };
-use daftar_client_core::protocol::{Problem, Role};
+use daftar_client_core::protocol::Problem;
 use diesel::prelude::*;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
@@ -226,7 +226,7 @@ pub async fn list_rejections(
                 .filter(applied_ops::status.ne("applied"))
                 .filter(applied_ops::resolved_at.is_null())
                 .into_boxed();
-            if !matches!(auth.role, Role::Admin | Role::Accountant) {
+            if !auth.is_office() {
                 let mine = crate::schema::devices::table
                     .filter(crate::schema::devices::school_id.eq(auth.school_id))
                     .filter(crate::schema::devices::user_id.eq(auth.user_id))

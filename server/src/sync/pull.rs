@@ -40,38 +40,43 @@ struct KeyRow {
     version: i64,
 }
 
-/// The SQL condition selecting rows of `scope`; `$2` binds the scope's ids.
-fn scope_filter(scope: &SyncScope) -> &'static str {
+/// Teachers' rows: their classes' rows (the classes themselves, enrolments, registers, marks,
+/// assignments) and the students enrolled in those classes; `$2` binds the classes.
+const TAUGHT: &str = "class_id = ANY($2) OR (entity = 'students' AND student_id IN (
+    SELECT e.student_id FROM enrollments e
+    WHERE e.school_id = $1 AND e.class_id = ANY($2) AND e.active))";
+
+/// Parents' rows: their families' rows, their children's marks and enrolments, and the
+/// classes their children are or were enrolled in (as REST's `access::Scope`); `$3` binds the
+/// families.
+const FAMILY: &str = "family_id = ANY($3) OR (entity IN ('attendance_marks', 'enrollments')
+    AND student_id IN (SELECT s.id FROM students s
+        WHERE s.school_id = $1 AND s.family_id = ANY($3)))
+  OR (entity = 'classes' AND class_id IN (SELECT e.class_id FROM enrollments e
+        JOIN students s ON s.school_id = e.school_id AND s.id = e.student_id
+        WHERE e.school_id = $1 AND s.family_id = ANY($3)))";
+
+/// The SQL condition selecting rows of `scope`: what everyone sees, and the rows of each
+/// role's part (a teacher who is also a parent: both parts; issue #17). `$1` binds the
+/// school, `$2` the taught classes and `$3` the families ([`scope_ids`]).
+fn scope_filter(scope: &SyncScope) -> String {
     match scope {
-        SyncScope::School => "TRUE",
-        // Teachers: what everyone sees, their classes' rows (the classes themselves,
-        // enrolments, registers, marks, assignments) and the students enrolled in those
-        // classes.
-        SyncScope::Classes { .. } => {
-            "(everyone OR class_id = ANY($2) OR (entity = 'students' AND student_id IN (
-                SELECT e.student_id FROM enrollments e
-                WHERE e.school_id = $1 AND e.class_id = ANY($2) AND e.active)))"
-        }
-        // Parents: what everyone sees, their families' rows, their children's marks and
-        // enrolments, and the classes their children are or were enrolled in (as REST's
-        // `access::Scope`).
-        SyncScope::Families { .. } => {
-            "(everyone OR family_id = ANY($2) OR (entity IN ('attendance_marks', 'enrollments')
-                AND student_id IN (SELECT s.id FROM students s
-                    WHERE s.school_id = $1 AND s.family_id = ANY($2)))
-              OR (entity = 'classes' AND class_id IN (SELECT e.class_id FROM enrollments e
-                    JOIN students s ON s.school_id = e.school_id AND s.id = e.student_id
-                    WHERE e.school_id = $1 AND s.family_id = ANY($2))))"
-        }
+        SyncScope::School => "TRUE".into(),
+        SyncScope::Classes { .. } => format!("(everyone OR {TAUGHT})"),
+        SyncScope::Families { .. } => format!("(everyone OR {FAMILY})"),
+        SyncScope::ClassesAndFamilies { .. } => format!("(everyone OR {TAUGHT} OR {FAMILY})"),
     }
 }
 
-fn scope_ids(scope: &SyncScope) -> Vec<Uuid> {
-    match scope {
-        SyncScope::School => Vec::new(),
-        SyncScope::Classes { class_ids } => class_ids.clone(),
-        SyncScope::Families { family_ids, .. } => family_ids.clone(),
-    }
+/// The taught classes (`$2`) and the families (`$3`) of `scope`.
+fn scope_ids(scope: &SyncScope) -> (Vec<Uuid>, Vec<Uuid>) {
+    (
+        scope
+            .taught_class_ids()
+            .map(<[Uuid]>::to_vec)
+            .unwrap_or_default(),
+        scope.family_ids().to_vec(),
+    )
 }
 
 /// Runs `f` in one read-only repeatable-read snapshot with the school's watermark in that
@@ -117,16 +122,18 @@ pub fn pull(
     }
     let sql = format!(
         "SELECT entity, row_key, version, deleted, row FROM change_log
-         WHERE school_id = $1 AND (version, entity, row_key) > ($3, $4, $5) AND version <= $7
+         WHERE school_id = $1 AND (version, entity, row_key) > ($4, $5, $6) AND version <= $8
            AND {}
-         ORDER BY version, entity, row_key LIMIT $6",
+         ORDER BY version, entity, row_key LIMIT $7",
         scope_filter(scope)
     );
     in_snapshot(conn, school_id, |conn, version| {
         super::compaction::check_cursor(conn, school_id, &cursor, version)?;
+        let (class_ids, family_ids) = scope_ids(scope);
         let rows: Vec<LogRow> = diesel::sql_query(&sql)
             .bind::<SqlUuid, _>(school_id)
-            .bind::<Array<SqlUuid>, _>(scope_ids(scope))
+            .bind::<Array<SqlUuid>, _>(class_ids)
+            .bind::<Array<SqlUuid>, _>(family_ids)
             .bind::<BigInt, _>(cursor.version)
             .bind::<Text, _>(&cursor.entity)
             .bind::<Text, _>(&cursor.id)
@@ -172,13 +179,15 @@ pub fn digest(
 ) -> ApiResult<SyncDigest> {
     let sql = format!(
         "SELECT entity, row_key, version FROM change_log
-         WHERE school_id = $1 AND NOT deleted AND version <= $3 AND {}",
+         WHERE school_id = $1 AND NOT deleted AND version <= $4 AND {}",
         scope_filter(scope)
     );
     in_snapshot(conn, school_id, |conn, version| {
+        let (class_ids, family_ids) = scope_ids(scope);
         let rows: Vec<KeyRow> = diesel::sql_query(&sql)
             .bind::<SqlUuid, _>(school_id)
-            .bind::<Array<SqlUuid>, _>(scope_ids(scope))
+            .bind::<Array<SqlUuid>, _>(class_ids)
+            .bind::<Array<SqlUuid>, _>(family_ids)
             .bind::<BigInt, _>(version)
             .load(conn)?;
         let mut entities: BTreeMap<String, EntityDigest> = BTreeMap::new();

@@ -66,18 +66,15 @@ fn main() -> anyhow::Result<()> {
                 tuition_due(),
             )
             .map_err(|e| anyhow::anyhow!("invoices: {e:?}"))?;
-            use daftar_server::schema::users::dsl as u;
-            diesel::insert_into(u::users)
-                .values((
-                    u::school_id.eq(school),
-                    u::id.eq(Uuid::now_v7()),
-                    u::username.eq("cashier"),
-                    u::display_name.eq("Bench Cashier"),
-                    u::role.eq("accountant"),
-                    u::password_hash.eq(daftar_server::auth::password::hash(PW)?),
-                    u::active.eq(true),
-                ))
-                .execute(c)?;
+            daftar_server::schools::create_user(
+                c,
+                school,
+                "cashier",
+                "Bench Cashier",
+                daftar_client_core::protocol::Role::Accountant,
+                Some(daftar_server::auth::password::hash(PW)?),
+            )
+            .map_err(|e| anyhow::anyhow!("cashier: {e:?}"))?;
             Ok(school)
         })
         .context("seeding the school")?;

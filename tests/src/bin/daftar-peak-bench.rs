@@ -386,7 +386,7 @@ fn seed_school(
     let auth = AuthUser {
         user_id: accountant,
         school_id: sid,
-        role: Role::Accountant,
+        roles: daftar_client_core::protocol::Roles::of([Role::Accountant]),
         device_id: None,
     };
     let mut enrol = |name: &str| {

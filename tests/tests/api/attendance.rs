@@ -16,14 +16,14 @@ use serde_json::json;
 use super::*;
 
 /// Today at the school (Asia/Karachi), as the server computes it.
-fn school_today() -> NaiveDate {
+pub(super) fn school_today() -> NaiveDate {
     Utc::now()
         .with_timezone(&chrono_tz::Asia::Karachi)
         .date_naive()
 }
 
 /// The scenario plus a term spanning today (so the test does not depend on the calendar).
-async fn with_current_term<S, B>(t: &TestApp, app: &S) -> Scenario
+pub(super) async fn with_current_term<S, B>(t: &TestApp, app: &S) -> Scenario
 where
     S: actix_web::dev::Service<
         actix_http::Request,

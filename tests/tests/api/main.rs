@@ -11,6 +11,7 @@ mod ledger;
 mod ledger_properties;
 mod new_school_bulk;
 mod oneroster;
+mod roles;
 mod roster;
 mod schema_rules;
 mod scopes;

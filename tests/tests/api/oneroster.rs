@@ -111,8 +111,8 @@ fn imports_the_fixture_then_a_second_run_changes_nothing() {
         3
     );
     // The student who teaches got a teacher login, assigned to the class.
-    let teacher_logins: i64 = users::table
-        .filter(users::role.eq("teacher"))
+    let teacher_logins: i64 = daftar_server::schema::user_roles::table
+        .filter(daftar_server::schema::user_roles::role.eq("teacher"))
         .count()
         .get_result(&mut conn)
         .expect("count");

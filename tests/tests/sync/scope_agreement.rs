@@ -101,7 +101,49 @@ fn every_role_pulls_exactly_what_rest_lets_it_read() {
         ("guardians", "/guardians"),
         // `users` (logins) are not synced to any device; REST alone serves them.
     ];
-    for username in ["accountant", "teacher1", "parent"] {
+    // A teacher who is also a parent (issue #17): one class taught, and a family whose
+    // children are not in it. Their device must be sent the union, as REST shows them.
+    let admin = token(&url, "admin");
+    let post = |path: &str, body: Value| -> Value {
+        ureq::post(&format!("{url}/api/v1{path}"))
+            .set("Authorization", &format!("Bearer {admin}"))
+            .send_json(body)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+            .into_json()
+            .expect("json")
+    };
+    let both = post(
+        "/users",
+        serde_json::json!({"username": "teachparent",
+        "display_name": "Ms Both", "roles": ["teacher", "parent"], "password": PW}),
+    );
+    let both_id = both["id"].as_str().expect("id");
+    let classes = get(&url, &admin, "/classes?limit=500");
+    let taught = classes["items"][0]["id"]
+        .as_str()
+        .expect("class")
+        .to_string();
+    ureq::put(&format!("{url}/api/v1/classes/{taught}/teachers/{both_id}"))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .expect("assign");
+    let in_taught: BTreeSet<String> =
+        rest_ids(&url, &admin, &format!("/students?class_id={taught}"));
+    let students = get(&url, &admin, "/students?limit=500");
+    let family = students["items"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .find(|s| !in_taught.contains(s["id"].as_str().expect("id")))
+        .map(|s| s["family_id"].as_str().expect("family").to_string())
+        .expect("a family outside the class");
+    post(
+        "/guardians",
+        serde_json::json!({"family_id": family, "user_id": both_id,
+        "given_name": "Both", "family_name": "Parent"}),
+    );
+
+    for username in ["accountant", "teacher1", "parent", "teachparent"] {
         let device = pulled(&url, username);
         let t = token(&url, username);
         let mut disagreements = Vec::new();
@@ -150,5 +192,22 @@ fn every_role_pulls_exactly_what_rest_lets_it_read() {
             device.contains_key("classes") && device.contains_key("students"),
             "{username}"
         );
+        if username == "teachparent" {
+            // Both halves arrived: the taught class's pupils and the family's record.
+            let pulled_students = device.get("students").cloned().unwrap_or_default();
+            assert!(
+                in_taught.is_subset(&pulled_students),
+                "the taught class's students"
+            );
+            assert_eq!(
+                device.get("families").cloned().unwrap_or_default(),
+                BTreeSet::from([family.clone()]),
+                "their own family, and no pupil's"
+            );
+            assert!(
+                pulled_students.len() > in_taught.len(),
+                "their own child too"
+            );
+        }
     }
 }

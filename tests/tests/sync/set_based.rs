@@ -165,8 +165,9 @@ fn writer(conn: &mut PgConnection, username: &str) -> Writer {
     let user = query_json(
         conn,
         &format!(
-            "SELECT json_build_array(id, school_id, role)::text AS j FROM users
-              WHERE username = '{username}'"
+            "SELECT json_build_array(u.id, u.school_id, r.role)::text AS j
+               FROM users u JOIN user_roles r ON r.school_id = u.school_id AND r.user_id = u.id
+              WHERE u.username = '{username}'"
         ),
     );
     let role = match user[2].as_str().expect("role") {
@@ -178,7 +179,7 @@ fn writer(conn: &mut PgConnection, username: &str) -> Writer {
     let mut auth = AuthUser {
         user_id: user[0].as_str().expect("id").parse().expect("uuid"),
         school_id: user[1].as_str().expect("school").parse().expect("uuid"),
-        role,
+        roles: daftar_client_core::protocol::Roles::of([role]),
         device_id: None,
     };
     let (device, client_id) =
@@ -321,7 +322,7 @@ fn random_pushes(seed: u64, school: &School, writers: &mut [Writer]) -> Vec<(usi
     let mut pushes = Vec::new();
     for _ in 0..6 {
         let w = rng.gen_range(0..writers.len());
-        let office = writers[w].auth.role != Role::Teacher;
+        let office = writers[w].auth.is_office();
         let mut ops: Vec<SyncOp> = Vec::new();
         for _ in 0..rng.gen_range(20..160) {
             if !ops.is_empty() && rng.gen_range(0..40) == 0 {

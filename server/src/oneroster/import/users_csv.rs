@@ -1,6 +1,8 @@
 //! Users: students, guardians (grouped into families), teachers and administrators, and their logins.
 
 use super::*;
+use crate::schema::user_roles;
+use daftar_client_core::protocol::Role;
 
 /// Database ids of imported people by OneRoster `sourcedId`.
 #[derive(Default)]
@@ -404,14 +406,20 @@ pub(super) fn upsert_login(
     let sid = row.get("sourcedId").to_string();
     let username = validate::username("username", row.get("username"))
         .map_err(|_| row.error("username", "must be 1 to 100 letters, digits or . _ @ + -"))?;
-    let clash: Option<(Option<String>, String)> = users::table
+    let holding_role = user_roles::table
+        .filter(user_roles::school_id.eq(cx.school_id))
+        .filter(user_roles::role.eq(role.to_string()))
+        .select(user_roles::user_id);
+    let clash: Option<(Uuid, Option<String>)> = users::table
         .filter(users::school_id.eq(cx.school_id))
         .filter(users::username.eq(&username))
-        .select((users::sourced_id, users::role))
+        .select((users::id, users::sourced_id))
         .first(conn)
         .optional()?;
-    if let Some((other, other_role)) = clash {
-        if other.as_deref() != Some(sid.as_str()) || other_role != role {
+    if let Some((other_id, other)) = clash {
+        let other_has_role = crate::tenancy::roles_of(conn, cx.school_id, other_id)?
+            .has(Role::parse(role).unwrap_or(Role::Parent));
+        if other.as_deref() != Some(sid.as_str()) || !other_has_role {
             return Err(row
                 .error(
                     "username",
@@ -425,7 +433,6 @@ pub(super) fn upsert_login(
         id: Uuid::now_v7(),
         username,
         display_name: format!("{given} {family_name}"),
-        role: role.to_string(),
         email: email.clone(),
         phone: phone.clone(),
         password_hash: None,
@@ -439,7 +446,7 @@ pub(super) fn upsert_login(
     let lookup = users::table
         .filter(users::school_id.eq(cx.school_id))
         .filter(users::sourced_id.eq(sid))
-        .filter(users::role.eq(role.to_string()));
+        .filter(users::id.eq_any(holding_role));
     let (change, user) = upsert!(
         conn,
         cx,
@@ -456,6 +463,15 @@ pub(super) fn upsert_login(
             locked_until
         ]
     );
+    if change == Change::Inserted {
+        diesel::insert_into(user_roles::table)
+            .values((
+                user_roles::school_id.eq(cx.school_id),
+                user_roles::user_id.eq(user.id),
+                user_roles::role.eq(role),
+            ))
+            .execute(conn)?;
+    }
     Ok((change, user))
 }
 

@@ -15,7 +15,7 @@ pub async fn list_classes(
     let mut f = filter_from(q.into_inner());
     let rows = db
         .run(move |conn| {
-            f.within_ids = Scope::of(conn, &auth)?.classes().map(<[Uuid]>::to_vec);
+            f.within_ids = Scope::of(conn, &auth)?.classes();
             Ok(repo::list_classes(conn, auth.school_id, &f, limit, offset)?)
         })
         .await?;

@@ -16,10 +16,11 @@ pub async fn list_enrollments(
     let mut f = filter_from(q.into_inner());
     let rows = db
         .run(move |conn| {
-            match Scope::of(conn, &auth)? {
-                Scope::School => {}
-                Scope::Classes { class_ids, .. } => f.within_ids = Some(class_ids),
-                Scope::Families { family_ids, .. } => f.within_families = Some(family_ids),
+            // A teacher's classes' enrolments and a parent's children's (both for one who is
+            // both); `within_ids` are the taught classes here.
+            if let Scope::Limited(l) = Scope::of(conn, &auth)? {
+                f.within_ids = Some(l.taught.map(|t| t.class_ids).unwrap_or_default());
+                f.within_families = Some(l.family.map(|x| x.family_ids).unwrap_or_default());
             }
             Ok(repo::list_enrollments(
                 conn,

@@ -15,7 +15,13 @@ pub async fn list_users(
     let (limit, offset) = paging(&q)?;
     let f = filter_from(q.into_inner());
     let rows = db
-        .run(move |conn| Ok(repo::list_users(conn, auth.school_id, &f, limit, offset)?))
+        .run(move |conn| {
+            let (rows, total) = repo::list_users(conn, auth.school_id, &f, limit, offset)?;
+            Ok((
+                crate::tenancy::with_roles(conn, auth.school_id, rows)?,
+                total,
+            ))
+        })
         .await?;
     Ok(web::Json(page(rows, limit, offset)))
 }
@@ -32,7 +38,11 @@ pub async fn get_user(
     auth.require_office()?;
     let id = id.into_inner();
     let row = db
-        .run(move |conn| repo::user(conn, auth.school_id, id).map_err(not_found("user")))
+        .run(move |conn| {
+            let row = repo::user(conn, auth.school_id, id).map_err(not_found("user"))?;
+            let roles = crate::tenancy::roles_of(conn, auth.school_id, id)?;
+            Ok(crate::tenancy::UserWithRoles { row, roles })
+        })
         .await?;
     Ok(web::Json(row.into()))
 }
@@ -64,8 +74,9 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(User::from(row)))
 }
 
-/// Change a user (admin): name, role, contact, password, active. Setting a password also
-/// lifts a login lock.
+/// Change a user (admin): name, roles (`role` makes it the only one, `roles` replaces the
+/// set), contact, password, active. Setting a password also lifts a login lock; taking a role
+/// away ends the user's logins at once.
 #[utoipa::path(tag = "users", request_body = UpdateUserRequest, security(("bearer" = [])),
     responses((status = 200, body = User), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[patch("/users/{id}")]

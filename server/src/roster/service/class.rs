@@ -12,9 +12,9 @@ fn check_teacher(
     teacher_id: Option<Uuid>,
 ) -> ApiResult<()> {
     if let Some(t) = teacher_id {
-        let u = repo::user(conn, school_id, t)
+        repo::user(conn, school_id, t)
             .map_err(|_| ApiError::validation(field, "no such user in this school"))?;
-        if u.role() != Role::Teacher && u.role() != Role::Admin {
+        if !crate::tenancy::roles_of(conn, school_id, t)?.any(&[Role::Teacher, Role::Admin]) {
             return Err(ApiError::validation(field, "must be a teacher"));
         }
     }
