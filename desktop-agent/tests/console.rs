@@ -105,6 +105,37 @@ fn python(phase: &str, plan: &Path, shots: &Path, out: Option<&Path>) {
     );
 }
 
+/// The agent's console over the store in `dir` on a free loopback port (polling the server
+/// every second), once it answers; and its URL.
+fn serve_console(dir: &Path, extra: &[&str]) -> (Console, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut console = Console {
+        child: agent(dir)
+            .args(["console", "--port", &port.to_string(), "--poll-secs", "1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("console"),
+    };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = console.child.kill();
+            let mut err = String::new();
+            if let Some(e) = console.child.stderr.as_mut() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the console did not start: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (console, format!("http://127.0.0.1:{port}"))
+}
+
 fn pending(dir: &Path) -> i64 {
     let o = agent(dir)
         .args(["--json", "status"])
@@ -139,36 +170,11 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .expect("init");
     assert!(init.status.success(), "{init:?}");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
     // The thermal printer is a spool file here: the ESC/POS job is appended to it.
     let spool = dir.path().join("thermal-printer");
     std::fs::write(&spool, b"").expect("spool");
-    let mut console = Console {
-        child: agent(dir.path())
-            .args(["console", "--port", &port.to_string(), "--poll-secs", "1"])
-            .arg("--printer")
-            .arg(format!("file:{}", spool.display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("console"),
-    };
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = console.child.kill();
-            let mut err = String::new();
-            if let Some(e) = console.child.stderr.as_mut() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("the console did not start: {err}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let printer = format!("file:{}", spool.display());
+    let (console, url) = serve_console(dir.path(), &["--printer", &printer]);
 
     // What to pay: twenty families that owe, found the way a cashier would (admission number,
     // or a child's name with its words reversed), one with three children paid in full (the
@@ -906,6 +912,21 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .get_result(&mut conn)
         .expect("class teachers");
     assert_eq!(teaches, 1, "teacher1 teaches Grade 7-B");
+    let mut bursar_roles: Vec<String> =
+        daftar_server::schema::user_roles::table
+            .inner_join(daftar_server::schema::users::table.on(
+                daftar_server::schema::users::id.eq(daftar_server::schema::user_roles::user_id),
+            ))
+            .filter(daftar_server::schema::users::username.eq("bursar2"))
+            .select(daftar_server::schema::user_roles::role)
+            .load(&mut conn)
+            .expect("roles");
+    bursar_roles.sort();
+    assert_eq!(
+        bursar_roles,
+        ["accountant", "parent"],
+        "ticked on the users page"
+    );
 
     // Two-factor login (issue #17): a bursar who has it on and has never used this computer;
     // the admin turns it on from the console.
@@ -1022,4 +1043,244 @@ struct Mark {
     student_id: Uuid,
     #[diesel(sql_type = Text)]
     code: String,
+}
+
+/// Issue #17's walk-through: a school that has nothing but its admin's login is set up on the
+/// console alone (settings, year and terms, six classes, fee heads and schedules), admits 300
+/// students from a spreadsheet with one bad row fixed after the preview (siblings grouped),
+/// invoices them, and adds a cashier; the cashier's computer is enrolled and takes a payment
+/// that reaches the server; the admin revokes that computer, whose next payment is kept but
+/// refused by the server, and its sync bar says so.
+#[test]
+fn an_admin_sets_up_a_new_school_from_nothing_and_a_cashier_takes_money_on_a_new_device() {
+    playwright_python();
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    // What `daftar-server create-school` and `create-admin` leave: a school and one admin.
+    let school = daftar_server::schools::create_school(
+        &mut conn,
+        &daftar_server::schools::NewSchool {
+            slug: "green-valley".into(),
+            name: "green valley".into(),
+            currency: "USD".into(),
+            timezone: "UTC".into(),
+        },
+    )
+    .expect("school")
+    .id;
+    daftar_server::schools::create_user(
+        &mut conn,
+        school,
+        "admin",
+        "Owner Rukhsana Baig",
+        daftar_client_core::protocol::Role::Admin,
+        Some(daftar_server::auth::password::hash(PW).expect("hash")),
+    )
+    .expect("admin");
+    let server = TestServer::start(tdb.url());
+    let enrol = |dir: &Path, username: &str, password: &str, device: &str| {
+        let init = agent(dir)
+            .args([
+                "init",
+                "--server",
+                &server.url(),
+                "--school",
+                "green-valley",
+            ])
+            .args(["--username", username, "--device-name", device])
+            .env("DAFTAR_PASSWORD", password)
+            .output()
+            .expect("init");
+        assert!(init.status.success(), "{init:?}");
+    };
+    let owner_dir = tempfile::tempdir().expect("tmp");
+    enrol(owner_dir.path(), "admin", PW, "owner's desk");
+    let (owner_console, owner_url) = serve_console(owner_dir.path(), &[]);
+
+    let work = tempfile::tempdir().expect("tmp");
+    let plan_file = work.path().join("plan.json");
+    let shots = workspace().join("target/console-screens");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let classes: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .flat_map(|g| ["A", "B"].map(|s| format!("Grade {g}-{s}")))
+        .collect();
+    let mut schedules: Vec<Value> = classes
+        .iter()
+        .map(|c| json!({"class": c, "head": "Tuition", "amount": "4500", "shown": "4,500.00", "due_on": "2026-04-15"}))
+        .collect();
+    for c in &classes[4..] {
+        schedules.push(json!({"class": c, "head": "Computer lab", "amount": "500", "shown": "500.00", "due_on": "2026-04-15"}));
+    }
+    let mut plan = json!({
+        "url": owner_url, "password": PW,
+        "new_school": {
+            "name": "Green Valley School", "address": "Plot 7, Canal Road, Faisalabad",
+            "currency": "PKR", "timezone": "Asia/Karachi",
+            "year": {"name": "2026-27", "starts_on": "2026-04-01", "ends_on": "2027-03-31", "terms": [
+                {"name": "Term 1", "starts_on": "2026-04-01", "ends_on": "2026-07-31"},
+                {"name": "Term 2", "starts_on": "2026-08-01", "ends_on": "2026-11-30"},
+                {"name": "Term 3", "starts_on": "2026-12-01", "ends_on": "2027-03-31"}]},
+            "classes": classes.iter().map(|c| {
+                let (grade, section) = c.trim_start_matches("Grade ").split_once('-').expect("name");
+                json!({"name": c, "grade": grade, "section": section})
+            }).collect::<Vec<_>>(),
+            "heads": ["Tuition", "Computer lab"],
+            "schedules": schedules,
+            "cashier": "cashier1", "cashier_name": "Cashier Bilal Ahmed",
+        },
+    });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    let out = work.path().join("new-school-out.json");
+    python("new_school", &plan_file, &shots, Some(&out));
+    let shown: Value = serde_json::from_slice(&std::fs::read(&out).expect("out")).expect("json");
+    let cashier_password = shown["password"].as_str().expect("password").to_string();
+    let (name, currency, timezone): (String, String, String) =
+        daftar_server::schema::schools::table
+            .find(school)
+            .select((
+                daftar_server::schema::schools::name,
+                daftar_server::schema::schools::currency,
+                daftar_server::schema::schools::timezone,
+            ))
+            .first(&mut conn)
+            .expect("school");
+    assert_eq!(
+        (name.as_str(), currency.as_str(), timezone.as_str()),
+        ("Green Valley School", "PKR", "Asia/Karachi")
+    );
+
+    // 300 students from a spreadsheet; the bad row fixed after the preview.
+    let class_refs: Vec<&str> = classes.iter().map(String::as_str).collect();
+    let mut rows = daftar_tests::spreadsheets::admissions_rows("GV-", 300, &class_refs);
+    let headers = daftar_tests::spreadsheets::TEMPLATE_HEADERS;
+    let good_file = work.path().join("green-valley-fixed.xlsx");
+    std::fs::write(
+        &good_file,
+        daftar_tests::spreadsheets::xlsx("Intake", &headers, &rows, &[]),
+    )
+    .expect("write");
+    rows[41][3] = daftar_tests::spreadsheets::t("03/25/2016");
+    let bad_file = work.path().join("green-valley.xlsx");
+    std::fs::write(
+        &bad_file,
+        daftar_tests::spreadsheets::xlsx("Intake", &headers, &rows, &[]),
+    )
+    .expect("write");
+    plan["admissions"] = json!({
+        "bad_file": bad_file, "good_file": good_file, "count": 300,
+        "bad_row": 43, "bad_column": "D", "key_group": "key:FAM-0", "phone_group": "phone:923990000001",
+    });
+    // Invoices: tuition for everyone, the computer lab for grade 3 (100 students).
+    let amount: i64 = 300 * 450_000 + 100 * 50_000;
+    plan["invoices"] = json!({
+        "term_label": "2026-27 Term 1", "count": 300, "families": 150, "amount": amount,
+        "amount_text": "1,400,000.00", "heads": 2,
+    });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("admissions", &plan_file, &shots, None);
+    python("invoices", &plan_file, &shots, None);
+    let owed = diesel::sql_query(
+        "SELECT coalesce(sum(amount), 0)::bigint AS n FROM invoice_lines WHERE school_id = $1",
+    )
+    .bind::<SqlUuid, _>(school)
+    .get_result::<Total>(&mut conn)
+    .expect("invoiced")
+    .n;
+    assert_eq!(owed, amount, "invoiced what the preview said");
+
+    // The cashier's computer is enrolled with the password the users page showed once, and
+    // takes a payment that reaches the server stamped with the cashier and its own series.
+    let (family, child): (Uuid, String) = daftar_server::schema::students::table
+        .filter(daftar_server::schema::students::school_id.eq(school))
+        .filter(daftar_server::schema::students::admission_no.eq("GV-1"))
+        .select((
+            daftar_server::schema::students::family_id,
+            daftar_server::schema::students::admission_no,
+        ))
+        .first(&mut conn)
+        .expect("GV-1 was admitted");
+    let counter_dir = tempfile::tempdir().expect("tmp");
+    enrol(
+        counter_dir.path(),
+        "cashier1",
+        &cashier_password,
+        "front counter",
+    );
+    let (counter_console, counter_url) = serve_console(counter_dir.path(), &[]);
+    let pay = |receipt_no: &str, amount: &str, understood: &str, shot: &str, revoked: bool| {
+        let plan = json!({
+            "url": counter_url, "cashier": "cashier1", "password": cashier_password,
+            "cashier_name": "Cashier Bilal Ahmed", "school_name": "Green Valley School",
+            "pay": {"query": child, "family_id": family, "amount": amount,
+                    "understood": understood, "receipt_no": receipt_no, "shot": shot,
+                    "expect_revoked": revoked},
+        });
+        let file = work.path().join(format!("{shot}.json"));
+        std::fs::write(&file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+        python("pay", &file, &shots, None);
+    };
+    pay(
+        "D2-000001",
+        "3000",
+        "PKR 3,000.00",
+        "42-new-school-payment",
+        false,
+    );
+    let payment = |conn: &mut PgConnection, no: &str| -> Option<(i64, String)> {
+        daftar_server::schema::payments::table
+            .inner_join(
+                daftar_server::schema::users::table.on(daftar_server::schema::users::id
+                    .nullable()
+                    .eq(daftar_server::schema::payments::received_by)),
+            )
+            .filter(daftar_server::schema::payments::school_id.eq(school))
+            .filter(daftar_server::schema::payments::receipt_no.eq(no))
+            .select((
+                daftar_server::schema::payments::amount,
+                daftar_server::schema::users::username,
+            ))
+            .first(conn)
+            .optional()
+            .expect("payments")
+    };
+    let start = Instant::now();
+    while payment(&mut conn, "D2-000001").is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the counter's payment never reached the server (queued: {})",
+            pending(counter_dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(
+        payment(&mut conn, "D2-000001"),
+        Some((300_000, "cashier1".to_string()))
+    );
+
+    // The admin revokes the counter's computer; its next payment is kept, not sent.
+    std::fs::write(
+        &plan_file,
+        serde_json::to_vec_pretty(
+            &json!({"url": owner_url, "password": PW, "revoke": "front counter"}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    python("revoke", &plan_file, &shots, None);
+    pay(
+        "D2-000002",
+        "1000",
+        "PKR 1,000.00",
+        "43-new-school-payment-kept",
+        true,
+    );
+    assert_eq!(
+        pending(counter_dir.path()),
+        1,
+        "the payment is kept on the revoked computer"
+    );
+    assert_eq!(payment(&mut conn, "D2-000002"), None, "and never applied");
+    drop(counter_console);
+    drop(owner_console);
 }

@@ -26,6 +26,10 @@ hands over what to do as JSON (`--plan FILE`). Phases:
   two_factor the admin turns on two-factor login (QR, code, recovery codes); a user new to
             this computer is asked for the code once, and signs in with the password after;
   revoked   the admin has revoked this computer: the sync bar says so.
+  new_school a school set up from nothing: settings, a year and terms, six classes, fee heads
+            and schedules, and a cashier's login (password shown once);
+  pay       a cashier on a newly enrolled computer takes one payment (and, revoked, keeps it);
+  revoke    the admin revokes a computer by name on the Devices page.
 Screenshots go to --shots. Any failed expectation raises (exit status 1) with what was seen.
 """
 
@@ -577,6 +581,116 @@ def setup_phase(page, plan, shots):
     page.screenshot(path=f"{shots}/31-setup-classes-fees.png", full_page=True)
 
 
+def new_school_phase(page, plan, shots):
+    """A school set up from nothing on the console (issue #17): its settings (name, receipt
+    address, currency, time zone), a year with three terms, six classes, two fee heads, what
+    each class pays, and a cashier's login (its password shown once, written to --out)."""
+    url, ns = plan["url"], plan["new_school"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-setup")
+    expect(page.locator("h1")).to_have_text("School setup")
+    expect(page.locator("table.year")).to_have_count(0)
+    page.fill("#school-name", ns["name"])
+    page.fill("#school-address", ns["address"])
+    page.fill("#school-currency", ns["currency"])
+    page.fill("#school-timezone", ns["timezone"])
+    with page.expect_navigation():
+        page.click("#save-school")
+    expect(page.locator("#setup-done")).to_contain_text("Saved the settings")
+    expect(page.locator("#school-name")).to_have_value(ns["name"])
+    expect(page.locator("#school-currency")).to_have_value(ns["currency"])
+    y = ns["year"]
+    page.fill("#year-name", y["name"])
+    page.fill("#year-starts", y["starts_on"])
+    page.fill("#year-ends", y["ends_on"])
+    for i, t in enumerate(y["terms"]):
+        page.fill(f"#term-{i}-name", t["name"])
+        page.fill(f"#term-{i}-starts", t["starts_on"])
+        page.fill(f"#term-{i}-ends", t["ends_on"])
+    with page.expect_navigation():
+        page.click("#create-year")
+    expect(page.locator(f"table.year[data-year='{y['name']}'] tr.term")).to_have_count(len(y["terms"]))
+    for c in ns["classes"]:
+        page.select_option("#class-year", label=y["name"])
+        page.fill("#class-grade", c["grade"])
+        page.fill("#class-section", c["section"])
+        with page.expect_navigation():
+            page.click("#create-class")
+        expect(page.locator("#setup-done")).to_contain_text(c["name"])
+    expect(page.locator("tr.class")).to_have_count(len(ns["classes"]))
+    for head in ns["heads"]:
+        page.fill("#head-name", head)
+        with page.expect_navigation():
+            page.click("#create-head")
+        expect(page.locator(f".fee-head[data-head='{head}']")).to_be_visible()
+    term_label = f"{y['name']} {y['terms'][0]['name']}"
+    for f in ns["schedules"]:
+        page.select_option("#schedule-term", label=term_label)
+        page.select_option("#schedule-class", label=f["class"])
+        page.select_option("#schedule-head", label=f["head"])
+        page.fill("#schedule-amount", f["amount"])
+        page.fill("#schedule-due", f["due_on"])
+        with page.expect_navigation():
+            page.click("#create-schedule")
+        expect(page.locator("#setup-done")).to_contain_text(f["shown"])
+    expect(page.locator("tr.schedule")).to_have_count(len(ns["schedules"]))
+    page.screenshot(path=f"{shots}/40-new-school-setup.png", full_page=True)
+    # The cashier's login.
+    page.click("#nav-users")
+    page.fill("#user-username", ns["cashier"])
+    page.fill("#user-name", ns["cashier_name"])
+    page.uncheck("#user-role-teacher")
+    page.check("#user-role-accountant")
+    with page.expect_navigation():
+        page.click("#create-user")
+    expect(page.locator("#password-shown")).to_have_attribute("data-username", ns["cashier"])
+    page.screenshot(path=f"{shots}/41-new-school-cashier.png", full_page=True)
+    return {"password": page.locator("#new-password").inner_text().strip()}
+
+
+def pay_phase(page, plan, shots):
+    """A cashier on a newly enrolled computer (issue #17) takes one payment by keyboard: the
+    family found by a child's admission number, the amount, the receipt. With `expect_revoked`
+    the computer has been revoked meanwhile: the payment is still taken and kept, and the sync
+    bar says the computer was revoked."""
+    url, pay = plan["url"], plan["pay"]
+    sign_in(page, url, plan["cashier"], plan["password"])
+    page.goto(url + "/cashier")
+    search = page.locator("#search")
+    search.press_sequentially(pay["query"])
+    expect(page.locator("#results a.result").first).to_have_attribute("href", "/family/" + pay["family_id"])
+    search.press("Enter")
+    page.wait_for_url("**/family/" + pay["family_id"])
+    amount = page.locator("#amount")
+    amount.press_sequentially(pay["amount"])
+    expect(page.locator("#understood")).to_contain_text(pay["understood"])
+    amount.press("Enter")
+    page.wait_for_url("**/receipt/*")
+    receipt = page.locator("#receipt")
+    expect(receipt).to_contain_text(pay["receipt_no"])
+    expect(receipt).to_contain_text("Cashier: " + plan["cashier_name"])
+    expect(receipt).to_contain_text(plan["school_name"])
+    page.screenshot(path=f"{shots}/{pay['shot']}.png", full_page=True)
+    if pay.get("expect_revoked"):
+        revoked_phase(page, plan, shots)
+        page.screenshot(path=f"{shots}/{pay['shot']}-revoked.png", full_page=True)
+
+
+def revoke_phase(page, plan, shots):
+    """The admin revokes the cashier's computer from the Devices page, after the confirmation."""
+    url, name = plan["url"], plan["revoke"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-devices")
+    row = page.locator(f"#devices tr.device[data-name='{name}']")
+    expect(row).to_have_attribute("data-state", "active")
+    with page.expect_navigation():
+        row.locator("a.revoke").click()
+    with page.expect_navigation():
+        page.click("#confirm-revoke")
+    expect(row).to_have_attribute("data-state", "revoked")
+    page.screenshot(path=f"{shots}/44-new-school-revoked.png", full_page=True)
+
+
 def invoices_phase(page, plan, shots):
     """The term's invoice run (issue #17): previewed first (count, families, total, per fee
     head), then issued; the preview afterwards has nothing left to issue."""
@@ -615,7 +729,15 @@ def users_phase(page, plan, shots):
     expect(page.locator("h1")).to_have_text("Users")
     page.fill("#user-username", us["username"])
     page.fill("#user-name", us["name"])
-    page.select_option("#user-role", label="accountant")
+    # Roles are ticked, several at once if need be; none ticked is refused.
+    page.uncheck("#user-role-teacher")
+    with page.expect_navigation():
+        page.click("#create-user")
+    expect(page.locator("#users-error")).to_contain_text("Roles")
+    page.fill("#user-username", us["username"])
+    page.fill("#user-name", us["name"])
+    page.uncheck("#user-role-teacher")
+    page.check("#user-role-accountant")
     with page.expect_navigation():
         page.click("#create-user")
     expect(page.locator("#password-shown")).to_have_attribute("data-username", us["username"])
@@ -623,6 +745,12 @@ def users_phase(page, plan, shots):
     row = page.locator(f"tr.user[data-username='{us['username']}']")
     expect(row.locator("td.role")).to_have_text("accountant")
     page.screenshot(path=f"{shots}/34-users-added.png", full_page=True)
+    # The bursar is also a parent at the school: a second role on the same login.
+    row.locator("input[name='role_parent']").check()
+    with page.expect_navigation():
+        row.locator("button.change-roles").click()
+    expect(page.locator("#users-done")).to_contain_text("accountant + parent")
+    expect(row.locator("td.role")).to_have_text("accountant + parent")
     page.fill("#user-username", us["username"])
     page.fill("#user-name", "Someone else")
     with page.expect_navigation():
@@ -689,6 +817,8 @@ def admissions_phase(page, plan, shots):
         page.click("#import-admissions")
     expect(page.locator("#admissions-imported")).to_have_attribute("data-new", str(adm["count"]))
     page.screenshot(path=f"{shots}/27-admissions-imported.png", full_page=True)
+    if "oneroster_zip" not in adm:
+        return
     # A OneRoster export gets the same preview (only previewed here).
     page.goto(url + "/admissions")
     page.set_input_files("#admissions-file", adm["oneroster_zip"])
@@ -790,7 +920,7 @@ def revoked_phase(page, plan, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "setup", "admissions", "invoices", "users", "two_factor", "revoked"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "setup", "admissions", "invoices", "users", "two_factor", "revoked", "new_school", "pay", "revoke"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -829,6 +959,14 @@ def main():
                 out = {}
             elif a.phase == "revoked":
                 revoked_phase(page, plan, a.shots)
+                out = {}
+            elif a.phase == "new_school":
+                out = new_school_phase(page, plan, a.shots)
+            elif a.phase == "pay":
+                pay_phase(page, plan, a.shots)
+                out = {}
+            elif a.phase == "revoke":
+                revoke_phase(page, plan, a.shots)
                 out = {}
             else:
                 out = cashier_phase(page, plan, a.shots)
