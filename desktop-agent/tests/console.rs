@@ -1189,6 +1189,24 @@ fn an_admin_sets_up_a_new_school_from_nothing_and_a_cashier_takes_money_on_a_new
     .n;
     assert_eq!(owed, amount, "invoiced what the preview said");
 
+    // A late-fine rule: every invoice is months past due and unpaid, so each is fined once.
+    plan["late_fines"] = json!({
+        "name": "Monthly late fee", "amount": "200", "days": 30,
+        "invoices": 300, "total": 300 * 20_000, "total_text": "60,000.00",
+    });
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    python("late_fines", &plan_file, &shots, None);
+    let fined = diesel::sql_query(
+        "SELECT count(*) AS n FROM fines f JOIN late_fine_rules r
+           ON r.school_id = f.school_id AND r.id = f.late_fine_rule_id
+         WHERE f.school_id = $1 AND r.name = 'Monthly late fee' AND f.amount = 20000",
+    )
+    .bind::<SqlUuid, _>(school)
+    .get_result::<Total>(&mut conn)
+    .expect("fines")
+    .n;
+    assert_eq!(fined, 300, "each invoice fined once");
+
     // The cashier's computer is enrolled with the password the users page showed once, and
     // takes a payment that reaches the server stamped with the cashier and its own series.
     let (family, child): (Uuid, String) = daftar_server::schema::students::table

@@ -99,6 +99,14 @@ pub enum Command {
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36500))]
         retention_days: u32,
     },
+    /// Run every active late-fine rule of every school, or of one (issue #17): fines each
+    /// invoice that is now more than a rule's grace days past due, once per rule. Run it daily,
+    /// e.g. from cron; a school's runs are one transaction.
+    ApplyLateFines {
+        /// Only this school (its slug).
+        #[arg(long)]
+        school: Option<String>,
+    },
 }
 
 /// Flags of `serve` (and `demo`).

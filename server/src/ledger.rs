@@ -6,6 +6,7 @@
 pub mod adjustments;
 pub mod handlers;
 pub mod invoicing;
+pub mod late_fines;
 pub mod limits;
 pub mod models;
 pub mod payments;

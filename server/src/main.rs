@@ -269,6 +269,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::ApplyLateFines { school } => {
+            let pool = build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            run_migrations(&mut conn)?;
+            let all = schools::all_schools(&mut conn)?;
+            let chosen: Vec<_> = all
+                .into_iter()
+                .filter(|s| school.as_ref().is_none_or(|slug| &s.slug == slug))
+                .collect();
+            if chosen.is_empty() {
+                anyhow::bail!("no school `{}`", school.as_deref().unwrap_or_default());
+            }
+            for s in chosen {
+                let runs = conn
+                    .transaction(|c| {
+                        daftar_server::ledger::late_fines::apply_all(
+                            c,
+                            s.id,
+                            daftar_server::audit::Actor::SYSTEM,
+                        )
+                    })
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", s.slug))?;
+                for (rule, run) in runs {
+                    println!(
+                        "{}: {rule}: fined {} invoice(s) of {} family(ies), {} minor units, on {}",
+                        s.slug, run.invoices, run.families, run.amount, run.on
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::CompactChangeLog { retention_days } => {
             let pool = build_pool(&database.url, 1)?;
             let mut conn = pool.get()?;

@@ -284,6 +284,7 @@ diesel::table! {
         journal_entry_id -> Uuid,
         request_hash -> Bytea,
         created_at -> Timestamptz,
+        late_fine_rule_id -> Nullable<Uuid>,
     }
 }
 
@@ -375,6 +376,18 @@ diesel::table! {
         amount -> Int8,
         family_id -> Nullable<Uuid>,
         student_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    late_fine_rules (school_id, id) {
+        school_id -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        grace_days -> Int4,
+        amount -> Int8,
+        active -> Bool,
+        created_at -> Timestamptz,
     }
 }
 
@@ -644,6 +657,7 @@ diesel::joinable!(change_log_horizons -> schools (school_id));
 diesel::joinable!(families -> schools (school_id));
 diesel::joinable!(fee_heads -> schools (school_id));
 diesel::joinable!(journal_entries -> schools (school_id));
+diesel::joinable!(late_fine_rules -> schools (school_id));
 diesel::joinable!(receipt_series -> schools (school_id));
 diesel::joinable!(school_counters -> schools (school_id));
 diesel::joinable!(school_two_factor_policy -> schools (school_id));
@@ -678,6 +692,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     journal_entries,
     journal_lines,
+    late_fine_rules,
     login_throttles,
     payment_reversals,
     payments,

@@ -18,10 +18,11 @@ use crate::protocol::sync::{
 use crate::protocol::{
     AcademicYear, AdmissionsMapping, AdmissionsPreview, AttendanceCode, Class,
     CreateAcademicYearRequest, CreateAttendanceCodeRequest, CreateClassRequest,
-    CreateFeeHeadRequest, CreateFeeScheduleRequest, CreateUserRequest, FeeHead, FeeSchedule,
-    ImportReport, InvoiceRunPreview, IssueInvoicesReport, LoginRequest, Page, Problem,
-    RecoveryCodes, RefreshRequest, School, TeacherAssignment, TokenResponse, TwoFactorCode,
-    TwoFactorEnrolment, UpdateSchoolRequest, UpdateUserRequest, User,
+    CreateFeeHeadRequest, CreateFeeScheduleRequest, CreateLateFineRuleRequest, CreateUserRequest,
+    FeeHead, FeeSchedule, ImportReport, InvoiceRunPreview, IssueInvoicesReport, LateFineRule,
+    LateFineRun, LoginRequest, Page, Problem, RecoveryCodes, RefreshRequest, School,
+    TeacherAssignment, TokenResponse, TwoFactorCode, TwoFactorEnrolment, UpdateLateFineRuleRequest,
+    UpdateSchoolRequest, UpdateUserRequest, User,
 };
 
 /// Ops per request of [`Api::import_outbox`] (the server takes at most 1,000).
@@ -546,6 +547,40 @@ impl Api {
     /// invoiced are skipped, so repeating it is safe. Errors: 422 `nothing_to_invoice`.
     pub fn issue_invoices(&self, term_id: Uuid) -> ClientResult<IssueInvoicesReport> {
         self.call("POST", &format!("/terms/{term_id}/invoices"), &[], None)
+    }
+
+    /// `GET /late-fine-rules` (office): the school's late-fine rules (issue #17).
+    pub fn late_fine_rules(&self) -> ClientResult<Vec<LateFineRule>> {
+        self.call("GET", "/late-fine-rules", &[], None)
+    }
+
+    /// `POST /late-fine-rules` (admin). Errors: 422 naming `name`, `grace_days` or `amount`;
+    /// 409 when the name is taken.
+    pub fn create_late_fine_rule(
+        &self,
+        req: &CreateLateFineRuleRequest,
+    ) -> ClientResult<LateFineRule> {
+        self.call("POST", "/late-fine-rules", &[], Some(req))
+    }
+
+    /// `PATCH /late-fine-rules/{id}` (admin): switch a rule off or on.
+    pub fn update_late_fine_rule(
+        &self,
+        id: Uuid,
+        req: &UpdateLateFineRuleRequest,
+    ) -> ClientResult<LateFineRule> {
+        self.call("PATCH", &format!("/late-fine-rules/{id}"), &[], Some(req))
+    }
+
+    /// `GET /late-fine-rules/{id}/preview` (office): what a run today would fine.
+    pub fn preview_late_fines(&self, id: Uuid) -> ClientResult<LateFineRun> {
+        self.call("GET", &format!("/late-fine-rules/{id}/preview"), &[], None)
+    }
+
+    /// `POST /late-fine-rules/{id}/apply` (office): fines every invoice the rule finds today,
+    /// once. Errors: 409 `rule_inactive`.
+    pub fn apply_late_fines(&self, id: Uuid) -> ClientResult<LateFineRun> {
+        self.call("POST", &format!("/late-fine-rules/{id}/apply"), &[], None)
     }
 
     /// `GET /sync/digest`.

@@ -373,6 +373,71 @@ pub struct Fine {
     pub journal_entry_id: Uuid,
 }
 
+/// A late-fine rule (issue #17): an invoice with a line unpaid more than `grace_days` days
+/// after its due date (in the school's calendar) is fined `amount` minor units of the school's
+/// currency, once per rule. A run fines every such invoice not yet fined by the rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LateFineRule {
+    pub id: Uuid,
+    pub name: String,
+    /// Days after a line's due date before the invoice is fined (0..=365).
+    pub grace_days: i32,
+    /// The fine, in minor units.
+    pub amount: i64,
+    /// An inactive rule is kept (its fines stand) but no longer run.
+    pub active: bool,
+    /// Invoices this rule has fined so far.
+    pub fined_invoices: i64,
+}
+
+/// `POST /api/v1/late-fine-rules` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateLateFineRuleRequest {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        )
+    )]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 365))]
+    pub grace_days: i32,
+    /// Minor units, 1 to the school's `max_amount`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000_000_000_000_i64)
+    )]
+    pub amount: i64,
+}
+
+/// `PATCH /api/v1/late-fine-rules/{id}` (admin): switch a rule off or on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateLateFineRuleRequest {
+    pub active: Option<bool>,
+}
+
+/// What a run of a late-fine rule fines (a preview) or fined (applied) on `on`, the school's
+/// date: how many invoices of how many families, and the total in minor units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LateFineRun {
+    pub rule_id: Uuid,
+    pub on: NaiveDate,
+    pub invoices: i64,
+    pub families: i64,
+    /// Minor units.
+    pub amount: i64,
+    /// False for a preview (nothing written).
+    pub applied: bool,
+}
+
 /// `POST /api/v1/families/{id}/refunds` (office): pay back part of the family's credit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -423,6 +423,9 @@ pub struct Fine {
     pub reason: String,
     pub journal_entry_id: Uuid,
     pub created_at: DateTime<Utc>,
+    /// The late-fine rule whose run made it (issue #17), if one did.
+    #[serde(default)]
+    pub late_fine_rule_id: Option<Uuid>,
 }
 
 /// `guardians` as the change log carries it.

@@ -3,7 +3,8 @@
 //! terms, classes
 //! and sections with their homeroom teachers, fee heads, fee schedules per class and term, and
 //! the term's invoice run — previewed first (how many invoices, for how many families, how
-//! much per fee head, who is skipped as already invoiced), then issued.
+//! much per fee head, who is skipped as already invoiced), then issued — and the late-fine
+//! rules, each previewed (how many overdue invoices it would fine, and the total) and run.
 //!
 //! For the admin only. Everything here is read from and written to the server at once (a
 //! school's structure is not edited offline); when the server does not answer, the pages say
@@ -17,7 +18,8 @@ use daftar_client_core::money::parse_money;
 use daftar_client_core::protocol::{
     AcademicYear, AttendanceCategory, AttendanceCode, Class, CreateAcademicYearRequest,
     CreateAttendanceCodeRequest, CreateClassRequest, CreateFeeHeadRequest,
-    CreateFeeScheduleRequest, FeeHead, FeeSchedule, InvoiceRunPreview, NewTerm, Role, School, Term,
+    CreateFeeScheduleRequest, CreateLateFineRuleRequest, FeeHead, FeeSchedule, InvoiceRunPreview,
+    LateFineRule, LateFineRun, NewTerm, Role, School, Term, UpdateLateFineRuleRequest,
     UpdateSchoolRequest, User,
 };
 use maud::{html, Markup};
@@ -44,7 +46,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup/fee-heads", web::post().to(create_fee_head))
         .route("/setup/fee-schedules", web::post().to(create_fee_schedule))
         .route("/setup/invoices", web::get().to(invoice_preview))
-        .route("/setup/invoices", web::post().to(issue_invoices));
+        .route("/setup/invoices", web::post().to(issue_invoices))
+        .route("/setup/late-fines", web::post().to(create_late_fine_rule))
+        .route("/setup/late-fines/{id}", web::get().to(late_fine_preview))
+        .route(
+            "/setup/late-fines/{id}/apply",
+            web::post().to(apply_late_fines),
+        )
+        .route(
+            "/setup/late-fines/{id}/active",
+            web::post().to(switch_late_fine_rule),
+        );
 }
 
 /// What the setup page shows, read from the server in one go.
@@ -56,6 +68,7 @@ struct Structure {
     heads: Vec<FeeHead>,
     schedules: Vec<FeeSchedule>,
     codes: Vec<AttendanceCode>,
+    late_fines: Vec<LateFineRule>,
 }
 
 impl Structure {
@@ -73,6 +86,7 @@ impl Structure {
             heads: api.fee_heads()?,
             schedules: api.fee_schedules()?,
             codes: api.attendance_codes()?,
+            late_fines: api.late_fine_rules()?,
         })
     }
 
@@ -147,6 +161,7 @@ async fn render(
             (classes_section(&s, session))
             (fees_section(&s, session))
             (invoices_section(&s))
+            (late_fines_section(&s, session))
             (attendance_section(&s, session))
         },
         Err(e) => html! {
@@ -375,6 +390,206 @@ fn invoices_section(s: &Structure) -> Markup {
             }
         }
     }
+}
+
+fn late_fines_section(s: &Structure, session: &Session) -> Markup {
+    let currency = &s.school.currency;
+    html! {
+        h2 #late-fines { "Late fines" }
+        p.muted { "A rule fines an invoice once when one of its lines is still unpaid more than the given days after its due date. Preview a rule to see what it would fine today, then run it; running it again later fines only invoices that have fallen overdue since. The server can run every rule daily (daftar-server apply-late-fines)." }
+        @if !s.late_fines.is_empty() {
+            table #late-fine-list {
+                tr { th { "Rule" } th.num { "After (days)" } th.num { "Fine (" (currency) ")" } th.num { "Invoices fined" } th { "State" } th {} }
+                @for r in &s.late_fines {
+                    tr.late-fine data-rule=(r.name) data-state=(if r.active { "on" } else { "off" }) {
+                        td { (r.name) } td.num { (r.grace_days) } td.num { (money(r.amount, currency)) }
+                        td.num.fined { (r.fined_invoices) }
+                        td { @if r.active { "On" } @else { span.muted { "Off" } } }
+                        td {
+                            @if r.active { a.preview-fines href=(format!("/setup/late-fines/{}", r.id)) { "Preview and run" } " " }
+                            form.inline method="post" action=(format!("/setup/late-fines/{}/active", r.id)) {
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                input type="hidden" name="active" value=(if r.active { "false" } else { "true" });
+                                button.switch-rule type="submit" { @if r.active { "Switch off" } @else { "Switch on" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form #late-fine-form method="post" action="/setup/late-fines" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            label { "Rule " input #fine-name name="name" placeholder="Monthly late fee" required; }
+            " " label { "Fine (" (currency) ") " input #fine-amount name="amount" inputmode="decimal" size="8" required; }
+            " " label { "after " input #fine-days name="grace_days" type="number" min="0" max="365" size="4" required; " days past due" }
+            " " button #create-late-fine type="submit" { "Add rule" }
+        }
+    }
+}
+
+fn late_fine_request(f: &Fields, currency: &str) -> Result<CreateLateFineRuleRequest, String> {
+    let name = required(f, "name", "Rule")?.to_string();
+    let amount =
+        parse_money(required(f, "amount", "Fine")?, currency).map_err(|e| format!("Fine: {e}"))?;
+    if amount <= 0 {
+        return Err("Fine: more than zero, please".into());
+    }
+    let days = required(f, "grace_days", "Days past due")?;
+    let grace_days: i32 = days
+        .parse()
+        .ok()
+        .filter(|d| (0..=365).contains(d))
+        .ok_or_else(|| format!("Days past due: “{days}” is not a number of days from 0 to 365"))?;
+    Ok(CreateLateFineRuleRequest {
+        id: Some(Uuid::now_v7()),
+        name,
+        grace_days,
+        amount,
+    })
+}
+
+async fn create_late_fine_rule(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let currency = match currency(&console).await {
+        Ok(c) => c,
+        Err(e) => {
+            let status = page::server_status(&e);
+            return render(&console, &session, status, Some(unavailable(&e))).await;
+        }
+    };
+    let change =
+        late_fine_request(&f, &currency).map(|r| move |api: &Api| api.create_late_fine_rule(&r));
+    apply(&console, &session, change, move |r| {
+        html! { p.notice #setup-done { "Added the late-fine rule " strong { (r.name) } ": " (currency) " " (money(r.amount, &currency)) " after " (r.grace_days) " days past due." } }
+    })
+    .await
+}
+
+async fn switch_late_fine_rule(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, f) = match admin_form(&console, &req, form, WHAT) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let id = path.into_inner();
+    let change = UpdateLateFineRuleRequest {
+        active: Some(optional(&f, "active") == Some("true")),
+    };
+    let change: Result<_, String> = Ok(move |api: &Api| api.update_late_fine_rule(id, &change));
+    apply(&console, &session, change, |r| {
+        html! { p.notice #setup-done { "The late-fine rule " strong { (r.name) } " is " (if r.active { "on" } else { "off" }) "." } }
+    })
+    .await
+}
+
+fn late_fine_run_body(
+    rule: &LateFineRule,
+    run: &LateFineRun,
+    currency: &str,
+    session: &Session,
+) -> Markup {
+    html! {
+        h1 { "Late fines: " (rule.name) }
+        @if run.applied {
+            p.notice #late-fines-applied data-invoices=(run.invoices) data-amount=(run.amount) {
+                "Fined " strong { (run.invoices) } " invoices of " strong { (run.families) } " families, "
+                (currency) " " (money(run.amount, currency)) " in all (school date " (run.on) ")."
+            }
+            p { "Office computers show the fines after their next sync. " a href="/setup#late-fines" { "Back to setup" } }
+        } @else {
+            p #late-fine-preview data-invoices=(run.invoices) data-families=(run.families) data-amount=(run.amount) {
+                "Today (" (run.on) ") the rule would fine " strong { (run.invoices) } " invoices of "
+                strong { (run.families) } " families " (currency) " " (money(rule.amount, currency)) " each, "
+                strong { (currency) " " (money(run.amount, currency)) } " in all."
+            }
+            @if run.invoices > 0 {
+                form #apply-fines-form method="post" action=(format!("/setup/late-fines/{}/apply", rule.id)) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button #apply-late-fines type="submit" data-busy="Fining…" { "Fine " (run.invoices) " invoices" }
+                    " " a href="/setup#late-fines" { "Cancel" }
+                }
+            } @else {
+                p #no-fines { "Nothing to fine today: no invoice is that far past due and unpaid, or the rule has fined them all already." }
+                a href="/setup#late-fines" { "Back to setup" }
+            }
+        }
+    }
+}
+
+/// The rule `id` and the school's currency, from the server.
+fn rule_and_currency(api: &Api, id: Uuid) -> Result<(LateFineRule, String), ClientError> {
+    let rule = api
+        .late_fine_rules()?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ClientError::NotFound("late-fine rule".into()))?;
+    Ok((rule, api.school()?.currency))
+}
+
+async fn late_fine_run_page(
+    console: &Console,
+    session: &Session,
+    id: Uuid,
+    run: impl FnOnce(&Api) -> Result<LateFineRun, ClientError> + Send + 'static,
+) -> HttpResponse {
+    let result = call_server(console, move |api| {
+        let (rule, currency) = rule_and_currency(api, id)?;
+        Ok((rule, currency, run(api)?))
+    })
+    .await;
+    match result {
+        Ok((rule, currency, run)) => respond(
+            console,
+            session,
+            200,
+            late_fine_run_body(&rule, &run, &currency, session),
+        ),
+        Err(e) => {
+            let body = html! { h1 { "Late fines" } (unavailable(&e)) a href="/setup#late-fines" { "Back to setup" } };
+            respond(console, session, page::server_status(&e), body)
+        }
+    }
+}
+
+async fn late_fine_preview(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> HttpResponse {
+    let session = match admin_user(&console, &req, WHAT) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let id = path.into_inner();
+    late_fine_run_page(&console, &session, id, move |api| {
+        api.preview_late_fines(id)
+    })
+    .await
+}
+
+async fn apply_late_fines(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, _) = match admin_form(&console, &req, form, WHAT) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let id = path.into_inner();
+    late_fine_run_page(&console, &session, id, move |api| api.apply_late_fines(id)).await
 }
 
 fn date(f: &Fields, name: &str, label: &str) -> Result<NaiveDate, String> {

@@ -29,7 +29,8 @@ hands over what to do as JSON (`--plan FILE`). Phases:
   new_school a school set up from nothing: settings, a year and terms, six classes, fee heads
             and schedules, and a cashier's login (password shown once);
   pay       a cashier on a newly enrolled computer takes one payment (and, revoked, keeps it);
-  revoke    the admin revokes a computer by name on the Devices page.
+  revoke    the admin revokes a computer by name on the Devices page;
+  late_fines the admin adds a late-fine rule, previews what it fines and runs it.
 Screenshots go to --shots. Any failed expectation raises (exit status 1) with what was seen.
 """
 
@@ -648,6 +649,46 @@ def new_school_phase(page, plan, shots):
     return {"password": page.locator("#new-password").inner_text().strip()}
 
 
+def late_fines_phase(page, plan, shots):
+    """Late-fine rules (issue #17): a rule with a mistyped number of days is refused naming the
+    field; the rule is added, previewed (how many overdue invoices, the total) and run; run
+    again, it has nothing left to fine."""
+    url, lf = plan["url"], plan["late_fines"]
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-setup")
+    page.fill("#fine-name", lf["name"])
+    page.fill("#fine-amount", lf["amount"])
+    page.fill("#fine-days", "400")
+    page.evaluate("document.getElementById('fine-days').removeAttribute('max')")
+    with page.expect_navigation():
+        page.click("#create-late-fine")
+    expect(page.locator("#setup-error")).to_contain_text("Days past due")
+    page.fill("#fine-name", lf["name"])
+    page.fill("#fine-amount", lf["amount"])
+    page.fill("#fine-days", str(lf["days"]))
+    with page.expect_navigation():
+        page.click("#create-late-fine")
+    expect(page.locator("#setup-done")).to_contain_text(lf["name"])
+    row = page.locator(f"tr.late-fine[data-rule='{lf['name']}']")
+    expect(row.locator("td.fined")).to_have_text("0")
+    with page.expect_navigation():
+        row.locator("a.preview-fines").click()
+    preview = page.locator("#late-fine-preview")
+    expect(preview).to_have_attribute("data-invoices", str(lf["invoices"]))
+    expect(preview).to_have_attribute("data-amount", str(lf["total"]))
+    expect(preview).to_contain_text(lf["total_text"])
+    page.screenshot(path=f"{shots}/45-late-fines-preview.png", full_page=True)
+    with page.expect_navigation():
+        page.click("#apply-late-fines")
+    expect(page.locator("#late-fines-applied")).to_have_attribute("data-invoices", str(lf["invoices"]))
+    page.screenshot(path=f"{shots}/46-late-fines-applied.png", full_page=True)
+    page.goto(url + "/setup")
+    expect(row.locator("td.fined")).to_have_text(str(lf["invoices"]))
+    with page.expect_navigation():
+        row.locator("a.preview-fines").click()
+    expect(page.locator("#no-fines")).to_be_visible()
+
+
 def pay_phase(page, plan, shots):
     """A cashier on a newly enrolled computer (issue #17) takes one payment by keyboard: the
     family found by a child's admission number, the amount, the receipt. With `expect_revoked`
@@ -920,7 +961,7 @@ def revoked_phase(page, plan, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "setup", "admissions", "invoices", "users", "two_factor", "revoked", "new_school", "pay", "revoke"])
+    ap.add_argument("--phase", required=True, choices=["teacher", "cashier", "office", "devices", "import", "setup", "admissions", "invoices", "users", "two_factor", "revoked", "new_school", "pay", "revoke", "late_fines"])
     ap.add_argument("--shots", required=True)
     ap.add_argument("--out")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
@@ -962,6 +1003,9 @@ def main():
                 out = {}
             elif a.phase == "new_school":
                 out = new_school_phase(page, plan, a.shots)
+            elif a.phase == "late_fines":
+                late_fines_phase(page, plan, a.shots)
+                out = {}
             elif a.phase == "pay":
                 pay_phase(page, plan, a.shots)
                 out = {}

@@ -1,17 +1,19 @@
 //! Fee and ledger endpoints under `/api/v1` (ARCHITECTURE.md §4).
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::Utc;
 use daftar_client_core::protocol::{
     Account, AddFineRequest, AssignSuspenseRequest, CreateAccountRequest, CreateFeeHeadRequest,
-    CreateFeeScheduleRequest, Discount, FamilyDues, FamilyStatement, FeeHead, FeeSchedule, Fine,
-    GrantDiscountRequest, InvoiceDue, InvoiceRunPreview, IssueInvoicesReport, Payment,
-    PaymentReversal, Problem, RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest,
+    CreateFeeScheduleRequest, CreateLateFineRuleRequest, Discount, FamilyDues, FamilyStatement,
+    FeeHead, FeeSchedule, Fine, GrantDiscountRequest, InvoiceDue, InvoiceRunPreview,
+    IssueInvoicesReport, LateFineRule, LateFineRun, Payment, PaymentReversal, Problem,
+    RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest, UpdateLateFineRuleRequest,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::adjustments;
+use super::late_fines;
 use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
 use super::payments::{self, Recorded};
 use super::repo;
@@ -490,4 +492,94 @@ pub async fn assign_suspense(
         })
         .await?;
     Ok(web::Json(p))
+}
+
+/// The school's late-fine rules with how many invoices each has fined (office; issue #17).
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LateFineRule>), (status = 403, body = Problem)))]
+#[get("/late-fine-rules")]
+pub async fn list_late_fine_rules(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<Vec<LateFineRule>>> {
+    auth.require_office()?;
+    let rules = db
+        .run(move |conn| late_fines::list(conn, auth.school_id))
+        .await?;
+    Ok(web::Json(rules))
+}
+
+/// Add a late-fine rule (admin): an invoice with a line unpaid more than `grace_days` days
+/// after its due date is fined `amount`, once, when the rule is run.
+#[utoipa::path(tag = "fees", request_body = CreateLateFineRuleRequest, security(("bearer" = [])),
+    responses((status = 201, body = LateFineRule), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/late-fine-rules")]
+pub async fn create_late_fine_rule(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    body: Json<CreateLateFineRuleRequest>,
+) -> ApiResult<HttpResponse> {
+    auth.require_admin()?;
+    let req = body.into_inner();
+    let rule = db
+        .transaction(move |conn| late_fines::create(conn, auth.school_id, Actor::from(&auth), &req))
+        .await?;
+    Ok(HttpResponse::Created().json(rule))
+}
+
+/// Switch a late-fine rule off or on (admin); the fines it made stand.
+#[utoipa::path(tag = "fees", request_body = UpdateLateFineRuleRequest, security(("bearer" = [])),
+    responses((status = 200, body = LateFineRule), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[patch("/late-fine-rules/{id}")]
+pub async fn update_late_fine_rule(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: Json<UpdateLateFineRuleRequest>,
+) -> ApiResult<web::Json<LateFineRule>> {
+    auth.require_admin()?;
+    let (id, req) = (id.into_inner(), body.into_inner());
+    let rule = db
+        .transaction(move |conn| {
+            late_fines::update(conn, auth.school_id, Actor::from(&auth), id, &req)
+        })
+        .await?;
+    Ok(web::Json(rule))
+}
+
+/// What running a late-fine rule today would fine (office), writing nothing: how many
+/// invoices of how many families, and the total.
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = LateFineRun), (status = 404, body = Problem)))]
+#[get("/late-fine-rules/{id}/preview")]
+pub async fn preview_late_fines(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<LateFineRun>> {
+    auth.require_office()?;
+    let id = id.into_inner();
+    let run = db
+        .run(move |conn| late_fines::preview(conn, auth.school_id, id))
+        .await?;
+    Ok(web::Json(run))
+}
+
+/// Run a late-fine rule today (office): every invoice it finds is fined once, in one
+/// transaction; running it again fines only invoices that fell overdue since.
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = LateFineRun), (status = 404, body = Problem),
+        (status = 409, description = "`rule_inactive`", body = Problem)))]
+#[post("/late-fine-rules/{id}/apply")]
+pub async fn apply_late_fines(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<LateFineRun>> {
+    auth.require_office()?;
+    let id = id.into_inner();
+    let run = db
+        .transaction(move |conn| late_fines::apply(conn, auth.school_id, Actor::from(&auth), id))
+        .await?;
+    Ok(web::Json(run))
 }

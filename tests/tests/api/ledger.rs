@@ -1222,3 +1222,210 @@ where
     create(app, admin, "/api/v1/fee-schedules", json!({"term_id": term, "class_id": class, "fee_head_id": head, "amount": 5200, "due_on": "2027-04-10"})).await;
     term
 }
+
+#[actix_web::test]
+async fn a_late_fine_rule_fines_each_overdue_invoice_once() {
+    let t = TestApp::new();
+    let app = actix_test::init_service(build_app(t.state.clone())).await;
+    // F1 owes S1 6500 and S2 6000, F2 owes S3 6500, all due in April 2026: long overdue.
+    let (a, _, _) = billed(&t, &app).await;
+    let admin = a.admin.clone();
+    let rule = |body: Value| {
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/late-fine-rules",
+            &admin,
+            Some(body),
+        )
+    };
+    for (body, field) in [
+        (
+            json!({"name": "Late", "grace_days": 400, "amount": 500}),
+            "grace_days",
+        ),
+        (
+            json!({"name": "Late", "grace_days": 30, "amount": 0}),
+            "amount",
+        ),
+        (
+            json!({"name": " ", "grace_days": 30, "amount": 500}),
+            "name",
+        ),
+    ] {
+        let r = rule(body).await;
+        assert_eq!(
+            (r.status, r.json["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{}",
+            r.json
+        );
+    }
+    let r = rule(json!({"name": "Monthly late fee", "grace_days": 30, "amount": 500})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let id = r.json["id"].as_str().expect("id").to_string();
+    let r = rule(json!({"name": "Monthly late fee", "grace_days": 60, "amount": 900})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "the name is taken: {}",
+        r.json
+    );
+
+    // F2 pays in full: nothing of theirs is overdue any more.
+    let r = call(&app, Method::POST, "/api/v1/payments", &admin, Some(json!({
+        "id": Uuid::now_v7(), "family_id": a.f2, "amount": 6500, "currency": "PKR", "method": "cash"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let dues = |f: Uuid| get_owned(&app, &admin, format!("/api/v1/families/{f}/dues"));
+    assert_eq!(dues(a.f1).await.json["total_outstanding"], 12_500);
+
+    let preview = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/late-fine-rules/{id}/preview"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            &preview.json["invoices"],
+            &preview.json["families"],
+            &preview.json["amount"],
+            &preview.json["applied"]
+        ),
+        (&json!(2), &json!(1), &json!(1000), &json!(false)),
+        "{}",
+        preview.json
+    );
+    assert_eq!(
+        dues(a.f1).await.json["total_outstanding"],
+        12_500,
+        "a preview writes nothing"
+    );
+    // The office runs it (an accountant may); a teacher may not even read the rules.
+    let accountant = login(&app, "alpha", "acct").await;
+    let teacher = login(&app, "alpha", "t1").await;
+    let r = call(&app, Method::GET, "/api/v1/late-fine-rules", &teacher, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/late-fine-rules",
+        &accountant,
+        Some(json!({"name": "Mine", "grace_days": 1, "amount": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "rules are the admin's");
+    let run = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/late-fine-rules/{id}/apply"),
+        &accountant,
+        None,
+    )
+    .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.json);
+    assert_eq!(
+        (
+            &run.json["invoices"],
+            &run.json["amount"],
+            &run.json["applied"]
+        ),
+        (&json!(2), &json!(1000), &json!(true)),
+        "{}",
+        run.json
+    );
+    let d1 = dues(a.f1).await.json;
+    assert_eq!(d1["total_outstanding"], 13_500);
+    let fine_lines = d1["invoices"]
+        .as_array()
+        .expect("invoices")
+        .iter()
+        .flat_map(|i| i["lines"].as_array().expect("lines").clone())
+        .filter(|l| {
+            l["description"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Monthly late fee: more than 30 day(s) past due")
+        })
+        .count();
+    assert_eq!(fine_lines, 2, "{d1}");
+    assert_eq!(
+        dues(a.f2).await.json["total_outstanding"],
+        0,
+        "F2 paid and is not fined"
+    );
+    // Again: nothing new is fined; the rule counts what it fined.
+    let again = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/late-fine-rules/{id}/apply"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(again.json["invoices"], 0, "{}", again.json);
+    assert_eq!(dues(a.f1).await.json["total_outstanding"], 13_500);
+    let listed = call(
+        &app,
+        Method::GET,
+        "/api/v1/late-fine-rules",
+        &accountant,
+        None,
+    )
+    .await;
+    assert_eq!(listed.json[0]["fined_invoices"], 2, "{}", listed.json);
+    // A second rule escalates on its own (each rule fines an invoice once); the server's
+    // daily run (`apply-late-fines`) runs every active rule.
+    let r = rule(json!({"name": "Second notice", "grace_days": 60, "amount": 250})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let runs = t
+        .tdb
+        .conn()
+        .transaction(|c| {
+            daftar_server::ledger::late_fines::apply_all(
+                c,
+                a.school.id,
+                daftar_server::audit::Actor::SYSTEM,
+            )
+        })
+        .expect("apply all");
+    let fined: Vec<(String, i64)> = runs.iter().map(|(n, r)| (n.clone(), r.invoices)).collect();
+    assert_eq!(
+        fined,
+        [
+            ("Monthly late fee".to_string(), 0),
+            ("Second notice".to_string(), 2)
+        ]
+    );
+    assert_eq!(dues(a.f1).await.json["total_outstanding"], 14_000);
+    // Switched off, a rule no longer runs; its fines stand.
+    let off = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/late-fine-rules/{id}"),
+        &admin,
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(off.json["active"], false, "{}", off.json);
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/late-fine-rules/{id}/apply"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "rule_inactive"),
+        "{}",
+        r.json
+    );
+    assert_eq!(dues(a.f1).await.json["total_outstanding"], 14_000);
+    // The ledger still balances: every fine was a balanced entry.
+    let mut conn = t.tdb.conn();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM (SELECT entry_id FROM journal_lines GROUP BY entry_id HAVING sum(amount) <> 0) x"), 0);
+}
