@@ -719,7 +719,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None,
             )?;
             if let Some(path) = pdf {
-                receipt::write_pdf(&r, console::page::school_tz(&mut engine.store), path)?;
+                let logo = office::school_logo(&mut engine.store)?.map(|(_, bytes)| bytes);
+                let tz = console::page::school_tz(&mut engine.store);
+                receipt::write_pdf(&r, tz, logo.as_deref(), path)?;
             }
             // Try to send it at once; offline is fine (it stays queued).
             let sent = engine.push().is_ok();

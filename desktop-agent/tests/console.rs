@@ -874,7 +874,7 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
     plan["users"] = json!({
         "username": "bursar2", "name": "Bursar Ayesha Karim",
         "teacher": "teacher1", "teacher_label": format!("{homeroom_name} (teacher1)"),
-        "class": "Grade 7-B",
+        "class": "Grade 7-B", "subject": "Mathematics",
     });
     std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
     let users_out = work.path().join("users-out.json");
@@ -912,6 +912,15 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         .get_result(&mut conn)
         .expect("class teachers");
     assert_eq!(teaches, 1, "teacher1 teaches Grade 7-B");
+    let subject: Option<String> = daftar_server::schema::class_teachers::table
+        .inner_join(daftar_server::schema::classes::table.on(
+            daftar_server::schema::classes::id.eq(daftar_server::schema::class_teachers::class_id),
+        ))
+        .filter(daftar_server::schema::classes::name.eq("Grade 7-B"))
+        .select(daftar_server::schema::class_teachers::subject)
+        .first(&mut conn)
+        .expect("subject");
+    assert_eq!(subject.as_deref(), Some("Mathematics"));
     let mut bursar_roles: Vec<String> =
         daftar_server::schema::user_roles::table
             .inner_join(daftar_server::schema::users::table.on(
@@ -1112,9 +1121,23 @@ fn an_admin_sets_up_a_new_school_from_nothing_and_a_cashier_takes_money_on_a_new
     for c in &classes[4..] {
         schedules.push(json!({"class": c, "head": "Computer lab", "amount": "500", "shown": "500.00", "due_on": "2026-04-15"}));
     }
+    // The school's logo: a green and gold crest, 120 × 60, with a transparent corner.
+    let logo_file = work.path().join("green-valley-logo.png");
+    {
+        use printpdf::image_crate::{ImageFormat, Rgba, RgbaImage};
+        let crest = RgbaImage::from_fn(120, 60, |x, y| match (x, y) {
+            (0..=9, 0..=9) => Rgba([0, 0, 0, 0]),
+            _ if (x / 10 + y / 10) % 2 == 0 => Rgba([20, 110, 60, 255]),
+            _ => Rgba([230, 180, 40, 255]),
+        });
+        crest
+            .save_with_format(&logo_file, ImageFormat::Png)
+            .expect("logo");
+    }
     let mut plan = json!({
         "url": owner_url, "password": PW,
         "new_school": {
+            "logo": logo_file,
             "name": "Green Valley School", "address": "Plot 7, Canal Road, Faisalabad",
             "currency": "PKR", "timezone": "Asia/Karachi",
             "year": {"name": "2026-27", "starts_on": "2026-04-01", "ends_on": "2027-03-31", "terms": [
@@ -1135,6 +1158,18 @@ fn an_admin_sets_up_a_new_school_from_nothing_and_a_cashier_takes_money_on_a_new
     python("new_school", &plan_file, &shots, Some(&out));
     let shown: Value = serde_json::from_slice(&std::fs::read(&out).expect("out")).expect("json");
     let cashier_password = shown["password"].as_str().expect("password").to_string();
+    // The admin's own computer, enrolled before there was a logo, fetches it after a sync.
+    let kept = owner_dir
+        .path()
+        .join(daftar_client_core::client::office::LOGO_FILE);
+    let start = Instant::now();
+    while std::fs::read(&kept).ok() != std::fs::read(&logo_file).ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the owner's computer never fetched the new logo"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let (name, currency, timezone): (String, String, String) =
         daftar_server::schema::schools::table
             .find(school)
@@ -1226,13 +1261,15 @@ fn an_admin_sets_up_a_new_school_from_nothing_and_a_cashier_takes_money_on_a_new
         "front counter",
     );
     let (counter_console, counter_url) = serve_console(counter_dir.path(), &[]);
+    let receipt_pdf = work.path().join("D2-000001.pdf");
     let pay = |receipt_no: &str, amount: &str, understood: &str, shot: &str, revoked: bool| {
         let plan = json!({
             "url": counter_url, "cashier": "cashier1", "password": cashier_password,
             "cashier_name": "Cashier Bilal Ahmed", "school_name": "Green Valley School",
             "pay": {"query": child, "family_id": family, "amount": amount,
                     "understood": understood, "receipt_no": receipt_no, "shot": shot,
-                    "expect_revoked": revoked},
+                    "expect_revoked": revoked, "logo": true,
+                    "pdf_out": if revoked { Value::Null } else { json!(receipt_pdf) }},
         });
         let file = work.path().join(format!("{shot}.json"));
         std::fs::write(&file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
@@ -1245,6 +1282,38 @@ fn an_admin_sets_up_a_new_school_from_nothing_and_a_cashier_takes_money_on_a_new
         "42-new-school-payment",
         false,
     );
+    // The PDF receipt carries the logo the admin uploaded (one image on the page), and its
+    // text the receipt's.
+    let images = Command::new("pdfimages")
+        .arg("-list")
+        .arg(&receipt_pdf)
+        .output()
+        .expect("pdfimages (poppler-utils)");
+    let listing = String::from_utf8_lossy(&images.stdout);
+    assert_eq!(
+        listing
+            .lines()
+            .skip(2)
+            .filter(|l| l.contains("image"))
+            .count(),
+        1,
+        "one logo on the PDF receipt:\n{listing}"
+    );
+    let text = Command::new("pdftotext")
+        .arg(&receipt_pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("D2-000001") && text.contains("Green Valley School"),
+        "{text}"
+    );
+    let _ = Command::new("pdftoppm")
+        .args(["-png", "-r", "80", "-singlefile"])
+        .arg(&receipt_pdf)
+        .arg(shots.join("42-new-school-receipt-pdf"))
+        .status();
     let payment = |conn: &mut PgConnection, no: &str| -> Option<(i64, String)> {
         daftar_server::schema::payments::table
             .inner_join(

@@ -131,7 +131,7 @@ pub fn seed(
                     code: Some(format!("G{grade}{section}")), homeroom_teacher_id: Some(teacher.id), active: true,
                     sourced_id: None, created_at: now, updated_at: now,
                 };
-                teacher_rows.push(ClassTeacherRow { school_id: sid, class_id: class.id, teacher_id: teacher.id, is_primary: true, sourced_id: None, created_at: now });
+                teacher_rows.push(ClassTeacherRow { school_id: sid, class_id: class.id, teacher_id: teacher.id, is_primary: true, sourced_id: None, created_at: now, subject: None });
                 class_rows.push(class);
             }
         }

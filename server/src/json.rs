@@ -194,6 +194,38 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: `OptionalJson(None)` for a request with neither a body
+/// nor a `Content-Type`; otherwise exactly [`Json`] (415 for another media type, the same
+/// parse errors naming the field).
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let has_type = req
+            .headers()
+            .contains_key(actix_web::http::header::CONTENT_TYPE);
+        if !has_type {
+            // No type: absent only if there is truly nothing in it.
+            let bytes = web::Bytes::from_request(req, payload);
+            return Box::pin(async move {
+                let bytes = bytes.await.map_err(body_error)?;
+                if bytes.is_empty() {
+                    Ok(OptionalJson(None))
+                } else {
+                    Err(ApiError::UnsupportedMediaType {
+                        expected: "application/json",
+                    })
+                }
+            });
+        }
+        let json = Json::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJson(Some(json.await?.0))) })
+    }
+}
+
 /// Maps a failure to read the body: over the limit is 413, anything else names `body`.
 pub fn body_error(e: actix_web::Error) -> ApiError {
     use actix_web::error::PayloadError;

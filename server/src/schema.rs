@@ -162,6 +162,7 @@ diesel::table! {
         is_primary -> Bool,
         sourced_id -> Nullable<Text>,
         created_at -> Timestamptz,
+        subject -> Nullable<Text>,
     }
 }
 
@@ -492,6 +493,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    school_logos (school_id) {
+        school_id -> Uuid,
+        content_type -> Text,
+        image -> Bytea,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     school_two_factor_policy (school_id) {
         school_id -> Uuid,
         required -> Bool,
@@ -513,6 +523,7 @@ diesel::table! {
         attendance_edit_window_days -> Int4,
         max_amount -> Int8,
         address -> Text,
+        logo_updated_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -660,6 +671,7 @@ diesel::joinable!(journal_entries -> schools (school_id));
 diesel::joinable!(late_fine_rules -> schools (school_id));
 diesel::joinable!(receipt_series -> schools (school_id));
 diesel::joinable!(school_counters -> schools (school_id));
+diesel::joinable!(school_logos -> schools (school_id));
 diesel::joinable!(school_two_factor_policy -> schools (school_id));
 diesel::joinable!(users -> schools (school_id));
 
@@ -701,6 +713,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     registers,
     school_counters,
+    school_logos,
     school_two_factor_policy,
     schools,
     sql_functions,

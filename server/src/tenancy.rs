@@ -39,6 +39,7 @@ impl SchoolRow {
             max_amount: settings.max_amount,
             address: settings.address,
             attendance_edit_window_days: settings.attendance_edit_window_days,
+            logo_updated_at: settings.logo_updated_at,
         }
     }
 }
@@ -51,6 +52,8 @@ pub struct SchoolSettings {
     pub max_amount: i64,
     pub address: String,
     pub attendance_edit_window_days: i32,
+    /// When the receipt logo was last set or removed (`school_logos`); `None`: never.
+    pub logo_updated_at: Option<DateTime<Utc>>,
 }
 
 /// The school as the API shows it. Errors: not found, database.

@@ -16,8 +16,8 @@ use crate::protocol::sync::{
     SyncDigest,
 };
 use crate::protocol::{
-    AcademicYear, AdmissionsMapping, AdmissionsPreview, AttendanceCode, Class,
-    CreateAcademicYearRequest, CreateAttendanceCodeRequest, CreateClassRequest,
+    AcademicYear, AdmissionsMapping, AdmissionsPreview, AssignTeacherRequest, AttendanceCode,
+    Class, CreateAcademicYearRequest, CreateAttendanceCodeRequest, CreateClassRequest,
     CreateFeeHeadRequest, CreateFeeScheduleRequest, CreateLateFineRuleRequest, CreateUserRequest,
     FeeHead, FeeSchedule, ImportReport, InvoiceRunPreview, IssueInvoicesReport, LateFineRule,
     LateFineRun, LoginRequest, Page, Problem, RecoveryCodes, RefreshRequest, School,
@@ -498,16 +498,30 @@ impl Api {
     }
 
     /// `PUT /classes/{id}/teachers/{teacher_id}` (admin): the teacher teaches the class
-    /// (idempotent). Errors: 404, 422 when the user is not a teacher.
-    pub fn assign_teacher(&self, class_id: Uuid, teacher_id: Uuid) -> ClientResult<()> {
+    /// (idempotent), with `subject` when given (issue #17; empty clears it). Errors: 404, 422
+    /// when the user is not a teacher or the subject is too long.
+    pub fn assign_teacher(
+        &self,
+        class_id: Uuid,
+        teacher_id: Uuid,
+        subject: Option<&str>,
+    ) -> ClientResult<()> {
+        let body = AssignTeacherRequest {
+            subject: subject.map(str::to_string),
+        };
         let resp = self.send(
             "PUT",
             &format!("/classes/{class_id}/teachers/{teacher_id}"),
             &[],
-            None,
+            Some(Payload::Json(&body)),
         )?;
         drop(resp);
         Ok(())
+    }
+
+    /// `GET /class-teachers` (office): every teacher assignment of the school, with subjects.
+    pub fn all_class_teachers(&self) -> ClientResult<Vec<TeacherAssignment>> {
+        self.call("GET", "/class-teachers", &[], None)
     }
 
     /// `GET /fee-heads` (office).
@@ -547,6 +561,34 @@ impl Api {
     /// invoiced are skipped, so repeating it is safe. Errors: 422 `nothing_to_invoice`.
     pub fn issue_invoices(&self, term_id: Uuid) -> ClientResult<IssueInvoicesReport> {
         self.call("POST", &format!("/terms/{term_id}/invoices"), &[], None)
+    }
+
+    /// `GET /school/logo`: the school's receipt logo (its media type and bytes), or `None` when
+    /// the school has none (issue #17).
+    pub fn school_logo(&self) -> ClientResult<Option<DownloadedFile>> {
+        match self.get_file("/school/logo", &[]) {
+            Ok(f) => Ok(Some(f)),
+            Err(ClientError::Server { problem, .. }) if problem.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT /school/logo` (admin): `bytes` of `media_type` (`image/png` or `image/jpeg`, at
+    /// most 256 KiB) become the receipt logo. Errors: 415 another type, 413 too large, 422 not
+    /// the image its type says.
+    pub fn set_school_logo(&self, media_type: &str, bytes: &[u8]) -> ClientResult<School> {
+        decode_ok(self.send(
+            "PUT",
+            "/school/logo",
+            &[],
+            Some(Payload::Bytes { media_type, bytes }),
+        )?)
+    }
+
+    /// `DELETE /school/logo` (admin). Errors: 404 when there is none.
+    pub fn remove_school_logo(&self) -> ClientResult<()> {
+        self.send("DELETE", "/school/logo", &[], None)?;
+        Ok(())
     }
 
     /// `GET /late-fine-rules` (office): the school's late-fine rules (issue #17).

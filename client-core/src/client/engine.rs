@@ -357,6 +357,14 @@ impl SyncEngine {
     /// One pass: push, then pull, then snapshot the outbox if anything was sent.
     pub fn sync_once(&mut self, progress: PullProgress<'_>) -> ClientResult<SyncReport> {
         let report = self.push_then_pull(progress);
+        if report.is_ok() {
+            // The logo is a nicety of receipts: a failure to fetch it never fails a sync.
+            if let Err(e) = self.refresh_logo() {
+                tracing::warn!(
+                    "the school's receipt logo was not fetched (next sync retries): {e}"
+                );
+            }
+        }
         if let Err(e) = &report {
             if e.is_device_revoked() && self.revoked_at()?.is_none() {
                 tracing::warn!("the server says this device was revoked; its outbox is kept");
@@ -365,6 +373,56 @@ impl SyncEngine {
             }
         }
         report
+    }
+
+    /// Brings this device's copy of the school's receipt logo up to date (issue #17): when the
+    /// replica's `schools.logo_updated_at` differs from the version kept here, the logo is
+    /// fetched (`GET /school/logo`) into [`super::office::LOGO_FILE`] in the data directory
+    /// (written to a temporary file, then renamed), or removed when the school has none.
+    /// Returns whether anything changed. Called after each successful [`SyncEngine::sync_once`].
+    ///
+    /// Errors: network or server errors of the fetch, or the file cannot be written; the kept
+    /// version is then unchanged, so the next sync tries again.
+    pub fn refresh_logo(&mut self) -> ClientResult<bool> {
+        let Ok(school) = super::office::school(&mut self.store) else {
+            return Ok(false);
+        };
+        let wanted = school
+            .logo_updated_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        if self
+            .store
+            .device(super::office::LOGO_VERSION)?
+            .unwrap_or_default()
+            == wanted
+        {
+            return Ok(false);
+        }
+        let path = self.store.dir().join(super::office::LOGO_FILE);
+        let fetched = if wanted.is_empty() {
+            None
+        } else {
+            self.api.school_logo()?
+        };
+        match fetched {
+            Some(file) => {
+                let tmp = path.with_extension("new");
+                std::fs::write(&tmp, &file.bytes)
+                    .and_then(|()| std::fs::rename(&tmp, &path))
+                    .map_err(|e| ClientError::storage_from(path.display(), e))?;
+                self.store
+                    .set_device(super::office::LOGO_TYPE, &file.content_type)?;
+            }
+            None => match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ClientError::storage_from(path.display(), e)),
+            },
+        }
+        self.store
+            .set_device(super::office::LOGO_VERSION, &wanted)?;
+        Ok(true)
     }
 
     /// When this device learnt that an admin revoked it (RFC 3339, UTC; set by

@@ -151,6 +151,31 @@ pub fn school(store: &mut Store) -> ClientResult<synced::School> {
         .ok_or_else(|| ClientError::NotFound("no school data yet: sync once while online".into()))
 }
 
+/// The file in the data directory that keeps the school's receipt logo (issue #17), fetched
+/// by [`crate::client::SyncEngine::refresh_logo`].
+pub const LOGO_FILE: &str = "school-logo";
+/// Device setting: the `logo_updated_at` (RFC 3339) of the logo kept in [`LOGO_FILE`].
+pub const LOGO_VERSION: &str = "logo_version";
+/// Device setting: the media type of the logo kept in [`LOGO_FILE`].
+pub const LOGO_TYPE: &str = "logo_type";
+
+/// The school's receipt logo as this device keeps it: its media type (`image/png` or
+/// `image/jpeg`) and bytes, or `None` when the school has none or it was not fetched yet.
+///
+/// Errors: storage errors reading the file or the settings.
+pub fn school_logo(store: &mut Store) -> ClientResult<Option<(String, Vec<u8>)>> {
+    let path = store.dir().join(LOGO_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ClientError::storage_from(path.display(), e)),
+    };
+    let media = store
+        .device(LOGO_TYPE)?
+        .unwrap_or_else(|| "image/png".into());
+    Ok(Some((media, bytes)))
+}
+
 /// Students whose name or admission number contains every word of `query` (case-insensitive),
 /// active first, by name.
 pub fn search_students(store: &mut Store, query: &str) -> ClientResult<Vec<synced::Student>> {

@@ -21,6 +21,10 @@ pub struct School {
     /// (0..=365; 0 = the same school day only).
     #[serde(default)]
     pub attendance_edit_window_days: i32,
+    /// When the logo printed on receipts was last set or removed (UTC; `None` before any was
+    /// set). A device that has another version fetches `GET /api/v1/school/logo` (issue #17).
+    #[serde(default)]
+    pub logo_updated_at: Option<DateTime<Utc>>,
 }
 
 /// `PATCH /api/v1/school` (admin): the school's settings (issue #17); absent fields are kept.
@@ -302,6 +306,22 @@ pub struct TeacherAssignment {
     pub teacher_id: Uuid,
     pub display_name: String,
     pub is_primary: bool,
+    /// What the teacher teaches in the class (issue #17); `None` for no one subject.
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// The optional body of `PUT /api/v1/classes/{id}/teachers/{teacher_id}` (admin): what the
+/// teacher teaches in the class. Without a body (or with `subject` absent) an existing
+/// assignment keeps its subject; an empty string clears it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AssignTeacherRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000]*$")
+    )]
+    pub subject: Option<String>,
 }
 
 // ----- families, students, guardians ---------------------------------------------------------

@@ -334,6 +334,9 @@ pub struct ClassTeacher {
     pub is_primary: bool,
     pub sourced_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// What the teacher teaches in the class (`None` also for rows logged before it existed).
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// `classes` as the change log carries it.
@@ -589,6 +592,10 @@ pub struct School {
     /// before the column existed).
     #[serde(default)]
     pub address: String,
+    /// When the receipt logo was last set or removed (`None`: never, or a row logged before
+    /// the column existed); see [`crate::protocol::School::logo_updated_at`].
+    #[serde(default)]
+    pub logo_updated_at: Option<DateTime<Utc>>,
 }
 
 /// `student_guardians` as the change log carries it.

@@ -20,7 +20,6 @@ use daftar_client_core::protocol::{
     AdmissionField, AdmissionOutcome, AdmissionsMapping, AdmissionsPreview, FamilyGrouping,
     ImportReport,
 };
-use futures_util::StreamExt;
 use maud::{html, Markup};
 
 use super::page;
@@ -175,41 +174,10 @@ fn unavailable(e: &ClientError) -> Markup {
 }
 
 /// The form's CSRF token, the grouping choice and the file (name and bytes).
-async fn read_upload(
-    mut form: Multipart,
-) -> Result<(String, bool, Option<(String, Vec<u8>)>), String> {
-    let (mut csrf, mut group_by_phone, mut file) = (String::new(), false, None);
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| format!("the upload could not be read: {e}"))?;
-        match field.name() {
-            Some("csrf") => {
-                let b = field
-                    .bytes(1024)
-                    .await
-                    .map_err(|_| "csrf: too long".to_string())?
-                    .map_err(|e| format!("the upload could not be read: {e}"))?;
-                csrf = String::from_utf8_lossy(&b).into_owned();
-            }
-            Some("group_by_phone") => group_by_phone = true,
-            Some("file") => {
-                let name = field
-                    .content_disposition()
-                    .and_then(|d| d.get_filename())
-                    .unwrap_or("the file")
-                    .to_string();
-                let b = field
-                    .bytes(MAX_SPREADSHEET)
-                    .await
-                    .map_err(|_| format!("{name}: larger than 32 MiB"))?
-                    .map_err(|e| format!("the upload could not be read: {e}"))?;
-                if !b.is_empty() {
-                    file = Some((name, b.to_vec()));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok((csrf, group_by_phone, file))
+async fn read_upload(form: Multipart) -> Result<(String, bool, Option<(String, Vec<u8>)>), String> {
+    let (fields, file) = super::forms::read_upload(form, MAX_SPREADSHEET).await?;
+    let csrf = fields.get("csrf").cloned().unwrap_or_default();
+    Ok((csrf, fields.contains_key("group_by_phone"), file))
 }
 
 async fn upload(console: web::Data<Console>, req: HttpRequest, form: Multipart) -> HttpResponse {

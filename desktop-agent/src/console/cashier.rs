@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/family/{id}/discount", web::post().to(grant_discount))
         .route("/receipt/{id}", web::get().to(receipt_page))
         .route("/receipt/{id}/pdf", web::get().to(receipt_pdf))
+        .route("/school-logo", web::get().to(school_logo))
         .route("/receipt/{id}/reverse", web::post().to(reverse_payment))
         .route("/receipt/{id}/thermal", web::post().to(thermal_print));
 }
@@ -569,11 +570,13 @@ async fn take_payment(
 }
 
 /// The receipt as the family reads it (the 80 mm roll's text).
-pub fn receipt_markup(p: &PrintedReceipt, tz: chrono_tz::Tz, pending: bool) -> Markup {
+/// With `logo`, the school's logo (served at `/school-logo`) heads it.
+pub fn receipt_markup(p: &PrintedReceipt, tz: chrono_tz::Tz, pending: bool, logo: bool) -> Markup {
     let r = &p.receipt;
     let cur = &r.currency;
     html! {
         div.receipt #receipt {
+            @if logo { img #receipt-logo src="/school-logo" alt=(r.school); }
             h2 { (r.school) }
             @if !r.school_address.is_empty() { p.address #school-address { (r.school_address) } }
             p { "RECEIPT " strong #receipt-no { (r.receipt_no) } br;
@@ -634,7 +637,7 @@ async fn receipt_page(
                 a href={ "/family/" (printed.receipt.family_id) } { "Back to the family" }
             }
             @if let Some(note) = &notice { p.no-print #printed class=(if note.starts_with("Sent") { "understood" } else { "error" }) { (note) } }
-            (receipt_markup(&printed, tz, pending))
+            (receipt_markup(&printed, tz, pending, office::school_logo(store).ok().flatten().is_some()))
             details.no-print #reverse {
                 summary { "Reverse this payment" }
                 form method="post" action={ "/receipt/" (id) "/reverse" } {
@@ -684,6 +687,20 @@ fn printed(store: &mut Store, id: Uuid) -> Option<PrintedReceipt> {
 }
 
 /// `GET /receipt/{id}/pdf`: the receipt as an A5 PDF, with the thermal roll's lines.
+/// The school's receipt logo as this computer keeps it (fetched after a sync); 404 without.
+async fn school_logo(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
+    if let Err(r) = office_user(&console, &req) {
+        return *r;
+    }
+    match console.with_store(|store| office::school_logo(store).ok().flatten()) {
+        Some((media, bytes)) => HttpResponse::Ok()
+            .content_type(media)
+            .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+            .body(bytes),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
 async fn receipt_pdf(
     console: web::Data<Console>,
     req: HttpRequest,
@@ -701,11 +718,16 @@ async fn receipt_pdf(
         };
         // The same lines as the thermal roll: cashier, children, balance, credit, pending.
         let lines = super::thermal::lines(&p, page::school_tz(store), pending_sync(store, id));
+        let logo = office::school_logo(store)
+            .ok()
+            .flatten()
+            .map(|(_, bytes)| bytes);
         let file = std::env::temp_dir().join(format!("daftar-receipt-{}.pdf", Uuid::now_v7()));
         let bytes = crate::receipt::write_pdf_lines(
             &format!("Receipt {}", p.receipt.receipt_no),
             &lines,
             1,
+            logo.as_deref(),
             &file,
         )
         .and_then(|()| Ok(std::fs::read(&file)?));

@@ -13,7 +13,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use daftar_client_core::client::outbox_file::{self, ImportSummary, MAX_EXPORT_BYTES};
 use daftar_client_core::client::ClientError;
 use daftar_client_core::protocol::sync::EnrolledDevice;
-use futures_util::StreamExt;
 use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -219,39 +218,10 @@ async fn revoke(
 /// The uploaded form: its CSRF token, the file's name and bytes.
 ///
 /// Errors: a message naming what is missing or too large.
-async fn read_upload(mut form: Multipart) -> Result<(String, String, Vec<u8>), String> {
-    let (mut csrf, mut file) = (String::new(), None);
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| format!("the upload could not be read: {e}"))?;
-        match field.name() {
-            Some("csrf") => {
-                let b = field
-                    .bytes(1024)
-                    .await
-                    .map_err(|_| "csrf: too long".to_string())?
-                    .map_err(|e| format!("the upload could not be read: {e}"))?;
-                csrf = String::from_utf8_lossy(&b).into_owned();
-            }
-            Some("file") => {
-                let name = field
-                    .content_disposition()
-                    .and_then(|d| d.get_filename())
-                    .unwrap_or("the file")
-                    .to_string();
-                let b = field
-                    .bytes(MAX_EXPORT_BYTES)
-                    .await
-                    .map_err(|_| format!("{name}: larger than an outbox export can be ({MAX_EXPORT_BYTES} bytes)"))?
-                    .map_err(|e| format!("the upload could not be read: {e}"))?;
-                file = Some((name, b.to_vec()));
-            }
-            _ => {}
-        }
-    }
-    let (name, bytes) = file
-        .filter(|(_, b)| !b.is_empty())
-        .ok_or("file: choose the file export-outbox wrote")?;
-    Ok((csrf, name, bytes))
+async fn read_upload(form: Multipart) -> Result<(String, String, Vec<u8>), String> {
+    let (fields, file) = super::forms::read_upload(form, MAX_EXPORT_BYTES).await?;
+    let (name, bytes) = file.ok_or("file: choose the file export-outbox wrote")?;
+    Ok((fields.get("csrf").cloned().unwrap_or_default(), name, bytes))
 }
 
 async fn import(console: web::Data<Console>, req: HttpRequest, form: Multipart) -> HttpResponse {

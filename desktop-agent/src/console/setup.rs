@@ -19,8 +19,8 @@ use daftar_client_core::protocol::{
     AcademicYear, AttendanceCategory, AttendanceCode, Class, CreateAcademicYearRequest,
     CreateAttendanceCodeRequest, CreateClassRequest, CreateFeeHeadRequest,
     CreateFeeScheduleRequest, CreateLateFineRuleRequest, FeeHead, FeeSchedule, InvoiceRunPreview,
-    LateFineRule, LateFineRun, NewTerm, Role, School, Term, UpdateLateFineRuleRequest,
-    UpdateSchoolRequest, User,
+    LateFineRule, LateFineRun, NewTerm, Role, School, TeacherAssignment, Term,
+    UpdateLateFineRuleRequest, UpdateSchoolRequest, User,
 };
 use maud::{html, Markup};
 use uuid::Uuid;
@@ -37,6 +37,9 @@ pub const TERM_ROWS: usize = 4;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/setup", web::get().to(setup_page))
         .route("/setup/school", web::post().to(update_school))
+        .route("/setup/logo", web::get().to(current_logo))
+        .route("/setup/logo", web::post().to(upload_logo))
+        .route("/setup/logo/remove", web::post().to(remove_logo))
         .route(
             "/setup/attendance-codes",
             web::post().to(create_attendance_code),
@@ -69,6 +72,7 @@ struct Structure {
     schedules: Vec<FeeSchedule>,
     codes: Vec<AttendanceCode>,
     late_fines: Vec<LateFineRule>,
+    teaching: Vec<TeacherAssignment>,
 }
 
 impl Structure {
@@ -87,6 +91,7 @@ impl Structure {
             schedules: api.fee_schedules()?,
             codes: api.attendance_codes()?,
             late_fines: api.late_fine_rules()?,
+            teaching: api.all_class_teachers()?,
         })
     }
 
@@ -208,8 +213,113 @@ fn settings_section(s: &Structure, session: &Session) -> Markup {
             }
             button #save-school type="submit" { "Save settings" }
         }
+        h3 #logo { "Logo on receipts" }
+        p {
+            @if school.logo_updated_at.is_some() {
+                img #current-logo src="/setup/logo" alt="The school's logo";
+                " "
+                form.inline #remove-logo-form method="post" action="/setup/logo/remove" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button #remove-logo type="submit" { "Remove the logo" }
+                }
+            } @else {
+                span.muted #no-logo { "No logo yet: receipts carry the school's name and address." }
+            }
+        }
+        form #logo-form method="post" action="/setup/logo" enctype="multipart/form-data" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            label { "PNG or JPEG, at most 256 KiB " input #logo-file type="file" name="file" accept="image/png,image/jpeg"; }
+            " " button #upload-logo type="submit" { "Upload logo" }
+            span.muted { " (office computers print it after their next sync)" }
+        }
     }
 }
+
+/// The media type a logo file's name says it is: `image/png` or `image/jpeg`.
+///
+/// Errors: the message for the page naming the file.
+fn logo_media_type(name: &str) -> Result<&'static str, String> {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".png") {
+        Ok("image/png")
+    } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
+        Ok("image/jpeg")
+    } else {
+        Err(format!(
+            "Logo: {name} is not a PNG or JPEG image (.png, .jpg)"
+        ))
+    }
+}
+
+/// The logo as the server has it now (the settings form shows it).
+async fn current_logo(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
+    if let Err(r) = admin_user(&console, &req, WHAT) {
+        return *r;
+    }
+    match call_server(&console, |api| api.school_logo()).await {
+        Ok(Some(file)) => HttpResponse::Ok()
+            .content_type(file.content_type)
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .body(file.bytes),
+        Ok(None) => HttpResponse::NotFound().finish(),
+        Err(e) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(page::server_status(&e))
+                .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY),
+        )
+        .finish(),
+    }
+}
+
+async fn upload_logo(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: actix_multipart::Multipart,
+) -> HttpResponse {
+    let session = match admin_user(&console, &req, WHAT) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let (fields, file) = match super::forms::read_upload(form, MAX_LOGO_UPLOAD).await {
+        Ok(u) => u,
+        Err(m) => return render(&console, &session, 422, Some(invalid(m))).await,
+    };
+    if let Err(r) = super::check_csrf(
+        &session,
+        fields.get("csrf").map(String::as_str).unwrap_or_default(),
+    ) {
+        return *r;
+    }
+    let change = file
+        .ok_or_else(|| "Logo: choose the image file".to_string())
+        .and_then(|(name, bytes)| {
+            let media = logo_media_type(&name)?;
+            Ok(move |api: &Api| api.set_school_logo(media, &bytes))
+        });
+    apply(&console, &session, change, |_| {
+        html! { p.notice #setup-done { "Saved the logo. Office computers print it on receipts after their next sync." } }
+    })
+    .await
+}
+
+async fn remove_logo(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (session, _) = match admin_form(&console, &req, form, WHAT) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let change: Result<_, String> = Ok(|api: &Api| api.remove_school_logo());
+    apply(&console, &session, change, |()| {
+        html! { p.notice #setup-done { "Removed the logo." } }
+    })
+    .await
+}
+
+/// The largest logo file the form takes (the server's limit is 256 KiB; a larger file gets
+/// the server's 413 named on the page).
+const MAX_LOGO_UPLOAD: usize = 1024 * 1024;
 
 fn category_label(c: AttendanceCategory) -> &'static str {
     match c {
@@ -292,12 +402,18 @@ fn classes_section(s: &Structure, session: &Session) -> Markup {
         h2 #classes { "Classes and sections" }
         @if s.classes.is_empty() { p.muted #no-classes { "No classes yet." } } @else {
             table #class-list {
-                tr { th { "Class" } th { "Grade" } th { "Section" } th { "Year" } th { "Homeroom teacher" } }
+                tr { th { "Class" } th { "Grade" } th { "Section" } th { "Year" } th { "Homeroom teacher" } th { "Subject teachers" } }
                 @for c in &s.classes {
                     tr.class data-class=(c.name) {
                         td { (c.name) } td { (c.grade) } td { (c.section) }
                         td { (s.years.iter().find(|y| y.id == c.academic_year_id).map(|y| y.name.as_str()).unwrap_or("")) }
                         td { @match c.homeroom_teacher_id { Some(t) => (s.teacher_name(t)), None => span.muted { "none" } } }
+                        td.subject-teachers {
+                            @for (i, t) in s.teaching.iter().filter(|t| t.class_id == c.id).enumerate() {
+                                @if i > 0 { ", " }
+                                (t.display_name) @if let Some(sub) = &t.subject { " (" (sub) ")" }
+                            }
+                        }
                     }
                 }
             }
@@ -317,7 +433,7 @@ fn classes_section(s: &Structure, session: &Session) -> Markup {
                     @for u in &s.teachers { option value=(u.id) { (u.display_name) " (" (u.username) ")" } }
                 } }
                 " " button #create-class type="submit" { "Add class" }
-                p.muted { "Left empty, the name is “Grade <grade>-<section>”." }
+                p.muted { "Left empty, the name is “Grade <grade>-<section>”. Subject teachers are assigned on the Users page." }
             }
         }
     }

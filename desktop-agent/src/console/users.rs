@@ -101,23 +101,25 @@ impl Listing {
             .into_iter()
             .filter(|c| c.active)
             .collect();
-        let mut teaching = Vec::new();
-        for c in &classes {
-            teaching.extend(api.class_teachers(c.id)?);
-        }
         Ok(Listing {
             users: api.users()?.items,
             classes,
-            teaching,
+            teaching: api.all_class_teachers()?,
         })
     }
 
-    fn classes_of(&self, user: Uuid) -> Vec<&str> {
+    /// The classes `user` teaches, each with its subject: `Grade 3-A (Mathematics)`.
+    fn classes_of(&self, user: Uuid) -> Vec<String> {
         self.teaching
             .iter()
             .filter(|t| t.teacher_id == user)
-            .filter_map(|t| self.classes.iter().find(|c| c.id == t.class_id))
-            .map(|c| c.name.as_str())
+            .filter_map(|t| {
+                let class = self.classes.iter().find(|c| c.id == t.class_id)?;
+                Some(match &t.subject {
+                    Some(s) => format!("{} ({s})", class.name),
+                    None => class.name.clone(),
+                })
+            })
             .collect()
     }
 }
@@ -216,8 +218,9 @@ async fn render(
                         " " label { "Class " select #assign-class name="class_id" {
                             @for c in &l.classes { option value=(c.id) { (c.name) } }
                         } }
+                        " " label { "Subject " input #assign-subject name="subject" placeholder="Mathematics" maxlength="100"; }
                         " " button #assign-teacher-button type="submit" { "Assign" }
-                        p.muted { "A teacher sees and marks the registers of their classes only." }
+                        p.muted { "A teacher sees and marks the registers of their classes only. The subject is what they teach there (leave it empty for a class teacher); assigning again changes it." }
                     }
                 }
             }
@@ -415,10 +418,12 @@ async fn assign_class(console: web::Data<Console>, req: HttpRequest, form: Form)
         let m = "Teacher and class: choose one of each from the lists".to_string();
         return render(&console, &session, 422, Some(invalid(m))).await;
     };
+    // An empty subject field assigns without one (and clears an earlier one).
+    let subject = Some(optional(&f, "subject").unwrap_or_default().to_string());
     apply(
         &console,
         &session,
-        move |api| api.assign_teacher(class, teacher),
+        move |api| api.assign_teacher(class, teacher, subject.as_deref()),
         |()| html! { p.notice #users-done { "Assigned." } },
     )
     .await

@@ -600,6 +600,20 @@ def new_school_phase(page, plan, shots):
     expect(page.locator("#setup-done")).to_contain_text("Saved the settings")
     expect(page.locator("#school-name")).to_have_value(ns["name"])
     expect(page.locator("#school-currency")).to_have_value(ns["currency"])
+    # The receipt logo: a file that is not an image is refused by name, then the real one.
+    expect(page.locator("#no-logo")).to_be_visible()
+    page.set_input_files("#logo-file", files=[{"name": "letterhead.docx", "mimeType": "application/octet-stream", "buffer": b"PK not an image"}])
+    with page.expect_navigation():
+        page.click("#upload-logo")
+    expect(page.locator("#setup-error")).to_contain_text("letterhead.docx")
+    page.set_input_files("#logo-file", ns["logo"])
+    with page.expect_navigation():
+        page.click("#upload-logo")
+    expect(page.locator("#setup-done")).to_contain_text("Saved the logo")
+    logo = page.locator("#current-logo")
+    expect(logo).to_be_visible()
+    if page.evaluate("() => document.getElementById('current-logo').naturalWidth") == 0:
+        raise AssertionError("the uploaded logo does not display")
     y = ns["year"]
     page.fill("#year-name", y["name"])
     page.fill("#year-starts", y["starts_on"])
@@ -711,6 +725,15 @@ def pay_phase(page, plan, shots):
     expect(receipt).to_contain_text(pay["receipt_no"])
     expect(receipt).to_contain_text("Cashier: " + plan["cashier_name"])
     expect(receipt).to_contain_text(plan["school_name"])
+    if pay.get("logo"):
+        expect(page.locator("#receipt-logo")).to_be_visible()
+        if page.evaluate("() => document.getElementById('receipt-logo').naturalWidth") == 0:
+            raise AssertionError("the receipt's logo does not display")
+    if pay.get("pdf_out"):
+        pdf = page.request.get(url + page.locator("#receipt-pdf").get_attribute("href"))
+        if not pdf.ok or pdf.headers.get("content-type") != "application/pdf":
+            raise AssertionError(f"the PDF receipt: {pdf.status} {pdf.headers}")
+        open(pay["pdf_out"], "wb").write(pdf.body())
     page.screenshot(path=f"{shots}/{pay['shot']}.png", full_page=True)
     if pay.get("expect_revoked"):
         revoked_phase(page, plan, shots)
@@ -800,9 +823,13 @@ def users_phase(page, plan, shots):
     expect(page.locator("#password-shown")).to_have_count(0)
     page.select_option("#assign-teacher", label=us["teacher_label"])
     page.select_option("#assign-class", label=us["class"])
+    page.fill("#assign-subject", us["subject"])
     with page.expect_navigation():
         page.click("#assign-teacher-button")
-    expect(page.locator(f"tr.user[data-username='{us['teacher']}'] td.classes")).to_contain_text(us["class"])
+    expect(page.locator(f"tr.user[data-username='{us['teacher']}'] td.classes")).to_contain_text(f"{us['class']} ({us['subject']})")
+    page.click("#nav-setup")
+    expect(page.locator(f"tr.class[data-class='{us['class']}'] td.subject-teachers")).to_contain_text(us["subject"])
+    page.click("#nav-users")
     sign_out(page)
     sign_in(page, url, us["username"], first)
     expect(page.locator("#who")).to_contain_text(us["name"])

@@ -3,11 +3,11 @@
 
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use daftar_client_core::protocol::{
-    AcademicYear, Class, CreateAcademicYearRequest, CreateClassRequest, CreateEnrollmentRequest,
-    CreateFamilyRequest, CreateGuardianRequest, CreateStudentRequest, CreateUserRequest,
-    Enrollment, Family, FamilyDetail, Guardian, ListQuery, Page, Problem, Role, School, Student,
-    TeacherAssignment, Term, UpdateClassRequest, UpdateFamilyRequest, UpdateGuardianRequest,
-    UpdateSchoolRequest, UpdateStudentRequest, UpdateUserRequest, User,
+    AcademicYear, AssignTeacherRequest, Class, CreateAcademicYearRequest, CreateClassRequest,
+    CreateEnrollmentRequest, CreateFamilyRequest, CreateGuardianRequest, CreateStudentRequest,
+    CreateUserRequest, Enrollment, Family, FamilyDetail, Guardian, ListQuery, Page, Problem, Role,
+    School, Student, TeacherAssignment, Term, UpdateClassRequest, UpdateFamilyRequest,
+    UpdateGuardianRequest, UpdateSchoolRequest, UpdateStudentRequest, UpdateUserRequest, User,
 };
 use diesel::prelude::*;
 use uuid::Uuid;

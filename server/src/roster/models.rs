@@ -98,6 +98,9 @@ pub struct ClassTeacherRow {
     pub is_primary: bool,
     pub sourced_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// What the teacher teaches in the class (issue #17, subject teachers); `None`: no one
+    /// subject.
+    pub subject: Option<String>,
 }
 
 /// `families`: the billing account grouping siblings and guardians.

@@ -366,6 +366,23 @@ pub fn class_teachers(
         .load(conn)
 }
 
+/// Every teacher assignment of the school with the teacher's display name, by class then name.
+pub fn all_class_teachers(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+) -> QueryResult<Vec<(ClassTeacherRow, String)>> {
+    class_teachers::table
+        .inner_join(
+            users::table.on(users::school_id
+                .eq(class_teachers::school_id)
+                .and(users::id.eq(class_teachers::teacher_id))),
+        )
+        .filter(class_teachers::school_id.eq(school_id))
+        .order((class_teachers::class_id, users::display_name))
+        .select((ClassTeacherRow::as_select(), users::display_name))
+        .load(conn)
+}
+
 /// One assignment, if present.
 pub fn class_teacher(
     conn: &mut PgConnection,

@@ -4,7 +4,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::test;
 use daftar_server::app::build_app;
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 
@@ -250,6 +250,64 @@ async fn teacher_assignment_is_idempotent_and_listed() {
     )
     .await;
     assert_eq!(again.status, StatusCode::NO_CONTENT);
+    // A subject teacher (issue #17): the subject comes with the assignment, changes when it
+    // is assigned again with another, stays when assigned without a body, and shows in both
+    // listings; a subject too long is refused by name.
+    let path = format!("/api/v1/classes/{}/teachers/{tid}", a.c1);
+    let put =
+        |body: Option<serde_json::Value>| send(&app, Method::PUT, &path, Some(&a.admin), body);
+    assert_eq!(
+        put(Some(json!({"subject": "Mathematics"}))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(put(None).await.status, StatusCode::NO_CONTENT);
+    let r = put(Some(json!({"subject": "x".repeat(101)}))).await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("subject")),
+        "{}",
+        r.json
+    );
+    let all = send(
+        &app,
+        Method::GET,
+        "/api/v1/class-teachers",
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    let mine: Vec<&serde_json::Value> = all
+        .json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|t| t["class_id"] == a.c1.to_string())
+        .collect();
+    assert_eq!(mine.len(), 1, "{}", all.json);
+    assert_eq!(mine[0]["subject"], "Mathematics");
+    assert_eq!(
+        put(Some(json!({"subject": "Urdu"}))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let list = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/classes/{}/teachers", a.c1),
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(list.json[0]["subject"], "Urdu");
+    let teacher = login(&app, "alpha", "t1").await;
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/class-teachers",
+        Some(&teacher),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "the office's listing");
     let r = send(
         &app,
         Method::DELETE,
@@ -412,4 +470,169 @@ async fn the_admin_changes_the_schools_settings_and_bad_values_name_their_field(
         "{}",
         log.json
     );
+}
+
+/// The smallest PNG: one white pixel (RFC 2083).
+const ONE_PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49, 0x44, 0x41, 0x54, 0x08, 0xD7, 0x63, 0xF8, 0xFF, 0xFF, 0x3F,
+    0x00, 0x05, 0xFE, 0x02, 0xFE, 0xA7, 0x35, 0x81, 0x84, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E,
+    0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+#[actix_web::test]
+async fn the_admin_sets_the_receipt_logo_and_every_user_of_the_school_can_fetch_it() {
+    let t = TestApp::new();
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let a = scenario(&t, &app, "alpha").await;
+    let teacher = login(&app, "alpha", "t1").await;
+    let put = |token: &str, media: &str, body: Vec<u8>| {
+        test::TestRequest::put()
+            .uri("/api/v1/school/logo")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Content-Type", media.to_string()))
+            .set_payload(body)
+            .to_request()
+    };
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/school/logo",
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "no logo yet");
+    // Refusals, each saying what is wrong; nothing is stored.
+    let too_big = [ONE_PIXEL_PNG, &vec![0u8; 300 * 1024]].concat();
+    for (token, media, body, status, code) in [
+        (
+            &teacher,
+            "image/png",
+            ONE_PIXEL_PNG.to_vec(),
+            403,
+            "forbidden",
+        ),
+        (
+            &a.admin,
+            "image/gif",
+            ONE_PIXEL_PNG.to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            &a.admin,
+            "image/jpeg",
+            ONE_PIXEL_PNG.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            &a.admin,
+            "image/png",
+            b"GIF89a, not a png".to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (&a.admin, "image/png", Vec::new(), 422, "validation_failed"),
+        (&a.admin, "image/png", too_big, 413, "payload_too_large"),
+    ] {
+        let resp = test::call_service(&app, put(token, media, body)).await;
+        let got = resp.status().as_u16();
+        let json: Value = test::read_body_json(resp).await;
+        assert_eq!(
+            (got, json["code"].as_str()),
+            (status, Some(code)),
+            "{media}: {json}"
+        );
+        if status == 422 {
+            assert_eq!(json["field"], "body", "{json}");
+        }
+    }
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/school/logo",
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "nothing was stored");
+
+    let resp = test::call_service(&app, put(&a.admin, "image/png", ONE_PIXEL_PNG.to_vec())).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let school: Value = test::read_body_json(resp).await;
+    let version = school["logo_updated_at"]
+        .as_str()
+        .expect("logo_updated_at")
+        .to_string();
+    // Every user of the school reads it (it is on every receipt), byte for byte.
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/api/v1/school/logo")
+            .insert_header(("Authorization", format!("Bearer {teacher}")))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("image/png")
+    );
+    assert_eq!(test::read_body(resp).await.as_ref(), ONE_PIXEL_PNG);
+    // Devices learn of it from the school row they pull.
+    let r = send(&app, Method::GET, "/api/v1/school", Some(&teacher), None).await;
+    assert_eq!(r.json["logo_updated_at"], version.as_str());
+    let logged = count_rows(
+        &mut t.tdb.conn(),
+        "SELECT count(*) AS n FROM change_log WHERE entity = 'schools' AND row->>'logo_updated_at' IS NOT NULL",
+    );
+    assert_eq!(logged, 1, "the new version is in the sync feed");
+
+    let r = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/school/logo",
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = send(
+        &app,
+        Method::GET,
+        "/api/v1/school/logo",
+        Some(&teacher),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/school/logo",
+        Some(&a.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = send(&app, Method::GET, "/api/v1/school", Some(&teacher), None).await;
+    assert_ne!(
+        r.json["logo_updated_at"],
+        version.as_str(),
+        "a removal is a new version too"
+    );
+}
+
+fn count_rows(conn: &mut diesel::PgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<N>(conn).expect(sql).n
 }

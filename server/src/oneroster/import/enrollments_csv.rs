@@ -128,6 +128,7 @@ pub(super) fn import_enrollments(
                                 is_primary,
                                 sourced_id: Some(sid.clone()),
                                 created_at: cx.now,
+                                subject: None,
                             })
                             .execute(conn)?;
                         cx.stats.wrote(conn, "class_teachers", 1);

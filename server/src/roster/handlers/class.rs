@@ -144,32 +144,55 @@ pub async fn list_class_teachers(
             Ok(repo::class_teachers(conn, auth.school_id, id)?)
         })
         .await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|(r, display_name)| TeacherAssignment {
-                class_id: r.class_id,
-                teacher_id: r.teacher_id,
-                display_name,
-                is_primary: r.is_primary,
-            })
-            .collect(),
-    ))
+    Ok(web::Json(rows.into_iter().map(assignment).collect()))
 }
 
-/// Assign a teacher to a class (admin). Idempotent.
+/// Assign a teacher to a class (admin), optionally with the subject they teach there (issue
+/// #17, subject teachers; the body may be left out). Idempotent.
 #[utoipa::path(tag = "roster", security(("bearer" = [])),
+    request_body(content = Option<AssignTeacherRequest>, description = "Optional: the subject"),
     responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[put("/classes/{id}/teachers/{teacher_id}")]
 pub async fn assign_teacher(
     db: web::Data<Db>,
     auth: AuthUser,
     path: web::Path<(Uuid, Uuid)>,
+    body: crate::json::OptionalJson<AssignTeacherRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let (class_id, teacher_id) = path.into_inner();
-    db.transaction(move |conn| service::assign_teacher(conn, &auth, class_id, teacher_id))
-        .await?;
+    let subject = body.0.and_then(|b| b.subject);
+    db.transaction(move |conn| {
+        service::assign_teacher(conn, &auth, class_id, teacher_id, subject.as_deref())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every teacher assignment of the school, with subjects (office; issue #17): the console's
+/// users and setup pages read them in one request.
+#[utoipa::path(tag = "roster", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TeacherAssignment>), (status = 403, body = Problem)))]
+#[get("/class-teachers")]
+pub async fn list_all_class_teachers(
+    db: web::Data<Db>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<Vec<TeacherAssignment>>> {
+    auth.require_office()?;
+    let rows = db
+        .run(move |conn| Ok(repo::all_class_teachers(conn, auth.school_id)?))
+        .await?;
+    Ok(web::Json(rows.into_iter().map(assignment).collect()))
+}
+
+fn assignment((r, display_name): (ClassTeacherRow, String)) -> TeacherAssignment {
+    TeacherAssignment {
+        class_id: r.class_id,
+        teacher_id: r.teacher_id,
+        display_name,
+        is_primary: r.is_primary,
+        subject: r.subject,
+    }
 }
 
 /// Unassign a teacher from a class (admin). Idempotent.

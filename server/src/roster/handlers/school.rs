@@ -107,3 +107,77 @@ pub async fn create_academic_year(
         terms: term_rows.into_iter().map(Term::from).collect(),
     }))
 }
+
+/// The school's receipt logo (issue #17), as uploaded: `image/png` or `image/jpeg`. Any user of
+/// the school may read it (it is printed on every receipt); devices fetch it when the school's
+/// `logo_updated_at` changes.
+#[utoipa::path(tag = "roster", security(("bearer" = [])),
+    responses((status = 200, description = "The logo", content(
+            (Vec<u8> = "image/png"),
+            (Vec<u8> = "image/jpeg"))),
+        (status = 404, description = "The school has no logo", body = Problem)))]
+#[get("/school/logo")]
+pub async fn get_school_logo(db: web::Data<Db>, auth: AuthUser) -> ApiResult<HttpResponse> {
+    let (media, bytes) = db
+        .run(move |conn| service::logo(conn, auth.school_id))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(media)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-cache"))
+        .body(bytes))
+}
+
+/// Set the school's receipt logo (admin; issue #17): the body is the image itself, PNG
+/// (`Content-Type: image/png`) or JPEG (`image/jpeg`), at most 256 KiB. Audited; devices
+/// fetch it after their next pull.
+#[utoipa::path(tag = "roster", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "image/png", description = "The logo: a PNG or JPEG image, at most 256 KiB"),
+    responses((status = 200, body = School), (status = 403, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, description = "Not the image its type says, or empty", body = Problem)))]
+#[put("/school/logo")]
+pub async fn set_school_logo(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    req: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<web::Json<School>> {
+    auth.require_admin()?;
+    let media = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let declared = match media.as_str() {
+        "image/png" => "image/png",
+        "image/jpeg" => "image/jpeg",
+        _ => {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "image/png or image/jpeg",
+            })
+        }
+    };
+    if body.len() > service::MAX_LOGO_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: service::MAX_LOGO_BYTES,
+        });
+    }
+    let school = db
+        .transaction(move |conn| {
+            service::set_logo(conn, auth.school_id, Actor::from(&auth), declared, &body)
+        })
+        .await?;
+    Ok(web::Json(school))
+}
+
+/// Remove the school's receipt logo (admin).
+#[utoipa::path(tag = "roster", security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[delete("/school/logo")]
+pub async fn remove_school_logo(db: web::Data<Db>, auth: AuthUser) -> ApiResult<HttpResponse> {
+    auth.require_admin()?;
+    db.transaction(move |conn| service::remove_logo(conn, auth.school_id, Actor::from(&auth)))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

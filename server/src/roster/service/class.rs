@@ -115,18 +115,44 @@ pub fn delete_class(conn: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiRe
     Ok(())
 }
 
-/// Assigns a teacher to a class (admin; idempotent), with its audit row.
+/// Assigns teacher `teacher_id` to class `class_id` (admin), with what they teach there
+/// (`subject`: `None` keeps an existing assignment's subject, empty clears it), audited.
+/// Idempotent: the same assignment again changes nothing.
 ///
-/// Errors: 404 unknown class; validation naming `teacher_id` (not a teacher).
+/// Errors: 404 unknown class; validation naming `teacher_id` (not a teacher of the school) or
+/// `subject` (over 100 characters, or NUL).
 pub fn assign_teacher(
     conn: &mut PgConnection,
     auth: &AuthUser,
     class_id: Uuid,
     teacher_id: Uuid,
+    subject: Option<&str>,
 ) -> ApiResult<()> {
     repo::class(conn, auth.school_id, class_id).map_err(not_found("class"))?;
     check_teacher(conn, auth.school_id, "teacher_id", Some(teacher_id))?;
-    if repo::class_teacher(conn, auth.school_id, class_id, teacher_id)?.is_some() {
+    let subject = match subject.map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(s) => Some(Some(validate::text("subject", s, 100)?)),
+    };
+    let audit = AuditEntry::new(
+        auth.school_id,
+        Actor::from(auth),
+        "class_teacher",
+        format!("{class_id}/{teacher_id}"),
+    );
+    if let Some(before) = repo::class_teacher(conn, auth.school_id, class_id, teacher_id)? {
+        let Some(subject) = subject.filter(|s| *s != before.subject) else {
+            return Ok(());
+        };
+        let after = ClassTeacherRow {
+            subject,
+            ..before.clone()
+        };
+        diesel::update(class_teachers::table.find((auth.school_id, class_id, teacher_id)))
+            .set(class_teachers::subject.eq(&after.subject))
+            .execute(conn)?;
+        audit.updated(conn, &before, &after)?;
         return Ok(());
     }
     let row = ClassTeacherRow {
@@ -136,17 +162,12 @@ pub fn assign_teacher(
         is_primary: false,
         sourced_id: None,
         created_at: Utc::now(),
+        subject: subject.flatten(),
     };
     diesel::insert_into(class_teachers::table)
         .values(&row)
         .execute(conn)?;
-    AuditEntry::new(
-        auth.school_id,
-        Actor::from(auth),
-        "class_teacher",
-        format!("{class_id}/{teacher_id}"),
-    )
-    .created(conn, &row)?;
+    audit.created(conn, &row)?;
     Ok(())
 }
 

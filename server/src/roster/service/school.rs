@@ -165,3 +165,113 @@ pub fn update_school(
     AuditEntry::new(school_id, actor, "school", school_id).updated(conn, &before, &after)?;
     Ok(after)
 }
+
+/// The largest receipt logo accepted, in bytes (`school_logos.image`).
+pub const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+/// The image format `bytes` are, by their signature: `image/png` (RFC 2083 §3.1) or
+/// `image/jpeg` (an SOI marker, `FF D8 FF`); `None` for anything else.
+pub fn logo_media_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+/// Sets the school's receipt logo (admin; issue #17) in the caller's transaction: the image,
+/// and `schools.logo_updated_at`, which every device pulls and then fetches the image once.
+/// Audited as a `logo_set` event with its type and size (not the image).
+///
+/// Errors: validation naming `body` when `bytes` are empty, over [`MAX_LOGO_BYTES`], or not
+/// the PNG or JPEG image `declared` says they are.
+pub fn set_logo(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    actor: Actor,
+    declared: &str,
+    bytes: &[u8],
+) -> ApiResult<daftar_client_core::protocol::School> {
+    use crate::schema::{school_logos, schools};
+    if bytes.is_empty() || bytes.len() > MAX_LOGO_BYTES {
+        return Err(ApiError::validation(
+            "body",
+            format!(
+                "the logo must be 1 byte to {} KiB (this one is {} bytes)",
+                MAX_LOGO_BYTES / 1024,
+                bytes.len()
+            ),
+        ));
+    }
+    let found = logo_media_type(bytes);
+    if found != Some(declared) {
+        return Err(ApiError::validation(
+            "body",
+            format!(
+                "the file is not a {declared} image{}",
+                found.map(|f| format!(" (it is {f})")).unwrap_or_default()
+            ),
+        ));
+    }
+    let now = Utc::now();
+    diesel::insert_into(school_logos::table)
+        .values((
+            school_logos::school_id.eq(school_id),
+            school_logos::content_type.eq(declared),
+            school_logos::image.eq(bytes),
+            school_logos::updated_at.eq(now),
+        ))
+        .on_conflict(school_logos::school_id)
+        .do_update()
+        .set((
+            school_logos::content_type.eq(declared),
+            school_logos::image.eq(bytes),
+            school_logos::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(schools::table.find(school_id))
+        .set(schools::logo_updated_at.eq(Some(now)))
+        .execute(conn)?;
+    AuditEntry::new(school_id, actor, "school", school_id).event(
+        conn,
+        "logo_set",
+        Some(&serde_json::json!({ "content_type": declared, "bytes": bytes.len() })),
+    )?;
+    crate::tenancy::school_wire(conn, school_id).map_err(not_found("school"))
+}
+
+/// Removes the school's receipt logo (admin), audited as `logo_removed`; receipts print
+/// without one once devices have pulled the change.
+///
+/// Errors: 404 when the school has no logo.
+pub fn remove_logo(conn: &mut PgConnection, school_id: Uuid, actor: Actor) -> ApiResult<()> {
+    use crate::schema::{school_logos, schools};
+    let gone = diesel::delete(school_logos::table.find(school_id)).execute(conn)?;
+    if gone == 0 {
+        return Err(ApiError::NotFound("logo"));
+    }
+    diesel::update(schools::table.find(school_id))
+        .set(schools::logo_updated_at.eq(Some(Utc::now())))
+        .execute(conn)?;
+    AuditEntry::new(school_id, actor, "school", school_id).event(
+        conn,
+        "logo_removed",
+        None::<&()>,
+    )?;
+    Ok(())
+}
+
+/// The school's receipt logo: its media type and bytes.
+///
+/// Errors: 404 when the school has none.
+pub fn logo(conn: &mut PgConnection, school_id: Uuid) -> ApiResult<(String, Vec<u8>)> {
+    use crate::schema::school_logos;
+    school_logos::table
+        .find(school_id)
+        .select((school_logos::content_type, school_logos::image))
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("logo"))
+}

@@ -1,0 +1,2 @@
+ALTER TABLE schools DROP COLUMN logo_updated_at;
+DROP TABLE school_logos;
