@@ -26,6 +26,9 @@ pub struct AppState {
     pub auth: AuthConfig,
     /// Fan-out of sync pokes to this process's SSE streams.
     pub pokes: Pokes,
+    /// Invoice runs in progress in this process (shared by its workers), for the progress
+    /// the console shows while a run issues (issue #17).
+    pub invoice_runs: crate::ledger::invoicing::InvoiceRuns,
 }
 
 #[derive(OpenApi)]
@@ -107,6 +110,7 @@ pub fn build_app(
         .app_data(web::Data::new(state.db.clone()))
         .app_data(web::Data::new(state.auth.clone()))
         .app_data(web::Data::new(state.pokes.clone()))
+        .app_data(web::Data::new(state.invoice_runs.clone()))
         .app_data(web::Data::new(table))
         // Request bodies are read by `crate::json::Json` up to its own limit; without this the
         // extractor's default (256 KiB) refused a full push batch of larger ops.
@@ -206,6 +210,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(ledger::handlers::create_fee_schedule)
         .service(ledger::handlers::preview_invoices)
         .service(ledger::handlers::issue_invoices)
+        .service(ledger::handlers::invoice_run_progress)
         .service(ledger::handlers::record_payment)
         .service(ledger::handlers::list_suspense)
         .service(ledger::handlers::assign_suspense)

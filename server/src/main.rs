@@ -459,6 +459,7 @@ fn serve(args: &ServeArgs, db: Db, data_dir: &Path, database_url: &str) -> anyho
         db,
         auth: AuthConfig::new(jwt_secret(args, data_dir)?),
         pokes,
+        invoice_runs: Default::default(),
     };
     let bind = args.bind.clone();
     let workers = args.workers;

@@ -39,6 +39,7 @@ impl TestServer {
             db: Db::with_push_limit(pool, push_limit),
             auth: AuthConfig::new(b"e2e-secret-e2e-secret-e2e-secret-!!".to_vec()),
             pokes,
+            invoice_runs: Default::default(),
         };
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

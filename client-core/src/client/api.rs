@@ -19,8 +19,8 @@ use crate::protocol::{
     AcademicYear, AdmissionsMapping, AdmissionsPreview, AssignTeacherRequest, AttendanceCode,
     Class, CreateAcademicYearRequest, CreateAttendanceCodeRequest, CreateClassRequest,
     CreateFeeHeadRequest, CreateFeeScheduleRequest, CreateLateFineRuleRequest, CreateUserRequest,
-    FeeHead, FeeSchedule, ImportReport, InvoiceRunPreview, IssueInvoicesReport, LateFineRule,
-    LateFineRun, LoginRequest, Page, Problem, RecoveryCodes, RefreshRequest, School,
+    FeeHead, FeeSchedule, ImportReport, InvoiceRunPreview, InvoiceRunProgress, IssueInvoicesReport,
+    LateFineRule, LateFineRun, LoginRequest, Page, Problem, RecoveryCodes, RefreshRequest, School,
     TeacherAssignment, TokenResponse, TwoFactorCode, TwoFactorEnrolment, UpdateLateFineRuleRequest,
     UpdateSchoolRequest, UpdateUserRequest, User,
 };
@@ -552,6 +552,16 @@ impl Api {
         self.call(
             "GET",
             &format!("/terms/{term_id}/invoices/preview"),
+            &[],
+            None,
+        )
+    }
+
+    /// `GET /terms/{id}/invoices/progress` (office): how far the term's invoice run has got.
+    pub fn invoice_run_progress(&self, term_id: Uuid) -> ClientResult<InvoiceRunProgress> {
+        self.call(
+            "GET",
+            &format!("/terms/{term_id}/invoices/progress"),
             &[],
             None,
         )

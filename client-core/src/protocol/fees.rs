@@ -61,6 +61,17 @@ pub struct CreateFeeScheduleRequest {
     pub due_on: NaiveDate,
 }
 
+/// `GET /api/v1/terms/{id}/invoices/progress` (office; issue #17): the term's invoice run as
+/// it goes — `issued` of `total` invoices while `running`, or the last run's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvoiceRunProgress {
+    pub term_id: Uuid,
+    pub running: bool,
+    pub issued: i64,
+    pub total: i64,
+}
+
 /// Result of `POST /api/v1/terms/{id}/invoices`: invoices issued now (students already
 /// invoiced for the term are skipped, so the call is safe to repeat).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -19,6 +19,25 @@
         });
       }
     });
+    // A form with data-progress (the invoice run): while the page waits for the answer, ask
+    // how far the run has got and show it in the form's <progress>.
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-progress]"), function (f) {
+      f.addEventListener("submit", function () {
+        var bar = f.querySelector("progress");
+        var said = f.querySelector(".progress-text");
+        if (!bar) { return; }
+        bar.hidden = false;
+        var poll = function () {
+          fetch(f.dataset.progress, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+            .then(function (p) {
+              if (p.total > 0) { bar.max = p.total; bar.value = p.issued; }
+              if (said) { said.textContent = "Issued " + p.issued + " of " + (p.total || bar.max) + " invoices…"; }
+            }).catch(function () {})
+            .then(function () { setTimeout(poll, 400); });
+        };
+        setTimeout(poll, 200);
+      });
+    });
     var search = document.getElementById("search");
     var results = document.getElementById("results");
     if (search && results) {

@@ -50,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup/fee-schedules", web::post().to(create_fee_schedule))
         .route("/setup/invoices", web::get().to(invoice_preview))
         .route("/setup/invoices", web::post().to(issue_invoices))
+        .route("/setup/invoices/progress", web::get().to(invoice_progress))
         .route("/setup/late-fines", web::post().to(create_late_fine_rule))
         .route("/setup/late-fines/{id}", web::get().to(late_fine_preview))
         .route(
@@ -991,11 +992,12 @@ fn preview_body(p: &InvoiceRunPreview, term: &str, session: &Session) -> Markup 
             }
         }
         @if p.invoices > 0 {
-            form #issue-form method="post" action="/setup/invoices" {
+            form #issue-form method="post" action="/setup/invoices" data-progress=(format!("/setup/invoices/progress?term_id={}", p.term_id)) {
                 input type="hidden" name="csrf" value=(session.csrf);
                 input type="hidden" name="term_id" value=(p.term_id);
                 button #issue-invoices type="submit" data-busy=(format!("Issuing {} invoices…", p.invoices)) { "Issue " (p.invoices) " invoices" }
                 " " a href="/setup#invoices" { "Cancel" }
+                p { progress #invoice-progress max=(p.invoices) value="0" hidden {} " " span.progress-text #invoice-progress-text {} }
             }
             p.muted { "Each invoice is one journal entry (Dr receivable, Cr each fee head's income). Running it again later skips the students invoiced now." }
         } @else {
@@ -1042,6 +1044,27 @@ async fn invoice_preview(
             let body = html! { h1 { "Invoices for " (term) } (unavailable(&e)) a href="/setup#invoices" { "Back to setup" } };
             respond(&console, &session, page::server_status(&e), body)
         }
+    }
+}
+
+/// How far the term's invoice run has got, as the server says (`issued`, `total`, `running`),
+/// for the page's progress bar while the run's request is out.
+async fn invoice_progress(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    q: web::Query<TermQuery>,
+) -> HttpResponse {
+    if let Err(r) = admin_user(&console, &req, WHAT) {
+        return *r;
+    }
+    let term_id = q.term_id;
+    match call_server(&console, move |api| api.invoice_run_progress(term_id)).await {
+        Ok(p) => HttpResponse::Ok().json(p),
+        Err(e) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(page::server_status(&e))
+                .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY),
+        )
+        .json(serde_json::json!({ "error": e.to_string() })),
     }
 }
 

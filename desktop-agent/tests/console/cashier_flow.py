@@ -771,9 +771,25 @@ def invoices_phase(page, plan, shots):
     expect(preview).to_contain_text(inv["amount_text"])
     expect(page.locator("#invoice-heads tr")).to_have_count(1 + inv["heads"])
     page.screenshot(path=f"{shots}/32-invoice-preview.png", full_page=True)
+    # While the run's request is out the page polls how far it got into a progress bar.
+    # A run of a few hundred invoices is over in a second, so the first press is held on the
+    # page (its submission cancelled) to watch the bar appear and the polling answer; then the
+    # form is sent for real.
+    progress_url = url + page.locator("#issue-form").get_attribute("data-progress")
+    expect(page.locator("#invoice-progress")).to_have_attribute("max", str(inv["count"]))
+    expect(page.locator("#invoice-progress")).to_be_hidden()
+    page.evaluate("() => document.getElementById('issue-form').addEventListener('submit', e => e.preventDefault(), {once: true})")
+    page.click("#issue-invoices")
+    expect(page.locator("#invoice-progress")).to_be_visible()
+    expect(page.locator("#invoice-progress-text")).to_contain_text(f"of {inv['count']} invoices")
+    expect(page.locator("#issue-invoices")).to_be_disabled()
+    page.screenshot(path=f"{shots}/32b-invoice-progress.png", full_page=True)
     with page.expect_navigation():
-        page.click("#issue-invoices")
+        page.evaluate("() => document.getElementById('issue-form').submit()")
     expect(page.locator("#invoices-issued")).to_have_attribute("data-invoices", str(inv["count"]))
+    done = page.request.get(progress_url).json()
+    if (done["running"], done["issued"], done["total"]) != (False, inv["count"], inv["count"]):
+        raise AssertionError(f"the run's progress afterwards: {done}")
     page.screenshot(path=f"{shots}/33-invoices-issued.png", full_page=True)
     page.goto(url + "/setup")
     page.select_option("#invoice-term", label=inv["term_label"])

@@ -6,13 +6,15 @@ use daftar_client_core::protocol::{
     Account, AddFineRequest, AssignSuspenseRequest, CreateAccountRequest, CreateFeeHeadRequest,
     CreateFeeScheduleRequest, CreateLateFineRuleRequest, Discount, FamilyDues, FamilyStatement,
     FeeHead, FeeSchedule, Fine, GrantDiscountRequest, InvoiceDue, InvoiceRunPreview,
-    IssueInvoicesReport, LateFineRule, LateFineRun, Payment, PaymentReversal, Problem,
-    RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest, UpdateLateFineRuleRequest,
+    InvoiceRunProgress, IssueInvoicesReport, LateFineRule, LateFineRun, Payment, PaymentReversal,
+    Problem, RecordPaymentRequest, Refund, RefundRequest, ReversePaymentRequest,
+    UpdateLateFineRuleRequest,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::adjustments;
+use super::invoicing::InvoiceRuns;
 use super::late_fines;
 use super::models::{AccountRow, FeeHeadRow, FeeScheduleRow};
 use super::payments::{self, Recorded};
@@ -141,24 +143,52 @@ pub async fn create_fee_schedule(
 
 /// Issue the term's invoices (office): one per enrolled student of the scheduled classes, one
 /// line per fee head; Family Credit is applied to them at once. Safe to repeat: students
-/// already invoiced for the term are skipped.
+/// already invoiced for the term are skipped. While it runs, `GET …/invoices/progress` says
+/// how far it got.
 #[utoipa::path(tag = "fees", security(("bearer" = [])),
     responses((status = 200, body = IssueInvoicesReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[post("/terms/{id}/invoices")]
 pub async fn issue_invoices(
     db: web::Data<Db>,
+    runs: web::Data<InvoiceRuns>,
     auth: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<IssueInvoicesReport>> {
     auth.require_office()?;
-    let term = id.into_inner();
+    let (school, term) = (auth.school_id, id.into_inner());
+    let tracker = runs.get_ref().clone();
     let report = db
         .transaction(move |conn| {
-            let today = crate::calendar::local_date(conn, auth.school_id, Utc::now())?;
-            super::invoicing::issue_invoices(conn, auth.school_id, term, Actor::from(&auth), today)
+            let today = crate::calendar::local_date(conn, school, Utc::now())?;
+            super::invoicing::issue_invoices_reporting(
+                conn,
+                school,
+                term,
+                Actor::from(&auth),
+                today,
+                &mut |issued, total| tracker.report(school, term, issued, total, true),
+            )
         })
-        .await?;
-    Ok(web::Json(report))
+        .await;
+    // Over: a rolled-back run issued nothing.
+    let last = runs.progress(school, term);
+    let issued = if report.is_ok() { last.issued } else { 0 };
+    runs.report(school, term, issued, last.total, false);
+    Ok(web::Json(report?))
+}
+
+/// How far the term's invoice run has got (office; issue #17): `issued` of `total` while
+/// `running`, else the last run's figures (in this server process).
+#[utoipa::path(tag = "fees", security(("bearer" = [])),
+    responses((status = 200, body = InvoiceRunProgress), (status = 403, body = Problem)))]
+#[get("/terms/{id}/invoices/progress")]
+pub async fn invoice_run_progress(
+    runs: web::Data<InvoiceRuns>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<InvoiceRunProgress>> {
+    auth.require_office()?;
+    Ok(web::Json(runs.progress(auth.school_id, id.into_inner())))
 }
 
 /// What issuing the term's invoices would do now (office), writing nothing: the count, total

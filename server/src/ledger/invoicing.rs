@@ -3,10 +3,13 @@
 //! applied.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDate, Utc};
 use daftar_client_core::ledger::SystemAccount;
-use daftar_client_core::protocol::{InvoiceRunHead, InvoiceRunPreview, IssueInvoicesReport};
+use daftar_client_core::protocol::{
+    InvoiceRunHead, InvoiceRunPreview, InvoiceRunProgress, IssueInvoicesReport,
+};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -17,6 +20,49 @@ use crate::audit::{Actor, AuditEntry};
 use crate::db::StatisticsRefresh;
 use crate::errors::{ApiError, ApiResult};
 use crate::schema::{enrollments, fee_heads, fee_schedules, invoice_lines, invoices, students};
+
+/// The invoice runs of this server process, by (school, term): how many invoices the run has
+/// issued of how many (issue #17, "progress shown while it runs"). Kept in memory, shared by
+/// the process's workers through `AppState`; the last run of a term stays readable after it
+/// ended. A run is one transaction, so its invoices become visible to everyone else only at
+/// its end; this is what the console reads meanwhile. With several server instances, the
+/// instance running it answers (the console's poll may reach another and see no run).
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceRuns(Arc<Mutex<HashMap<(Uuid, Uuid), InvoiceRunProgress>>>);
+
+impl InvoiceRuns {
+    fn set(&self, school_id: Uuid, term_id: Uuid, progress: InvoiceRunProgress) {
+        let mut runs = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        runs.insert((school_id, term_id), progress);
+    }
+
+    /// Records `issued` of `total` invoices of a run that is `running`.
+    pub fn report(&self, school_id: Uuid, term_id: Uuid, issued: i64, total: i64, running: bool) {
+        self.set(
+            school_id,
+            term_id,
+            InvoiceRunProgress {
+                term_id,
+                running,
+                issued,
+                total,
+            },
+        );
+    }
+
+    /// The term's run now: running or last finished; nothing issued yet when none ran here.
+    pub fn progress(&self, school_id: Uuid, term_id: Uuid) -> InvoiceRunProgress {
+        let runs = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        runs.get(&(school_id, term_id))
+            .cloned()
+            .unwrap_or(InvoiceRunProgress {
+                term_id,
+                running: false,
+                issued: 0,
+                total: 0,
+            })
+    }
+}
 
 /// A fee schedule of the term with its head's name and income account.
 type ScheduleLine = (FeeScheduleRow, String, Uuid);
@@ -215,7 +261,24 @@ pub fn issue_invoices(
     actor: Actor,
     issued_on: NaiveDate,
 ) -> ApiResult<IssueInvoicesReport> {
+    issue_invoices_reporting(conn, school_id, term_id, actor, issued_on, &mut |_, _| {})
+}
+
+/// [`issue_invoices`], telling `progress(issued, total)` after each invoice (and once with 0
+/// before the first), for the progress a person watches while a large run issues.
+///
+/// Errors: as [`issue_invoices`].
+pub fn issue_invoices_reporting(
+    conn: &mut PgConnection,
+    school_id: Uuid,
+    term_id: Uuid,
+    actor: Actor,
+    issued_on: NaiveDate,
+    progress: &mut dyn FnMut(i64, i64),
+) -> ApiResult<IssueInvoicesReport> {
     let plan = plan_invoices(conn, school_id, term_id)?;
+    let total = plan.invoices.len() as i64;
+    progress(0, total);
     if plan.schedules.is_empty() {
         return Err(ApiError::Unprocessable {
             code: "nothing_to_invoice",
@@ -304,6 +367,7 @@ pub fn issue_invoices(
         report.invoices_issued += 1;
         report.amount_invoiced += total;
         families_touched.insert(*family, ());
+        progress(i as i64 + 1, plan.invoices.len() as i64);
     }
     for family in families_touched.keys() {
         report.credit_applied += apply_family_credit(conn, school_id, *family, actor, issued_on)?;

@@ -535,6 +535,38 @@ where
         "{}",
         r.json
     );
+    // How far the run got, as the console polls it: all of it, and it is over; a term that
+    // never ran has nothing.
+    let progress = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/terms/{term1}/invoices/progress"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            &progress.json["running"],
+            &progress.json["issued"],
+            &progress.json["total"]
+        ),
+        (&json!(false), &json!(3), &json!(3)),
+        "{}",
+        progress.json
+    );
+    let progress = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/terms/{bare_term}/invoices/progress"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&progress.json["issued"], &progress.json["total"]),
+        (&json!(0), &json!(0))
+    );
     let p = call(app, Method::GET, &preview_path, &admin, None).await;
     assert_eq!(
         (&p.json["invoices"], &p.json["already_invoiced"]),

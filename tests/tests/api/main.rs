@@ -60,6 +60,7 @@ impl TestApp {
             db: tdb.db(4),
             auth: AuthConfig::new(b"test-secret-test-secret-test-secret!".to_vec()),
             pokes: Default::default(),
+            invoice_runs: Default::default(),
         };
         TestApp { tdb, state }
     }
