@@ -570,16 +570,9 @@ async fn create_late_fine_rule(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form, WHAT) {
+    let (session, f, currency) = match money_form(&console, &req, form).await {
         Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let currency = match currency(&console).await {
-        Ok(c) => c,
-        Err(e) => {
-            let status = page::server_status(&e);
-            return render(&console, &session, status, Some(unavailable(&e))).await;
-        }
+        Err(r) => return r,
     };
     let change =
         late_fine_request(&f, &currency).map(|r| move |api: &Api| api.create_late_fine_rule(&r));
@@ -931,6 +924,23 @@ async fn currency(console: &Console) -> Result<String, ClientError> {
         .map(|s| s.currency)
 }
 
+/// The admin's form (as [`admin_form`]) with the school's currency to read its amounts in;
+/// else the response to send (a refusal, or the page saying the server is needed).
+async fn money_form(
+    console: &Console,
+    req: &HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<(Session, Fields, String), HttpResponse> {
+    let (session, f) = admin_form(console, req, form, WHAT).map_err(|r| *r)?;
+    match currency(console).await {
+        Ok(c) => Ok((session, f, c)),
+        Err(e) => {
+            let status = page::server_status(&e);
+            Err(render(console, &session, status, Some(unavailable(&e))).await)
+        }
+    }
+}
+
 fn schedule_request(f: &Fields, currency: &str) -> Result<CreateFeeScheduleRequest, String> {
     let amount = required(f, "amount", "Amount")?;
     let amount = parse_money(amount, currency).map_err(|e| format!("Amount: {e}"))?;
@@ -952,16 +962,9 @@ async fn create_fee_schedule(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (session, f) = match admin_form(&console, &req, form, WHAT) {
+    let (session, f, currency) = match money_form(&console, &req, form).await {
         Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let currency = match currency(&console).await {
-        Ok(c) => c,
-        Err(e) => {
-            let status = page::server_status(&e);
-            return render(&console, &session, status, Some(unavailable(&e))).await;
-        }
+        Err(r) => return r,
     };
     let change =
         schedule_request(&f, &currency).map(|r| move |api: &Api| api.create_fee_schedule(&r));

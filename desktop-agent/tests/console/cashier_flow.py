@@ -494,6 +494,30 @@ def import_phase(page, plan, shots):
     expect(page.locator("#import-error")).to_contain_text("not an outbox export")
 
 
+def add_year(page, y):
+    """Submits the new-year form with the year's name, dates and terms."""
+    page.fill("#year-name", y["name"])
+    page.fill("#year-starts", y["starts_on"])
+    page.fill("#year-ends", y["ends_on"])
+    for i, t in enumerate(y["terms"]):
+        page.fill(f"#term-{i}-name", t["name"])
+        page.fill(f"#term-{i}-starts", t["starts_on"])
+        page.fill(f"#term-{i}-ends", t["ends_on"])
+    with page.expect_navigation():
+        page.click("#create-year")
+
+
+def add_schedule(page, term_label, f):
+    """Submits what class f["class"] pays for fee head f["head"] in the term."""
+    page.select_option("#schedule-term", label=term_label)
+    page.select_option("#schedule-class", label=f["class"])
+    page.select_option("#schedule-head", label=f["head"])
+    page.fill("#schedule-amount", f["amount"])
+    page.fill("#schedule-due", f["due_on"])
+    with page.expect_navigation():
+        page.click("#create-schedule")
+
+
 def setup_phase(page, plan, shots):
     """School setup (issue #17): the admin adds next year with its terms, six classes with a
     homeroom teacher, a fee head and what each class pays, through the console's forms; a
@@ -524,23 +548,11 @@ def setup_phase(page, plan, shots):
     expect(page.locator("tr.code[data-code='SL']")).to_contain_text("excused")
     page.screenshot(path=f"{shots}/29-setup-settings.png", full_page=True)
     y = st["year"]
-    page.fill("#year-name", y["name"])
-    page.fill("#year-starts", y["starts_on"])
-    page.fill("#year-ends", y["ends_on"])
-    for i, t in enumerate(y["terms"]):
-        page.fill(f"#term-{i}-name", t["name"])
-        page.fill(f"#term-{i}-starts", t["starts_on"])
-        page.fill(f"#term-{i}-ends", t["ends_on"])
-    with page.expect_navigation():
-        page.click("#create-year")
+    add_year(page, y)
     expect(page.locator("#setup-done")).to_contain_text(f"{len(y['terms'])} terms")
     expect(page.locator(f"table.year[data-year='{y['name']}'] tr.term")).to_have_count(len(y["terms"]))
     # The same name again: the server refuses it and the page says so.
-    page.fill("#year-name", y["name"])
-    page.fill("#year-starts", y["starts_on"])
-    page.fill("#year-ends", y["ends_on"])
-    with page.expect_navigation():
-        page.click("#create-year")
+    add_year(page, dict(y, terms=[]))
     expect(page.locator("#setup-error")).to_be_visible()
     expect(page.locator(f"table.year[data-year='{y['name']}']")).to_have_count(1)
     page.screenshot(path=f"{shots}/30-setup-year.png", full_page=True)
@@ -560,23 +572,11 @@ def setup_phase(page, plan, shots):
     expect(page.locator(f".fee-head[data-head='{st['new_head']}']")).to_be_visible()
     term_label = f"{y['name']} {y['terms'][0]['name']}"
     # A mistyped amount names the field and adds nothing.
-    page.select_option("#schedule-term", label=term_label)
-    page.select_option("#schedule-class", label=st["classes"][0]["name"])
-    page.select_option("#schedule-head", label=st["schedules"][0]["head"])
-    page.fill("#schedule-amount", "45OO")
-    page.fill("#schedule-due", st["schedules"][0]["due_on"])
-    with page.expect_navigation():
-        page.click("#create-schedule")
+    add_schedule(page, term_label, dict(st["schedules"][0], **{"class": st["classes"][0]["name"], "amount": "45OO"}))
     expect(page.locator("#setup-error")).to_contain_text("Amount")
     expect(page.locator("tr.schedule")).to_have_count(st["schedules_before"])
     for f in st["schedules"]:
-        page.select_option("#schedule-term", label=term_label)
-        page.select_option("#schedule-class", label=f["class"])
-        page.select_option("#schedule-head", label=f["head"])
-        page.fill("#schedule-amount", f["amount"])
-        page.fill("#schedule-due", f["due_on"])
-        with page.expect_navigation():
-            page.click("#create-schedule")
+        add_schedule(page, term_label, f)
         expect(page.locator("#setup-done")).to_contain_text(f["shown"])
     expect(page.locator("tr.schedule")).to_have_count(st["schedules_before"] + len(st["schedules"]))
     page.screenshot(path=f"{shots}/31-setup-classes-fees.png", full_page=True)
@@ -615,15 +615,7 @@ def new_school_phase(page, plan, shots):
     if page.evaluate("() => document.getElementById('current-logo').naturalWidth") == 0:
         raise AssertionError("the uploaded logo does not display")
     y = ns["year"]
-    page.fill("#year-name", y["name"])
-    page.fill("#year-starts", y["starts_on"])
-    page.fill("#year-ends", y["ends_on"])
-    for i, t in enumerate(y["terms"]):
-        page.fill(f"#term-{i}-name", t["name"])
-        page.fill(f"#term-{i}-starts", t["starts_on"])
-        page.fill(f"#term-{i}-ends", t["ends_on"])
-    with page.expect_navigation():
-        page.click("#create-year")
+    add_year(page, y)
     expect(page.locator(f"table.year[data-year='{y['name']}'] tr.term")).to_have_count(len(y["terms"]))
     for c in ns["classes"]:
         page.select_option("#class-year", label=y["name"])
@@ -640,13 +632,7 @@ def new_school_phase(page, plan, shots):
         expect(page.locator(f".fee-head[data-head='{head}']")).to_be_visible()
     term_label = f"{y['name']} {y['terms'][0]['name']}"
     for f in ns["schedules"]:
-        page.select_option("#schedule-term", label=term_label)
-        page.select_option("#schedule-class", label=f["class"])
-        page.select_option("#schedule-head", label=f["head"])
-        page.fill("#schedule-amount", f["amount"])
-        page.fill("#schedule-due", f["due_on"])
-        with page.expect_navigation():
-            page.click("#create-schedule")
+        add_schedule(page, term_label, f)
         expect(page.locator("#setup-done")).to_contain_text(f["shown"])
     expect(page.locator("tr.schedule")).to_have_count(len(ns["schedules"]))
     page.screenshot(path=f"{shots}/40-new-school-setup.png", full_page=True)

@@ -353,6 +353,17 @@ pub fn class_teachers(
     school_id: Uuid,
     class_id: Uuid,
 ) -> QueryResult<Vec<(ClassTeacherRow, String)>> {
+    teachers_query(school_id)
+        .filter(class_teachers::class_id.eq(class_id))
+        .order(users::display_name)
+        .select((ClassTeacherRow::as_select(), users::display_name))
+        .load(conn)
+}
+
+/// The school's teacher assignments joined to their teachers (whose display names the
+/// listings select).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn teachers_query(school_id: Uuid) -> _ {
     class_teachers::table
         .inner_join(
             users::table.on(users::school_id
@@ -360,10 +371,6 @@ pub fn class_teachers(
                 .and(users::id.eq(class_teachers::teacher_id))),
         )
         .filter(class_teachers::school_id.eq(school_id))
-        .filter(class_teachers::class_id.eq(class_id))
-        .order(users::display_name)
-        .select((ClassTeacherRow::as_select(), users::display_name))
-        .load(conn)
 }
 
 /// Every teacher assignment of the school with the teacher's display name, by class then name.
@@ -371,13 +378,7 @@ pub fn all_class_teachers(
     conn: &mut PgConnection,
     school_id: Uuid,
 ) -> QueryResult<Vec<(ClassTeacherRow, String)>> {
-    class_teachers::table
-        .inner_join(
-            users::table.on(users::school_id
-                .eq(class_teachers::school_id)
-                .and(users::id.eq(class_teachers::teacher_id))),
-        )
-        .filter(class_teachers::school_id.eq(school_id))
+    teachers_query(school_id)
         .order((class_teachers::class_id, users::display_name))
         .select((ClassTeacherRow::as_select(), users::display_name))
         .load(conn)
