@@ -427,3 +427,67 @@ fn every_change_log_row_is_its_synced_type() {
         .collect();
     assert_eq!(logged, declared);
 }
+
+/// Issue #17's roles migration keeps every existing user's role: a database from before it
+/// (the later migrations reverted down to it, which exercises their `down.sql` too) with a
+/// user of each role is migrated again, and each user holds exactly the role they had.
+#[test]
+fn the_roles_migration_keeps_every_existing_users_role() {
+    use diesel_migrations::MigrationHarness;
+    let tdb = TestDb::new();
+    let mut conn = tdb.conn();
+    loop {
+        let reverted = conn
+            .revert_last_migration(daftar_server::db::MIGRATIONS)
+            .expect("revert");
+        if reverted.to_string() == "20261208000018" {
+            break;
+        }
+    }
+    let school = daftar_server::schools::create_school(
+        &mut conn,
+        &daftar_server::schools::NewSchool {
+            slug: "before-roles".into(),
+            name: "Before roles".into(),
+            currency: "PKR".into(),
+            timezone: "Asia/Karachi".into(),
+        },
+    );
+    // create_school writes only `schools` and its accounts; the users are written as the
+    // old schema had them, with the one `role` column.
+    let school = school.expect("school").id;
+    for role in ["admin", "accountant", "teacher", "parent"] {
+        diesel::sql_query(
+            "INSERT INTO users (school_id, id, username, display_name, role)
+             VALUES ($1, gen_random_uuid(), $2, $2, $2)",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(school)
+        .bind::<Text, _>(role)
+        .execute(&mut conn)
+        .expect("a user of the old schema");
+    }
+    daftar_server::db::run_migrations(&mut conn).expect("migrate again");
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Held {
+        #[diesel(sql_type = Text)]
+        username: String,
+        #[diesel(sql_type = Text)]
+        role: String,
+    }
+    let held: Vec<Held> = diesel::sql_query(
+        "SELECT u.username, r.role FROM users u
+           JOIN user_roles r ON r.school_id = u.school_id AND r.user_id = u.id
+         WHERE u.school_id = $1 ORDER BY u.username, r.role",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(school)
+    .load(&mut conn)
+    .expect("roles");
+    let expected: Vec<Held> = ["accountant", "admin", "parent", "teacher"]
+        .into_iter()
+        .map(|r| Held {
+            username: r.into(),
+            role: r.into(),
+        })
+        .collect();
+    assert_eq!(held, expected);
+}
