@@ -995,6 +995,12 @@ fn a_cashier_takes_twenty_payments_offline_in_the_browser_and_the_server_agrees(
         }
         other => panic!("the admin's two-factor login is not on: {other:?}"),
     }
+    // The admin reset the bursar's two-factor login on the Users page: the password alone
+    // signs them in again.
+    assert!(
+        login_as("bursar", None)["access_token"].is_string(),
+        "the bursar signs in without a code after the reset"
+    );
 
     // The admin revokes this computer (issue #17): the console's sync bar says so.
     let admin = login_as(

@@ -156,6 +156,7 @@ fn routes() -> utoipa_actix_web::scope::Scope<
         .service(auth::handlers::enrol_two_factor)
         .service(auth::handlers::confirm_two_factor)
         .service(auth::handlers::disable_two_factor)
+        .service(auth::handlers::reset_two_factor)
         .service(auth::handlers::get_two_factor_policy)
         .service(auth::handlers::set_two_factor_policy)
         .service(roster::handlers::get_school)

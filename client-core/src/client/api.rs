@@ -519,6 +519,18 @@ impl Api {
         Ok(())
     }
 
+    /// `POST /users/{id}/two-factor/reset` (admin): turns another user's two-factor login off
+    /// and ends their logins (a lost phone). Errors: 409 `two_factor_not_on`.
+    pub fn reset_two_factor(&self, user_id: Uuid) -> ClientResult<()> {
+        self.send(
+            "POST",
+            &format!("/users/{user_id}/two-factor/reset"),
+            &[],
+            None,
+        )?;
+        Ok(())
+    }
+
     /// `GET /class-teachers` (office): every teacher assignment of the school, with subjects.
     pub fn all_class_teachers(&self) -> ClientResult<Vec<TeacherAssignment>> {
         self.call("GET", "/class-teachers", &[], None)

@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}/lock", web::post().to(lock))
         .route("/users/{id}/unlock", web::post().to(unlock))
         .route("/users/{id}/roles", web::post().to(change_roles))
+        .route("/users/{id}/two-factor", web::post().to(reset_two_factor))
         .route("/users/assign-class", web::post().to(assign_class));
 }
 
@@ -162,6 +163,13 @@ fn user_row(l: &Listing, u: &User, session: &Session) -> Markup {
                         }
                     }
                     " "
+                    @if u.role_set().is_office() {
+                        form.inline method="post" action=(post("two-factor")) {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button.reset-two-factor type="submit" title="For a lost phone: turns their two-factor login off and signs them out everywhere" { "Reset two-factor" }
+                        }
+                        " "
+                    }
                     form.inline.roles-form method="post" action=(post("roles")) {
                         input type="hidden" name="csrf" value=(session.csrf);
                         (role_boxes(u.role_set(), None))
@@ -401,6 +409,26 @@ async fn change_roles(
         &session,
         move |api| api.update_user(id, &change),
         |u| html! { p.notice #users-done { (u.display_name) " is now " (u.role_set().names()) "." } },
+    )
+    .await
+}
+
+async fn reset_two_factor(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: Form,
+) -> HttpResponse {
+    let (session, _) = match admin_form(&console, &req, form, WHAT) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let id = path.into_inner();
+    apply(
+        &console,
+        &session,
+        move |api| api.reset_two_factor(id),
+        |()| html! { p.notice #users-done { "Two-factor login is off for that user and they are signed out everywhere: they sign in with their password and can turn it on again." } },
     )
     .await
 }

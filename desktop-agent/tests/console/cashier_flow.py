@@ -966,6 +966,17 @@ def two_factor_phase(page, plan, shots):
     sign_out(page)
     sign_in(page, url, bursar["username"], plan["password"])
     expect(page.locator("#who")).to_contain_text(bursar["username"])
+    sign_out(page)
+    # The bursar's phone is lost: the admin turns their two-factor login off on Users.
+    sign_in(page, url, "admin", plan["password"])
+    page.click("#nav-users")
+    row = page.locator(f"tr.user[data-username='{bursar['username']}']")
+    with page.expect_navigation():
+        row.locator("button.reset-two-factor").click()
+    expect(page.locator("#users-done")).to_contain_text("Two-factor login is off")
+    with page.expect_navigation():
+        row.locator("button.reset-two-factor").click()
+    expect(page.locator("#users-error")).to_contain_text("not on")
 
 
 def revoked_phase(page, plan, shots):

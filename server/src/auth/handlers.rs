@@ -481,6 +481,28 @@ pub async fn disable_two_factor(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Turn another user's two-factor login off (admin; issue #17): for a lost phone with no
+/// recovery codes. Ends every login of that user.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Two-factor login is off for the user"), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "`two_factor_not_on`", body = Problem),
+        (status = 422, description = "The admin's own (use disable)", body = Problem))
+)]
+#[post("/users/{id}/two-factor/reset")]
+pub async fn reset_two_factor(
+    db: web::Data<Db>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require_admin()?;
+    let user = id.into_inner();
+    db.transaction(move |conn| two_factor::reset_by_admin(conn, &auth, user))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Whether the school requires two-factor login of its admins and accountants (admin).
 #[utoipa::path(
     tag = "auth",

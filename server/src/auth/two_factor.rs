@@ -405,6 +405,47 @@ pub fn disable(
     Ok(())
 }
 
+/// An admin turns another user's two-factor login off (issue #17: a lost phone and no
+/// recovery codes), in the caller's transaction: the secret and the recovery codes are
+/// deleted and every login of the user is ended (whoever holds the phone holds a session too);
+/// the user signs in with the password alone, or is asked to enrol again where the school
+/// requires it. Audited as `two_factor_reset` by the admin.
+///
+/// Errors: 404 unknown user; validation naming `id` for the admin's own (turn it off with a
+/// code instead); 409 `two_factor_not_on`.
+pub fn reset_by_admin(conn: &mut PgConnection, admin: &AuthUser, user_id: Uuid) -> ApiResult<()> {
+    if user_id == admin.user_id {
+        return Err(ApiError::validation(
+            "id",
+            "turn your own two-factor login off with a code (POST /auth/two-factor/disable)",
+        ));
+    }
+    super::repo::user_by_id(conn, admin.school_id, user_id)
+        .optional()?
+        .ok_or(ApiError::NotFound("user"))?;
+    diesel::delete(
+        user_recovery_codes::table
+            .filter(user_recovery_codes::school_id.eq(admin.school_id))
+            .filter(user_recovery_codes::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    let gone =
+        diesel::delete(user_two_factor::table.find((admin.school_id, user_id))).execute(conn)?;
+    if gone == 0 {
+        return Err(ApiError::Conflict {
+            code: "two_factor_not_on",
+            detail: "two-factor login is not on for this user".into(),
+        });
+    }
+    super::repo::revoke_user_logins(conn, admin.school_id, user_id)?;
+    AuditEntry::new(admin.school_id, Actor::from(admin), "user", user_id).event(
+        conn,
+        "two_factor_reset",
+        None::<&()>,
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

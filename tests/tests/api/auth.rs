@@ -597,3 +597,116 @@ async fn a_school_can_require_two_factor_login_of_its_office() {
     };
     assert_eq!(changed, 1);
 }
+
+#[actix_web::test]
+async fn an_admin_resets_the_two_factor_login_of_a_user_who_lost_their_phone() {
+    use daftar_server::auth::two_factor::code_at;
+    use daftar_server::schema::user_two_factor;
+    let t = TestApp::new();
+    let school = t.school("alpha");
+    let mut conn = t.tdb.conn();
+    let bursar = create_user(
+        &mut conn,
+        school.id,
+        "bursar",
+        "Bursar",
+        Role::Accountant,
+        Some(pw_hash()),
+    )
+    .expect("bursar")
+    .id;
+    let app = test::init_service(build_app(t.state.clone())).await;
+    let admin = login(&app, "alpha", "admin").await;
+    let reset = |token: String, id: uuid::Uuid| {
+        let app = &app;
+        async move {
+            send(
+                app,
+                Method::POST,
+                &format!("/api/v1/users/{id}/two-factor/reset"),
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    let r = reset(admin.clone(), bursar).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "two_factor_not_on")
+    );
+    // The bursar turns it on.
+    let token = login(&app, "alpha", "bursar").await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/enrol",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let secret: Vec<u8> = user_two_factor::table
+        .select(user_two_factor::secret)
+        .first(&mut conn)
+        .expect("secret");
+    let code = code_at(&secret, chrono::Utc::now());
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/two-factor/confirm",
+        Some(&token),
+        Some(json!({"code": code})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let r = login_full(&app, "alpha", "bursar", PW).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "two_factor_required")
+    );
+    // Phone lost: the bursar may not reset it (admin only), nor the admin their own this way.
+    let r = reset(token.clone(), bursar).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.json);
+    let admin_id = daftar_server::schema::users::table
+        .filter(daftar_server::schema::users::username.eq("admin"))
+        .select(daftar_server::schema::users::id)
+        .first::<uuid::Uuid>(&mut conn)
+        .expect("admin");
+    let r = reset(admin.clone(), admin_id).await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("id"))
+    );
+    let r = reset(admin.clone(), uuid::Uuid::now_v7()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // The admin resets it: the old sessions end, the password alone signs in again.
+    let r = reset(admin.clone(), bursar).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.json);
+    let r = send(&app, Method::GET, "/api/v1/me", Some(&token), None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "whoever holds the phone is signed out"
+    );
+    let r = login_full(&app, "alpha", "bursar", PW).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let codes: i64 = daftar_server::schema::user_recovery_codes::table
+        .count()
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(codes, 0, "the recovery codes are gone with it");
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/audit-log?entity=user&entity_id={bursar}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(
+        r.json.to_string().contains("two_factor_reset"),
+        "{}",
+        r.json
+    );
+}
