@@ -41,6 +41,7 @@ form.inline { display: inline; }
 .receipt { width: 72mm; font-family: ui-monospace, monospace; font-size: 12px; border: 1px dashed #999; padding: 4mm; }
 .receipt h2 { font-size: 14px; margin: 0; text-align: center; }
 .receipt #receipt-logo { display: block; margin: 0 auto 2mm; max-width: 40mm; max-height: 18mm; }
+.role-box { white-space: nowrap; }
 #current-logo { max-width: 160px; max-height: 72px; border: 1px solid #ddd; vertical-align: middle; }
 .receipt table { width: 100%; }
 .receipt td { border: none; padding: 0 2px; }
